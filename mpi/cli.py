@@ -1,0 +1,201 @@
+"""The ``mpi`` command line: ingest, keys, serve (and the commands of later capabilities).
+
+Finds the store through ``MPI_DATABASE_URL``, like the server. Prints counts and codes, never patient data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mpi.errors import MPIError
+from mpi.ingest import Receipt, ingest_file
+from mpi.keys import Role, create_key, list_keys, revoke_key
+from mpi.settings import get_settings
+from mpi.store import open_store, session_scope
+
+app = typer.Typer(help="Provincial health-data hub: XML 130 ingest and master patient index.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (stored hashed; a new key is printed once).", no_args_is_help=True)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+
+
+def _xml_files(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".xml")
+        else:
+            yield path
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="XML files and folders (searched recursively for *.xml)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report on stdout")] = False,
+    facility: Annotated[str | None, typer.Option(help="Accept only encounters of this MA_CSKCB")] = None,
+) -> None:
+    """Validate and store GIAMDINHHS files. Exits 1 if anything was rejected."""
+    files = list(_xml_files(paths))
+    missing = [p for p in files if not p.is_file()]
+    if missing:
+        err.print(f"[red]not a file or folder:[/] {', '.join(map(str, missing[:5]))}")
+        raise typer.Exit(2)
+    engine = open_store(get_settings().database_url)
+    receipts: list[tuple[Path, Receipt]] = []
+    with Progress(
+        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, disable=as_json or not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("ingest", total=len(files))
+        for path in files:
+            receipts.append((path, ingest_file(engine=engine, data=path.read_bytes(), submitter="cli", allowed_facility=facility)))
+            progress.advance(task)
+    totals = summarise(r for _, r in receipts)
+    if as_json:
+        report = {"totals": totals, "files": [{"path": str(p), **r.as_dict()} for p, r in receipts]}
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    else:
+        _print_summary(totals)
+    if totals["files_rejected"] or totals["encounters"]["rejected"]:
+        raise typer.Exit(1)
+
+
+def summarise(receipts: Iterator[Receipt] | list[Receipt]) -> dict[str, Any]:
+    enc: Counter[str] = Counter()
+    warnings: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    files = files_rejected = files_duplicate = 0
+    for receipt in receipts:
+        files += 1
+        files_rejected += receipt.outcome == "rejected" and not receipt.encounters
+        files_duplicate += receipt.duplicate
+        for i in receipt.issues:
+            (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
+        for e in receipt.encounters:
+            enc[e.status] += 1
+            enc["with_warnings"] += e.status == "accepted" and e.warnings > 0
+            enc["new_version"] += e.new_version
+            for i in e.issues:
+                (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
+    keys = ("accepted", "with_warnings", "rejected", "duplicate", "new_version")
+    return {
+        "files": files,
+        "files_rejected": files_rejected,
+        "files_duplicate": files_duplicate,
+        "encounters": {k: enc[k] for k in keys},
+        "warnings_by_code": dict(warnings.most_common()),
+        "errors_by_code": dict(errors.most_common()),
+    }
+
+
+def _print_summary(totals: dict[str, Any]) -> None:
+    out = Console()
+    table = Table(title="Ingest summary", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("files", str(totals["files"]))
+    table.add_row("files rejected whole", str(totals["files_rejected"]))
+    table.add_row("files already received", str(totals["files_duplicate"]))
+    for key, label in (
+        ("accepted", "encounters accepted"),
+        ("with_warnings", "  of which with warnings"),
+        ("new_version", "  of which new versions"),
+        ("rejected", "encounters rejected"),
+        ("duplicate", "encounters already stored"),
+    ):
+        table.add_row(label, str(totals["encounters"][key]))
+    out.print(table)
+    for title, counts in (("errors by code", totals["errors_by_code"]), ("warnings by code", totals["warnings_by_code"])):
+        if counts:
+            t = Table(title=title)
+            t.add_column("code")
+            t.add_column("count", justify="right")
+            for code, n in counts.items():
+                t.add_row(code, str(n))
+            out.print(t)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="submitter, clinician, steward, analyst or admin")],
+    facility: Annotated[str | None, typer.Option(help="MA_CSKCB the key is bound to (submitter, clinician)")] = None,
+    label: Annotated[str | None, typer.Option(help="Who or what holds the key")] = None,
+) -> None:
+    """Create a key. The key is printed once, alone on the last line."""
+    engine = open_store(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            key, plaintext = create_key(session=session, role=role, facility_code=facility, label=label)
+            key_id = key.id
+    except MPIError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from None
+    typer.echo(f"created key {key_id} role={role.value} facility={facility or '-'}; store it now, it is not shown again:")
+    typer.echo(plaintext)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (never the keys themselves)."""
+    engine = open_store(get_settings().database_url)
+    with session_scope(engine) as session:
+        table = Table("id", "prefix", "role", "facility", "label", "created", "revoked")
+        for k in list_keys(session=session):
+            table.add_row(str(k.id), k.prefix, k.role, k.facility_code or "", k.label or "",
+                          k.created_at.isoformat(timespec="seconds"),
+                          k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+        Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    engine = open_store(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            revoke_key(session=session, key_id=key_id)
+    except MPIError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from None
+    typer.echo(f"revoked key {key_id}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the current version."""
+    open_store(get_settings().database_url)
+    typer.echo("schema is current")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs)."""
+    import uvicorn
+
+    open_store(get_settings().database_url)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+def _register_optional() -> None:
+    """Commands of capabilities that live in their own packages."""
+    try:
+        from mpi.synth.cli import register
+    except ImportError:  # pragma: no cover - the generator ships with the package
+        return
+    register(app)
+
+
+_register_optional()

@@ -1,0 +1,52 @@
+"""Runtime settings, read from the environment (prefix ``MPI_``) or a ``.env`` file.
+
+The class fails closed: outside development it refuses the built-in development secret, so a
+deployment cannot run with a key that is published in this repository.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-do-not-deploy"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    """Every knob of the hub. Sizes are bytes."""
+
+    model_config = SettingsConfigDict(env_prefix="MPI_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{Path('data') / 'mpi.sqlite3'}")
+    secret_key: str = DEVELOPMENT_SECRET
+    """Pepper for API-key hashes. Changing it invalidates every issued key."""
+
+    max_file_bytes: int = 50 * 1024 * 1024
+    """Largest GIAMDINHHS file accepted (the raw envelope, before any base64 decoding)."""
+    max_table_bytes: int = 10 * 1024 * 1024
+    """Largest decoded inner table (one NOIDUNGFILE)."""
+    max_hoso_per_file: int = 10_000
+    total_tolerance_vnd: str = "1.00"
+    """Largest difference between a declared total and the sum of its lines that is still rounding."""
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> Settings:
+        if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "MPI_SECRET_KEY must be set outside development (MPI_ENV=%s): the default is public" % self.env
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("MPI_SECRET_KEY must be at least 16 characters")
+        if self.max_table_bytes > self.max_file_bytes:
+            raise ValueError("MPI_MAX_TABLE_BYTES cannot exceed MPI_MAX_FILE_BYTES")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,350 @@
+"""Reading one ``GIAMDINHHS`` file: the hardened XML parse, the envelope, and each HOSO's tables.
+
+Hardening (SPEC §2, issue "XML 130 reader"): no DTD is loaded and any ``DOCTYPE`` is refused before
+parsing, so neither external entities (XXE) nor entity expansion (billion laughs) can happen; no network
+access; the file and each decoded inner table are size-bounded before they are decoded or parsed.
+
+This module never raises on bad input and never touches the store: every problem becomes an
+:class:`~mpi.xml130.issues.Issue`, and a bad HOSO never affects the good HOSOs of the same file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Final
+
+from lxml import etree
+
+from mpi.settings import Settings, get_settings
+from mpi.xml130.fields import TABLE_NAMES
+from mpi.xml130.issues import Issue, Severity, issue
+from mpi.xml130.layouts import LAYOUTS, LEGACY_RENAMES, LEGACY_XML1_MARKERS, Layout
+from mpi.xml130.rows import ParsedRow, sum_field, type_row
+
+_BOM: Final = b"\xef\xbb\xbf"
+_ROOT_START: Final = re.compile(rb"<[A-Za-z_]")
+_DOCTYPE: Final = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+_WHITESPACE: Final = re.compile(rb"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_table_bytes: int = 10 * 1024 * 1024
+    max_hoso_per_file: int = 10_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Limits:
+        s = settings or get_settings()
+        return cls(s.max_file_bytes, s.max_table_bytes, s.max_hoso_per_file)
+
+
+@dataclass(slots=True)
+class ParsedTable:
+    name: str
+    """``XML1`` .. ``XML15``."""
+    rows: list[ParsedRow]
+    content: bytes
+    """The decoded inner document, exactly as sent."""
+    legacy: bool = False
+
+
+@dataclass(slots=True)
+class ParsedEncounter:
+    hoso: int
+    """1-based position of the HOSO in the file."""
+    facility_code: str | None = None
+    ma_lk: str | None = None
+    tables: dict[str, ParsedTable] = field(default_factory=dict)
+    unknown_tables: dict[str, bytes] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    content_sha256: str = ""
+    """Hash of the decoded tables: two sends of the same encounter content hash alike."""
+
+    @property
+    def rejected(self) -> bool:
+        return any(i.severity is Severity.ERROR for i in self.issues)
+
+    @property
+    def summary(self) -> ParsedRow | None:
+        table = self.tables.get("XML1")
+        return table.rows[0] if table and table.rows else None
+
+
+@dataclass(slots=True)
+class ParsedSubmission:
+    sha256: str
+    size: int
+    facility_code: str | None = None
+    """Envelope ``MACSKCB``."""
+    created_on: str | None = None
+    """Envelope ``NGAYLAP`` as sent."""
+    declared_count: int | None = None
+    signature: bytes | None = None
+    """The serialised ``CHUKYDONVI`` element when it has content (verification is later work)."""
+    issues: list[Issue] = field(default_factory=list)
+    """File-level issues. Encounter issues live on each encounter."""
+    encounters: list[ParsedEncounter] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        return any(i.severity is Severity.ERROR for i in self.issues)
+
+    @property
+    def signature_present(self) -> bool:
+        return self.signature is not None
+
+    def all_issues(self) -> list[Issue]:
+        return [*self.issues, *(i for e in self.encounters for i in e.issues)]
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+        encoding="utf-8",
+    )
+
+
+def _parse_xml(data: bytes) -> tuple[etree._Element | None, str | None, str | None]:
+    """Parse hardened. Returns (root, error code, detail)."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, "encoding", f"invalid byte at offset {exc.start}"
+    start = _ROOT_START.search(data)
+    if _DOCTYPE.search(data, 0, start.start() if start else len(data)):
+        return None, "dtd_forbidden", None
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        return None, "xml_syntax", (exc.msg or "unreadable")[:200]
+    return root, None, None
+
+
+def _child_text(parent: etree._Element | None, tag: str) -> str | None:
+    if parent is None:
+        return None
+    child = parent.find(tag)
+    if child is None:
+        return None
+    return (child.text or "").strip()
+
+
+def parse_submission(data: bytes, *, limits: Limits | None = None) -> ParsedSubmission:
+    """Read and validate one GIAMDINHHS file. Never raises on bad input."""
+    limits = limits or Limits.from_settings()
+    sub = ParsedSubmission(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    if not data.strip():
+        sub.issues.append(issue("file_empty"))
+        return sub
+    if len(data) > limits.max_file_bytes:
+        sub.issues.append(issue("file_too_large", limit=limits.max_file_bytes))
+        return sub
+    root, problem, detail = _parse_xml(data)
+    if root is None:
+        code = {"encoding": "file_encoding"}.get(problem or "", problem or "xml_syntax")
+        sub.issues.append(issue(code, detail=detail) if detail else issue(code))
+        return sub
+    if root.tag == "CHI_TIEU_TRANG_THAI_KCB":
+        sub.issues.append(issue("checkin_not_accepted"))
+        return sub
+    if root.tag != "GIAMDINHHS":
+        sub.issues.append(issue("wrong_root", found=str(root.tag)[:60]))
+        return sub
+
+    sub.facility_code = _child_text(root.find("THONGTINDONVI"), "MACSKCB") or None
+    if sub.facility_code is None:
+        sub.issues.append(issue("required_missing", field="MACSKCB"))
+    info = root.find("THONGTINHOSO")
+    hoso_list = info.find("DANHSACHHOSO") if info is not None else None
+    if info is None or hoso_list is None:
+        sub.issues.append(issue("envelope_missing", element="THONGTINHOSO/DANHSACHHOSO"))
+        return sub
+    sub.created_on = _child_text(info, "NGAYLAP")
+    if sub.created_on is not None and not re.fullmatch(r"\d{8}", sub.created_on):
+        sub.issues.append(issue("ngaylap_format", field="NGAYLAP"))
+    declared = _child_text(info, "SOLUONGHOSO")
+    sub.declared_count = int(declared) if declared and declared.isdigit() else None
+    signature = root.find("CHUKYDONVI")
+    if signature is not None and (len(signature) or (signature.text or "").strip()):
+        sub.signature = etree.tostring(signature)
+
+    hosos = hoso_list.findall("HOSO")
+    if not hosos:
+        sub.issues.append(issue("no_hoso"))
+        return sub
+    if len(hosos) > limits.max_hoso_per_file:
+        sub.issues.append(issue("too_many_hoso", limit=limits.max_hoso_per_file))
+        return sub
+    if sub.declared_count != len(hosos):
+        sub.issues.append(issue("soluonghoso_mismatch", declared=declared or "∅", found=len(hosos)))
+    for index, hoso in enumerate(hosos, start=1):
+        sub.encounters.append(_read_hoso(hoso, index, sub.facility_code, limits))
+    return sub
+
+
+def _read_hoso(hoso: etree._Element, index: int, envelope_facility: str | None, limits: Limits) -> ParsedEncounter:
+    enc = ParsedEncounter(hoso=index)
+    digest = hashlib.sha256()
+    seen: dict[str, int] = {}
+    for filehoso in hoso.findall("FILEHOSO"):
+        kind = (_child_text(filehoso, "LOAIHOSO") or "").upper()
+        if not kind:
+            enc.issues.append(issue("loaihoso_missing", hoso=index))
+            continue
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] == 2:
+            enc.issues.append(issue("table_duplicate", hoso=index, table=kind, count=2))
+        if seen[kind] > 1:
+            continue
+        content = _decode(filehoso, kind, index, limits, enc.issues)
+        if content is None:
+            continue
+        digest.update(kind.encode() + b"\0" + content + b"\0")
+        if kind not in TABLE_NAMES or kind == "XML0":
+            enc.issues.append(issue("loaihoso_unknown", hoso=index, found=kind[:20]))
+            enc.unknown_tables[kind[:20]] = content
+            continue
+        table = _read_table(kind, content, index, enc.issues)
+        if table is not None:
+            enc.tables[kind] = table
+    enc.content_sha256 = digest.hexdigest()
+    _check_encounter(enc, envelope_facility)
+    return enc
+
+
+def _decode(filehoso: etree._Element, kind: str, hoso: int, limits: Limits, issues: list[Issue]) -> bytes | None:
+    payload = (filehoso.findtext("NOIDUNGFILE") or "").encode("ascii", "replace")
+    payload = _WHITESPACE.sub(b"", payload)
+    if len(payload) * 3 // 4 > limits.max_table_bytes:
+        issues.append(issue("table_too_large", hoso=hoso, table=kind, limit=limits.max_table_bytes))
+        return None
+    try:
+        content = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        issues.append(issue("base64_invalid", hoso=hoso, table=kind, field="NOIDUNGFILE"))
+        return None
+    if not content.strip():
+        issues.append(issue("base64_invalid", hoso=hoso, table=kind, field="NOIDUNGFILE"))
+        return None
+    return content
+
+
+def _match_layout(kind: str, root: etree._Element) -> Layout | None:
+    for layout in LAYOUTS[kind]:
+        if root.tag == layout.root and (layout.container is None or root.find(layout.container) is not None):
+            return layout
+    for layout in LAYOUTS[kind]:
+        if root.tag == layout.root:
+            return layout
+    return None
+
+
+def _read_table(kind: str, content: bytes, hoso: int, issues: list[Issue]) -> ParsedTable | None:
+    root, problem, detail = _parse_xml(content)
+    if root is None:
+        if problem == "encoding":
+            issues.append(issue("inner_encoding", hoso=hoso, table=kind))
+        elif problem == "dtd_forbidden":
+            issues.append(issue("dtd_forbidden", hoso=hoso, table=kind))
+        else:
+            issues.append(issue("xml_syntax", hoso=hoso, table=kind, detail=detail or ""))
+        return None
+    layout = _match_layout(kind, root)
+    if layout is None:
+        expected = " | ".join(layout.expected for layout in LAYOUTS[kind])
+        issues.append(issue("inner_root", hoso=hoso, table=kind, found=str(root.tag)[:80], expected=expected))
+        return None
+    if kind == "XML12":
+        issues.append(issue("xml12_present", hoso=hoso, table=kind))
+    if layout.record is None:
+        records = [root]
+    else:
+        parent = root.find(layout.container) if layout.container else root
+        records = parent.findall(layout.record) if parent is not None else []
+    legacy = layout.legacy or (kind == "XML1" and any(root.find(t) is not None for t in LEGACY_XML1_MARKERS))
+    if legacy:
+        issues.append(issue("legacy_4210", hoso=hoso, table=kind))
+    renames = LEGACY_RENAMES.get(kind, {}) if legacy else None
+    rows = [
+        type_row(record, table=kind, index=n, hoso=hoso, renames=renames, issues=issues)
+        for n, record in enumerate(records, start=1)
+    ]
+    if not rows:
+        issues.append(issue("inner_empty", hoso=hoso, table=kind))
+    return ParsedTable(name=kind, rows=rows, content=content, legacy=legacy)
+
+
+_TOTALS: Final = (
+    # (XML1 total, the detail tables it sums, the line field summed) — SPEC §3 rows 45-51
+    ("T_THUOC", ("XML2",), "THANH_TIEN_BV"),
+    ("T_TONGCHI_BV", ("XML2", "XML3"), "THANH_TIEN_BV"),
+    ("T_TONGCHI_BH", ("XML2", "XML3"), "THANH_TIEN_BH"),
+    ("T_BNCCT", ("XML2", "XML3"), "T_BNCCT"),
+    ("T_BHTT", ("XML2", "XML3"), "T_BHTT"),
+)
+
+
+def _check_encounter(enc: ParsedEncounter, envelope_facility: str | None) -> None:
+    summary = enc.summary
+    if summary is None:  # absent, unreadable, or without a record
+        enc.issues.append(issue("xml1_missing", hoso=enc.hoso))
+        return
+    enc.ma_lk = summary.text("MA_LK")
+    if enc.ma_lk is None:
+        enc.issues.append(issue("ma_lk_missing", hoso=enc.hoso, table="XML1", field="MA_LK"))
+    elif len(enc.ma_lk) > 100:
+        enc.issues.append(issue("ma_lk_too_long", hoso=enc.hoso, table="XML1", field="MA_LK", length=len(enc.ma_lk)))
+    for name, table in enc.tables.items():
+        if name == "XML1" or enc.ma_lk is None:
+            continue
+        for row in table.rows:
+            if row.text("MA_LK") != enc.ma_lk:
+                enc.issues.append(issue("ma_lk_mismatch", hoso=enc.hoso, table=name, row=row.index, field="MA_LK"))
+
+    facility = summary.text("MA_CSKCB")
+    if facility is None and envelope_facility:
+        enc.issues.append(issue("facility_from_envelope", hoso=enc.hoso, table="XML1", field="MA_CSKCB"))
+        facility = envelope_facility
+    elif facility is None:
+        enc.issues.append(issue("facility_missing", hoso=enc.hoso, table="XML1", field="MA_CSKCB"))
+    elif envelope_facility and facility != envelope_facility:
+        enc.issues.append(issue("macskcb_mismatch", hoso=enc.hoso, table="XML1", field="MA_CSKCB"))
+    enc.facility_code = facility
+    for name in ("HO_TEN", "MA_BN", "GIOI_TINH"):
+        if summary.text(name) is None:
+            enc.issues.append(issue("required_missing", hoso=enc.hoso, table="XML1", field=name))
+
+    for total, sources, line_field in _TOTALS:
+        declared = summary.values.get(total)
+        if declared is None:
+            continue
+        computed = sum(
+            (sum_field(enc.tables[t].rows, line_field) for t in sources if t in enc.tables), start=Decimal(0)
+        )
+        if abs(declared - computed) > Decimal(get_settings().total_tolerance_vnd):
+            enc.issues.append(
+                issue(
+                    "total_mismatch",
+                    hoso=enc.hoso,
+                    table="XML1",
+                    field=total,
+                    declared=f"{declared:.2f}",
+                    computed=f"{computed:.2f}",
+                    source="+".join(f"{t}.{line_field}" for t in sources),
+                )
+            )

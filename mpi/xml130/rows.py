@@ -1,0 +1,154 @@
+"""Typing the records of one inner table against the field table, collecting every value problem.
+
+A row keeps two things: ``values`` (typed, by tag) and ``raw`` (the exact text of every element,
+including elements the field table does not know). Storing ``raw`` is what makes ingest lossless.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from lxml import etree
+
+from mpi.xml130.fields import MANDATORY_DATES, FieldDef, Kind, fields_by_name
+from mpi.xml130.issues import Issue, issue
+from mpi.xml130.values import (
+    UNDEFINED_LITERALS,
+    ValueProblem,
+    parse_datetime,
+    parse_decimal,
+    parse_integer,
+    parse_list,
+)
+
+# Shape rules for code fields (SPEC §5, §7). A mismatch is a warning: real exports deviate (SPEC §10).
+_CODE_SHAPES: Final[dict[str, tuple[re.Pattern[str], str]]] = {
+    "MA_CSKCB": (re.compile(r"\d{5}"), "expected 5 digits"),
+    "MA_NOI_DI": (re.compile(r"\d{5}"), "expected 5 digits"),
+    "MA_NOI_DEN": (re.compile(r"\d{5}"), "expected 5 digits"),
+    "MA_NGHE_NGHIEP": (re.compile(r"\d{5}"), "expected 5 digits (00000 when none)"),
+    "MA_DANTOC": (re.compile(r"\d{2}"), "expected 2 digits"),
+    "MA_QUOCTICH": (re.compile(r"\d{3}"), "expected 3 digits"),
+    "MA_LOAI_KCB": (re.compile(r"\d{2}"), "expected 2 digits"),
+    "MA_TTDV": (re.compile(r"\d{10}"), "expected a 10-digit BHXH number"),
+}
+_CARD: Final = re.compile(r"[A-Z]{2}[1-5]\d{12}|\d{10}")
+_CCCD: Final = re.compile(r"\d{9}|\d{12}|[A-Z]\d{7}")
+
+
+@dataclass(slots=True)
+class ParsedRow:
+    index: int
+    """1-based position of the record in its table."""
+    values: dict[str, Any] = field(default_factory=dict)
+    """Typed values by official tag; absent or empty elements are absent here."""
+    raw: dict[str, str] = field(default_factory=dict)
+    """Every element's text exactly as sent (after legacy renaming, keyed by the current tag)."""
+
+    def text(self, name: str) -> str | None:
+        value = self.raw.get(name, "").strip()
+        return value or None
+
+
+def _localname(tag: str) -> str:
+    return tag.rsplit("}", 1)[1] if tag.startswith("{") else tag
+
+
+def type_row(
+    record: etree._Element,
+    *,
+    table: str,
+    index: int,
+    hoso: int,
+    renames: dict[str, str] | None,
+    issues: list[Issue],
+) -> ParsedRow:
+    """Type one record element. Problems are appended to ``issues``; nothing is dropped."""
+    defs = fields_by_name(table)
+    row = ParsedRow(index=index)
+    for element in record.iterchildren(etree.Element):
+        tag = _localname(element.tag)
+        if renames is not None:
+            tag = renames.get(tag, tag)
+        text = "".join(element.itertext()) if len(element) else (element.text or "")
+        row.raw[tag] = text
+        fdef = defs.get(tag)
+        if fdef is None:
+            issues.append(issue("unknown_field", hoso=hoso, table=table, row=index, field=tag))
+            continue
+        value = _typed(fdef, text.strip(), legacy=renames is not None, hoso=hoso, row=index, issues=issues)
+        if value is not None:
+            row.values[tag] = value
+    for name in (f.name for f in defs.values() if (table, f.name) in MANDATORY_DATES):
+        if name not in row.raw or not row.raw[name].strip():
+            issues.append(
+                issue("date_mandatory", hoso=hoso, table=table, row=index, field=name, detail="missing")
+            )
+    return row
+
+
+def _typed(fdef: FieldDef, text: str, *, legacy: bool, hoso: int, row: int, issues: list[Issue]) -> Any:
+    loc: dict[str, Any] = {"hoso": hoso, "table": fdef.table, "row": row, "field": fdef.name}
+    if not text:
+        return None
+    if text in UNDEFINED_LITERALS:
+        issues.append(issue("undefined_literal", found=text, **loc))
+        return None
+    if fdef.max_length is not None and len(text) > fdef.max_length and fdef.kind is not Kind.DATETIME:
+        issues.append(issue("too_long", length=len(text), limit=fdef.max_length, **loc))
+    try:
+        match fdef.kind:
+            case Kind.STRING:
+                _check_shape(fdef, text, loc, issues)
+                return text
+            case Kind.LIST:
+                items = parse_list(text)
+                if fdef.name == "MA_THE_BHYT":
+                    bad = sum(1 for card in items if not _CARD.fullmatch(card))
+                    if bad:
+                        issues.append(issue("code_shape", detail=f"{bad} card code(s) of unexpected shape", **loc))
+                return items
+            case Kind.INTEGER:
+                return parse_integer(text)
+            case Kind.DECIMAL:
+                return parse_decimal(text)
+            case Kind.DATETIME:
+                parsed = parse_datetime(text)
+                expected = fdef.max_length
+                lenient = legacy or fdef.name == "NGAY_MIEN_CCT"  # 8 or 12 are both legal there
+                if expected is not None and parsed.digits != expected and not lenient:
+                    issues.append(issue("date_short", found=parsed.digits, expected=expected, **loc))
+                return parsed
+    except ValueProblem as problem:
+        if fdef.kind is Kind.DATETIME:
+            code = "date_mandatory" if (fdef.table, fdef.name) in MANDATORY_DATES else "date_invalid"
+            issues.append(issue(code, detail=problem.detail, **loc))
+        else:
+            issues.append(issue(problem.code, detail=problem.detail, **loc))
+        return None
+    raise AssertionError(f"unhandled kind {fdef.kind}")  # pragma: no cover
+
+
+def _check_shape(fdef: FieldDef, text: str, loc: dict[str, Any], issues: list[Issue]) -> None:
+    if fdef.name == "SO_CCCD":
+        if not _CCCD.fullmatch(text):
+            issues.append(issue("cccd_shape", detail=f"{len(text)} characters, expected 9 or 12 digits or a passport number", **loc))
+        return
+    shape = _CODE_SHAPES.get(fdef.name)
+    if shape is not None and not shape[0].fullmatch(text):
+        issues.append(issue("code_shape", detail=shape[1], **loc))
+
+
+def sum_field(rows: Iterable[ParsedRow], name: str) -> Any:
+    """Sum a decimal field over rows; rows without the value count as zero."""
+    from decimal import Decimal
+
+    total = Decimal(0)
+    for row in rows:
+        value = row.values.get(name)
+        if value is not None:
+            total += value
+    return total
