@@ -66,6 +66,7 @@ def _vni_table() -> dict[str, str]:
     """Every VNI sequence (1 or 2 characters as decoded by cp1252) -> its Unicode letter."""
     table: dict[str, str] = {}
     for lower in (True, False):
+
         def case(s: str, lower: bool = lower) -> str:
             return s if lower else s.upper()
 
@@ -121,9 +122,7 @@ def _foreign_count(text: str) -> int:
 
 
 def _invalid_syllables(text: str) -> int:
-    return sum(
-        1 for word in _WORD.findall(text) if _SYLLABLE.fullmatch(fold_ascii(word).lower()) is None
-    )
+    return sum(1 for word in _WORD.findall(text) if _SYLLABLE.fullmatch(fold_ascii(word).lower()) is None)
 
 
 def _score(text: str) -> int:

@@ -52,7 +52,9 @@ def name_key(ascii_tokens: list[str]) -> str:
     """Match key from ASCII-folded upper-case tokens: Y/I unified at word end, surname groups unified."""
     if not ascii_tokens:
         return ""
-    family = _SURNAME_GROUPS.get(ascii_tokens[0], ascii_tokens[0]) if len(ascii_tokens) > 1 else ascii_tokens[0]
+    family = ascii_tokens[0]
+    if len(ascii_tokens) > 1:
+        family = _SURNAME_GROUPS.get(family, family)
     return _TERMINAL_Y.sub("I", " ".join([family, *ascii_tokens[1:]]))
 
 
@@ -77,10 +79,11 @@ def normalise_name(raw: str | None) -> NameParts | None:
         return None
     tokens = full.split(" ")
     ascii_tokens = fold_ascii(full).split(" ")
-    if len(tokens) == 1:
-        family, middle, given = None, (), tokens[0]
-    else:
-        family, middle, given = tokens[0], tuple(tokens[1:-1]), tokens[-1]
+    family: str | None = None
+    middle: tuple[str, ...] = ()
+    given = tokens[-1]
+    if len(tokens) > 1:
+        family, middle = tokens[0], tuple(tokens[1:-1])
     return NameParts(
         full=full,
         ascii=" ".join(ascii_tokens),

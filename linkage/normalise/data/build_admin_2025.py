@@ -31,7 +31,8 @@ def main() -> None:
     conv = json.loads((root / "converter_2025.json").read_text(encoding="utf-8"))
     db = sqlite3.connect(root / "dataset.db")
     legacy = db.execute(
-        "select provinceKey, districtKey, wardKey, provinceCode, districtCode, wardCode from admin_units_legacy"
+        "select provinceKey, districtKey, wardKey, provinceCode, districtCode, wardCode"
+        " from admin_units_legacy"
     ).fetchall()
     new = db.execute("select provinceKey, wardKey, provinceCode, wardCode, ward from admin_units").fetchall()
     new_by_key = {(p, w): (pc, wc) for p, w, pc, wc, _ in new}
@@ -63,7 +64,8 @@ def main() -> None:
     rows.sort()
     with (HERE / "admin_2025_old_to_new.csv").open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f, lineterminator="\n")
-        out.writerow(["old_commune", "old_district", "old_province", "new_commune", "new_province", "split_into"])
+        header = ["old_commune", "old_district", "old_province", "new_commune", "new_province", "split_into"]
+        out.writerow(header)
         out.writerows(rows)
     with (HERE / "admin_2025_communes.csv").open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f, lineterminator="\n")

@@ -1,0 +1,60 @@
+"""Dependency aliases for routes: the engine, a session, the caller and role checks.
+
+Role checks are dependencies on the route, never ``if`` statements in handler bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.principal import Principal
+from mpi.errors import AuthenticationError, PermissionDenied
+from mpi.keys import Role, verify_key
+from mpi.settings import Settings
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _session(engine: Annotated[Engine, Depends(_engine)]) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def _principal(request: Request, session: Annotated[Session, Depends(_session)]) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("send an API key as 'Authorization: Bearer <key>'", code="key_missing")
+    key = verify_key(session=session, plaintext=token)
+    assert key.id is not None
+    return Principal(key_id=key.id, role=Role(key.role), facility_code=key.facility_code)
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise PermissionDenied(f"this needs one of the roles: {allowed}", code="role_forbidden")
+        return principal
+
+    return check
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+SessionDep = Annotated[Session, Depends(_session)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+SubmitterDep = Annotated[Principal, Depends(require_roles(Role.SUBMITTER, Role.ADMIN))]

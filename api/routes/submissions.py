@@ -1,0 +1,128 @@
+"""``/api/v1/submissions``: receive GIAMDINHHS files from facilities and answer receipts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.deps import EngineDep, SettingsDep, SubmitterDep
+from api.schemas import ErrorOut, ReceiptOut
+from mpi.errors import MPIError, NotFound, PermissionDenied
+from mpi.ingest import get_receipt, ingest_file
+from mpi.keys import Role
+from mpi.xml130 import Limits
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+
+_XML_TYPES = ("application/xml", "text/xml")
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}
+}
+
+
+class PayloadTooLarge(MPIError):
+    code = "file_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(MPIError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the request body exceeds {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _file_bytes(request: Request, max_file: int) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _XML_TYPES:
+        return await _read_bounded(request, max_file)
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        encoded_limit = max_file * 4 // 3 + 4096
+        async with request.form(max_files=1, max_fields=16, max_part_size=encoded_limit) as form:
+            upload = form.get("file")
+            if isinstance(upload, UploadFile):
+                data = await upload.read(max_file + 1)
+                if len(data) > max_file:
+                    raise PayloadTooLarge(f"the file exceeds {max_file} bytes")
+                return data
+            encoded = form.get("fileHSBase64")
+            if isinstance(encoded, str):
+                try:
+                    data = base64.b64decode("".join(encoded.split()), validate=True)
+                except (binascii.Error, ValueError):
+                    raise MPIError("fileHSBase64 is not valid base64", code="base64_invalid") from None
+                if len(data) > max_file:
+                    raise PayloadTooLarge(f"the file exceeds {max_file} bytes")
+                return data
+        raise MPIError("send the file in the form field 'file' or 'fileHSBase64'", code="file_missing")
+    raise UnsupportedMediaType(
+        "send the XML as application/xml, as multipart/form-data field 'file', or base64 in field 'fileHSBase64'"
+    )
+
+
+@router.post(
+    "",
+    response_model=ReceiptOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ReceiptOut, "description": "The same file was received before: its original receipt"}, **_ERRORS},
+    summary="Submit one GIAMDINHHS file",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/xml": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                },
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {"fileHSBase64": {"type": "string"}}}
+                },
+            }
+        }
+    },
+)
+async def submit(
+    request: Request, response: Response, principal: SubmitterDep, engine: EngineDep, settings: SettingsDep
+) -> ReceiptOut:
+    """Validate and store the file; answer a receipt with every encounter's status and issues."""
+    data = await _file_bytes(request, settings.max_file_bytes)
+    allowed = principal.facility_code if principal.role is Role.SUBMITTER else None
+    receipt = await run_in_threadpool(
+        ingest_file,
+        engine=engine,
+        data=data,
+        submitter=principal.submitter_tag,
+        allowed_facility=allowed,
+        limits=Limits.from_settings(settings),
+    )
+    if receipt.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return ReceiptOut.model_validate(receipt.as_dict())
+
+
+@router.get("/{submission_id}", response_model=ReceiptOut, responses={404: {"model": ErrorOut}, **_ERRORS})
+def read_receipt(
+    submission_id: Annotated[int, Path(ge=1)], principal: SubmitterDep, engine: EngineDep
+) -> ReceiptOut:
+    """The receipt of an earlier submission (the submitting facility's keys, or an admin)."""
+    receipt = get_receipt(engine=engine, submission_id=submission_id)
+    if receipt is None:
+        raise NotFound(f"no submission {submission_id}")
+    if principal.role is Role.SUBMITTER and receipt.facility_code != principal.facility_code:
+        raise PermissionDenied("this submission belongs to another facility", code="facility_forbidden")
+    return ReceiptOut.model_validate(receipt.as_dict())
