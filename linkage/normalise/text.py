@@ -13,8 +13,24 @@ from functools import lru_cache
 __all__ = ["collapse_spaces", "fold_ascii", "nfc"]
 
 _SPACES = re.compile(r"\s+")
-# Đ/đ has no decomposition in Unicode (it is a distinct letter, not D + mark), so it is mapped by hand.
-_D_STROKE = str.maketrans({"Đ": "D", "đ": "d", "Ð": "D", "ð": "d"})
+
+
+def _fold_table() -> dict[int, str | None]:
+    """Latin letters with marks -> base letter; combining marks -> removed (so NFD input folds too).
+
+    Built once from Unicode decompositions so that folding is a single C-level `str.translate`.
+    Đ/đ has no decomposition (it is a letter of its own, not D + mark), so it is mapped by hand.
+    """
+    table: dict[int, str | None] = {cp: None for cp in range(0x0300, 0x0370)}
+    for cp in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+        base = "".join(ch for ch in unicodedata.normalize("NFD", chr(cp)) if not unicodedata.combining(ch))
+        if base != chr(cp) and base.isascii() and base:
+            table[cp] = base
+    table.update({ord("Đ"): "D", ord("đ"): "d", ord("Ð"): "D", ord("ð"): "d"})
+    return table
+
+
+_FOLD = _fold_table()
 
 
 def nfc(text: str) -> str:
@@ -35,7 +51,4 @@ def fold_ascii(text: str) -> str:
 
     `fold_ascii("Nguyễn Thị Đào") == "Nguyen Thi Dao"`.
     """
-    if text.isascii():
-        return text
-    decomposed = unicodedata.normalize("NFD", text.translate(_D_STROKE))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return text if text.isascii() else text.translate(_FOLD)

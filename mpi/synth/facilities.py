@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from mpi.synth.config import HABIT_KINDS, SynthConfig
 from mpi.synth.geography import Commune, communes, old_districts
+from mpi.synth.names import draw_name
 
 PROVINCIAL = "provincial"
 DISTRICT = "district"
@@ -63,6 +64,7 @@ class Facility:
     ma_lk_format: str
     letters: str
     doctors: tuple[str, ...]
+    doctor_names: tuple[str, ...]
     head_bhxh: str
     bed_prefix: str
     serves: frozenset[str] = field(default_factory=frozenset)
@@ -162,6 +164,8 @@ def build_province(rng: random.Random, config: SynthConfig) -> Province:
                 ma_lk_format=rng.choice(_MA_LK_FORMATS[:3]) if level != COMMUNE else rng.choice(_MA_LK_FORMATS),
                 letters=letters,
                 doctors=_doctors(rng, code, 3 if level == COMMUNE else 12),
+                doctor_names=tuple(draw_name(rng, sex=rng.choice((1, 2)), birth_year=1980).full
+                                   for _ in range(3 if level == COMMUNE else 12)),
                 head_bhxh=f"{code[:2]}{rng.randrange(10**8):08d}",
                 bed_prefix=rng.choice("HTCK"),
                 serves=serves,

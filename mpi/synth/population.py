@@ -89,6 +89,7 @@ class Person:
     hiv: bool = False
     guardian_cccd: str = ""
     mother: Person | None = None
+    father: Person | None = None
     newborns: list[Person] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
 
@@ -319,7 +320,6 @@ class PopulationContext:
             for b in babies:
                 b.birth_time = (hour, minute)
                 b.tags.add("newborn")
-                b.mother = mother
                 b.card_group = "TE"
                 b.has_card = False
             mother.newborns.extend(babies)
@@ -350,6 +350,7 @@ class PopulationContext:
             kid = self.person(sex=sex, dob=dob, address=address, name=name, phone=phone,
                               ethnicity=father.ethnicity, tags={"twin"} if n > 1 else None)
             kid.guardian_cccd = father.cccd if father.has_card and rng.random() < 0.5 else mother.cccd
+            kid.mother, kid.father = mother, father
             kid.year_only = False
             kid.tags.discard("year_only_dob")
             kids.append(kid)

@@ -1,0 +1,5 @@
+"""``python -m mpi`` runs the command line."""
+
+from mpi.cli import app
+
+app()
