@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from mpi.errors import MPIError
 from mpi.ingest import Receipt, ingest_file
@@ -83,9 +83,11 @@ def summarise(receipts: Iterator[Receipt] | list[Receipt]) -> dict[str, Any]:
         for i in receipt.issues:
             (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
         for e in receipt.encounters:
-            enc[e.status] += 1
-            enc["with_warnings"] += e.status == "accepted" and e.warnings > 0
-            enc["new_version"] += e.new_version
+            # A file received before answers its original receipt: what it stored then is stored already.
+            status = "duplicate" if receipt.duplicate and e.status == "accepted" else e.status
+            enc[status] += 1
+            enc["with_warnings"] += status == "accepted" and e.warnings > 0
+            enc["new_version"] += status == "accepted" and e.new_version
             for i in e.issues:
                 (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
     keys = ("accepted", "with_warnings", "rejected", "duplicate", "new_version")
@@ -150,7 +152,9 @@ def keys_list() -> None:
     """List keys (never the keys themselves)."""
     engine = open_store(get_settings().database_url)
     with session_scope(engine) as session:
-        table = Table("id", "prefix", "role", "facility", "label", "created", "revoked")
+        # The prefix is how an operator finds the row of a leaked key: never shortened to fit the terminal.
+        prefix = Column("prefix", no_wrap=True, min_width=12)
+        table = Table("id", prefix, "role", "facility", "label", "created", "revoked")
         for k in list_keys(session=session):
             table.add_row(str(k.id), k.prefix, k.role, k.facility_code or "", k.label or "",
                           k.created_at.isoformat(timespec="seconds"),

@@ -17,10 +17,11 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -36,6 +37,28 @@ _encounters = Encounter.__table__  # type: ignore[attr-defined]
 _submissions = Submission.__table__  # type: ignore[attr-defined]
 _issues = ValidationIssue.__table__  # type: ignore[attr-defined]
 _facilities = Facility.__table__  # type: ignore[attr-defined]
+
+# Statements built once: the hot path then reuses SQLAlchemy's compiled cache instead of rebuilding them.
+_SELECT_CURRENT = select(_encounters.c.id, _encounters.c.version, _encounters.c.content_sha256).where(
+    _encounters.c.facility_code == bindparam("f"),
+    _encounters.c.ma_lk == bindparam("m"),
+    _encounters.c.is_current.is_(True),
+)
+_RETIRE = update(_encounters).where(_encounters.c.id == bindparam("eid")).values(is_current=False)
+_INSERT_ENCOUNTER = insert(_encounters)
+_SELECT_SUBMISSION = select(
+    _submissions.c.id, _submissions.c.outcome, _submissions.c.receipt, _submissions.c.received_at
+).where(_submissions.c.sha256 == bindparam("sha"))
+_INSERT_SUBMISSION = insert(_submissions)
+_FINALISE = (
+    update(_submissions)
+    .where(_submissions.c.id == bindparam("sid"))
+    .values(outcome=bindparam("outcome"), receipt=bindparam("receipt"))
+)
+_INSERT_ISSUES = insert(_issues)
+_INSERT_CONTENT = {name: insert(table) for name, table in content_tables.items()}
+# Facility codes known to exist, per store: spares an upsert per encounter. Filled only after commit.
+_known_facilities: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
 
 
 class EncounterLinker(Protocol):
@@ -84,12 +107,18 @@ class Receipt:
     """True when this exact file had been received before: this is the original receipt."""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {name: getattr(self, name) for name in _RECEIPT_FIELDS}
+        out["encounters"] = [{name: getattr(e, name) for name in _ENCOUNTER_FIELDS} for e in self.encounters]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Receipt:
         encounters = [EncounterReceipt(**e) for e in data["encounters"]]
         return cls(**{**data, "encounters": encounters})
+
+
+_RECEIPT_FIELDS = tuple(f.name for f in fields(Receipt))
+_ENCOUNTER_FIELDS = tuple(f.name for f in fields(EncounterReceipt))
 
 
 def ingest_file(
@@ -101,22 +130,79 @@ def ingest_file(
     linker: EncounterLinker | None = None,
     limits: Limits | None = None,
 ) -> Receipt:
-    """Validate and store one file. ``allowed_facility`` scopes a submitter key to one MA_CSKCB."""
+    """Validate and store one file. ``allowed_facility`` scopes a submitter key to one MA_CSKCB.
+
+    A file of one HOSO (what HIS exports send) is stored in one transaction: raw file, encounter and
+    receipt together or not at all, so a crash leaves nothing and the sender, who got no receipt, sends
+    again. A file of several HOSO stores the raw file first, then one transaction per encounter, so a
+    crash keeps what was stored and sending the file again completes it.
+    """
     parsed = parse_submission(data, limits=limits)
-    existing = _find_submission(engine, parsed.sha256)
-    if existing is not None and existing.outcome != "processing" and existing.receipt is not None:
-        receipt = Receipt.from_dict(existing.receipt)
-        receipt.duplicate = True
-        return receipt
-    submission_id = existing.id if existing is not None else _store_submission(engine, data, parsed, submitter)
-    assert submission_id is not None
+    if allowed_facility is not None:
+        for enc in parsed.encounters:
+            if enc.facility_code is not None and enc.facility_code != allowed_facility:
+                enc.issues.append(
+                    issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
+                )
+    for attempt in (1, 2):
+        try:
+            if len(parsed.encounters) <= 1:
+                return _ingest_at_once(engine, data, parsed, submitter, linker)
+            return _ingest_per_encounter(engine, data, parsed, submitter, linker)
+        except IntegrityError:
+            # A concurrent writer stored the same file or a version of the same encounter first.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    receipts: list[EncounterReceipt] = []
+
+def _replay(existing: Any) -> Receipt | None:
+    if existing is None or existing.outcome == "processing" or existing.receipt is None:
+        return None
+    receipt = Receipt.from_dict(existing.receipt)
+    receipt.duplicate = True
+    return receipt
+
+
+def _ingest_at_once(
+    engine: Engine, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+) -> Receipt:
+    known = _known_facilities.setdefault(engine, set())
+    with engine.begin() as conn:
+        existing = _find_submission(conn, parsed.sha256)
+        replayed = _replay(existing)
+        if replayed is not None:
+            return replayed
+        submission_id = existing.id if existing is not None else _insert_submission(conn, data, parsed, submitter)
+        receipts = [_write_encounter(conn, submission_id, enc, linker, known) for enc in parsed.encounters]
+        receipt = _finalise(conn, submission_id, parsed, receipts, existing)
+    known.update(r.facility_code for r in receipts if r.status == "accepted" and r.facility_code)
+    return receipt
+
+
+def _ingest_per_encounter(
+    engine: Engine, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+) -> Receipt:
+    known = _known_facilities.setdefault(engine, set())
+    with engine.begin() as conn:
+        existing = _find_submission(conn, parsed.sha256)
+        replayed = _replay(existing)
+        if replayed is not None:
+            return replayed
+        submission_id = existing.id if existing is not None else _insert_submission(conn, data, parsed, submitter)
+    receipts = []
     for enc in parsed.encounters:
-        if allowed_facility is not None and enc.facility_code is not None and enc.facility_code != allowed_facility:
-            enc.issues.append(issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility))
-        receipts.append(_store_encounter(engine, submission_id, enc, linker))
+        with engine.begin() as conn:
+            receipts.append(_write_encounter(conn, submission_id, enc, linker, known))
+        if receipts[-1].status == "accepted" and enc.facility_code:
+            known.add(enc.facility_code)
+    with engine.begin() as conn:
+        return _finalise(conn, submission_id, parsed, receipts, existing)
 
+
+def _finalise(
+    conn: Connection, submission_id: int, parsed: ParsedSubmission, receipts: list[EncounterReceipt], existing: Any
+) -> Receipt:
     stored = sum(1 for r in receipts if r.status != "rejected")
     if parsed.rejected or stored == 0:
         outcome = "rejected"
@@ -137,17 +223,10 @@ def ingest_file(
         issues=[i.as_dict() for i in parsed.issues],
         encounters=receipts,
     )
-    with engine.begin() as conn:
-        if parsed.issues:
-            conn.execute(insert(_issues), [_issue_row(i, submission_id, None, None) for i in parsed.issues])
-        conn.execute(
-            update(_submissions)
-            .where(_submissions.c.id == submission_id)
-            .values(outcome=outcome, receipt=receipt.as_dict(), hoso_count=len(parsed.encounters))
-        )
-    log.info(
-        "submission %s: outcome=%s encounters=%d stored=%d", submission_id, outcome, len(receipts), stored
-    )
+    if parsed.issues:
+        conn.execute(_INSERT_ISSUES, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
+    conn.execute(_FINALISE, {"sid": submission_id, "outcome": outcome, "receipt": receipt.as_dict()})
+    log.info("submission %s: outcome=%s encounters=%d stored=%d", submission_id, outcome, len(receipts), stored)
     return receipt
 
 
@@ -159,35 +238,30 @@ def get_receipt(*, engine: Engine, submission_id: int) -> Receipt | None:
     return Receipt.from_dict(row.receipt)
 
 
-def _find_submission(engine: Engine, sha256: str) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(
-            select(_submissions.c.id, _submissions.c.outcome, _submissions.c.receipt, _submissions.c.received_at).where(
-                _submissions.c.sha256 == sha256
-            )
-        ).first()
+def _find_submission(conn: Connection, sha256: str) -> Any:
+    return conn.execute(_SELECT_SUBMISSION, {"sha": sha256}).first()
 
 
-def _store_submission(engine: Engine, data: bytes, parsed: ParsedSubmission, submitter: str) -> int:
-    """Store the raw file first, in its own transaction: whatever happens next, nothing sent is lost."""
-    with engine.begin() as conn:
-        result = conn.execute(
-            insert(_submissions).values(
-                sha256=parsed.sha256,
-                received_at=utcnow(),
-                submitter=submitter,
-                facility_code=(parsed.facility_code or "")[:20] or None,
-                created_on=(parsed.created_on or "")[:20] or None,
-                declared_count=parsed.declared_count,
-                hoso_count=len(parsed.encounters),
-                signature_present=parsed.signature_present,
-                signature=parsed.signature,
-                size=len(data),
-                raw_gzip=gzip.compress(data, compresslevel=6),
-                outcome="processing",
-            )
-        )
-        return int(result.inserted_primary_key[0])
+def _insert_submission(conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str) -> int:
+    """Keep the raw file whatever its outcome: nothing that was sent is lost."""
+    result = conn.execute(
+        _INSERT_SUBMISSION,
+        {
+            "sha256": parsed.sha256,
+            "received_at": utcnow(),
+            "submitter": submitter,
+            "facility_code": (parsed.facility_code or "")[:20] or None,
+            "created_on": (parsed.created_on or "")[:20] or None,
+            "declared_count": parsed.declared_count,
+            "hoso_count": len(parsed.encounters),
+            "signature_present": parsed.signature_present,
+            "signature": parsed.signature,
+            "size": len(data),
+            "raw_gzip": gzip.compress(data, compresslevel=5),
+            "outcome": "processing",
+        },
+    )
+    return int(result.inserted_primary_key[0])
 
 
 def _issue_row(i: Issue, submission_id: int, encounter_id: int | None, ma_lk: str | None) -> dict[str, Any]:
@@ -207,8 +281,12 @@ def _issue_row(i: Issue, submission_id: int, encounter_id: int | None, ma_lk: st
     }
 
 
-def _store_encounter(
-    engine: Engine, submission_id: int, enc: ParsedEncounter, linker: EncounterLinker | None
+def _write_encounter(
+    conn: Connection,
+    submission_id: int,
+    enc: ParsedEncounter,
+    linker: EncounterLinker | None,
+    known_facilities: set[str],
 ) -> EncounterReceipt:
     errors = sum(1 for i in enc.issues if i.severity is Severity.ERROR)
     receipt = EncounterReceipt(
@@ -221,66 +299,43 @@ def _store_encounter(
         issues=[i.as_dict() for i in enc.issues],
     )
     if errors:
-        with engine.begin() as conn:
-            conn.execute(insert(_issues), [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
+        conn.execute(_INSERT_ISSUES, [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
         return receipt
     assert enc.facility_code is not None and enc.ma_lk is not None
-    for attempt in (1, 2):
-        try:
-            with engine.begin() as conn:
-                _write_encounter(conn, submission_id, enc, receipt, linker)
-            return receipt
-        except IntegrityError:
-            # Another writer stored a version of the same encounter between our read and our insert.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _write_encounter(
-    conn: Connection,
-    submission_id: int,
-    enc: ParsedEncounter,
-    receipt: EncounterReceipt,
-    linker: EncounterLinker | None,
-) -> None:
-    current = conn.execute(
-        select(_encounters.c.id, _encounters.c.version, _encounters.c.content_sha256).where(
-            _encounters.c.facility_code == enc.facility_code,
-            _encounters.c.ma_lk == enc.ma_lk,
-            _encounters.c.is_current.is_(True),
-        )
-    ).first()
+    current = conn.execute(_SELECT_CURRENT, {"f": enc.facility_code, "m": enc.ma_lk}).first()
     if current is not None and current.content_sha256 == enc.content_sha256:
         receipt.status, receipt.version, receipt.encounter_id = "duplicate", current.version, current.id
-        return
-    _ensure_facility(conn, enc.facility_code or "")
+        return receipt
+    if enc.facility_code not in known_facilities:
+        _ensure_facility(conn, enc.facility_code)
     version = 1 if current is None else current.version + 1
     if current is not None:
-        conn.execute(update(_encounters).where(_encounters.c.id == current.id).values(is_current=False))
+        conn.execute(_RETIRE, {"eid": current.id})
     encounter_id = conn.execute(
-        insert(_encounters).values(
-            facility_code=enc.facility_code,
-            ma_lk=enc.ma_lk,
-            version=version,
-            is_current=True,
-            submission_id=submission_id,
-            hoso=enc.hoso,
-            content_sha256=enc.content_sha256,
-            status="accepted_with_warnings" if enc.issues else "accepted",
-            legacy_format=any(t.legacy for t in enc.tables.values()),
-            tables=sorted(enc.tables, key=lambda t: int(t[3:])),
-            received_at=utcnow(),
-        )
+        _INSERT_ENCOUNTER,
+        {
+            "facility_code": enc.facility_code,
+            "ma_lk": enc.ma_lk,
+            "version": version,
+            "is_current": True,
+            "submission_id": submission_id,
+            "hoso": enc.hoso,
+            "content_sha256": enc.content_sha256,
+            "status": "accepted_with_warnings" if enc.issues else "accepted",
+            "legacy_format": any(t.legacy for t in enc.tables.values()),
+            "tables": sorted(enc.tables, key=lambda t: int(t[3:])),
+            "received_at": utcnow(),
+        },
     ).inserted_primary_key[0]
     for name, table in enc.tables.items():
         if table.rows:
-            conn.execute(insert(content_tables[name]), list(_content_rows(name, encounter_id, table.rows)))
+            conn.execute(_INSERT_CONTENT[name], list(_content_rows(name, encounter_id, table.rows)))
     if enc.issues:
-        conn.execute(insert(_issues), [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
+        conn.execute(_INSERT_ISSUES, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
     receipt.version, receipt.new_version, receipt.encounter_id = version, version > 1, encounter_id
     if linker is not None:
         receipt.identity = linker(connection=conn, encounter_id=encounter_id, encounter=enc)
+    return receipt
 
 
 def _content_rows(name: str, encounter_id: int, rows: Iterable[Any]) -> Iterable[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.types import Message, Receive
 
 from api.deps import EngineDep, SettingsDep, SubmitterDep
 from api.schemas import ErrorOut, ReceiptOut
@@ -48,13 +49,25 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _replay(body: bytes) -> Receive:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
 async def _file_bytes(request: Request, max_file: int) -> bytes:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in _XML_TYPES:
         return await _read_bounded(request, max_file)
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        encoded_limit = max_file * 4 // 3 + 4096
-        async with request.form(max_files=1, max_fields=16, max_part_size=encoded_limit) as form:
+        # Bound the whole body before parsing: the form parser would spool a file part of any size to
+        # disk, and answers 400 for an oversized field. Base64 (4/3), percent-encoding and line breaks
+        # stay well under twice the file.
+        form_limit = max_file * 2 + 65536
+        body = await _read_bounded(request, form_limit)
+        form_request = Request(request.scope, _replay(body))
+        async with form_request.form(max_files=1, max_fields=16, max_part_size=form_limit) as form:
             upload = form.get("file")
             if isinstance(upload, UploadFile):
                 data = await upload.read(max_file + 1)

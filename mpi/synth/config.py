@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 # Record-level noise kinds, each drawn independently per record with probability
@@ -126,6 +127,7 @@ class SynthConfig:
     born_elsewhere_share: float = 0.15
     year_only_dob_share_pre1950: float = 0.35
     twin_birth_share: float = 0.015
+    newborn_share_young_mothers: float = 0.12  # families with a mother <= 40 who give birth in the window
     namesake_share: float = 0.01
     grandparent_household_share: float = 0.30
     old_phone_user_share: float = 0.0  # persons still giving an 11-digit number everywhere (beyond noise)
@@ -142,6 +144,8 @@ class SynthConfig:
     noise: Mapping[str, float] = field(default_factory=_noise_defaults)
     habits: Mapping[str, float] = field(default_factory=_habit_defaults)
     undefined_row_share: float = 0.3  # rows of an "undefined"-habit facility that carry the literal
+    # Write the inner xmlns habit with the malformed xsi URI seen in real files (lxml rejects it by default).
+    inner_xmlns_malformed: bool = False
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -164,15 +168,17 @@ class SynthConfig:
             problems.append(f"visits_scale must be in (0, 20], got {self.visits_scale}")
         if problems:
             raise ValueError("invalid SynthConfig: " + "; ".join(problems))
-        # Freeze the mappings, complete with defaults, so the config is hashable by value and printable.
-        object.__setattr__(self, "noise", _FrozenRates(noise))
-        object.__setattr__(self, "habits", _FrozenRates(habits))
+        # Read-only mappings, completed with defaults, so a frozen config cannot change under a run.
+        object.__setattr__(self, "noise", MappingProxyType(noise))
+        object.__setattr__(self, "habits", MappingProxyType(habits))
 
     def _shares(self) -> list[tuple[str, float]]:
         return [
             (f.name, getattr(self, f.name))
             for f in fields(self)
-            if f.name.endswith("_share") or f.name.endswith("_share_40plus") or f.name.endswith("_pre1990")
+            if f.name.endswith("_share")
+            or f.name.endswith("_share_40plus")
+            or f.name.endswith("_pre1990")
             or f.name.endswith("_pre1950")
         ]
 
@@ -186,8 +192,10 @@ class SynthConfig:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, date) else (
-                dict(value) if isinstance(value, Mapping) else value
+            out[f.name] = (
+                value.isoformat()
+                if isinstance(value, date)
+                else (dict(value) if isinstance(value, Mapping) else value)
             )
         return out
 
@@ -206,23 +214,6 @@ class SynthConfig:
     @classmethod
     def from_file(cls, path: Path) -> SynthConfig:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-
-
-class _FrozenRates(dict[str, float]):
-    """A dict that refuses mutation, so a frozen config cannot be changed through its mappings."""
-
-    def _refuse(self, *_: object, **__: object) -> None:
-        raise TypeError("SynthConfig rates are read-only; use dataclasses.replace")
-
-    __setitem__ = _refuse  # type: ignore[assignment]
-    __delitem__ = _refuse  # type: ignore[assignment]
-    update = _refuse  # type: ignore[assignment]
-    pop = _refuse  # type: ignore[assignment]
-    clear = _refuse  # type: ignore[assignment]
-    setdefault = _refuse  # type: ignore[assignment]
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(sorted(self.items())))
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,11 @@ LAYOUTS: dict[str, tuple[str, str | None, str | None]] = {
     "XML3": ("CHITIEU_CHITIET_DVKT_VTYT", "DSACH_CHI_TIET_DVKT", "CHI_TIET_DVKT"),
     "XML4": ("CHITIEU_CHITIET_DICHVUCANLAMSANG", "DSACH_CHI_TIET_CLS", "CHI_TIET_CLS"),
     "XML5": ("CHITIEU_CHITIET_DIENBIENLAMSANG", "DSACH_CHI_TIET_DIEN_BIEN_BENH", "CHI_TIET_DIEN_BIEN_BENH"),
-    "XML6": ("CHI_TIEU_HO_SO_BENH_AN_CHAM_SOC_VA_DIEU_TRI_HIV_AIDS",
-             "DSACH_HO_SO_BENH_AN_CHAM_SOC_VA_DIEU_TRI_HIV_AIDS", "HO_SO_BENH_AN_CHAM_SOC_VA_DIEU_TRI_HIV_AIDS"),
+    "XML6": (
+        "CHI_TIEU_HO_SO_BENH_AN_CHAM_SOC_VA_DIEU_TRI_HIV_AIDS",
+        "DSACH_HO_SO_BENH_AN_CHAM_SOC_VA_DIEU_TRI_HIV_AIDS",
+        "HO_SO_BENH_AN_CHAM_SOC_VA_DIEU_TRI_HIV_AIDS",
+    ),
     "XML7": ("CHI_TIEU_DU_LIEU_GIAY_RA_VIEN", None, None),
     "XML8": ("CHI_TIEU_DU_LIEU_TOM_TAT_HO_SO_BENH_AN", None, None),
     "XML9": ("CHI_TIEU_DU_LIEU_GIAY_CHUNG_SINH", "DSACH_GIAYCHUNGSINH", "DU_LIEU_GIAY_CHUNG_SINH"),
@@ -34,8 +37,13 @@ LAYOUTS: dict[str, tuple[str, str | None, str | None]] = {
     "XML15": ("CHI_TIEU_DIEUTRI_BENHLAO", "DSACH_CHITIET_DIEUTRI_BENHLAO", "CHITIET_DIEUTRI_BENHLAO"),
 }
 
-# The .NET serialiser artefact seen on ~half of real inner roots (note the space in the xsi URI).
-INNER_XMLNS = ' xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema instance"'
+# Namespace declarations a .NET serialiser puts on ~half of real inner roots (SPEC §2.2; prefixes unused).
+INNER_XMLNS = (
+    ' xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+)
+# The variant SPEC §2.2 reports from real files, with a space in the xsi URI. libxml2 (lxml) refuses it as
+# a fatal namespace error unless parsing with recover=True, so it is only written on request.
+INNER_XMLNS_MALFORMED = INNER_XMLNS.replace("XMLSchema-instance", "XMLSchema instance")
 
 ENVELOPE_HEAD = (
     '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -57,10 +65,17 @@ def table_fields() -> Mapping[str, tuple[FieldSpec, ...]]:
     with FIELDS_CSV.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             raw = row["maxlen_effective_4750"].strip()
-            spec = FieldSpec(row["field"].strip(), None if raw in ("", "n") else int(raw),
-                             row["type_effective_4750"].strip() == "Số")
+            spec = FieldSpec(
+                row["field"].strip(),
+                None if raw in ("", "n") else int(raw),
+                row["type_effective_4750"].strip() == "Số",
+            )
             out.setdefault(row["table"].strip(), []).append((int(row["order"]), spec))
     return {t: tuple(s for _, s in sorted(v, key=lambda x: x[0])) for t, v in out.items()}
+
+
+# The literal some HIS exports write for a missing value (an export deviation we reproduce on purpose).
+UNDEFINED = "undefined"
 
 
 class FieldTooLong(ValueError):
@@ -68,36 +83,46 @@ class FieldTooLong(ValueError):
 
 
 def _escape(value: str) -> str:
-    if "&" in value or "<" in value or ">" in value:
-        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Per table: (name, opening tag, closing tag, empty element, max length), and the set of names.
+_Compiled = tuple[tuple[tuple[str, str, str, str, int | None], ...], frozenset[str]]
+
+
+@cache
+def _compiled(table: str) -> _Compiled:
+    specs = table_fields()[table]
+    return (
+        tuple((s.name, f"<{s.name}>", f"</{s.name}>", f"<{s.name} />", s.max_length) for s in specs),
+        frozenset(s.name for s in specs),
+    )
 
 
 def _record_xml(table: str, record: Mapping[str, str]) -> str:
-    specs = table_fields()[table]
+    compiled, names = _compiled(table)
+    if not record.keys() <= names:
+        raise KeyError(f"{table}: unknown fields {sorted(set(record) - names)}")
     parts: list[str] = []
-    seen = 0
-    for spec in specs:
-        value = record.get(spec.name, "")
-        if value:
-            seen += 1
-            if spec.max_length is not None and len(value) > spec.max_length:
-                raise FieldTooLong(f"{table}.{spec.name}: {len(value)} > {spec.max_length}")
-            parts.append(f"<{spec.name}>{_escape(value)}</{spec.name}>")
-        else:
-            if spec.name in record:
-                seen += 1
-            parts.append(f"<{spec.name} />")
-    if seen != len(record):
-        unknown = sorted(set(record) - {s.name for s in specs})
-        raise KeyError(f"{table}: unknown fields {unknown}")
+    append = parts.append
+    get = record.get
+    for name, open_tag, close_tag, empty, max_length in compiled:
+        value = get(name)
+        if not value:
+            append(empty)
+            continue
+        if max_length is not None and len(value) > max_length and value != UNDEFINED:
+            raise FieldTooLong(f"{table}.{name}: {len(value)} > {max_length}")
+        if "&" in value or "<" in value or ">" in value:
+            value = _escape(value)
+        append(open_tag + value + close_tag)
     return "".join(parts)
 
 
-def render_table(table: str, records: Sequence[Mapping[str, str]], *, xmlns: bool = False) -> str:
-    """The inner document of ``table`` holding ``records`` (one record for single-record tables)."""
+def render_table(table: str, records: Sequence[Mapping[str, str]], *, xmlns: str = "") -> str:
+    """The inner document of ``table`` holding ``records``; ``xmlns`` is put verbatim on the root."""
     root, container, element = LAYOUTS[table]
-    attrs = INNER_XMLNS if xmlns else ""
+    attrs = xmlns
     if container is None:
         if len(records) != 1:
             raise ValueError(f"{table} holds exactly one record, got {len(records)}")
@@ -122,4 +147,61 @@ def render_envelope(*, facility_code: str, ngaylap: str, hosos: Sequence[str]) -
         f"{ENVELOPE_HEAD}<THONGTINDONVI><MACSKCB>{facility_code}</MACSKCB></THONGTINDONVI>"
         f"<THONGTINHOSO><NGAYLAP>{ngaylap}</NGAYLAP><SOLUONGHOSO>{len(hosos)}</SOLUONGHOSO>"
         f"<DANHSACHHOSO>{''.join(hosos)}</DANHSACHHOSO></THONGTINHOSO><CHUKYDONVI /></GIAMDINHHS>"
-    ).encode("utf-8")
+    ).encode()
+
+
+class SubmissionSink:
+    """Writes HOSO to ``<out>/<MA_CSKCB>/``: one file per HOSO (``<MA_LK>.xml``), or ``batch`` per file.
+
+    Batches are per facility (an envelope carries one MACSKCB); at most ``batch - 1`` HOSO per facility
+    wait in memory. :meth:`add` returns the path, relative to ``out``, of the file that will hold the HOSO.
+    """
+
+    def __init__(self, out: Path, batch: int = 1) -> None:
+        if batch < 1:
+            raise ValueError("batch must be >= 1")
+        self.out = out
+        self.batch = batch
+        self.files = 0
+        self._pending: dict[str, list[str]] = {}
+        self._ngaylap: dict[str, str] = {}
+        self._sequence: dict[str, int] = {}
+        self._dirs: set[str] = set()
+
+    def _dir(self, facility_code: str) -> Path:
+        path = self.out / facility_code
+        if facility_code not in self._dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(facility_code)
+        return path
+
+    def add(self, *, facility_code: str, ma_lk: str, ngaylap: str, hoso: str) -> str:
+        if self.batch == 1:
+            name = f"{ma_lk}.xml"
+            data = render_envelope(facility_code=facility_code, ngaylap=ngaylap, hosos=[hoso])
+            (self._dir(facility_code) / name).write_bytes(data)
+            self.files += 1
+            return f"{facility_code}/{name}"
+        pending = self._pending.setdefault(facility_code, [])
+        pending.append(hoso)
+        self._ngaylap[facility_code] = max(ngaylap, self._ngaylap.get(facility_code, ""))
+        name = f"{facility_code}_{self._sequence.get(facility_code, 0) + 1:06d}.xml"
+        if len(pending) >= self.batch:
+            self._flush(facility_code)
+        return f"{facility_code}/{name}"
+
+    def _flush(self, facility_code: str) -> None:
+        pending = self._pending.pop(facility_code, [])
+        if not pending:
+            return
+        seq = self._sequence.get(facility_code, 0) + 1
+        self._sequence[facility_code] = seq
+        data = render_envelope(
+            facility_code=facility_code, ngaylap=self._ngaylap.pop(facility_code), hosos=pending
+        )
+        (self._dir(facility_code) / f"{facility_code}_{seq:06d}.xml").write_bytes(data)
+        self.files += 1
+
+    def close(self) -> None:
+        for code in sorted(self._pending):
+            self._flush(code)

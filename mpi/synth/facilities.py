@@ -42,11 +42,43 @@ _PROVINCIAL: tuple[tuple[str, str, frozenset[str]], ...] = (
 )
 
 _CLINIC_WORDS = (
-    "An Phúc", "Bình An", "Hồng Đức", "Minh Tâm", "Thiện Nhân", "Tâm Đức", "Hưng Thịnh", "Phúc Lâm", "An Khang",
-    "Đức Minh", "Hòa Bình", "Sông Hồng", "Tâm An", "Việt Đức", "Hà Thành", "Đông Đô", "Thành Công", "Nhân Ái",
-    "Medic Phố Hiến", "Bảo An", "Hạnh Phúc", "Quốc Tế", "Thái Hà", "Vạn Phúc", "Hiền Lương", "Trường An",
-    "Khánh An", "Gia Đình", "Tân Hưng", "Kim Động", "Việt Mỹ", "An Bình", "Hải Hà", "Thiên Đức", "Đại An",
-    "Song An", "Hồng Phát",
+    "An Phúc",
+    "Bình An",
+    "Hồng Đức",
+    "Minh Tâm",
+    "Thiện Nhân",
+    "Tâm Đức",
+    "Hưng Thịnh",
+    "Phúc Lâm",
+    "An Khang",
+    "Đức Minh",
+    "Hòa Bình",
+    "Sông Hồng",
+    "Tâm An",
+    "Việt Đức",
+    "Hà Thành",
+    "Đông Đô",
+    "Thành Công",
+    "Nhân Ái",
+    "Medic Phố Hiến",
+    "Bảo An",
+    "Hạnh Phúc",
+    "Quốc Tế",
+    "Thái Hà",
+    "Vạn Phúc",
+    "Hiền Lương",
+    "Trường An",
+    "Khánh An",
+    "Gia Đình",
+    "Tân Hưng",
+    "Kim Động",
+    "Việt Mỹ",
+    "An Bình",
+    "Hải Hà",
+    "Thiên Đức",
+    "Đại An",
+    "Song An",
+    "Hồng Phát",
 )
 
 _MA_BN_FORMATS = ("BN{:09d}", "{:010d}", "HS{:08d}", "{prefix}{:07d}", "BN.{:09d}", "PK{:08d}")
@@ -122,22 +154,41 @@ def build_province(rng: random.Random, config: SynthConfig) -> Province:
         first = district_names[group[0]]
         prov = first.old_province_code
         specs.append(
-            (f"{prov}{10 + i:03d}", f"Trung tâm Y tế {first.old_district_name.split(' ', 1)[1]}", DISTRICT,
-             frozenset({"general"}), frozenset(group))
+            (
+                f"{prov}{10 + i:03d}",
+                f"Trung tâm Y tế {first.old_district_name.split(' ', 1)[1]}",
+                DISTRICT,
+                frozenset({"general"}),
+                frozenset(group),
+            )
         )
     for i, word in enumerate(_CLINIC_WORDS):
         prov = "33" if i % 3 else "34"
-        specs.append((f"{prov}{100 + i:03d}", f"Phòng khám Đa khoa {word}", PRIVATE, frozenset({"general"}),
-                      frozenset()))
+        specs.append(
+            (
+                f"{prov}{100 + i:03d}",
+                f"Phòng khám Đa khoa {word}",
+                PRIVATE,
+                frozenset({"general"}),
+                frozenset(),
+            )
+        )
     new_codes: dict[str, str] = {}
-    for c in all_communes:
-        new_codes.setdefault(c.new_code, c.new_name)
+    for commune in all_communes:
+        new_codes.setdefault(commune.new_code, commune.new_name)
     station_communes = sorted(new_codes)
     rng.shuffle(station_communes)
     for i, commune_code in enumerate(sorted(station_communes[:71])):
         prov = "33" if i % 2 else "34"
-        specs.append((f"{prov}{200 + i:03d}", f"Trạm Y tế {new_codes[commune_code]}", COMMUNE, frozenset({"general"}),
-                      frozenset({commune_code})))
+        specs.append(
+            (
+                f"{prov}{200 + i:03d}",
+                f"Trạm Y tế {new_codes[commune_code]}",
+                COMMUNE,
+                frozenset({"general"}),
+                frozenset({commune_code}),
+            )
+        )
 
     n = len(specs)
     habit_sets: list[set[str]] = [set() for _ in range(n)]
@@ -161,11 +212,15 @@ def build_province(rng: random.Random, config: SynthConfig) -> Province:
                 specialties=spec,
                 habits=frozenset(habits),
                 ma_bn_format=rng.choice(_MA_BN_FORMATS),
-                ma_lk_format=rng.choice(_MA_LK_FORMATS[:3]) if level != COMMUNE else rng.choice(_MA_LK_FORMATS),
+                ma_lk_format=rng.choice(_MA_LK_FORMATS[:3])
+                if level != COMMUNE
+                else rng.choice(_MA_LK_FORMATS),
                 letters=letters,
                 doctors=_doctors(rng, code, 3 if level == COMMUNE else 12),
-                doctor_names=tuple(draw_name(rng, sex=rng.choice((1, 2)), birth_year=1980).full
-                                   for _ in range(3 if level == COMMUNE else 12)),
+                doctor_names=tuple(
+                    draw_name(rng, sex=rng.choice((1, 2)), birth_year=1980).full
+                    for _ in range(3 if level == COMMUNE else 12)
+                ),
                 head_bhxh=f"{code[:2]}{rng.randrange(10**8):08d}",
                 bed_prefix=rng.choice("HTCK"),
                 serves=serves,
@@ -175,8 +230,8 @@ def build_province(rng: random.Random, config: SynthConfig) -> Province:
     stations = [f for f in facilities if f.level == COMMUNE]
     station_for_commune: dict[str, Facility] = {}
     for f in stations:
-        for c in f.serves:
-            station_for_commune[c] = f
+        for code in f.serves:
+            station_for_commune[code] = f
     # Communes without a station use the station of another new commune in the same old district.
     by_district: dict[str, list[Facility]] = {}
     for c in all_communes:

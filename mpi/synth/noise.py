@@ -92,8 +92,11 @@ class NoiseModel:
         # Names. A newborn without its own card is written under the mother's name (TT 30/2020).
         tokens = [person.name.family, *person.name.middles, person.name.given]
         mother = person.mother
-        if mother is not None and not person.has_card and (day - person.dob).days <= 28 and draw(
-            "newborn_parent_name"
+        if (
+            mother is not None
+            and not person.has_card
+            and (day - person.dob).days <= 28
+            and draw("newborn_parent_name")
         ):
             tokens = [mother.name.family, *mother.name.middles, mother.name.given]
             applied.append("newborn_parent_name")
@@ -101,8 +104,11 @@ class NoiseModel:
             del tokens[1]
             applied.append("name_middle_dropped")
         name_sex = mother.sex if "newborn_parent_name" in applied and mother is not None else person.sex
-        if name_sex in THI_VAN and THI_VAN[name_sex] not in tokens[1:-1] and len(tokens) <= 4 and draw(
-            "name_middle_added"
+        if (
+            name_sex in THI_VAN
+            and THI_VAN[name_sex] not in tokens[1:-1]
+            and len(tokens) <= 4
+            and draw("name_middle_added")
         ):
             tokens.insert(1, THI_VAN[name_sex])
             applied.append("name_middle_added")

@@ -23,35 +23,135 @@ from mpi.synth.names import Name, draw_given, draw_name
 
 # Vietnam's age pyramid (share of population by 5-year band, 80+ last), rounded from the 2019 census.
 AGE_BANDS: tuple[tuple[int, int, float], ...] = (
-    (0, 4, 7.6), (5, 9, 8.3), (10, 14, 7.4), (15, 19, 6.6), (20, 24, 6.9), (25, 29, 7.9), (30, 34, 8.3),
-    (35, 39, 7.9), (40, 44, 7.3), (45, 49, 6.8), (50, 54, 6.1), (55, 59, 5.4), (60, 64, 4.6), (65, 69, 3.4),
-    (70, 74, 2.2), (75, 79, 1.5), (80, 99, 1.8),
+    (0, 4, 7.6),
+    (5, 9, 8.3),
+    (10, 14, 7.4),
+    (15, 19, 6.6),
+    (20, 24, 6.9),
+    (25, 29, 7.9),
+    (30, 34, 8.3),
+    (35, 39, 7.9),
+    (40, 44, 7.3),
+    (45, 49, 6.8),
+    (50, 54, 6.1),
+    (55, 59, 5.4),
+    (60, 64, 4.6),
+    (65, 69, 3.4),
+    (70, 74, 2.2),
+    (75, 79, 1.5),
+    (80, 99, 1.8),
 )
 _ADULT_BANDS = tuple(b for b in AGE_BANDS if b[0] >= 20)
 _ADULT_CUM = tuple(accumulate(b[2] for b in _ADULT_BANDS))
 
 # MA_DANTOC (QĐ 121-TCTK/PPCĐ): Kinh 01 and the largest minorities, weights of the non-Kinh part.
 _MINORITIES: tuple[tuple[str, float], ...] = (
-    ("02", 1.9), ("03", 1.8), ("06", 1.5), ("05", 1.4), ("08", 1.5), ("07", 1.1), ("09", 0.9), ("04", 0.8),
-    ("10", 0.5), ("11", 0.4), ("12", 0.3),
+    ("02", 1.9),
+    ("03", 1.8),
+    ("06", 1.5),
+    ("05", 1.4),
+    ("08", 1.5),
+    ("07", 1.1),
+    ("09", 0.9),
+    ("04", 0.8),
+    ("10", 0.5),
+    ("11", 0.4),
+    ("12", 0.3),
 )
 _MINORITY_CUM = tuple(accumulate(w for _, w in _MINORITIES))
 
 # Mobile prefixes in use (10 digits). Converted ones map back to the 11-digit form used before 2018.
-MOBILE_PREFIXES = ("086", "096", "097", "098", "032", "033", "034", "035", "036", "037", "038", "039", "090",
-                   "093", "070", "076", "077", "078", "079", "091", "094", "081", "082", "083", "084", "085",
-                   "088", "092", "056", "058", "099", "059")
-OLD_PREFIX = {"032": "0162", "033": "0163", "034": "0164", "035": "0165", "036": "0166", "037": "0167",
-              "038": "0168", "039": "0169", "070": "0120", "079": "0121", "077": "0122", "076": "0126",
-              "078": "0128", "083": "0123", "084": "0124", "085": "0125", "081": "0127", "082": "0129",
-              "056": "0186", "058": "0188", "059": "0199"}
+MOBILE_PREFIXES = (
+    "086",
+    "096",
+    "097",
+    "098",
+    "032",
+    "033",
+    "034",
+    "035",
+    "036",
+    "037",
+    "038",
+    "039",
+    "090",
+    "093",
+    "070",
+    "076",
+    "077",
+    "078",
+    "079",
+    "091",
+    "094",
+    "081",
+    "082",
+    "083",
+    "084",
+    "085",
+    "088",
+    "092",
+    "056",
+    "058",
+    "099",
+    "059",
+)
+OLD_PREFIX = {
+    "032": "0162",
+    "033": "0163",
+    "034": "0164",
+    "035": "0165",
+    "036": "0166",
+    "037": "0167",
+    "038": "0168",
+    "039": "0169",
+    "070": "0120",
+    "079": "0121",
+    "077": "0122",
+    "076": "0126",
+    "078": "0128",
+    "083": "0123",
+    "084": "0124",
+    "085": "0125",
+    "081": "0127",
+    "082": "0129",
+    "056": "0186",
+    "058": "0188",
+    "059": "0199",
+}
 
 # Occupation codes (QĐ 34/2020 style, 5 digits); 00000 = none (children, retirees, homemakers).
-_OCCUPATIONS = ("61110", "61130", "71110", "72120", "75310", "52230", "83220", "93120", "23410", "22120",
-                "33130", "51310", "91120", "81210", "24110")
+_OCCUPATIONS = (
+    "61110",
+    "61130",
+    "71110",
+    "72120",
+    "75310",
+    "52230",
+    "83220",
+    "93120",
+    "23410",
+    "22120",
+    "33130",
+    "51310",
+    "91120",
+    "81210",
+    "24110",
+)
 
-CARD_BENEFIT = {"TE": 1, "HS": 4, "SV": 4, "DN": 4, "HC": 4, "GD": 4, "HN": 2, "CN": 3, "HT": 3, "CB": 2,
-                "BT": 2, "CC": 1}
+CARD_BENEFIT = {
+    "TE": 1,
+    "HS": 4,
+    "SV": 4,
+    "DN": 4,
+    "HC": 4,
+    "GD": 4,
+    "HN": 2,
+    "CN": 3,
+    "HT": 3,
+    "CB": 2,
+    "BT": 2,
+    "CC": 1,
+}
 MUC_HUONG = {1: 100, 2: 100, 3: 95, 4: 80, 5: 100}
 
 _M = 10**9
@@ -145,7 +245,9 @@ class PopulationContext:
     def _address(self, commune: Commune | None = None) -> Address:
         c = commune or self._commune()
         rng = self.rng
-        return Address(address_detail(rng.randrange(1000), urban=c.is_urban, street_pick=rng.randrange(1000)), c)
+        return Address(
+            address_detail(rng.randrange(1000), urban=c.is_urban, street_pick=rng.randrange(1000)), c
+        )
 
     def _phone(self) -> str:
         return f"{self.rng.choice(MOBILE_PREFIXES)}{self.rng.randrange(10**7):07d}"
@@ -169,8 +271,17 @@ class PopulationContext:
 
     # --- people ---------------------------------------------------------------------------------
 
-    def person(self, *, sex: int, dob: date, address: Address, name: Name, phone: str,
-               ethnicity: str, tags: set[str] | None = None) -> Person:
+    def person(
+        self,
+        *,
+        sex: int,
+        dob: date,
+        address: Address,
+        name: Name,
+        phone: str,
+        ethnicity: str,
+        tags: set[str] | None = None,
+    ) -> Person:
         rng, cfg = self.rng, self.config
         idx = self.next_idx
         self.next_idx += 1
@@ -192,10 +303,25 @@ class PopulationContext:
         bhxh = f"{birth_prov if birth_prov in ('33', '34') else '33'}{permute(idx, 10**8, 1):08d}"
         occupation = "00000" if age < 18 or age >= 60 or rng.random() < 0.3 else rng.choice(_OCCUPATIONS)
         p = Person(
-            idx=idx, household=self.households, sex=sex, dob=dob, year_only=year_only, name=name,
-            ethnicity=ethnicity, occupation=occupation, address=address, alt_address=self._address(),
-            phone=phone, cccd=cccd, has_card=has_card, cmnd=cmnd, bhxh=bhxh, card_group=group,
-            card_province=card_prov, dkbd=self._dkbd(address), tags=set(tags or ()),
+            idx=idx,
+            household=self.households,
+            sex=sex,
+            dob=dob,
+            year_only=year_only,
+            name=name,
+            ethnicity=ethnicity,
+            occupation=occupation,
+            address=address,
+            alt_address=self._address(),
+            phone=phone,
+            cccd=cccd,
+            has_card=has_card,
+            cmnd=cmnd,
+            bhxh=bhxh,
+            card_group=group,
+            card_province=card_prov,
+            dkbd=self._dkbd(address),
+            tags=set(tags or ()),
         )
         if year_only:
             p.tags.add("year_only_dob")
@@ -243,8 +369,13 @@ class PopulationContext:
         rng, cfg = self.rng, self.config
         share = cfg.chronic_share_40plus if age >= 40 else (0.04 if age >= 18 else 0.01)
         if rng.random() < share:
-            pool = ("hypertension",) * 9 + ("diabetes",) * 4 + ("copd",) * 2 + ("ihd",) * 2 + ("ckd", "arthritis",
-                                                                                               "arthritis")
+            pool: tuple[str, ...] = (
+                ("hypertension",) * 9
+                + ("diabetes",) * 4
+                + ("copd",) * 2
+                + ("ihd",) * 2
+                + ("ckd", "arthritis", "arthritis")
+            )
             if age < 40:
                 pool = ("asthma", "asthma", "diabetes", "hypertension", "mental")
             first = rng.choice(pool)
@@ -274,7 +405,7 @@ class PopulationContext:
         if r < 0.62:
             members = self._family(address, phone, max_persons)
         elif r < 0.80:
-            for sex in (1, 2)[: max_persons]:
+            for sex in (1, 2)[:max_persons]:
                 age = self._age(60, 90)
                 members.append(self._adult(sex, age, address, phone if sex == 1 else self._phone()))
         elif r < 0.90:
@@ -292,7 +423,9 @@ class PopulationContext:
     def _adult(self, sex: int, age: int, address: Address, phone: str, family: str | None = None) -> Person:
         dob = self._dob(age)
         name = draw_name(self.rng, sex=sex, birth_year=dob.year, family=family)
-        return self.person(sex=sex, dob=dob, address=address, name=name, phone=phone, ethnicity=self._ethnicity())
+        return self.person(
+            sex=sex, dob=dob, address=address, name=name, phone=phone, ethnicity=self._ethnicity()
+        )
 
     def _family(self, address: Address, phone: str, max_persons: int) -> list[Person]:
         rng, cfg = self.rng, self.config
@@ -311,7 +444,7 @@ class PopulationContext:
             dob = self._dob(age)
             twins = rng.random() < cfg.twin_birth_share and len(members) + 2 <= max_persons
             members.extend(self._children(father, mother, dob, 2 if twins else 1, address, phone))
-        if len(members) < max_persons and mother_age <= 40 and rng.random() < 0.12:
+        if len(members) < max_persons and mother_age <= 40 and rng.random() < cfg.newborn_share_young_mothers:
             days = (self.window_end - self.window_start).days - 40
             born = self.window_start + timedelta(days=rng.randrange(max(1, days)))
             twins = rng.random() < cfg.twin_birth_share and len(members) + 2 <= max_persons
@@ -330,8 +463,9 @@ class PopulationContext:
             members.append(self._adult(rng.choice((1, 2)), g_age, address, phone))
         return members[:max_persons]
 
-    def _children(self, father: Person, mother: Person, dob: date, n: int, address: Address,
-                  phone: str) -> list[Person]:
+    def _children(
+        self, father: Person, mother: Person, dob: date, n: int, address: Address, phone: str
+    ) -> list[Person]:
         rng = self.rng
         kids: list[Person] = []
         shared_middle: tuple[str, ...] | None = None
@@ -347,8 +481,15 @@ class PopulationContext:
                     while given in {k.name.given for k in kids} | set(shared_middle):
                         given = draw_given(rng, sex=sex)
                     name = Name(name.family, shared_middle, given)
-            kid = self.person(sex=sex, dob=dob, address=address, name=name, phone=phone,
-                              ethnicity=father.ethnicity, tags={"twin"} if n > 1 else None)
+            kid = self.person(
+                sex=sex,
+                dob=dob,
+                address=address,
+                name=name,
+                phone=phone,
+                ethnicity=father.ethnicity,
+                tags={"twin"} if n > 1 else None,
+            )
             kid.guardian_cccd = father.cccd if father.has_card and rng.random() < 0.5 else mother.cccd
             kid.mother, kid.father = mother, father
             kid.year_only = False
@@ -361,12 +502,15 @@ class PopulationContext:
         rng = self.rng
         if rng.random() >= self.config.namesake_share * len(members):
             return
-        adults = [m for m in members if "newborn" not in m.tags and "twin" not in m.tags]
+        adults = [m for m in members if m.age_on(self.window_start) >= 18]
         if not adults:
             return
         target = rng.choice(adults)
-        candidates = [p for p in self.recent.get(target.address.commune.new_code, ())
-                      if p.sex == target.sex and p.household != target.household and "newborn" not in p.tags]
+        candidates = [
+            p
+            for p in self.recent.get(target.address.commune.new_code, ())
+            if p.sex == target.sex and p.household != target.household and p.age_on(self.window_start) >= 18
+        ]
         if not candidates:
             return
         other = rng.choice(candidates)
@@ -377,5 +521,7 @@ class PopulationContext:
             target.dob = new_dob
             century = (new_dob.year // 100 - 19) * 2 + (target.sex - 1)
             target.cccd = f"{target.cccd[:3]}{century}{new_dob.year % 100:02d}{target.cccd[6:]}"
+            if new_dob.year >= 1990:
+                target.cmnd = ""
         target.tags.add("namesake")
         other.tags.add("namesake")

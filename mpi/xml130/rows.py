@@ -35,6 +35,7 @@ _CODE_SHAPES: Final[dict[str, tuple[re.Pattern[str], str]]] = {
     "MA_LOAI_KCB": (re.compile(r"\d{2}"), "expected 2 digits"),
     "MA_TTDV": (re.compile(r"\d{10}"), "expected a 10-digit BHXH number"),
 }
+_SHAPED: Final = frozenset({*_CODE_SHAPES, "SO_CCCD"})
 _CARD: Final = re.compile(r"[A-Z]{2}[1-5]\d{12}|\d{10}")
 _CCCD: Final = re.compile(r"\d{9}|\d{12}|[A-Z]\d{7}")
 
@@ -53,8 +54,9 @@ class ParsedRow:
         return value or None
 
 
-def _localname(tag: str) -> str:
-    return tag.rsplit("}", 1)[1] if tag.startswith("{") else tag
+_MANDATORY_BY_TABLE: Final[dict[str, tuple[str, ...]]] = {
+    table: tuple(name for t, name in sorted(MANDATORY_DATES) if t == table) for table, _ in MANDATORY_DATES
+}
 
 
 def type_row(
@@ -69,21 +71,31 @@ def type_row(
     """Type one record element. Problems are appended to ``issues``; nothing is dropped."""
     defs = fields_by_name(table)
     row = ParsedRow(index=index)
-    for element in record.iterchildren(etree.Element):
-        tag = _localname(element.tag)
+    raw, values = row.raw, row.values
+    legacy = renames is not None
+    for element in record:  # the parser drops comments and PIs: every child is an element
+        tag: str = element.tag
+        if tag[0] == "{":
+            tag = tag.rsplit("}", 1)[1]
         if renames is not None:
             tag = renames.get(tag, tag)
-        text = "".join(element.itertext()) if len(element) else (element.text or "")
-        row.raw[tag] = text
+        text = element.text
+        if len(element):
+            text = "".join(element.itertext())
+        elif text is None:
+            text = ""
+        raw[tag] = text
         fdef = defs.get(tag)
         if fdef is None:
             issues.append(issue("unknown_field", hoso=hoso, table=table, row=index, field=tag))
             continue
-        value = _typed(fdef, text.strip(), legacy=renames is not None, hoso=hoso, row=index, issues=issues)
-        if value is not None:
-            row.values[tag] = value
-    for name in (f.name for f in defs.values() if (table, f.name) in MANDATORY_DATES):
-        if name not in row.raw or not row.raw[name].strip():
+        stripped = text.strip()
+        if stripped:
+            value = _typed(fdef, stripped, legacy=legacy, hoso=hoso, row=index, issues=issues)
+            if value is not None:
+                values[tag] = value
+    for name in _MANDATORY_BY_TABLE.get(table, ()):
+        if not raw.get(name, "").strip():
             issues.append(
                 issue("date_mandatory", hoso=hoso, table=table, row=index, field=name, detail="missing")
             )
@@ -91,16 +103,19 @@ def type_row(
 
 
 def _typed(fdef: FieldDef, text: str, *, legacy: bool, hoso: int, row: int, issues: list[Issue]) -> Any:
+    """Type a non-empty, stripped value. The well-formed case builds no issue location."""
+    kind = fdef.kind
+    if kind is Kind.STRING and fdef.name not in _SHAPED and (fdef.max_length is None or len(text) <= fdef.max_length):
+        if text not in UNDEFINED_LITERALS:
+            return text
     loc: dict[str, Any] = {"hoso": hoso, "table": fdef.table, "row": row, "field": fdef.name}
-    if not text:
-        return None
     if text in UNDEFINED_LITERALS:
         issues.append(issue("undefined_literal", found=text, **loc))
         return None
-    if fdef.max_length is not None and len(text) > fdef.max_length and fdef.kind is not Kind.DATETIME:
+    if fdef.max_length is not None and len(text) > fdef.max_length and kind is not Kind.DATETIME:
         issues.append(issue("too_long", length=len(text), limit=fdef.max_length, **loc))
     try:
-        match fdef.kind:
+        match kind:
             case Kind.STRING:
                 _check_shape(fdef, text, loc, issues)
                 return text
@@ -123,19 +138,20 @@ def _typed(fdef: FieldDef, text: str, *, legacy: bool, hoso: int, row: int, issu
                     issues.append(issue("date_short", found=parsed.digits, expected=expected, **loc))
                 return parsed
     except ValueProblem as problem:
-        if fdef.kind is Kind.DATETIME:
+        if kind is Kind.DATETIME:
             code = "date_mandatory" if (fdef.table, fdef.name) in MANDATORY_DATES else "date_invalid"
             issues.append(issue(code, detail=problem.detail, **loc))
         else:
             issues.append(issue(problem.code, detail=problem.detail, **loc))
         return None
-    raise AssertionError(f"unhandled kind {fdef.kind}")  # pragma: no cover
+    raise AssertionError(f"unhandled kind {kind}")  # pragma: no cover
 
 
 def _check_shape(fdef: FieldDef, text: str, loc: dict[str, Any], issues: list[Issue]) -> None:
     if fdef.name == "SO_CCCD":
         if not _CCCD.fullmatch(text):
-            issues.append(issue("cccd_shape", detail=f"{len(text)} characters, expected 9 or 12 digits or a passport number", **loc))
+            detail = f"{len(text)} characters, expected 9 or 12 digits or a passport number"
+            issues.append(issue("cccd_shape", detail=detail, **loc))
         return
     shape = _CODE_SHAPES.get(fdef.name)
     if shape is not None and not shape[0].fullmatch(text):

@@ -66,7 +66,7 @@ def parse_datetime(text: str) -> PartialDateTime:
     year, month, day = int(text[0:4]), int(text[4:6]), int(text[6:8])
     hour, minute = (int(text[8:10]), int(text[10:12])) if len(text) == 12 else (0, 0)
     if year < 1850 or year > 2200:
-        raise ValueProblem("date_invalid", f"year {year} is out of range")
+        raise ValueProblem("date_invalid", "year out of range 1850..2200")  # no value: may be a birth year
     if month == 0:
         if day != 0 or hour or minute:
             raise ValueProblem("date_invalid", "month unknown (00) but day or time given")

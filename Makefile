@@ -1,0 +1,41 @@
+# Two commands for a newcomer: `make run` (demo store + API on localhost:8000) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   := data/demo
+export MPI_DATABASE_URL ?= sqlite:///data/mpi.sqlite3
+
+.PHONY: run test lint bench install demo clean
+
+$(BIN)/mpi: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/mpi
+
+demo: install
+	@if [ ! -f $(DEMO)/.done ]; then \
+	  rm -rf $(DEMO) && mkdir -p $(DEMO) && \
+	  $(BIN)/mpi synth --persons 2000 --seed 7 --out $(DEMO) && \
+	  $(BIN)/mpi ingest $(DEMO) || true; \
+	  touch $(DEMO)/.done; \
+	fi
+
+run: demo
+	$(BIN)/mpi serve --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check mpi linkage api tests bench
+	$(BIN)/mypy mpi linkage api
+
+bench: install
+	$(BIN)/python bench/bench_ingest.py
+	@if [ -f bench/bench_synth.py ]; then $(BIN)/python bench/bench_synth.py; fi
+
+clean:
+	rm -rf data/demo data/mpi.sqlite3*

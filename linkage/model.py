@@ -1,0 +1,353 @@
+"""The linkage model's specification: input columns, comparisons, blocking rules, as Splink 5 settings.
+
+`build_settings()` is the single source of the model's structure. Training (`linkage.training`) fills
+in its parameters and saves it as versioned JSON in `linkage/models/`; the in-process scorer
+(`linkage.scorer`) and Splink both read that JSON, never this module's Python objects, so a shipped
+model keeps scoring the same way after this file changes.
+
+Input rows are `CanonicalRecord.to_row()` dicts plus a `unique_id`; `model_row` / `model_table` add
+the few derived columns the comparisons use (name keys, folded family name, day-precision date). The
+comparison SQL is deliberately restricted to what `linkage.scorer` can evaluate in Python: column
+equality, IS NULL, AND/OR/NOT, arithmetic comparisons, `abs`, `levenshtein`, `damerau_levenshtein`,
+`jaro_winkler_similarity` (only on ASCII columns, so DuckDB's byte-wise and rapidfuzz's
+character-wise string functions agree).
+
+Comparisons are chosen to be conditionally independent given match status: no comparison is derived
+from another's column (e.g. free-text address is left out when commune codes are compared).
+
+Pure: builds dicts and Arrow tables; no I/O, never logs a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import pyarrow as pa
+
+from linkage.normalise.text import fold_ascii
+
+__all__ = [
+    "BLOCKING_RULES",
+    "DETERMINISTIC_RULES",
+    "MODEL_COLUMNS",
+    "TRAINING_BLOCKING_RULES",
+    "build_settings",
+    "model_row",
+    "model_table",
+]
+
+RowValue = str | int | None
+Settings = dict[str, Any]
+
+# Columns the model reads, with their Arrow types (the input of Splink and of the scorer).
+MODEL_COLUMNS: Final[dict[str, pa.DataType]] = {
+    "unique_id": pa.int64(),
+    "name_key": pa.string(),
+    "family": pa.string(),
+    "family_ascii": pa.string(),
+    "family_key": pa.string(),
+    "middle_core": pa.string(),
+    "middle_core_ascii": pa.string(),
+    "given": pa.string(),
+    "given_ascii": pa.string(),
+    "given_key": pa.string(),
+    "dob_date": pa.string(),
+    "dob_year": pa.int64(),
+    "dob_month": pa.int64(),
+    "dob_day": pa.int64(),
+    "sex": pa.int64(),
+    "national_id": pa.string(),
+    "national_id_kind": pa.string(),
+    "bhxh_number": pa.string(),
+    "phone": pa.string(),
+    "province_code": pa.string(),
+    "commune_code": pa.string(),
+    "address_text": pa.string(),
+}
+
+# Candidate generation (Splink `blocking_rules_to_generate_predictions`). The online path should use
+# the same keys as indexed look-ups: see `linkage.scorer` docs.
+BLOCKING_RULES: Final[tuple[tuple[str, ...], ...]] = (
+    ("given_key", "dob_date"),
+    ("family_key", "given_key", "dob_year"),
+    ("family_key", "dob_date"),
+    ("national_id",),
+    ("bhxh_number",),
+    ("phone",),
+    ("given_key", "commune_code"),
+)
+# EM passes: each comparison is estimated in at least one pass that does not block on it.
+TRAINING_BLOCKING_RULES: Final[tuple[tuple[str, ...], ...]] = (
+    ("dob_date",),
+    ("given_key", "family_key"),
+)
+# Rules that admit almost no false positives, for probability_two_random_records_match.
+DETERMINISTIC_RULES: Final[tuple[str, ...]] = (
+    "l.national_id = r.national_id AND l.dob_date = r.dob_date",
+    "l.bhxh_number = r.bhxh_number AND l.dob_date = r.dob_date",
+    "l.name_key = r.name_key AND l.dob_date = r.dob_date AND l.commune_code = r.commune_code",
+)
+
+_TF_MIN_U: Final = 0.001
+
+
+def _split_key(name_key: str | None) -> tuple[str | None, str | None]:
+    if not name_key:
+        return None, None
+    tokens = name_key.split(" ")
+    return (tokens[0] if len(tokens) > 1 else None), tokens[-1]
+
+
+def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
+    """The model's input columns for one canonical row (`CanonicalRecord.to_row()` + `unique_id`).
+
+    Derived columns: `family_key` / `given_key` are the first / last tokens of `name_key` (ASCII,
+    terminal Y->I, Huỳnh=Hoàng, Võ=Vũ); `family_ascii` and `middle_core_ascii` are ASCII folds;
+    `dob_date` is `YYYY-MM-DD` only when the day is known (a year-only date never equals a full one).
+    """
+    family_key, given_key = _split_key(row.get("name_key"))
+    family = row.get("family")
+    middle_core = row.get("middle_core")
+    dob_iso = row.get("dob_iso")
+    dob_day = row.get("dob_day")
+    out: dict[str, RowValue] = {name: row.get(name) for name in MODEL_COLUMNS}
+    out["family_ascii"] = fold_ascii(family) if family else None
+    out["family_key"] = family_key if family else None
+    out["middle_core_ascii"] = fold_ascii(middle_core) if middle_core else None
+    out["given_key"] = given_key
+    out["dob_date"] = dob_iso[:10] if dob_iso and dob_day is not None else None
+    return out
+
+
+def model_table(records: pa.Table | Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Arrow table of `model_row` for every record, with the fixed `MODEL_COLUMNS` schema.
+
+    Extra input columns (e.g. a ground-truth `person_id`) are dropped.
+    """
+    rows = records.to_pylist() if isinstance(records, pa.Table) else list(records)
+    schema = pa.schema(list(MODEL_COLUMNS.items()))
+    return pa.Table.from_pylist([model_row(row) for row in rows], schema=schema)
+
+
+# ---- comparison builders -------------------------------------------------------------------------
+def _q(column: str, side: str) -> str:
+    return f'"{column}_{side}"'
+
+
+def _null(*columns: str) -> str:
+    return " OR ".join(f"{_q(c, s)} IS NULL" for c in columns for s in ("l", "r"))
+
+
+def _eq(column: str) -> str:
+    return f"{_q(column, 'l')} = {_q(column, 'r')}"
+
+
+def _fn(fn: str, column: str) -> str:
+    return f"{fn}({_q(column, 'l')}, {_q(column, 'r')})"
+
+
+def _level(
+    sql: str,
+    label: str,
+    *,
+    tf: str | None = None,
+    null: bool = False,
+) -> dict[str, Any]:
+    level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
+    if null:
+        level["is_null_level"] = True
+    if tf is not None:
+        level["tf_adjustment_column"] = tf
+        level["tf_adjustment_weight"] = 1.0
+        level["tf_minimum_u_value"] = _TF_MIN_U
+    return level
+
+
+def _else() -> dict[str, Any]:
+    return {"sql_condition": "ELSE", "label_for_charts": "All other comparisons"}
+
+
+def _comparison(name: str, description: str, levels: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"output_column_name": name, "comparison_description": description, "comparison_levels": levels}
+
+
+def _identifier(column: str, description: str) -> dict[str, Any]:
+    return _comparison(
+        column,
+        description,
+        [
+            _level(_null(column), f"{column} is NULL", null=True),
+            _level(_eq(column), "Exact match"),
+            _level(f"{_fn('damerau_levenshtein', column)} <= 1", "One edit or transposition"),
+            _else(),
+        ],
+    )
+
+
+def _given() -> dict[str, Any]:
+    return _comparison(
+        "given",
+        "Given name (last token): exact, folded, Y/I key, Jaro-Winkler on the key",
+        [
+            _level(_null("given_key"), "given is NULL", null=True),
+            _level(_eq("given"), "Exact match", tf="given"),
+            _level(_eq("given_ascii"), "Exact match without diacritics", tf="given_ascii"),
+            _level(_eq("given_key"), "Exact match on Y/I key", tf="given_key"),
+            _level(f"{_fn('jaro_winkler_similarity', 'given_key')} >= 0.92", "Jaro-Winkler >= 0.92"),
+            _level(f"{_fn('jaro_winkler_similarity', 'given_key')} >= 0.8", "Jaro-Winkler >= 0.8"),
+            _else(),
+        ],
+    )
+
+
+def _family() -> dict[str, Any]:
+    return _comparison(
+        "family",
+        "Family name: exact, folded, regional form (Hoàng=Huỳnh, Vũ=Võ), Jaro-Winkler",
+        [
+            _level(_null("family_key"), "family is NULL", null=True),
+            _level(_eq("family"), "Exact match", tf="family"),
+            _level(_eq("family_ascii"), "Exact match without diacritics", tf="family_ascii"),
+            _level(_eq("family_key"), "Same surname group", tf="family_key"),
+            _level(f"{_fn('jaro_winkler_similarity', 'family_key')} >= 0.88", "Jaro-Winkler >= 0.88"),
+            _else(),
+        ],
+    )
+
+
+def _middle() -> dict[str, Any]:
+    return _comparison(
+        "middle",
+        "Middle name without Thị/Văn",
+        [
+            _level(_null("middle_core_ascii"), "middle (core) is NULL", null=True),
+            _level(_eq("middle_core"), "Exact match"),
+            _level(_eq("middle_core_ascii"), "Exact match without diacritics"),
+            _level(f"{_fn('jaro_winkler_similarity', 'middle_core_ascii')} >= 0.88", "Jaro-Winkler >= 0.88"),
+            _else(),
+        ],
+    )
+
+
+def _dob() -> dict[str, Any]:
+    y, m, d = ("dob_year", "dob_month", "dob_day")
+    same_year = f"{_eq(y)}"
+    partial = (
+        f"{same_year} AND ({_q(m, 'l')} IS NULL OR {_q(m, 'r')} IS NULL OR "
+        f"({_eq(m)} AND ({_q(d, 'l')} IS NULL OR {_q(d, 'r')} IS NULL)))"
+    )
+    transposed = f"{same_year} AND {_q(m, 'l')} = {_q(d, 'r')} AND {_q(d, 'l')} = {_q(m, 'r')}"
+    return _comparison(
+        "dob",
+        "Date of birth, precision-aware (year-only and year-month dates are never padded)",
+        [
+            _level(_null(y), "dob is NULL", null=True),
+            _level(_eq("dob_date"), "Exact match (day precision)", tf="dob_date"),
+            _level(partial, "Agree at the precision both know (< day)"),
+            _level(f"{same_year} AND {_eq(m)}", "Same year and month"),
+            _level(f"{_fn('levenshtein', 'dob_date')} <= 1 OR ({transposed})", "One character or day/month swap"),
+            _level(same_year, "Same year"),
+            _level(f"abs({_q(y, 'l')} - {_q(y, 'r')}) <= 1", "Within one year"),
+            _else(),
+        ],
+    )
+
+
+def _sex() -> dict[str, Any]:
+    return _comparison(
+        "sex",
+        "Sex (1 male, 2 female; 3 unknown is treated as missing)",
+        [
+            _level(f"{_null('sex')} OR \"sex_l\" = 3 OR \"sex_r\" = 3", "sex is NULL or unknown", null=True),
+            _level(_eq("sex"), "Exact match"),
+            _else(),
+        ],
+    )
+
+
+def _national_id() -> dict[str, Any]:
+    column = "national_id"
+    return _comparison(
+        column,
+        "National ID (CCCD/CMND/passport); different kinds are not comparable",
+        [
+            _level(
+                f"{_null(column)} OR \"national_id_kind_l\" <> \"national_id_kind_r\"",
+                "national_id is NULL or of another kind",
+                null=True,
+            ),
+            _level(_eq(column), "Exact match"),
+            _level(f"{_fn('damerau_levenshtein', column)} <= 1", "One edit or transposition"),
+            _else(),
+        ],
+    )
+
+
+def _residence() -> dict[str, Any]:
+    return _comparison(
+        "residence",
+        "Residence, post-2025 units: commune, else province",
+        [
+            _level(_null("province_code"), "province is NULL", null=True),
+            _level(_eq("commune_code"), "Same commune"),
+            _level(_eq("province_code"), "Same province"),
+            _else(),
+        ],
+    )
+
+
+def _address_text() -> dict[str, Any]:
+    column = "address_text"
+    return _comparison(
+        column,
+        "Free-text address (folded); only for data without commune codes",
+        [
+            _level(_null(column), "address is NULL", null=True),
+            _level(_eq(column), "Exact match"),
+            _level(f"{_fn('jaro_winkler_similarity', column)} >= 0.9", "Jaro-Winkler >= 0.9"),
+            _level(f"{_fn('jaro_winkler_similarity', column)} >= 0.75", "Jaro-Winkler >= 0.75"),
+            _else(),
+        ],
+    )
+
+
+def _block(columns: tuple[str, ...]) -> dict[str, Any]:
+    sql = " AND ".join(f'l."{c}" = r."{c}"' for c in columns)
+    return {"blocking_rule": sql, "sql_dialect": "duckdb"}
+
+
+def build_settings(
+    *,
+    probability_two_random_records_match: float = 1e-4,
+    address_text: bool = False,
+    blocking_rules: Iterable[tuple[str, ...]] = BLOCKING_RULES,
+) -> Settings:
+    """Splink 5 settings (a plain dict, JSON-ready) for deduplicating canonical records.
+
+    `address_text=True` adds a free-text address comparison: for data that has no commune codes
+    (FEBRL); never together with codes derived from the same address, to keep comparisons independent.
+    """
+    comparisons = [
+        _given(),
+        _family(),
+        _middle(),
+        _dob(),
+        _sex(),
+        _national_id(),
+        _identifier("bhxh_number", "Social insurance number (last 10 digits of the BHYT card)"),
+        _identifier("phone", "Phone, national 10/11-digit form (often a relative's)"),
+        _residence(),
+    ]
+    if address_text:
+        comparisons.append(_address_text())
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "probability_two_random_records_match": probability_two_random_records_match,
+        "comparisons": comparisons,
+        "blocking_rules_to_generate_predictions": [_block(rule) for rule in blocking_rules],
+        "retain_matching_columns": True,
+        "retain_intermediate_calculation_columns": False,
+        "sql_dialect": "duckdb",
+    }

@@ -1,0 +1,170 @@
+"""Train the linkage model with Splink on DuckDB and save it as versioned JSON with its provenance.
+
+`train_model` runs the standard Fellegi-Sunter recipe on canonical records: the prior
+(probability_two_random_records_match) from deterministic rules and an assumed recall, u by random
+sampling, then m by EM on the blocking passes of `linkage.model.TRAINING_BLOCKING_RULES`, each capped
+at `max_pairs`. DuckDB runs single-threaded here so that a seed gives the same model.
+
+`save_model` writes `<name>.json` (the Splink model, loadable by `Linker(sdf, path)` and by
+`linkage.scorer`) and `<name>.provenance.json` beside it (Splink model JSON refuses unknown keys): the
+model id (content-hash prefix of the model JSON: a link stores it), the Splink and DuckDB versions, the
+training data size, date and seed.
+
+Retrain the shipped default in one command:
+    python -m linkage.training --records RECORDS.parquet --out linkage/models/
+
+Must never log record values (only counts), and never reach the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from linkage.model import (
+    DETERMINISTIC_RULES,
+    TRAINING_BLOCKING_RULES,
+    build_settings,
+    model_table,
+)
+
+__all__ = ["DEFAULT_MODEL_DIR", "TrainedModel", "load_model", "model_id_of", "save_model", "train_model"]
+
+DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models"
+_SPLINK_LOG_LEVEL: Final = logging.WARNING + 5  # Splink's progress messages carry only counts, but are noise
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedModel:
+    """A trained Splink model (the JSON dict) and its provenance."""
+
+    model: dict[str, Any]
+    provenance: dict[str, Any]
+
+    @property
+    def model_id(self) -> str:
+        return str(self.provenance["model_id"])
+
+
+def model_id_of(model: dict[str, Any]) -> str:
+    """Content id of a model: the first 12 hex digits of SHA-256 over its canonical JSON."""
+    canonical = json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:12]
+
+
+def _block(columns: tuple[str, ...]) -> str:
+    return " AND ".join(f'l."{c}" = r."{c}"' for c in columns)
+
+
+def train_model(
+    records: pa.Table,
+    *,
+    seed: int,
+    max_pairs: float = 2e6,
+    u_max_pairs: float = 5e6,
+    recall: float = 0.7,
+    address_text: bool = False,
+    data_description: str = "",
+) -> TrainedModel:
+    """Train on canonical rows (`CanonicalRecord.to_row()` columns plus `unique_id`).
+
+    `recall` is the assumed share of true matching pairs the deterministic rules find; it sets the
+    prior. `address_text` selects the free-text address comparison (data without commune codes).
+    """
+    from splink import DuckDBAPI, Linker
+
+    table = model_table(records)
+    con = duckdb.connect(":memory:")
+    con.sql("SET threads TO 1")  # sampling and aggregation order, hence the model, follow the seed
+    db_api = DuckDBAPI(con)
+    sdf = db_api.register(table, dataset_display_name="records")
+    settings = build_settings(address_text=address_text)
+    linker = Linker(sdf, settings, log_level=_SPLINK_LOG_LEVEL)
+    linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=recall)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    for rule in TRAINING_BLOCKING_RULES:
+        linker.training.estimate_parameters_using_expectation_maximisation(_block(rule), max_pairs=max_pairs)
+    model: dict[str, Any] = linker.misc.save_model_to_json()
+    con.close()
+    provenance = {
+        "model_id": model_id_of(model),
+        "splink_version": version("splink"),
+        "duckdb_version": duckdb.__version__,
+        "python_version": sys.version.split()[0],
+        "trained_at": datetime.now(UTC).date().isoformat(),
+        "training_records": table.num_rows,
+        "training_data": data_description,
+        "seed": seed,
+        "em_max_pairs": max_pairs,
+        "u_max_pairs": u_max_pairs,
+        "deterministic_rules_recall": recall,
+        "em_blocking_rules": [_block(rule) for rule in TRAINING_BLOCKING_RULES],
+    }
+    return TrainedModel(model=model, provenance=provenance)
+
+
+def save_model(trained: TrainedModel, directory: Path, *, name: str = "default") -> Path:
+    """Write `<name>.json` and `<name>.provenance.json`; returns the model path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(trained.model, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (directory / f"{name}.provenance.json").write_text(
+        json.dumps(trained.provenance, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return path
+
+
+def load_model(path: Path | None = None) -> TrainedModel:
+    """Load a saved model and its provenance (default: the shipped `linkage/models/default.json`).
+
+    Raises ValueError when the model JSON does not hash to the id its provenance records (the model
+    file was edited or paired with another model's provenance).
+    """
+    path = path or DEFAULT_MODEL_DIR / "default.json"
+    model = json.loads(path.read_text(encoding="utf-8"))
+    provenance_path = path.with_name(path.stem + ".provenance.json")
+    provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+    if provenance.get("model_id") != model_id_of(model):
+        raise ValueError(f"model {path.name} does not match the id in {provenance_path.name}")
+    return TrainedModel(model=model, provenance=provenance)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m linkage.training", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=Path, required=True, help="Parquet of canonical rows + unique_id")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--name", default="default")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--max-pairs", type=float, default=2e6)
+    parser.add_argument("--u-max-pairs", type=float, default=5e6)
+    parser.add_argument("--recall", type=float, default=0.7)
+    parser.add_argument("--description", default="", help="what the training records are (stored in provenance)")
+    args = parser.parse_args(argv)
+    records = pq.read_table(args.records)
+    trained = train_model(
+        records,
+        seed=args.seed,
+        max_pairs=args.max_pairs,
+        u_max_pairs=args.u_max_pairs,
+        recall=args.recall,
+        data_description=args.description or args.records.name,
+    )
+    path = save_model(trained, args.out, name=args.name)
+    print(f"model {trained.model_id} ({records.num_rows} records) -> {path}")  # noqa: T201 - CLI output
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
