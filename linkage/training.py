@@ -43,6 +43,7 @@ from linkage.model import (
 __all__ = ["DEFAULT_MODEL_DIR", "TrainedModel", "load_model", "model_id_of", "save_model", "train_model"]
 
 DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models"
+LEVEL_NOT_OBSERVED: Final = "level not observed in training dataset"  # Splink's marker (constants.py)
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5  # Splink's progress messages carry only counts, but are noise
 
 
@@ -62,6 +63,25 @@ def model_id_of(model: dict[str, Any]) -> str:
     """Content id of a model: the first 12 hex digits of SHA-256 over its canonical JSON."""
     canonical = json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:12]
+
+
+def _mark_unobserved(model: dict[str, Any]) -> list[str]:
+    """Give levels that training never observed Splink's own marker, and list them.
+
+    Splink reads "level not observed in training dataset" as probability 1e-6, as does the scorer;
+    without the marker a level without m or u would have no match weight at all. The list goes into
+    the provenance so that whoever retrains sees which levels rest on no data.
+    """
+    unobserved: list[str] = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            for key in ("m_probability", "u_probability"):
+                if level.get(key) is None:
+                    level[key] = LEVEL_NOT_OBSERVED
+                    unobserved.append(f"{comparison['output_column_name']}: {level['label_for_charts']} ({key[0]})")
+    return unobserved
 
 
 def _block(columns: tuple[str, ...]) -> str:
@@ -98,6 +118,8 @@ def train_model(
         linker.training.estimate_parameters_using_expectation_maximisation(_block(rule), max_pairs=max_pairs)
     model: dict[str, Any] = linker.misc.save_model_to_json()
     con.close()
+    model.pop("linker_uid", None)  # random per Linker: would make the content id differ run to run
+    unobserved = _mark_unobserved(model)
     provenance = {
         "model_id": model_id_of(model),
         "splink_version": version("splink"),
@@ -111,6 +133,7 @@ def train_model(
         "u_max_pairs": u_max_pairs,
         "deterministic_rules_recall": recall,
         "em_blocking_rules": [_block(rule) for rule in TRAINING_BLOCKING_RULES],
+        "unobserved_levels": unobserved,
     }
     return TrainedModel(model=model, provenance=provenance)
 

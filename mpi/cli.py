@@ -59,7 +59,8 @@ def ingest(
     ) as progress:
         task = progress.add_task("ingest", total=len(files))
         for path in files:
-            receipts.append((path, ingest_file(engine=engine, data=path.read_bytes(), submitter="cli", allowed_facility=facility)))
+            receipt = ingest_file(engine=engine, data=path.read_bytes(), submitter="cli", allowed_facility=facility)
+            receipts.append((path, receipt))
             progress.advance(task)
     totals = summarise(r for _, r in receipts)
     if as_json:
@@ -118,7 +119,8 @@ def _print_summary(totals: dict[str, Any]) -> None:
     ):
         table.add_row(label, str(totals["encounters"][key]))
     out.print(table)
-    for title, counts in (("errors by code", totals["errors_by_code"]), ("warnings by code", totals["warnings_by_code"])):
+    by_code = (("errors by code", totals["errors_by_code"]), ("warnings by code", totals["warnings_by_code"]))
+    for title, counts in by_code:
         if counts:
             t = Table(title=title)
             t.add_column("code")
@@ -143,7 +145,9 @@ def keys_create(
     except MPIError as exc:
         err.print(f"[red]{exc.message}[/]")
         raise typer.Exit(2) from None
-    typer.echo(f"created key {key_id} role={role.value} facility={facility or '-'}; store it now, it is not shown again:")
+    typer.echo(
+        f"created key {key_id} role={role.value} facility={facility or '-'}; store it now, it is not shown again:"
+    )
     typer.echo(plaintext)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, CursorResult, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -261,7 +261,13 @@ def _insert_submission(conn: Connection, data: bytes, parsed: ParsedSubmission, 
             "outcome": "processing",
         },
     )
-    return int(result.inserted_primary_key[0])
+    return _inserted_id(result)
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _issue_row(i: Issue, submission_id: int, encounter_id: int | None, ma_lk: str | None) -> dict[str, Any]:
@@ -311,7 +317,7 @@ def _write_encounter(
     version = 1 if current is None else current.version + 1
     if current is not None:
         conn.execute(_RETIRE, {"eid": current.id})
-    encounter_id = conn.execute(
+    encounter_id = _inserted_id(conn.execute(
         _INSERT_ENCOUNTER,
         {
             "facility_code": enc.facility_code,
@@ -326,7 +332,7 @@ def _write_encounter(
             "tables": sorted(enc.tables, key=lambda t: int(t[3:])),
             "received_at": utcnow(),
         },
-    ).inserted_primary_key[0]
+    ))
     for name, table in enc.tables.items():
         if table.rows:
             conn.execute(_INSERT_CONTENT[name], list(_content_rows(name, encounter_id, table.rows)))

@@ -40,10 +40,14 @@ def _digest(key: str) -> str:
     return hmac.new(get_settings().secret_key.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
-def create_key(*, session: Session, role: Role, facility_code: str | None = None, label: str | None = None) -> tuple[ApiKey, str]:
+def create_key(
+    *, session: Session, role: Role, facility_code: str | None = None, label: str | None = None
+) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is not stored anywhere."""
     if role in FACILITY_BOUND and not facility_code:
-        raise MPIError(f"a {role.value} key must be bound to a facility (--facility MA_CSKCB)", code="facility_required")
+        raise MPIError(
+            f"a {role.value} key must be bound to a facility (--facility MA_CSKCB)", code="facility_required"
+        )
     if facility_code is not None and not _FACILITY.fullmatch(facility_code):
         raise MPIError("a facility code (MA_CSKCB) is 5 digits", code="facility_invalid")
     prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))

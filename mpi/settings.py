@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     total_tolerance_vnd: str = "1.00"
     """Largest difference between a declared total and the sum of its lines that is still rounding."""
 
+    link_auto_probability: float = 0.99
+    """Match probability at or above which a record is linked to a person without review."""
+    link_review_probability: float = 0.30
+    """Match probability at or above which (and below the auto threshold) a steward reviews the pair."""
+    model_path: str | None = None
+    """The linkage model JSON; ``None`` means the model shipped in ``linkage/models``."""
+
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:
         if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
@@ -42,6 +49,8 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16:
             raise ValueError("MPI_SECRET_KEY must be at least 16 characters")
+        if not 0 < self.link_review_probability < self.link_auto_probability <= 1:
+            raise ValueError("need 0 < MPI_LINK_REVIEW_PROBABILITY < MPI_LINK_AUTO_PROBABILITY <= 1")
         if self.max_table_bytes > self.max_file_bytes:
             raise ValueError("MPI_MAX_TABLE_BYTES cannot exceed MPI_MAX_FILE_BYTES")
         return self

@@ -176,7 +176,8 @@ def test_ingest_of_a_missing_path_exits_2(db_file: Path, tmp_path: Path) -> None
 # --- keys -----------------------------------------------------------------------------------------
 
 
-def _client(db_file: Path) -> TestClient:
+def _client() -> TestClient:
+    """The API on the store the CLI writes to (``MPI_DATABASE_URL``)."""
     return TestClient(create_app(get_settings()))
 
 
@@ -192,7 +193,7 @@ def test_a_created_key_is_printed_alone_on_the_last_line_and_authenticates(db_fi
     key_id, key = _create("--role", "submitter", "--facility", "74001", "--label", "HIS of 74001")
     assert key_id == 1
     assert key.startswith("mpi_") and " " not in key
-    with _client(db_file) as client:
+    with _client() as client:
         response = client.post(
             "/api/v1/submissions",
             content=envelope([outpatient("LK1")]),
@@ -240,7 +241,7 @@ def test_keys_list_shows_keys_but_never_a_key(db_file: Path) -> None:
 def test_a_revoked_key_stops_authenticating(db_file: Path) -> None:
     key_id, key = _create("--role", "submitter", "--facility", "74001")
     headers = {"Authorization": f"Bearer {key}"}
-    with _client(db_file) as client:
+    with _client() as client:
         assert client.get("/api/v1/submissions/1", headers=headers).status_code == 404
         result = run("keys", "revoke", str(key_id))
         assert result.exit_code == 0

@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, select
 
 from mpi.ingest import ingest_file
-from mpi.store import content_tables, metadata
+from mpi.schema import metadata
+from mpi.store import content_tables
 from tests.builders import drug, envelope, inner_document, outpatient, summary
 
 

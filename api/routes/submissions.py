@@ -93,7 +93,10 @@ async def _file_bytes(request: Request, max_file: int) -> bytes:
     "",
     response_model=ReceiptOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": ReceiptOut, "description": "The same file was received before: its original receipt"}, **_ERRORS},
+    responses={
+        200: {"model": ReceiptOut, "description": "The same file was received before: its original receipt"},
+        **_ERRORS,
+    },
     summary="Submit one GIAMDINHHS file",
     openapi_extra={
         "requestBody": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from mpi.store import metadata
+from mpi.schema import metadata
 from mpi.store.db import create_db_engine
 from mpi.settings import get_settings
 

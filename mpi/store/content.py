@@ -8,7 +8,7 @@ text of each element exactly as sent, including elements the field table does no
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.types import TypeEngine
@@ -20,7 +20,7 @@ from mpi.xml130.fields import FieldDef, Kind, field_table
 CONTENT_TABLES: Final = tuple(f"XML{n}" for n in range(1, 16))
 
 
-def _column_type(fdef: FieldDef) -> TypeEngine[object]:
+def _column_type(fdef: FieldDef) -> TypeEngine[Any]:
     match fdef.kind:
         case Kind.INTEGER:
             return BigInteger()
@@ -37,7 +37,7 @@ def _column_type(fdef: FieldDef) -> TypeEngine[object]:
 
 
 def _build(loaihoso: str) -> Table:
-    columns: list[Column[object]] = [
+    columns: list[Column[Any]] = [
         Column("id", Integer, primary_key=True),
         Column("encounter_id", Integer, ForeignKey("encounter.id"), nullable=False, index=True),
         Column("row_no", Integer, nullable=False),

@@ -173,13 +173,11 @@ class SynthConfig:
         object.__setattr__(self, "habits", MappingProxyType(habits))
 
     def _shares(self) -> list[tuple[str, float]]:
+        """Every float field except ``visits_scale`` is a probability."""
         return [
             (f.name, getattr(self, f.name))
             for f in fields(self)
-            if f.name.endswith("_share")
-            or f.name.endswith("_share_40plus")
-            or f.name.endswith("_pre1990")
-            or f.name.endswith("_pre1950")
+            if isinstance(getattr(self, f.name), float) and f.name != "visits_scale"
         ]
 
     def scaled(self, factor: float) -> SynthConfig:

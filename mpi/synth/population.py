@@ -402,6 +402,8 @@ class PopulationContext:
         phone = self._phone()
         r = rng.random()
         members: list[Person] = []
+        if max_persons < 2:
+            r = 0.95  # no room for a couple: a single young adult
         if r < 0.62:
             members = self._family(address, phone, max_persons)
         elif r < 0.80:
@@ -469,6 +471,7 @@ class PopulationContext:
         rng = self.rng
         kids: list[Person] = []
         shared_middle: tuple[str, ...] | None = None
+        twin_sex = 0
         for _ in range(n):
             sex = rng.choice((1, 2))
             name = draw_name(rng, sex=sex, birth_year=dob.year, family=father.name.family)
@@ -476,7 +479,8 @@ class PopulationContext:
                 # Twins: same family name and often the same middle name.
                 if shared_middle is None:
                     shared_middle = name.middles
-                else:
+                    twin_sex = sex
+                elif sex == twin_sex:
                     given = draw_given(rng, sex=sex)
                     while given in {k.name.given for k in kids} | set(shared_middle):
                         given = draw_given(rng, sex=sex)
@@ -502,7 +506,7 @@ class PopulationContext:
         rng = self.rng
         if rng.random() >= self.config.namesake_share * len(members):
             return
-        adults = [m for m in members if m.age_on(self.window_start) >= 18]
+        adults = [m for m in members if m.age_on(self.window_start) >= 18 and "twin" not in m.tags]
         if not adults:
             return
         target = rng.choice(adults)

@@ -160,14 +160,16 @@ def _parse_xml(data: bytes, *, huge: bool = False) -> tuple[etree._Element | Non
         return None, "encoding", f"invalid byte at offset {exc.start}"
     if _declares_dtd(data):
         return None, "dtd_forbidden", None
+    parser = _parser(huge=huge)
     try:
-        root = etree.fromstring(data, _parser(huge=huge))
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         # Real exports declare xmlns:xsi="http://www.w3.org/2001/XMLSchema instance" (SPEC §2.2), which
         # libxml2 >= 2.14 reports as an error although no element uses the prefix. When that is the only
         # complaint the document is otherwise well-formed (fatal errors would be logged too): read it again
-        # in recover mode, which keeps the tree, and accept it if the second log says the same.
-        if not _only_namespace_uri_errors(exc.error_log):
+        # in recover mode, which keeps the tree, and accept it if the second log says the same. The parser's
+        # own log is read, not ``exc.error_log``, which also holds earlier parses' errors.
+        if not _only_namespace_uri_errors(parser.error_log):
             return None, "xml_syntax", (exc.msg or "unreadable")[:200]
         parser = _parser(recover=True, huge=huge)
         root = etree.fromstring(data, parser)
@@ -274,7 +276,7 @@ def _decode(filehoso: etree._Element, kind: str, hoso: int, limits: Limits, issu
     payload = (filehoso.findtext("NOIDUNGFILE") or "").encode("ascii", "replace")
     if b"\n" in payload or b" " in payload or b"\r" in payload or b"\t" in payload:  # wrapped base64
         payload = _WHITESPACE.sub(b"", payload)
-    if len(payload) * 3 // 4 > limits.max_table_bytes:
+    if len(payload) * 3 // 4 - payload[-2:].count(b"=") > limits.max_table_bytes:  # the exact decoded size
         issues.append(issue("table_too_large", hoso=hoso, table=kind, limit=limits.max_table_bytes))
         return None
     try:

@@ -81,7 +81,7 @@ def type_row(
             tag = renames.get(tag, tag)
         text = element.text
         if len(element):
-            text = "".join(element.itertext())
+            text = "".join(str(part) for part in element.itertext())
         elif text is None:
             text = ""
         raw[tag] = text

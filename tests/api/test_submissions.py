@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from api.app import create_app
-from mpi.keys import Role, revoke_key, verify_key
+from mpi.keys import Role, create_key, revoke_key, verify_key
 from mpi.settings import Settings
 from mpi.store import Encounter, Submission, ValidationIssue, content_tables, session_scope
 from tests.api.conftest import KeyFactory
@@ -398,8 +398,6 @@ def small_client(db_url: str) -> Iterator[TestClient]:
 def small_submitter(small_client: TestClient) -> dict[str, str]:
     app: Any = small_client.app
     with session_scope(app.state.engine) as session:
-        from mpi.keys import create_key
-
         _, plaintext = create_key(session=session, role=Role.SUBMITTER, facility_code="74001")
     return {"Authorization": f"Bearer {plaintext}"}
 
@@ -447,8 +445,6 @@ def test_a_table_over_max_table_bytes_rejects_its_encounter(db_url: str) -> None
     app = create_app(settings)
     try:
         with session_scope(app.state.engine) as session:
-            from mpi.keys import create_key
-
             _, plaintext = create_key(session=session, role=Role.SUBMITTER, facility_code="74001")
         with TestClient(app) as client:
             response = _post_xml(client, envelope([outpatient("LK1")]), {"Authorization": f"Bearer {plaintext}"})

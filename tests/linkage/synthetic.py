@@ -42,7 +42,7 @@ GIVEN_F = ("Linh", "Trang", "Hương", "Anh", "Lan", "Hà", "Thảo", "Ngọc", 
            "Nhung", "Hoa", "Huyền", "Thủy", "Vân", "Yến", "Dung", "Hạnh", "Giang", "Hiền", "Chi", "Ly",
            "Nga", "Ngân", "Oanh", "Quỳnh", "Trinh", "Uyên", "Vy", "My", "Thúy", "Thư", "Nhi", "Hân",
            "Loan", "Duyên", "Huệ", "Hồng", "Tâm", "Diệp", "Tuyết", "Xuân", "Hảo", "Lụa", "Thoa", "Châu",
-           "Nguyệt", "Phượng", "Kiều")  # fmt: skip
+           "Nguyệt", "Phượng", "Kiều", "Vi", "Thi")  # fmt: skip
 _TONES = {
     "A": "AÁÀẢÃẠ", "Ă": "ĂẮẰẲẴẶ", "Â": "ÂẤẦẨẪẬ", "E": "EÉÈẺẼẸ", "Ê": "ÊẾỀỂỄỆ", "I": "IÍÌỈĨỊ",
     "O": "OÓÒỎÕỌ", "Ô": "ÔỐỒỔỖỘ", "Ơ": "ƠỚỜỞỠỢ", "U": "UÚÙỦŨỤ", "Ư": "ƯỨỪỬỮỰ", "Y": "YÝỲỶỸỴ",
@@ -56,6 +56,7 @@ _OLD_MOBILE = {"032": "0162", "033": "0163", "034": "0164", "035": "0165", "036"
 _CCCD_PROVINCES = ("001", "031", "036", "038", "040", "074", "075", "079", "080", "083", "089", "092")
 _CARD_GROUPS_ADULT = ("DN", "HC", "GD", "HN", "CN", "HT")
 _COMMUNES = Path(__file__).resolve().parents[2] / "linkage/normalise/data/admin_2025_communes.csv"
+_REGIONAL = {"Hoàng": "Huỳnh", "Huỳnh": "Hoàng", "Vũ": "Võ", "Võ": "Vũ"}
 _FACILITIES = ("79001", "79012", "79023", "79034", "79045", "79056")
 
 
@@ -208,7 +209,11 @@ class _Generator:
         elif roll < 0.09 and given.endswith(("y", "ỹ")):
             given = given[:-1] + "i"
         family = self._char_typo(p.family) if rng.random() < 0.01 else p.family
+        if family in _REGIONAL and rng.random() < 0.1:
+            family = _REGIONAL[family]
         middle = p.middle
+        if middle and rng.random() < 0.03:
+            middle = self._tone_typo(middle) if rng.random() < 0.5 else self._char_typo(middle)
         if middle in ("Thị", "Văn") and rng.random() < 0.2:
             middle = ""
         elif rng.random() < 0.03:
@@ -232,6 +237,8 @@ class _Generator:
             ngay_sinh = f"{dob.year + rng.choice((-1, 1)):04d}{dob.month:02d}{dob.day:02d}0000"
         elif roll < 0.08:
             ngay_sinh = None
+        elif roll < 0.083:
+            ngay_sinh = f"{self._dob(0, 90):%Y%m%d}0000"
         elif roll < 0.10 and dob.year < 1970:
             ngay_sinh = f"{dob.year:04d}00000000"
         else:
@@ -245,10 +252,15 @@ class _Generator:
             group = "TE" if 2025 - p.dob.year < 6 else rng.choice(_CARD_GROUPS_ADULT)
             card = f"{group}{rng.randint(1, 5)}79{bhxh}"
         phone = p.phone if rng.random() > 0.2 else None
+        if phone and rng.random() < 0.01:
+            phone = self._digit_typo(phone)
         if phone and rng.random() < 0.1 and phone[:3] in _OLD_MOBILE:
             phone = _OLD_MOBILE[phone[:3]] + phone[3:]
         commune: str | None = p.commune if rng.random() > 0.05 else rng.choice(self.communes)
-        if rng.random() < 0.1:
+        province = "79"
+        if rng.random() < 0.03:
+            province, commune = "75", None
+        elif rng.random() < 0.1:
             commune = None
         return {
             "HO_TEN": name,
@@ -257,7 +269,7 @@ class _Generator:
             "SO_CCCD": cccd,
             "MA_THE_BHYT": card,
             "DIEN_THOAI": phone,
-            "MATINH_CU_TRU": "79",
+            "MATINH_CU_TRU": province,
             "MAXA_CU_TRU": commune,
             "DIA_CHI": None,
             "MA_CSKCB": rng.choice(_FACILITIES),

@@ -171,6 +171,18 @@ def test_inner_document_variants_parse_clean(variant: str) -> None:
     assert len(enc.tables["XML2"].rows) == 2
 
 
+def test_malformed_xsi_is_accepted_after_an_unrelated_parse_error() -> None:
+    """lxml's exception log also holds earlier parses' errors; only this document's own may decide."""
+    assert found(parse_submission(b"<GIAMDINHHS><a>")) == [("error", "xml_syntax", "/")]
+    assert found(parse_submission(envelope([_variant("malformed-xsi")]))) == []
+
+
+def test_malformed_xsi_does_not_excuse_a_broken_document() -> None:
+    xml1 = _variant("malformed-xsi")["XML1"][:-40]
+    sub = parse_submission(envelope([{**outpatient(), "XML1": xml1}]))
+    assert found(sub) == [("error", "xml_syntax", "HOSO[1]/XML1"), ("error", "xml1_missing", "HOSO[1]")]
+
+
 def test_cdata_keeps_markup_characters_as_text() -> None:
     xml1 = inner_document("XML1", [summary(GHI_CHU="@")]).replace(
         b"<GHI_CHU>@</GHI_CHU>", "<GHI_CHU><![CDATA[Uống <2 lít> & nghỉ]]></GHI_CHU>".encode()

@@ -48,6 +48,16 @@ def _appointment(**overrides: str) -> bytes:
     return inner_document("XML14", [{**values, **overrides}])
 
 
+def _lab_doc(*, legacy: bool = False) -> bytes:
+    """XML4 with one result; ``legacy``: the QĐ 4210 shape, without the CHITIEU_ wrapper."""
+    doc = inner_document("XML4", [lab(LK, 1)])
+    if legacy:
+        doc = doc.replace(b"<CHITIEU_CHITIET_DICHVUCANLAMSANG>", b"")
+        doc = doc.replace(b"</CHITIEU_CHITIET_DICHVUCANLAMSANG>", b"")
+        assert doc.lstrip().startswith(b"<DSACH_CHI_TIET_CLS>")
+    return doc
+
+
 def _broken_hoso(ma_lk: str) -> dict[str, bytes]:
     return {**outpatient(ma_lk, NGAY_VAO="202613010815"), "XML4": b"<CHITIEU_CHITIET_DICHVUCANLAMSANG>"}
 
@@ -125,12 +135,12 @@ CASES = [
     ),
     Case(
         "inner_encoding",
-        envelope([_hoso(XML4=inner_document("XML4", [lab(LK, 1)]).replace(b"Hemoglobin", "Hémoglobine".encode("cp1258")))]),
+        envelope([_hoso(XML4=_lab_doc().replace(b"Hemoglobin", "Hémoglobine".encode("cp1258")))]),
         [(E, "inner_encoding", "HOSO[1]/XML4")],
     ),
     Case(
         "inner_xml_syntax",
-        envelope([_hoso(XML4=inner_document("XML4", [lab(LK, 1)])[:-30])]),
+        envelope([_hoso(XML4=_lab_doc()[:-30])]),
         [(E, "xml_syntax", "HOSO[1]/XML4")],
     ),
     Case(
@@ -144,7 +154,7 @@ CASES = [
         [(E, "inner_root", "HOSO[1]/XML4")],
     ),
     Case("inner_empty", envelope([_hoso(XML4=inner_document("XML4", []))]), [(W, "inner_empty", "HOSO[1]/XML4")]),
-    Case("xml1_missing", envelope([{"XML4": inner_document("XML4", [lab(LK, 1)])}]), [(E, "xml1_missing", "HOSO[1]")]),
+    Case("xml1_missing", envelope([{"XML4": _lab_doc()}]), [(E, "xml1_missing", "HOSO[1]")]),
     Case(
         "xml1_unreadable",
         envelope([_hoso(XML1=b"<TONG_HOP><MA_LK>LK26000001</MA_LK>")]),
@@ -158,8 +168,7 @@ CASES = [
     ),
     Case(
         "legacy_4210",
-        envelope([_hoso(XML4=inner_document("XML4", [lab(LK, 1)]).replace(b"CHITIEU_CHITIET_DICHVUCANLAMSANG>", b"X>")
-                        .replace(b"<X>", b"").replace(b"</X>", b""))]),
+        envelope([_hoso(XML4=_lab_doc(legacy=True))]),
         [(W, "legacy_4210", "HOSO[1]/XML4")],
     ),
     # --- keys ---
@@ -171,7 +180,7 @@ CASES = [
     ),
     Case(
         "ma_lk_missing_in_detail_row",
-        envelope([_hoso(XML3=inner_document("XML3", [service(LK, 1, code="02.1896"), {**service(LK, 2), "MA_LK": ""}]))]),
+        envelope([_hoso(XML3=inner_document("XML3", [service(LK, 1), {**service(LK, 2), "MA_LK": ""}]))]),
         [(E, "ma_lk_mismatch", "HOSO[1]/XML3[2]/MA_LK")],
     ),
     Case(
@@ -189,7 +198,11 @@ CASES = [
         envelope([outpatient(facility="")]),
         [(W, "facility_from_envelope", "HOSO[1]/XML1/MA_CSKCB")],
     ),
-    Case("required_missing", envelope([_hoso(XML1=_xml1(HO_TEN=""))]), [(W, "required_missing", "HOSO[1]/XML1/HO_TEN")]),
+    Case(
+        "required_missing",
+        envelope([_hoso(XML1=_xml1(HO_TEN=""))]),
+        [(W, "required_missing", "HOSO[1]/XML1/HO_TEN")],
+    ),
     # --- values ---
     Case(
         "date_mandatory_ngay_sinh",
@@ -226,7 +239,11 @@ CASES = [
         envelope([_hoso(XML2=inner_document("XML2", [drug(LK, 1), {**drug(LK, 2, "12000.00"), "DON_GIA": "1.200đ"}]))]),
         [(E, "not_number", "HOSO[1]/XML2[2]/DON_GIA")],
     ),
-    Case("not_integer", envelope([_hoso(XML1=_xml1(GIOI_TINH="X"))]), [(E, "not_integer", "HOSO[1]/XML1[1]/GIOI_TINH")]),
+    Case(
+        "not_integer",
+        envelope([_hoso(XML1=_xml1(GIOI_TINH="X"))]),
+        [(E, "not_integer", "HOSO[1]/XML1[1]/GIOI_TINH")],
+    ),
     Case(
         "undefined_literal",
         envelope([_hoso(XML4=inner_document("XML4", [{**lab(LK, 1), "MA_BS_DOC_KQ": "undefined"}]))]),
@@ -262,7 +279,11 @@ CASES = [
         envelope([_hoso(XML1=_xml1(T_TONGCHI_BV="127001.00"))]),
         [],
     ),
-    Case("cccd_shape", envelope([_hoso(XML1=_xml1(SO_CCCD="07419000123"))]), [(W, "cccd_shape", "HOSO[1]/XML1[1]/SO_CCCD")]),
+    Case(
+        "cccd_shape",
+        envelope([_hoso(XML1=_xml1(SO_CCCD="07419000123"))]),
+        [(W, "cccd_shape", "HOSO[1]/XML1[1]/SO_CCCD")],
+    ),
 ]
 
 

@@ -1,0 +1,502 @@
+"""In-process scorer: evaluates a trained Splink model's comparison levels in Python, per pair, in µs.
+
+Splink's own per-call cost (~55-180 ms) is too slow for the online path, which scores tens of
+candidates per incoming record within 10 ms. `Scorer` reads the same model JSON Splink reads, compiles
+each level's `sql_condition` (parsed with sqlglot, Splink's own SQL parser) into a Python closure, and
+sums match weights exactly as Splink's predict SQL does:
+
+- SQL three-valued logic: a comparison with NULL is NULL, a level is taken only when its condition is
+  TRUE, the first such level wins (Splink's `CASE WHEN`), `ELSE` is the last level; a null level
+  (`is_null_level`) has weight 0.
+- level weight = log2(m / u) with m, u clamped to >= 1e-300; "level not observed in training dataset"
+  reads as 1e-6 (Splink's convention).
+- term-frequency adjustment on a level with `tf_adjustment_column` c and weight w:
+  w * (log2(u_exact) - log2(max(tf_l ?? tf_r, tf_r ?? tf_l, tf_minimum_u_value))), where u_exact is the
+  u of the comparison's level that is exactly `c_l = c_r`, and tf_x is the relative frequency of x's
+  value of c in the supplied TF table; 0 when neither value is in the table.
+- match weight = log2(p / (1 - p)) + sum of the above (p = probability_two_random_records_match);
+  probability = 2^w / (1 + 2^w), computed on the stable side as Splink does.
+- string functions follow DuckDB: `jaro_winkler_similarity` (0.0 when a side is empty; rapidfuzz's
+  prefix weight 0.1 otherwise), `jaro_similarity`, `levenshtein`, `damerau_levenshtein` (unrestricted
+  Damerau, like DuckDB's), all NULL-propagating.
+`tests/linkage/test_scorer_parity.py` holds this equal to Splink's predict within 1e-6.
+
+Unsupported SQL fails when the model is loaded, never silently at scoring time.
+
+Candidate retrieval is the caller's job (`mpi` identity layer); it should fetch candidates with
+indexed equality look-ups on the model's blocking keys (`linkage.model.BLOCKING_RULES`): composite
+indexes on (given_key, dob_date), (family_key, given_key, dob_year), (family_key, dob_date) and single
+indexes on national_id, bhxh_number, phone, (given_key, commune_code) — one UNION of index scans per
+incoming record, capped in size (a shared phone or a placeholder ID can return many rows).
+
+Pure and thread-safe after construction (TF tables are replaced, not mutated, by `with_tf_tables`).
+Never logs a value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import sqlglot
+from rapidfuzz.distance import DamerauLevenshtein, Jaro, JaroWinkler, Levenshtein
+from sqlglot import expressions as exp
+
+from linkage.model import model_row, model_table
+
+__all__ = [
+    "ComparisonExplanation",
+    "PairScore",
+    "Scorer",
+    "TfTables",
+    "build_tf_tables",
+    "tf_columns",
+]
+
+Value = Any  # a SQL value: str, int, float, bool or None (NULL)
+Row = Mapping[str, Value]
+TfTables = Mapping[str, Mapping[Value, float]]
+_Fn = Callable[[Row, Row], Value]
+
+_NOT_OBSERVED: Final = "level not observed in training dataset"
+_NOT_OBSERVED_VALUE: Final = 1e-6
+_CLAMP_MIN: Final = 1e-300
+
+
+# ---- SQL -> Python ---------------------------------------------------------------------------------
+class UnsupportedSql(ValueError):
+    """A comparison level uses SQL the scorer cannot evaluate exactly as DuckDB does."""
+
+
+def _side_column(node: exp.Column) -> tuple[str, str]:
+    """('l' or 'r', input column) for `"given_l"` or `l.given`."""
+    name = node.name
+    table = node.table
+    if table in ("l", "r"):
+        return table, name
+    if name.endswith(("_l", "_r")):
+        return name[-1], name[:-2]
+    raise UnsupportedSql(f"column {name!r} is not a left/right input column")
+
+
+def _jaro_winkler(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    return float(JaroWinkler.similarity(a, b))
+
+
+def _jaro(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    return float(Jaro.similarity(a, b))
+
+
+_FUNCTIONS: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "jaro_winkler_similarity": _jaro_winkler,
+    "jaro_similarity": _jaro,
+    "levenshtein": Levenshtein.distance,
+    "damerau_levenshtein": DamerauLevenshtein.distance,
+}
+_BINARY_FUNCTIONS: Final[dict[type[exp.Expression], str]] = {
+    exp.JarowinklerSimilarity: "jaro_winkler_similarity",
+    exp.Levenshtein: "levenshtein",
+}
+
+
+def _cmp(op: Callable[[Any, Any], bool], a: _Fn, b: _Fn) -> _Fn:
+    def f(left: Row, right: Row) -> Value:
+        x = a(left, right)
+        if x is None:
+            return None
+        y = b(left, right)
+        return None if y is None else op(x, y)
+
+    return f
+
+
+def _and(parts: list[_Fn]) -> _Fn:
+    def f(left: Row, right: Row) -> Value:
+        unknown = False
+        for part in parts:
+            value = part(left, right)
+            if value is None:
+                unknown = True
+            elif not value:
+                return False
+        return None if unknown else True
+
+    return f
+
+
+def _or(parts: list[_Fn]) -> _Fn:
+    def f(left: Row, right: Row) -> Value:
+        unknown = False
+        for part in parts:
+            value = part(left, right)
+            if value is None:
+                unknown = True
+            elif value:
+                return True
+        return None if unknown else False
+
+    return f
+
+
+def _flatten(node: exp.Expression, kind: type[exp.Expression]) -> list[exp.Expression]:
+    if isinstance(node, kind):
+        return _flatten(node.this, kind) + _flatten(node.expression, kind)
+    return [node]
+
+
+def _columns_eq(node: exp.Expression) -> tuple[str, str] | None:
+    """(left column, right column) when node is `"x_l" = "y_r"`-shaped; else None."""
+    if isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column):
+        (sa, ca), (sb, cb) = _side_column(node.this), _side_column(node.expression)
+        if {sa, sb} == {"l", "r"}:
+            return (ca, cb) if sa == "l" else (cb, ca)
+    return None
+
+
+_COMPARISONS: Final[dict[type[exp.Expression], Callable[[Any, Any], bool]]] = {
+    exp.EQ: lambda x, y: bool(x == y),
+    exp.NEQ: lambda x, y: bool(x != y),
+    exp.GT: lambda x, y: bool(x > y),
+    exp.GTE: lambda x, y: bool(x >= y),
+    exp.LT: lambda x, y: bool(x < y),
+    exp.LTE: lambda x, y: bool(x <= y),
+}
+
+
+def _compile(node: exp.Expression) -> _Fn:  # noqa: PLR0911, PLR0912 - one branch per SQL node type
+    if isinstance(node, exp.Paren):
+        return _compile(node.this)
+    if isinstance(node, exp.Column):
+        side, column = _side_column(node)
+        if side == "l":
+            return lambda left, right: left.get(column)
+        return lambda left, right: right.get(column)
+    if isinstance(node, exp.Literal):
+        literal: Value = node.this if node.is_string else _number(node.this)
+        return lambda left, right: literal
+    if isinstance(node, exp.Null):
+        return lambda left, right: None
+    if isinstance(node, exp.Boolean):
+        boolean = bool(node.this)
+        return lambda left, right: boolean
+    if isinstance(node, exp.And):
+        return _and([_compile(part) for part in _flatten(node, exp.And)])
+    if isinstance(node, exp.Or):
+        return _or([_compile(part) for part in _flatten(node, exp.Or)])
+    if isinstance(node, exp.Not):
+        inner = _compile(node.this)
+
+        def negate(left: Row, right: Row) -> Value:
+            value = inner(left, right)
+            return None if value is None else not value
+
+        return negate
+    if isinstance(node, exp.Is):
+        if not isinstance(node.expression, exp.Null):
+            raise UnsupportedSql(f"IS {node.expression.sql()}")
+        if isinstance(node.this, exp.Column):
+            side, column = _side_column(node.this)
+            if side == "l":
+                return lambda left, right: left.get(column) is None
+            return lambda left, right: right.get(column) is None
+        operand = _compile(node.this)
+        return lambda left, right: operand(left, right) is None
+    pair = _columns_eq(node)
+    if pair is not None:  # the most common condition, specialised
+        cl, cr = pair
+
+        def columns_equal(left: Row, right: Row) -> Value:
+            x = left.get(cl)
+            if x is None:
+                return None
+            y = right.get(cr)
+            return None if y is None else x == y
+
+        return columns_equal
+    for kind, op in _COMPARISONS.items():
+        if isinstance(node, kind):
+            return _cmp(op, _compile(node.this), _compile(node.expression))
+    if isinstance(node, exp.Abs):
+        operand = _compile(node.this)
+        return lambda left, right: None if (v := operand(left, right)) is None else abs(v)
+    if isinstance(node, exp.Sub | exp.Add):
+        a, b = _compile(node.this), _compile(node.expression)
+        sign = -1 if isinstance(node, exp.Sub) else 1
+
+        def arith(left: Row, right: Row) -> Value:
+            x, y = a(left, right), b(left, right)
+            return None if x is None or y is None else x + sign * y
+
+        return arith
+    name: str | None = None
+    args: list[exp.Expression] = []
+    for kind, fn_name in _BINARY_FUNCTIONS.items():
+        if isinstance(node, kind):
+            name, args = fn_name, [node.this, node.expression]
+    if isinstance(node, exp.Anonymous):
+        name, args = str(node.this).lower(), list(node.expressions)
+    if name is not None and name in _FUNCTIONS and len(args) == 2:
+        return _function(_FUNCTIONS[name], _compile(args[0]), _compile(args[1]))
+    raise UnsupportedSql(f"unsupported SQL in comparison level: {node.sql(dialect='duckdb')}")
+
+
+def _function(fn: Callable[[Any, Any], Any], a: _Fn, b: _Fn) -> _Fn:
+    def f(left: Row, right: Row) -> Value:
+        x = a(left, right)
+        if x is None:
+            return None
+        y = b(left, right)
+        return None if y is None else fn(x, y)
+
+    return f
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def compile_condition(sql: str) -> _Fn:
+    """A Python closure `(left_row, right_row) -> True/False/None` for a level's SQL condition."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as error:
+        raise UnsupportedSql(f"cannot parse comparison level SQL: {sql}") from error
+    return _compile(tree)
+
+
+# ---- the model -------------------------------------------------------------------------------------
+def _probability(level: Mapping[str, Any], key: str) -> float | None:
+    value = level.get(key)
+    if value == _NOT_OBSERVED:
+        return _NOT_OBSERVED_VALUE
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    label: str
+    gamma: int  # Splink's comparison vector value: -1 null level, then n-1 .. 0 down to ELSE
+    condition: _Fn | None  # None for ELSE
+    weight: float
+    tf_column: str | None
+    tf_weight: float
+    tf_min_u: float
+    log2_u_exact: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Comparison:
+    name: str
+    levels: tuple[_Level, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonExplanation:
+    """How one comparison scored: the level taken, its weight and its term-frequency adjustment."""
+
+    comparison: str
+    gamma: int
+    label: str
+    match_weight: float
+    tf_adjustment: float
+
+
+@dataclass(frozen=True, slots=True)
+class PairScore:
+    match_weight: float
+    match_probability: float
+    comparisons: tuple[ComparisonExplanation, ...]
+
+
+def probability_from_weight(weight: float) -> float:
+    """2^w / (1 + 2^w), computed without overflow (as Splink's predict SQL does)."""
+    if weight >= 0:
+        return 1.0 / (1.0 + math.pow(2.0, -weight))
+    power = math.pow(2.0, weight)
+    return power / (1.0 + power)
+
+
+def _exact_match_u(levels: list[Mapping[str, Any]], column: str) -> float:
+    """u of the level whose condition is exactly `column_l = column_r` (Splink's TF base)."""
+    for level in levels:
+        if level.get("is_null_level") or level["sql_condition"].strip().upper() == "ELSE":
+            continue
+        try:
+            tree = sqlglot.parse_one(level["sql_condition"], read="duckdb")
+        except sqlglot.errors.ParseError:
+            continue
+        while isinstance(tree, exp.Paren):
+            tree = tree.this
+        if _columns_eq(tree) == (column, column):
+            u = _probability(level, "u_probability")
+            if u is None:
+                raise UnsupportedSql(f"exact-match level on {column} has no u probability")
+            return u
+    raise UnsupportedSql(f"no exact-match level on {column} for its term-frequency adjustment")
+
+
+def _compile_comparison(comparison: Mapping[str, Any]) -> _Comparison:
+    raw_levels: list[Mapping[str, Any]] = comparison["comparison_levels"]
+    if not raw_levels or raw_levels[-1]["sql_condition"].strip().upper() != "ELSE":
+        raise UnsupportedSql(f"comparison {comparison.get('output_column_name')!r} must end with an ELSE level")
+    non_null = [level for level in raw_levels if not level.get("is_null_level")]
+    gamma = len(non_null) - 1
+    levels: list[_Level] = []
+    for level in raw_levels:
+        sql = level["sql_condition"].strip()
+        is_else = sql.upper() == "ELSE"
+        is_null = bool(level.get("is_null_level"))
+        condition = None if is_else else compile_condition(sql)
+        if is_null:
+            weight, level_gamma = 0.0, -1
+        else:
+            m, u = _probability(level, "m_probability"), _probability(level, "u_probability")
+            if m is None or u is None:
+                raise UnsupportedSql(f"level {level.get('label_for_charts')!r} has no m or u probability")
+            weight = math.log2(max(m, _CLAMP_MIN) / max(u, _CLAMP_MIN))
+            level_gamma, gamma = gamma, gamma - 1
+        tf_column = level.get("tf_adjustment_column")
+        tf_weight = float(level.get("tf_adjustment_weight", 0.0) if tf_column else 0.0)
+        log2_u_exact = 0.0
+        if tf_column and tf_weight != 0 and not is_else and not is_null:
+            if level.get("disable_tf_exact_match_detection"):
+                u_exact = _probability(level, "u_probability")
+                assert u_exact is not None  # checked above
+            else:
+                u_exact = _exact_match_u(raw_levels, tf_column)
+            log2_u_exact = math.log2(u_exact)
+        else:
+            tf_column, tf_weight = None, 0.0
+        levels.append(
+            _Level(
+                label=str(level.get("label_for_charts", sql)),
+                gamma=level_gamma,
+                condition=condition,
+                weight=weight,
+                tf_column=tf_column,
+                tf_weight=tf_weight,
+                tf_min_u=float(level.get("tf_minimum_u_value", 0.0)),
+                log2_u_exact=log2_u_exact,
+            )
+        )
+    return _Comparison(name=str(comparison.get("output_column_name", "")), levels=tuple(levels))
+
+
+def tf_columns(model: Mapping[str, Any]) -> list[str]:
+    """The model's term-frequency columns, in order of first use."""
+    columns: list[str] = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            column = level.get("tf_adjustment_column")
+            if column and column not in columns:
+                columns.append(column)
+    return columns
+
+
+def build_tf_tables(records: pa.Table | Iterable[Mapping[str, Any]], columns: Iterable[str]) -> dict[str, dict[Value, float]]:
+    """Relative frequency of each value of each column among the records where it is not NULL.
+
+    Same definition as Splink's `compute_tf_table`. `records` are canonical rows or model rows; the
+    model's derived columns are added when missing. Refresh as the population grows.
+    """
+    wanted = list(columns)
+    table = records if isinstance(records, pa.Table) else pa.Table.from_pylist(list(records))
+    if any(column not in table.column_names for column in wanted):
+        table = model_table(table)
+    tables: dict[str, dict[Value, float]] = {}
+    for column in wanted:
+        counts = Counter(value for value in table.column(column).to_pylist() if value is not None)
+        total = sum(counts.values())
+        tables[column] = {value: count / total for value, count in counts.items()} if total else {}
+    return tables
+
+
+class Scorer:
+    """Scores pairs of model rows (`linkage.model.model_row`) with a trained Splink model.
+
+    `Scorer(model_json_dict, tf_tables)`; `score(a, b)` gives weight, probability and per-comparison
+    explanations, `match_weight(a, b)` only the weight (the fast path).
+    """
+
+    def __init__(self, model: Mapping[str, Any], tf_tables: TfTables | None = None) -> None:
+        self._model = model
+        prior = float(model["probability_two_random_records_match"])
+        self._prior_weight = math.log2(prior / (1 - prior))
+        self._comparisons = tuple(_compile_comparison(c) for c in model["comparisons"])
+        self._tf_columns = tf_columns(model)
+        self._tf: TfTables = tf_tables or {}
+
+    @classmethod
+    def from_path(cls, path: Path, tf_tables: TfTables | None = None) -> Scorer:
+        import json
+
+        return cls(json.loads(path.read_text(encoding="utf-8")), tf_tables)
+
+    def with_tf_tables(self, tf_tables: TfTables) -> Scorer:
+        """A scorer for the same model with other TF tables (e.g. refreshed from a larger population)."""
+        return Scorer(self._model, tf_tables)
+
+    @property
+    def tf_columns(self) -> list[str]:
+        return list(self._tf_columns)
+
+    @property
+    def prior_weight(self) -> float:
+        return self._prior_weight
+
+    @staticmethod
+    def prepare(row: Row) -> dict[str, Value]:
+        """A canonical row (`CanonicalRecord.to_row()`) as the model's input row."""
+        return model_row(row)
+
+    def _tf_adjustment(self, level: _Level, left: Row, right: Row) -> float:
+        assert level.tf_column is not None
+        table = self._tf.get(level.tf_column)
+        if table is None:
+            return 0.0
+        lv, rv = left.get(level.tf_column), right.get(level.tf_column)
+        tf_l = table.get(lv) if lv is not None else None
+        tf_r = table.get(rv) if rv is not None else None
+        if tf_l is None and tf_r is None:
+            return 0.0
+        a = tf_l if tf_l is not None else tf_r
+        b = tf_r if tf_r is not None else tf_l
+        assert a is not None and b is not None
+        return level.tf_weight * (level.log2_u_exact - math.log2(max(a, b, level.tf_min_u)))
+
+    def _level(self, comparison: _Comparison, left: Row, right: Row) -> _Level:
+        for level in comparison.levels:
+            if level.condition is None or level.condition(left, right) is True:
+                return level
+        return comparison.levels[-1]  # unreachable: the last level is ELSE (checked when compiled)
+
+    def match_weight(self, left: Row, right: Row) -> float:
+        total = self._prior_weight
+        for comparison in self._comparisons:
+            level = self._level(comparison, left, right)
+            total += level.weight
+            if level.tf_column is not None:
+                total += self._tf_adjustment(level, left, right)
+        return total
+
+    def score(self, left: Row, right: Row) -> PairScore:
+        total = self._prior_weight
+        explanations: list[ComparisonExplanation] = []
+        for comparison in self._comparisons:
+            level = self._level(comparison, left, right)
+            tf = self._tf_adjustment(level, left, right) if level.tf_column is not None else 0.0
+            total += level.weight + tf
+            explanations.append(ComparisonExplanation(comparison.name, level.gamma, level.label, level.weight, tf))
+        return PairScore(total, probability_from_weight(total), tuple(explanations))

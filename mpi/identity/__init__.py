@@ -1,0 +1,1 @@
+"""Identity: who each source record belongs to — persons, links, review, steward constraints, events."""

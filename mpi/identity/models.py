@@ -1,0 +1,121 @@
+"""Identity entities: persons, source records, links, link events, review items, steward constraints.
+
+- A **source record** is the demographic snapshot of one encounter version (MA_CSKCB + MA_LK + version).
+- A **person** has a stable id. It is never renumbered: a merge leaves ``merged_into_id`` as a redirect.
+- A **link** assigns a source record to a person. Link rows are immutable: the current link of a record
+  is its newest row, and ``source_record.person_id`` mirrors it for lookups.
+- Every change is a **link event** in one ordered log (``seq``), for replay and downstream sync.
+- **Constraints** from stewards are sticky: automatic linking never crosses a "different person" one and
+  never moves a record a steward linked by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from mpi.store.models import utcnow
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    merged_into_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    """Set when this person was merged into another: follow it (redirect)."""
+    merged_at: datetime | None = None
+
+
+class SourceRecord(SQLModel, table=True):
+    __tablename__ = "source_record"
+    __table_args__ = (
+        Index("ix_source_given_dob", "given_key", "dob_iso"),
+        Index("ix_source_family_given_year", "family_key", "given_key", "dob_year"),
+        Index("ix_source_facility_patient", "facility_code", "patient_code"),
+        Index("ix_source_given_commune", "given_key", "commune_code"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    encounter_id: int = Field(foreign_key="encounter.id", unique=True)
+    facility_code: str = Field(max_length=20)
+    ma_lk: str = Field(max_length=100)
+    version: int
+    patient_code: str | None = Field(default=None, max_length=100)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    link_state: str = Field(max_length=16)
+    # blocking keys (normalised; see linkage.normalise)
+    given_key: str | None = Field(default=None, max_length=64)
+    family_key: str | None = Field(default=None, max_length=64)
+    dob_iso: str | None = Field(default=None, max_length=10)
+    dob_year: int | None = None
+    national_id: str | None = Field(default=None, max_length=20, index=True)
+    bhxh_number: str | None = Field(default=None, max_length=10, index=True)
+    phone: str | None = Field(default=None, max_length=15, index=True)
+    commune_code: str | None = Field(default=None, max_length=10)
+    features: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    """The canonical record (``CanonicalRecord.to_row()``) the scorer compares."""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Link(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source_record_id: int = Field(foreign_key="source_record.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    state: str = Field(max_length=16)
+    """``auto``, ``manual`` or ``review`` (pending a steward)."""
+    rule: str = Field(max_length=32)
+    """What decided it: ``national_id``, ``facility_patient_code``, ``model``, ``new_person``, ``steward``, ``merge``."""
+    match_weight: float | None = None
+    match_probability: float | None = None
+    model_id: str | None = Field(default=None, max_length=64)
+    actor: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LinkEvent(SQLModel, table=True):
+    __tablename__ = "link_event"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    """``linked``, ``person_created``, ``review_opened``, ``review_resolved``, ``merged``, ``unmerged``."""
+    source_record_id: int | None = Field(default=None, foreign_key="source_record.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    other_person_id: int | None = Field(default=None, foreign_key="person.id")
+    link_id: int | None = Field(default=None, foreign_key="link.id")
+    actor: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class ReviewItem(SQLModel, table=True):
+    __tablename__ = "review_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_record_id: int = Field(foreign_key="source_record.id", index=True)
+    candidate_person_id: int = Field(foreign_key="person.id", index=True)
+    reason: str = Field(max_length=32)
+    """``national_id_conflict``, ``model_band``, ``facility_patient_code_conflict``, ``relink``."""
+    match_weight: float | None = None
+    match_probability: float | None = None
+    model_id: str | None = Field(default=None, max_length=64)
+    evidence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    status: str = Field(default="open", max_length=16, index=True)
+    """``open``, ``same_person``, ``different_person``."""
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = None
+
+
+class StewardConstraint(SQLModel, table=True):
+    __tablename__ = "steward_constraint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    """``different_person``: the record never goes to that person automatically;
+    ``manual_link``: the record stays with the person a steward chose."""
+    source_record_id: int = Field(foreign_key="source_record.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    actor: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)

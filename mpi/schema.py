@@ -1,0 +1,9 @@
+"""All tables of the store in one metadata: what migrations and schema checks compare against."""
+
+from sqlmodel import SQLModel
+
+import mpi.identity.models  # noqa: F401
+import mpi.store.content
+import mpi.store.models  # noqa: F401 - imported for their tables
+
+metadata = SQLModel.metadata
