@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mpi.synth import generate_province  # noqa: E402
+from mpi.synth import generate_province
 
 
 def main() -> None:
@@ -34,7 +34,10 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     per_person = s.seconds / s.persons
     print(f"persons={s.persons} encounters={s.encounters} files={s.files} batch={args.batch}")
-    print(f"time={s.seconds:.1f}s  {s.persons / s.seconds:,.0f} persons/s  {s.encounters / s.seconds:,.0f} encounters/s")
+    print(
+        f"time={s.seconds:.1f}s  {s.persons / s.seconds:,.0f} persons/s  "
+        f"{s.encounters / s.seconds:,.0f} encounters/s"
+    )
     print(f"output={size / 1e6:,.0f} MB  peak RSS={peak_mb:,.0f} MB")
     print(f"estimate for 1,000,000 persons: {per_person * 1e6 / 60:,.1f} min, {size / s.persons * 1e6 / 1e9:,.0f} GB")
 

@@ -294,7 +294,7 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     b = generate_province(persons=300, seed=5, out=tmp_path / "b", batch=7)
     c = generate_province(persons=300, seed=6, out=tmp_path / "c", batch=7)
     assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
-    assert a.encounters == b.encounters
+    assert a.encounters == b.encounters and c.persons == a.persons
     files = list((tmp_path / "a" / "xml").glob("*/*.xml"))
     assert len(files) == a.files
     hoso = sum(int(etree.parse(str(f)).findtext("THONGTINHOSO/SOLUONGHOSO")) for f in files)
