@@ -35,8 +35,7 @@ def main() -> None:
     per_person = s.seconds / s.persons
     print(f"persons={s.persons} encounters={s.encounters} files={s.files} batch={args.batch}")
     print(
-        f"time={s.seconds:.1f}s  {s.persons / s.seconds:,.0f} persons/s  "
-        f"{s.encounters / s.seconds:,.0f} encounters/s"
+        f"time={s.seconds:.1f}s  {s.persons / s.seconds:,.0f} persons/s  {s.encounters / s.seconds:,.0f} encounters/s"
     )
     print(f"output={size / 1e6:,.0f} MB  peak RSS={peak_mb:,.0f} MB")
     print(f"estimate for 1,000,000 persons: {per_person * 1e6 / 60:,.1f} min, {size / s.persons * 1e6 / 1e9:,.0f} GB")

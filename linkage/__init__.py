@@ -1,9 +1,21 @@
-"""The matching engine: normalise person records, then (later) score, train, relink and evaluate.
+"""The matching engine: normalise person records, train the Splink model, score pairs, evaluate.
 
 Pure functions plus Splink; knows nothing of HTTP or the ORM (`mpi` and `api` import this package,
 never the reverse). The public surface is `__all__`; everything else is internal.
 """
 
+from typing import TYPE_CHECKING, Any
+
+from linkage.evaluation import (
+    ClusterMetrics,
+    LinkageEvaluation,
+    PairwiseMetrics,
+    clusters_from_links,
+    evaluate_febrl,
+    evaluate_links,
+    predict_pairs,
+)
+from linkage.model import build_settings, model_row, model_table
 from linkage.normalise.address import AdminUnit, fold_address, normalise_admin_codes
 from linkage.normalise.dates import PartialDate, parse_partial_date
 from linkage.normalise.insurance import InsuranceCard, bhxh_number, parse_insurance_cards
@@ -13,25 +25,60 @@ from linkage.normalise.national_id import NationalId, check_cccd, classify_natio
 from linkage.normalise.phone import Phone, normalise_phone
 from linkage.normalise.record import CanonicalRecord, normalise_record
 from linkage.normalise.text import fold_ascii
+from linkage.scorer import ComparisonExplanation, PairScore, Scorer, build_tf_tables
+
+if TYPE_CHECKING:
+    from linkage.training import TrainedModel, load_model, save_model, train_model
+
+_LAZY = {"TrainedModel", "load_model", "save_model", "train_model"}
+
+
+def __getattr__(name: str) -> Any:
+    # linkage.training is imported on first use, so that `python -m linkage.training` does not find
+    # it already imported by the package (runpy warns about that).
+    if name in _LAZY:
+        from linkage import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module 'linkage' has no attribute {name!r}")
+
 
 __all__ = [
     "AdminUnit",
     "CanonicalRecord",
+    "ClusterMetrics",
+    "ComparisonExplanation",
     "InsuranceCard",
+    "LinkageEvaluation",
     "NameParts",
     "NationalId",
+    "PairScore",
+    "PairwiseMetrics",
     "PartialDate",
     "Phone",
+    "Scorer",
+    "TrainedModel",
     "bhxh_number",
+    "build_settings",
+    "build_tf_tables",
     "check_cccd",
     "classify_national_id",
+    "clusters_from_links",
+    "evaluate_febrl",
+    "evaluate_links",
     "fold_address",
     "fold_ascii",
+    "load_model",
+    "model_row",
+    "model_table",
     "normalise_admin_codes",
     "normalise_name",
     "normalise_phone",
     "normalise_record",
     "parse_insurance_cards",
     "parse_partial_date",
+    "predict_pairs",
     "repair_mojibake",
+    "save_model",
+    "train_model",
 ]

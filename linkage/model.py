@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from linkage.normalise.names import name_key
 from linkage.normalise.text import fold_ascii
 
 __all__ = [
@@ -90,33 +91,32 @@ DETERMINISTIC_RULES: Final[tuple[str, ...]] = (
 )
 
 _TF_MIN_U: Final = 0.001
-
-
-def _split_key(name_key: str | None) -> tuple[str | None, str | None]:
-    if not name_key:
-        return None, None
-    tokens = name_key.split(" ")
-    return (tokens[0] if len(tokens) > 1 else None), tokens[-1]
+_GENDERED_ASCII: Final = frozenset({"THI", "VAN"})
 
 
 def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
     """The model's input columns for one canonical row (`CanonicalRecord.to_row()` + `unique_id`).
 
-    Derived columns: `family_key` / `given_key` are the first / last tokens of `name_key` (ASCII,
-    terminal Y->I, Huỳnh=Hoàng, Võ=Vũ); `family_ascii` and `middle_core_ascii` are ASCII folds;
-    `dob_date` is `YYYY-MM-DD` only when the day is known (a year-only date never equals a full one).
+    Derived columns: `given_key` / `family_key` are the ASCII name keys of `linkage.normalise.names`
+    (terminal Y->I; Huỳnh=Hoàng and Võ=Vũ for the family name); `family_ascii` is the
+    ASCII fold; `middle_core_ascii` the folded middle name without THI/VAN; `dob_date` is `YYYY-MM-DD` only when the day is known (a
+    year-only date never equals a full one).
     """
-    family_key, given_key = _split_key(row.get("name_key"))
     family = row.get("family")
-    middle_core = row.get("middle_core")
+    given_ascii = row.get("given_ascii")
+    middle = row.get("middle")
     dob_iso = row.get("dob_iso")
-    dob_day = row.get("dob_day")
+    family_ascii = fold_ascii(family).upper() if family else None
     out: dict[str, RowValue] = {name: row.get(name) for name in MODEL_COLUMNS}
-    out["family_ascii"] = fold_ascii(family) if family else None
-    out["family_key"] = family_key if family else None
-    out["middle_core_ascii"] = fold_ascii(middle_core) if middle_core else None
-    out["given_key"] = given_key
-    out["dob_date"] = dob_iso[:10] if dob_iso and dob_day is not None else None
+    out["family_ascii"] = family_ascii
+    # name_key groups surnames only on a multi-token name: a placeholder given name makes it one.
+    out["family_key"] = name_key([family_ascii, "X"]).rsplit(" ", 1)[0] if family_ascii else None
+    # Thị/Văn are dropped after folding too: the normaliser only knows them with their marks, and
+    # an export without diacritics writes THI / VAN.
+    core = [t for t in fold_ascii(middle).upper().split(" ") if t not in _GENDERED_ASCII] if middle else []
+    out["middle_core_ascii"] = " ".join(core) or None
+    out["given_key"] = name_key([given_ascii.upper()]) if given_ascii else None
+    out["dob_date"] = dob_iso[:10] if dob_iso and row.get("dob_day") is not None else None
     return out
 
 

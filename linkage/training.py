@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkage.model import (
+    BLOCKING_RULES,
     DETERMINISTIC_RULES,
     TRAINING_BLOCKING_RULES,
     build_settings,
@@ -84,6 +85,35 @@ def _mark_unobserved(model: dict[str, Any]) -> list[str]:
     return unobserved
 
 
+def _floor_m(model: dict[str, Any], m_floor: float) -> list[str]:
+    """Raise every trained m below `m_floor` to it, renormalise each comparison's m to sum to 1.
+
+    EM drives m to ~0 for a disagreement the training data never shows among matches (a synthetic
+    population without Hoàng/Huỳnh swaps gives that level m = 1e-39, weight -119): one such field would
+    veto a true match in real data whatever else agrees. The floor bounds any level's weight below by
+    about log2(m_floor / u), e.g. -10 bits for a completely different date of birth. Deliberate: the
+    model JSON is what both Splink and the scorer read, so parity is unaffected.
+    """
+    floored: list[str] = []
+    for comparison in model["comparisons"]:
+        levels = [
+            level
+            for level in comparison["comparison_levels"]
+            if not level.get("is_null_level") and isinstance(level.get("m_probability"), float)
+        ]
+        changed = False
+        for level in levels:
+            if level["m_probability"] < m_floor:
+                level["m_probability"] = m_floor
+                floored.append(f"{comparison['output_column_name']}: {level['label_for_charts']}")
+                changed = True
+        if changed:
+            total = sum(level["m_probability"] for level in levels)
+            for level in levels:
+                level["m_probability"] = level["m_probability"] / total
+    return floored
+
+
 def _block(columns: tuple[str, ...]) -> str:
     return " AND ".join(f'l."{c}" = r."{c}"' for c in columns)
 
@@ -96,21 +126,25 @@ def train_model(
     u_max_pairs: float = 5e6,
     recall: float = 0.7,
     address_text: bool = False,
+    blocking_rules: tuple[tuple[str, ...], ...] = BLOCKING_RULES,
+    m_floor: float = 1e-3,
     data_description: str = "",
 ) -> TrainedModel:
     """Train on canonical rows (`CanonicalRecord.to_row()` columns plus `unique_id`).
 
     `recall` is the assumed share of true matching pairs the deterministic rules find; it sets the
-    prior. `address_text` selects the free-text address comparison (data without commune codes).
+    prior. `address_text` selects the free-text address comparison (data without commune codes);
+    `blocking_rules` are stored in the model for prediction. `m_floor`: see `_floor_m`.
     """
     from splink import DuckDBAPI, Linker
 
     table = model_table(records)
     con = duckdb.connect(":memory:")
     con.sql("SET threads TO 1")  # sampling and aggregation order, hence the model, follow the seed
+    con.sql("SET enable_progress_bar = false")
     db_api = DuckDBAPI(con)
     sdf = db_api.register(table, dataset_display_name="records")
-    settings = build_settings(address_text=address_text)
+    settings = build_settings(address_text=address_text, blocking_rules=blocking_rules)
     linker = Linker(sdf, settings, log_level=_SPLINK_LOG_LEVEL)
     linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
@@ -120,6 +154,7 @@ def train_model(
     con.close()
     model.pop("linker_uid", None)  # random per Linker: would make the content id differ run to run
     unobserved = _mark_unobserved(model)
+    floored = _floor_m(model, m_floor)
     provenance = {
         "model_id": model_id_of(model),
         "splink_version": version("splink"),
@@ -134,6 +169,8 @@ def train_model(
         "deterministic_rules_recall": recall,
         "em_blocking_rules": [_block(rule) for rule in TRAINING_BLOCKING_RULES],
         "unobserved_levels": unobserved,
+        "m_floor": m_floor,
+        "m_floored_levels": floored,
     }
     return TrainedModel(model=model, provenance=provenance)
 

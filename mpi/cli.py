@@ -18,10 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from mpi.errors import MPIError
-from mpi.ingest import Receipt, ingest_file
+from mpi.ingest import Receipt, ingest_parsed, parse_paths
 from mpi.keys import Role, create_key, list_keys, revoke_key
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
+from mpi.xml130 import Limits
 
 app = typer.Typer(help="Provincial health-data hub: XML 130 ingest and master patient index.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (stored hashed; a new key is printed once).", no_args_is_help=True)
@@ -44,6 +45,7 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="XML files and folders (searched recursively for *.xml)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report on stdout")] = False,
     facility: Annotated[str | None, typer.Option(help="Accept only encounters of this MA_CSKCB")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes parsing files while one stores them")] = 2,
 ) -> None:
     """Validate and store GIAMDINHHS files. Exits 1 if anything was rejected."""
     files = list(_xml_files(paths))
@@ -58,8 +60,9 @@ def ingest(
         console=err, disable=as_json or not err.is_terminal,
     ) as progress:
         task = progress.add_task("ingest", total=len(files))
-        for path in files:
-            receipt = ingest_file(engine=engine, data=path.read_bytes(), submitter="cli", allowed_facility=facility)
+        limits = Limits.from_settings()
+        for path, data, parsed in parse_paths(files, limits=limits, workers=min(workers, len(files) or 1)):
+            receipt = ingest_parsed(engine=engine, data=data, parsed=parsed, submitter="cli", allowed_facility=facility)
             receipts.append((path, receipt))
             progress.advance(task)
     totals = summarise(r for _, r in receipts)

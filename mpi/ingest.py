@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterable
+import multiprocessing
+import sys
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
@@ -25,11 +29,12 @@ from sqlalchemy import Connection, CursorResult, Engine, bindparam, insert, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from mpi.store.bulk import BulkInsert
 from mpi.store.content import content_tables
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
-from mpi.xml130.fields import Kind, field_table
 from mpi.xml130.issues import Severity, issue
+from mpi.xml130.rows import ParsedRow
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +60,8 @@ _FINALISE = (
     .where(_submissions.c.id == bindparam("sid"))
     .values(outcome=bindparam("outcome"), receipt=bindparam("receipt"))
 )
-_INSERT_ISSUES = insert(_issues)
-_INSERT_CONTENT = {name: insert(table) for name, table in content_tables.items()}
+_INSERT_CONTENT = {name: BulkInsert(table) for name, table in content_tables.items()}
+_BULK_ISSUES = BulkInsert(_issues)
 # Facility codes known to exist, per store: spares an upsert per encounter. Filled only after commit.
 _known_facilities: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
 
@@ -137,7 +142,26 @@ def ingest_file(
     again. A file of several HOSO stores the raw file first, then one transaction per encounter, so a
     crash keeps what was stored and sending the file again completes it.
     """
-    parsed = parse_submission(data, limits=limits)
+    return ingest_parsed(
+        engine=engine,
+        data=data,
+        parsed=parse_submission(data, limits=limits),
+        submitter=submitter,
+        allowed_facility=allowed_facility,
+        linker=linker,
+    )
+
+
+def ingest_parsed(
+    *,
+    engine: Engine,
+    data: bytes,
+    parsed: ParsedSubmission,
+    submitter: str,
+    allowed_facility: str | None = None,
+    linker: EncounterLinker | None = None,
+) -> Receipt:
+    """Store a file already read by :func:`parse_submission` (e.g. in a worker process)."""
     if allowed_facility is not None:
         for enc in parsed.encounters:
             if enc.facility_code is not None and enc.facility_code != allowed_facility:
@@ -154,6 +178,29 @@ def ingest_file(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
+    path, limits = job
+    data = path.read_bytes()
+    return path, data, parse_submission(data, limits=limits)
+
+
+def parse_paths(
+    paths: Iterable[Path], *, limits: Limits, workers: int = 1
+) -> Iterator[tuple[Path, bytes, ParsedSubmission]]:
+    """Read and parse files, in ``workers`` processes when > 1, in order.
+
+    Parsing is CPU-bound and independent per file, while storing is serialised by the database; with
+    worker processes the writer stores one file while the next ones are parsed.
+    """
+    jobs = ((path, limits) for path in paths)
+    if workers <= 1:
+        yield from map(_read_and_parse, jobs)
+        return
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from pool.map(_read_and_parse, jobs, chunksize=8)
 
 
 def _replay(existing: Any) -> Receipt | None:
@@ -224,7 +271,7 @@ def _finalise(
         encounters=receipts,
     )
     if parsed.issues:
-        conn.execute(_INSERT_ISSUES, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
+        _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
     conn.execute(_FINALISE, {"sid": submission_id, "outcome": outcome, "receipt": receipt.as_dict()})
     log.info("submission %s: outcome=%s encounters=%d stored=%d", submission_id, outcome, len(receipts), stored)
     return receipt
@@ -257,7 +304,7 @@ def _insert_submission(conn: Connection, data: bytes, parsed: ParsedSubmission, 
             "signature_present": parsed.signature_present,
             "signature": parsed.signature,
             "size": len(data),
-            "raw_gzip": gzip.compress(data, compresslevel=5),
+            "raw_gzip": gzip.compress(data, compresslevel=1),
             "outcome": "processing",
         },
     )
@@ -305,7 +352,7 @@ def _write_encounter(
         issues=[i.as_dict() for i in enc.issues],
     )
     if errors:
-        conn.execute(_INSERT_ISSUES, [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
+        _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
         return receipt
     assert enc.facility_code is not None and enc.ma_lk is not None
     current = conn.execute(_SELECT_CURRENT, {"f": enc.facility_code, "m": enc.ma_lk}).first()
@@ -335,20 +382,18 @@ def _write_encounter(
     ))
     for name, table in enc.tables.items():
         if table.rows:
-            conn.execute(_INSERT_CONTENT[name], list(_content_rows(name, encounter_id, table.rows)))
+            _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
     if enc.issues:
-        conn.execute(_INSERT_ISSUES, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
+        _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
     receipt.version, receipt.new_version, receipt.encounter_id = version, version > 1, encounter_id
     if linker is not None:
         receipt.identity = linker(connection=conn, encounter_id=encounter_id, encounter=enc)
     return receipt
 
 
-def _content_rows(name: str, encounter_id: int, rows: Iterable[Any]) -> Iterable[dict[str, Any]]:
-    template = _row_template(name)
+def _content_rows(encounter_id: int, rows: Iterable[ParsedRow]) -> Iterable[dict[str, Any]]:
     for row in rows:
-        out = dict(template)
-        out["encounter_id"], out["row_no"], out["raw"] = encounter_id, row.index, row.raw
+        out: dict[str, Any] = {"encounter_id": encounter_id, "row_no": row.index, "raw": row.raw}
         for tag, value in row.values.items():
             column = tag.lower()
             if isinstance(value, PartialDateTime):
@@ -356,22 +401,6 @@ def _content_rows(name: str, encounter_id: int, rows: Iterable[Any]) -> Iterable
             else:
                 out[column] = value
         yield out
-
-
-_TEMPLATES: dict[str, dict[str, Any]] = {}
-
-
-def _row_template(name: str) -> dict[str, Any]:
-    """Every column set to None: executemany needs the same keys in every row."""
-    template = _TEMPLATES.get(name)
-    if template is None:
-        template = {}
-        for fdef in field_table()[name]:
-            template[fdef.column] = None
-            if fdef.kind is Kind.DATETIME:
-                template[f"{fdef.column}_precision"] = None
-        _TEMPLATES[name] = template
-    return template
 
 
 def _ensure_facility(conn: Connection, code: str) -> None:

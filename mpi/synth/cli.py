@@ -23,9 +23,7 @@ def register(app: typer.Typer) -> None:
         persons: int = typer.Option(10_000, "--persons", min=1, help="Number of persons to generate."),
         seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical output."),
         out: Path = typer.Option(Path("data/synth"), "--out", help="Output directory."),
-        batch: int = typer.Option(
-            1, "--batch", min=1, help="HOSO per GIAMDINHHS file (1 = like real exports)."
-        ),
+        batch: int = typer.Option(1, "--batch", min=1, help="HOSO per GIAMDINHHS file (1 = like real exports)."),
         noise_scale: float = typer.Option(
             1.0, "--noise-scale", min=0.0, help="Multiply every record-level noise rate (0 = clean)."
         ),

@@ -160,11 +160,7 @@ def _drug(
 ) -> Drug:
     # A registration-number shape (VD-NNNNN-YY or 12 digits), stable across processes.
     digits = sum(ord(c) * (i + 1) for i, c in enumerate(code + name)) % 90000 + 10000
-    reg = (
-        f"VD-{digits}-{19 + len(name) % 6}"
-        if digits % 3
-        else f"{digits:05d}{len(name):02d}2{digits % 1000:03d}0"
-    )
+    reg = f"VD-{digits}-{19 + len(name) % 6}" if digits % 3 else f"{digits:05d}{len(name):02d}2{digits % 1000:03d}0"
     return Drug(code, name, unit, strength, route, form, price, per_day, reg)
 
 
@@ -297,9 +293,7 @@ SERVICES: dict[str, Service] = {
         Service("02.1898", "Khám Sản", 13, "Lần", 50_600),
         Service("02.1899", "Khám Ngoại", 13, "Lần", 50_600),
         Service("02.1900", "Khám tại trạm y tế xã", 13, "Lần", 34_500),
-        Service(
-            "22.0121.1369", "Tổng phân tích tế bào máu ngoại vi (bằng máy đếm laser)", 1, "Lần", 46_200, CBC
-        ),
+        Service("22.0121.1369", "Tổng phân tích tế bào máu ngoại vi (bằng máy đếm laser)", 1, "Lần", 46_200, CBC),
         Service(
             "23.0075.1494",
             "Định lượng Glucose [Máu]",
@@ -332,9 +326,7 @@ SERVICES: dict[str, Service] = {
             26_900,
             (_ix("B15", "Cholesterol", "mmol/L", 3.9, 5.2),),
         ),
-        Service(
-            "23.0083.1523", "Định lượng HbA1c [Máu]", 1, "Lần", 101_000, (_ix("B30", "HbA1c", "%", 4.0, 6.4),)
-        ),
+        Service("23.0083.1523", "Định lượng HbA1c [Máu]", 1, "Lần", 101_000, (_ix("B30", "HbA1c", "%", 4.0, 6.4),)),
         Service(
             "23.0206.1596",
             "Tổng phân tích nước tiểu (bằng máy tự động)",

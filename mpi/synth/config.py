@@ -191,9 +191,7 @@ class SynthConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             out[f.name] = (
-                value.isoformat()
-                if isinstance(value, date)
-                else (dict(value) if isinstance(value, Mapping) else value)
+                value.isoformat() if isinstance(value, date) else (dict(value) if isinstance(value, Mapping) else value)
             )
         return out
 

@@ -150,9 +150,7 @@ class EncounterFactory:
             tb_hosp = rng.choice(self.province.with_specialty("tb"))
             for _ in range(max(1, _poisson(rng, 4 * scale))):
                 visits.append(
-                    _Visit(
-                        self._random_day(), tb_hosp, "02" if rng.random() < 0.5 else "01", "A15.0", kind="tb"
-                    )
+                    _Visit(self._random_day(), tb_hosp, "02" if rng.random() < 0.5 else "01", "A15.0", kind="tb")
                 )
         if person.hiv:
             hiv_site = rng.choice(self.province.with_specialty("hiv"))
@@ -190,11 +188,7 @@ class EncounterFactory:
         if rng.random() < 0.25:
             visit.secondary.append(rng.choice(cx.SYMPTOMS))
         visit.secondary.extend(cx.CHRONIC_DX[c] for c in person.chronic)
-        if (
-            facility.rank >= 2
-            and facility.level != "private"
-            and rng.random() < (0.15 if age >= 65 else 0.08)
-        ):
+        if facility.rank >= 2 and facility.level != "private" and rng.random() < (0.15 if age >= 65 else 0.08):
             visit.loai_kcb = "03"
             visit.dx = rng.choice(cx.INPATIENT_ACUTE)
             visit.days = rng.randint(2, 8)
@@ -221,11 +215,7 @@ class EncounterFactory:
         loai, kind, days = (
             ("05", "chronic", 30)
             if r < 0.35
-            else (
-                ("07", "refill", 30)
-                if r < 0.5
-                else (("08", "chronic", 1) if r < 0.6 else ("01", "chronic", 0))
-            )
+            else (("07", "refill", 30) if r < 0.5 else (("08", "chronic", 1) if r < 0.6 else ("01", "chronic", 0)))
         )
         visit = _Visit(day, facility, loai, dx, kind=kind, days=days)
         visit.secondary = [cx.CHRONIC_DX[c] for c in person.chronic if cx.CHRONIC_DX[c] != dx]
@@ -279,9 +269,7 @@ class EncounterFactory:
         hour = rng.randint(7, 16) if not v.emergency else rng.randint(0, 23)
         start = datetime(v.day.year, v.day.month, v.day.day, hour, rng.randrange(60))
         if v.loai_kcb in ("03", "04", "06"):
-            end = (start + timedelta(days=v.days - 1)).replace(
-                hour=rng.randint(8, 11), minute=rng.randrange(60)
-            )
+            end = (start + timedelta(days=v.days - 1)).replace(hour=rng.randint(8, 11), minute=rng.randrange(60))
         elif v.loai_kcb == "05":
             end = start + timedelta(minutes=rng.randint(30, 180))
         else:
@@ -679,11 +667,7 @@ class EncounterFactory:
         so_ngay = {"01": 0, "07": 0, "09": 0, "05": v.days, "08": 1}.get(v.loai_kcb, los)
         weight = self._weight(p, v.day)
         inpatient = v.loai_kcb in ("02", "03", "04", "06")
-        kq = (
-            "1"
-            if v.kind == "delivery"
-            else rng.choice(("1", "2", "2", "3") if inpatient else ("2", "2", "1", "7"))
-        )
+        kq = "1" if v.kind == "delivery" else rng.choice(("1", "2", "2", "3") if inpatient else ("2", "2", "1", "7"))
         if v.refer_to is not None:
             kq = rng.choice(("3", "4"))
         pay = ctx.end + timedelta(minutes=10)
@@ -707,9 +691,7 @@ class EncounterFactory:
             "MA_THE_BHYT": ident.ma_the_bhyt,
             "MA_DKBD": ("33000" if newborn_card else p.dkbd) if card else "",
             "GT_THE_TU": (f"{p.dob:%Y%m%d}" if newborn_card else f"{v.day.year}0101") if card else "",
-            "GT_THE_DEN": (f"{p.dob.year + 6}{p.dob:%m%d}" if newborn_card else f"{v.day.year}1231")
-            if card
-            else "",
+            "GT_THE_DEN": (f"{p.dob.year + 6}{p.dob:%m%d}" if newborn_card else f"{v.day.year}1231") if card else "",
             "LY_DO_VV": cx.DX[v.dx].label if v.kind != "refill" else "Lĩnh thuốc theo hẹn",
             "LY_DO_VNT": cx.DX[v.dx].label if inpatient else "",
             "MA_LY_DO_VNT": v.dx if inpatient and len(v.dx) <= 5 else "",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import csv
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,9 +40,7 @@ LAYOUTS: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 # Namespace declarations a .NET serialiser puts on ~half of real inner roots (SPEC §2.2; prefixes unused).
-INNER_XMLNS = (
-    ' xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
-)
+INNER_XMLNS = ' xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 # The variant SPEC §2.2 reports from real files, with a space in the xsi URI. libxml2 (lxml) refuses it as
 # a fatal namespace error unless parsing with recover=True, so it is only written on request.
 INNER_XMLNS_MALFORMED = INNER_XMLNS.replace("XMLSchema-instance", "XMLSchema instance")
@@ -157,12 +157,18 @@ class SubmissionSink:
     wait in memory. :meth:`add` returns the path, relative to ``out``, of the file that will hold the HOSO.
     """
 
-    def __init__(self, out: Path, batch: int = 1) -> None:
+    _MAX_IN_FLIGHT = 512
+
+    def __init__(self, out: Path, batch: int = 1, writers: int = 2) -> None:
         if batch < 1:
             raise ValueError("batch must be >= 1")
         self.out = out
         self.batch = batch
         self.files = 0
+        # File creation dominates one-file-per-HOSO runs; threads overlap it with generation (the GIL is
+        # released during I/O). At most _MAX_IN_FLIGHT files wait, so memory stays bounded.
+        self._pool = ThreadPoolExecutor(max_workers=writers) if writers > 0 else None
+        self._in_flight: deque[Future[int]] = deque()
         self._pending: dict[str, list[str]] = {}
         self._ngaylap: dict[str, str] = {}
         self._sequence: dict[str, int] = {}
@@ -179,8 +185,7 @@ class SubmissionSink:
         if self.batch == 1:
             name = f"{ma_lk}.xml"
             data = render_envelope(facility_code=facility_code, ngaylap=ngaylap, hosos=[hoso])
-            (self._dir(facility_code) / name).write_bytes(data)
-            self.files += 1
+            self._write(self._dir(facility_code) / name, data)
             return f"{facility_code}/{name}"
         pending = self._pending.setdefault(facility_code, [])
         pending.append(hoso)
@@ -196,12 +201,22 @@ class SubmissionSink:
             return
         seq = self._sequence.get(facility_code, 0) + 1
         self._sequence[facility_code] = seq
-        data = render_envelope(
-            facility_code=facility_code, ngaylap=self._ngaylap.pop(facility_code), hosos=pending
-        )
-        (self._dir(facility_code) / f"{facility_code}_{seq:06d}.xml").write_bytes(data)
+        data = render_envelope(facility_code=facility_code, ngaylap=self._ngaylap.pop(facility_code), hosos=pending)
+        self._write(self._dir(facility_code) / f"{facility_code}_{seq:06d}.xml", data)
+
+    def _write(self, path: Path, data: bytes) -> None:
         self.files += 1
+        if self._pool is None:
+            path.write_bytes(data)
+            return
+        self._in_flight.append(self._pool.submit(path.write_bytes, data))
+        while len(self._in_flight) > self._MAX_IN_FLIGHT:
+            self._in_flight.popleft().result()
 
     def close(self) -> None:
         for code in sorted(self._pending):
             self._flush(code)
+        while self._in_flight:
+            self._in_flight.popleft().result()  # re-raises a failed write
+        if self._pool is not None:
+            self._pool.shutdown()

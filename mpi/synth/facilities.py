@@ -212,9 +212,7 @@ def build_province(rng: random.Random, config: SynthConfig) -> Province:
                 specialties=spec,
                 habits=frozenset(habits),
                 ma_bn_format=rng.choice(_MA_BN_FORMATS),
-                ma_lk_format=rng.choice(_MA_LK_FORMATS[:3])
-                if level != COMMUNE
-                else rng.choice(_MA_LK_FORMATS),
+                ma_lk_format=rng.choice(_MA_LK_FORMATS[:3]) if level != COMMUNE else rng.choice(_MA_LK_FORMATS),
                 letters=letters,
                 doctors=_doctors(rng, code, 3 if level == COMMUNE else 12),
                 doctor_names=tuple(

@@ -474,9 +474,7 @@ def y_i_positions(tokens: Sequence[str]) -> list[int]:
         if idx == 0 or len(tok) < 2 or tok.lower() == "thị":
             continue
         last, before = tok[-1].lower(), tok[-2].lower()
-        if (last in _Y_TO_I or last in _I_TO_Y) and (
-            before in _Y_I_CONSONANTS or tok.lower().startswith("qu")
-        ):
+        if (last in _Y_TO_I or last in _I_TO_Y) and (before in _Y_I_CONSONANTS or tok.lower().startswith("qu")):
             out.append(idx)
     return out
 

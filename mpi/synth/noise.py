@@ -92,12 +92,7 @@ class NoiseModel:
         # Names. A newborn without its own card is written under the mother's name (TT 30/2020).
         tokens = [person.name.family, *person.name.middles, person.name.given]
         mother = person.mother
-        if (
-            mother is not None
-            and not person.has_card
-            and (day - person.dob).days <= 28
-            and draw("newborn_parent_name")
-        ):
+        if mother is not None and not person.has_card and (day - person.dob).days <= 28 and draw("newborn_parent_name"):
             tokens = [mother.name.family, *mother.name.middles, mother.name.given]
             applied.append("newborn_parent_name")
         if len(tokens) >= 3 and draw("name_middle_dropped"):

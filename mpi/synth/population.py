@@ -245,9 +245,7 @@ class PopulationContext:
     def _address(self, commune: Commune | None = None) -> Address:
         c = commune or self._commune()
         rng = self.rng
-        return Address(
-            address_detail(rng.randrange(1000), urban=c.is_urban, street_pick=rng.randrange(1000)), c
-        )
+        return Address(address_detail(rng.randrange(1000), urban=c.is_urban, street_pick=rng.randrange(1000)), c)
 
     def _phone(self) -> str:
         return f"{self.rng.choice(MOBILE_PREFIXES)}{self.rng.randrange(10**7):07d}"
@@ -425,9 +423,7 @@ class PopulationContext:
     def _adult(self, sex: int, age: int, address: Address, phone: str, family: str | None = None) -> Person:
         dob = self._dob(age)
         name = draw_name(self.rng, sex=sex, birth_year=dob.year, family=family)
-        return self.person(
-            sex=sex, dob=dob, address=address, name=name, phone=phone, ethnicity=self._ethnicity()
-        )
+        return self.person(sex=sex, dob=dob, address=address, name=name, phone=phone, ethnicity=self._ethnicity())
 
     def _family(self, address: Address, phone: str, max_persons: int) -> list[Person]:
         rng, cfg = self.rng, self.config

@@ -121,9 +121,7 @@ def generate_province(
                 chunk_people.append(person)
                 for enc in factory.encounters(person):
                     hoso = render_hoso(enc.documents)
-                    file = sink.add(
-                        facility_code=enc.facility.code, ma_lk=enc.ma_lk, ngaylap=enc.ngaylap, hoso=hoso
-                    )
+                    file = sink.add(facility_code=enc.facility.code, ma_lk=enc.ma_lk, ngaylap=enc.ngaylap, hoso=hoso)
                     chunk_rows.append((_truth_row(enc, f"xml/{file}"), person))
                     encounters += 1
                     referrals += enc.referral_source is not None
@@ -132,12 +130,9 @@ def generate_province(
         flush()
         sink.close()
     facilities = [
-        {"code": f.code, "name": f.name, "level": f.level, "habits": sorted(f.habits)}
-        for f in province.facilities
+        {"code": f.code, "name": f.name, "level": f.level, "habits": sorted(f.habits)} for f in province.facilities
     ]
-    (out / "facilities.json").write_text(
-        json.dumps(facilities, ensure_ascii=False, indent=1), encoding="utf-8"
-    )
+    (out / "facilities.json").write_text(json.dumps(facilities, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "config.json").write_text(
         json.dumps(
             {"persons": persons, "seed": seed, "batch": batch, "config": cfg.to_json()},

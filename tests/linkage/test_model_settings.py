@@ -1,0 +1,118 @@
+"""The model specification: derived columns, comparison levels (table-driven), settings accepted by Splink."""
+
+from __future__ import annotations
+
+import pytest
+
+from linkage import build_settings, model_row, model_table, normalise_record
+from linkage.model import BLOCKING_RULES, MODEL_COLUMNS
+from linkage.scorer import compile_condition
+
+
+def row(**raw: str) -> dict[str, object]:
+    return model_row(normalise_record(raw).to_row())
+
+
+def test_model_row_derived_columns() -> None:
+    r = row(HO_TEN="Huỳnh Thị Mỹ Vy", NGAY_SINH="199002150000")
+    assert (r["family_ascii"], r["family_key"], r["given_key"], r["middle_core_ascii"], r["dob_date"]) == (
+        "HUYNH",
+        "HOANG",
+        "VI",
+        "MY",
+        "1990-02-15",
+    )
+
+
+def test_model_row_drops_folded_thi_van_and_keeps_partial_dates_apart() -> None:
+    r = row(HO_TEN="NGUYEN VAN MINH AN", NGAY_SINH="195600000000")
+    assert (r["middle_core_ascii"], r["dob_date"], r["dob_year"]) == ("MINH", None, 1956)
+
+
+def test_model_table_has_the_fixed_schema() -> None:
+    table = model_table([{**normalise_record({"HO_TEN": "Lê An"}).to_row(), "unique_id": 1, "person_id": 9}])
+    assert table.column_names == list(MODEL_COLUMNS)
+    assert table.column("given_key").to_pylist() == ["AN"]
+
+
+def _levels(comparison: str) -> list[dict[str, object]]:
+    settings = build_settings()
+    (found,) = [c for c in settings["comparisons"] if c["output_column_name"] == comparison]
+    return list(found["comparison_levels"])
+
+
+def _level_taken(comparison: str, left: dict[str, object], right: dict[str, object]) -> str:
+    for level in _levels(comparison):
+        sql = str(level["sql_condition"])
+        if sql == "ELSE" or compile_condition(sql)(left, right) is True:
+            return str(level["label_for_charts"])
+    raise AssertionError("no level taken")
+
+
+CASES = [
+    ("given-exact", "given", dict(HO_TEN="Trần Thị Vy"), dict(HO_TEN="TRẦN VY"), "Exact match"),
+    ("given-folded", "given", dict(HO_TEN="Trần Thị Vỹ"), dict(HO_TEN="TRAN THI VY"), "Exact match without diacritics"),
+    ("given-yi", "given", dict(HO_TEN="Trần Thị Vy"), dict(HO_TEN="Trần Thị Vi"), "Exact match on Y/I key"),
+    ("given-jw", "given", dict(HO_TEN="Lê Phương"), dict(HO_TEN="Lê Phuongg"), "Jaro-Winkler >= 0.92"),
+    ("given-null", "given", dict(HO_TEN="Lê An"), dict(), "given is NULL"),
+    ("given-else", "given", dict(HO_TEN="Lê An"), dict(HO_TEN="Lê Tuyết"), "All other comparisons"),
+    ("family-folded", "family", dict(HO_TEN="Nguyễn An"), dict(HO_TEN="NGUYEN AN"), "Exact match without diacritics"),
+    ("family-group", "family", dict(HO_TEN="Huỳnh An"), dict(HO_TEN="Hoàng An"), "Same surname group"),
+    ("family-single-token", "family", dict(HO_TEN="Nguyễn An"), dict(HO_TEN="An"), "family is NULL"),
+    ("middle-thi-dropped", "middle", dict(HO_TEN="Lê Thị Mỹ An"), dict(HO_TEN="LE MY AN"), "Exact match without diacritics"),
+    ("middle-none", "middle", dict(HO_TEN="Lê Thị An"), dict(HO_TEN="Lê Mỹ An"), "middle (core) is NULL"),
+    ("dob-exact", "dob", dict(NGAY_SINH="199002150000"), dict(NGAY_SINH="199002150830"), "Exact match (day precision)"),
+    ("dob-year-only", "dob", dict(NGAY_SINH="195600000000"), dict(NGAY_SINH="195603070000"), "Agree at the precision both know (< day)"),
+    ("dob-year-month", "dob", dict(NGAY_SINH="199002150000"), dict(NGAY_SINH="199002160000"), "Same year and month"),
+    ("dob-swap", "dob", dict(NGAY_SINH="199002050000"), dict(NGAY_SINH="199005020000"), "One character or day/month swap"),
+    ("dob-lev1-year", "dob", dict(NGAY_SINH="199002150000"), dict(NGAY_SINH="199102150000"), "One character or day/month swap"),
+    ("dob-same-year", "dob", dict(NGAY_SINH="199002150000"), dict(NGAY_SINH="199011300000"), "Same year"),
+    ("dob-within-year", "dob", dict(NGAY_SINH="199002150000"), dict(NGAY_SINH="199111300000"), "Within one year"),
+    ("dob-else", "dob", dict(NGAY_SINH="199002150000"), dict(NGAY_SINH="198011300000"), "All other comparisons"),
+    ("dob-missing-month-year-differs", "dob", dict(NGAY_SINH="195600000000"), dict(NGAY_SINH="195800000000"), "All other comparisons"),
+    ("sex-unknown", "sex", dict(GIOI_TINH="3"), dict(GIOI_TINH="1"), "sex is NULL or unknown"),
+    ("sex-differs", "sex", dict(GIOI_TINH="2"), dict(GIOI_TINH="1"), "All other comparisons"),
+    ("id-exact", "national_id", dict(SO_CCCD="079190001234"), dict(SO_CCCD="079 190 001 234"), "Exact match"),
+    ("id-transposed", "national_id", dict(SO_CCCD="079190001234"), dict(SO_CCCD="079190002134"), "One edit or transposition"),
+    ("id-kinds", "national_id", dict(SO_CCCD="079190001234"), dict(SO_CCCD="123456789"), "national_id is NULL or of another kind"),
+    ("id-else", "national_id", dict(SO_CCCD="079190001234"), dict(SO_CCCD="079190004321"), "All other comparisons"),
+    ("bhxh-card-prefix", "bhxh_number", dict(MA_THE_BHYT="DN4797912345678"), dict(MA_THE_BHYT="HT3797912345678"), "Exact match"),
+    ("phone-old-format", "phone", dict(DIEN_THOAI="0168 234 5678"), dict(DIEN_THOAI="0382345678"), "Exact match"),
+    ("residence-province", "residence", dict(MATINH_CU_TRU="79", MAXA_CU_TRU="26734"), dict(MATINH_CU_TRU="79"), "Same province"),
+]
+
+
+@pytest.mark.parametrize(("comparison", "left", "right", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_comparison_level(comparison: str, left: dict[str, str], right: dict[str, str], expected: str) -> None:
+    assert _level_taken(comparison, row(**left), row(**right)) == expected
+
+
+def test_every_comparison_ends_with_else_and_starts_with_a_null_level() -> None:
+    for comparison in build_settings(address_text=True)["comparisons"]:
+        levels = comparison["comparison_levels"]
+        assert levels[0].get("is_null_level") is True, comparison["output_column_name"]
+        assert levels[-1]["sql_condition"] == "ELSE", comparison["output_column_name"]
+
+
+def test_tf_adjustments_on_given_family_and_dob() -> None:
+    tf = {
+        c["output_column_name"]
+        for c in build_settings()["comparisons"]
+        for level in c["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    assert tf == {"given", "family", "dob"}
+
+
+def test_blocking_rules_only_use_model_columns() -> None:
+    assert {column for rule in BLOCKING_RULES for column in rule} <= set(MODEL_COLUMNS)
+
+
+def test_settings_are_accepted_by_splink() -> None:
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI(duckdb.connect())
+    sdf = db_api.register(model_table([{"unique_id": 1}, {"unique_id": 2}]), dataset_display_name="t")
+    linker = Linker(sdf, build_settings(), log_level=40)
+    assert len(linker.misc.save_model_to_json()["comparisons"]) == 9

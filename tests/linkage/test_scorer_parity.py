@@ -1,0 +1,99 @@
+"""The in-process scorer equals Splink's own scores for the shipped model, to 1e-6, on >= 1,000 pairs.
+
+Pairs: every pair Splink's predict finds with the model's blocking rules over a synthetic population
+(true matches, namesakes, household members: the band around the thresholds), plus a cartesian block of
+random records through `score_pairs` (no blocking: mostly clear non-matches). The TF tables come from a
+*different*, larger population and are registered in Splink, so both sides must use the supplied
+tables rather than frequencies of the scored records.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from splink import DuckDBAPI, Linker
+
+from linkage import Scorer, build_tf_tables, load_model, model_table
+from linkage.scorer import tf_columns
+from tests.linkage.synthetic import synthetic_records
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def model() -> dict[str, Any]:
+    model = json.loads(json.dumps(load_model().model))  # a deep copy: the test edits a display flag
+    model["retain_intermediate_calculation_columns"] = True  # keeps gamma_* columns; scores unchanged
+    return model
+
+
+@pytest.fixture(scope="module")
+def records() -> pa.Table:
+    return model_table(synthetic_records(1200, seed=101))
+
+
+@pytest.fixture(scope="module")
+def tf_tables(model: dict[str, Any]) -> dict[str, dict[Any, float]]:
+    return build_tf_tables(synthetic_records(3000, seed=202), tf_columns(model))
+
+
+@pytest.fixture(scope="module")
+def splink_scores(
+    model: dict[str, Any], records: pa.Table, tf_tables: dict[str, dict[Any, float]]
+) -> list[dict[str, Any]]:
+    db_api = DuckDBAPI(duckdb.connect())
+    linker = Linker(db_api.register(records, dataset_display_name="records"), model, log_level=40)
+    for column, frequencies in tf_tables.items():
+        lookup = pa.table({column: list(frequencies), f"tf_{column}": list(frequencies.values())})
+        linker.table_management.register_term_frequency_lookup(
+            db_api.register(lookup, dataset_display_name=f"tf_{column}"), column
+        )
+    blocked = linker.inference.predict().as_record_list()
+    rng = random.Random(5)
+    sample = rng.sample(range(records.num_rows), 80)
+    left = db_api.register(records.take(sample[:40]), dataset_display_name="left")
+    right = db_api.register(records.take(sample[40:]), dataset_display_name="right")
+    random_pairs = linker.inference.score_pairs(left, right).as_record_list()
+    return blocked + random_pairs
+
+
+def test_parity_with_splink(
+    model: dict[str, Any],
+    records: pa.Table,
+    tf_tables: dict[str, dict[Any, float]],
+    splink_scores: list[dict[str, Any]],
+) -> None:
+    scorer = Scorer(model, tf_tables)
+    rows = {row["unique_id"]: row for row in records.to_pylist()}
+    worst = 0.0
+    level_mismatches = []
+    for pair in splink_scores:
+        ours = scorer.score(rows[pair["unique_id_l"]], rows[pair["unique_id_r"]])
+        worst = max(worst, abs(ours.match_weight - pair["match_weight"]))
+        assert ours.match_probability == pytest.approx(pair["match_probability"], abs=TOLERANCE)
+        for explanation in ours.comparisons:
+            if explanation.gamma != pair[f"gamma_{explanation.comparison}"]:
+                level_mismatches.append((pair["unique_id_l"], pair["unique_id_r"], explanation.comparison))
+    assert len(splink_scores) >= 1000
+    assert level_mismatches == []
+    assert worst < TOLERANCE
+
+
+def test_parity_set_covers_the_threshold_band(splink_scores: list[dict[str, Any]]) -> None:
+    weights = [pair["match_weight"] for pair in splink_scores]
+    assert sum(1 for w in weights if -4 <= w <= 14) >= 200  # around review (p 0.5) and auto (p 0.999)
+    assert sum(1 for w in weights if w > 14) >= 200
+    assert sum(1 for w in weights if w < -4) >= 1000
+
+
+def test_tf_adjustment_follows_the_supplied_tables(model: dict[str, Any], records: pa.Table) -> None:
+    row = records.to_pylist()[0]
+    base = Scorer(model, {}).match_weight(row, row)
+    common = {column: {row[column]: 0.5} for column in tf_columns(model) if row[column] is not None}
+    rare = {column: {row[column]: 1e-5} for column in tf_columns(model) if row[column] is not None}
+    assert Scorer(model, common).match_weight(row, row) < base < Scorer(model, rare).match_weight(row, row)
