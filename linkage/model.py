@@ -99,8 +99,8 @@ def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
 
     Derived columns: `given_key` / `family_key` are the ASCII name keys of `linkage.normalise.names`
     (terminal Y->I; Huỳnh=Hoàng and Võ=Vũ for the family name); `family_ascii` is the
-    ASCII fold; `middle_core_ascii` the folded middle name without THI/VAN; `dob_date` is `YYYY-MM-DD` only when the day is known (a
-    year-only date never equals a full one).
+    ASCII fold; `middle_core_ascii` the folded middle name without THI/VAN; `dob_date` is
+    `YYYY-MM-DD` only when the day is known (a year-only date never equals a full one).
     """
     family = row.get("family")
     given_ascii = row.get("given_ascii")
@@ -259,7 +259,7 @@ def _sex() -> dict[str, Any]:
         "sex",
         "Sex (1 male, 2 female; 3 unknown is treated as missing)",
         [
-            _level(f"{_null('sex')} OR \"sex_l\" = 3 OR \"sex_r\" = 3", "sex is NULL or unknown", null=True),
+            _level(f'{_null("sex")} OR "sex_l" = 3 OR "sex_r" = 3', "sex is NULL or unknown", null=True),
             _level(_eq("sex"), "Exact match"),
             _else(),
         ],
@@ -273,7 +273,7 @@ def _national_id() -> dict[str, Any]:
         "National ID (CCCD/CMND/passport); different kinds are not comparable",
         [
             _level(
-                f"{_null(column)} OR \"national_id_kind_l\" <> \"national_id_kind_r\"",
+                f'{_null(column)} OR "national_id_kind_l" <> "national_id_kind_r"',
                 "national_id is NULL or of another kind",
                 null=True,
             ),

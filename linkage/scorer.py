@@ -8,8 +8,9 @@ sums match weights exactly as Splink's predict SQL does:
 - SQL three-valued logic: a comparison with NULL is NULL, a level is taken only when its condition is
   TRUE, the first such level wins (Splink's `CASE WHEN`), `ELSE` is the last level; a null level
   (`is_null_level`) has weight 0.
-- level weight = log2(m / u) with m, u clamped to >= 1e-300; "level not observed in training dataset"
-  reads as 1e-6 (Splink's convention).
+- level weight = log2(m / u) with m, u clamped to >= 1e-300. A level without numeric m and u is
+  refused: Splink would substitute hidden position-based defaults for it (`linkage.training` writes
+  every number out).
 - term-frequency adjustment on a level with `tf_adjustment_column` c and weight w:
   w * (log2(u_exact) - log2(max(tf_l ?? tf_r, tf_r ?? tf_l, tf_minimum_u_value))), where u_exact is the
   u of the comparison's level that is exactly `c_l = c_r`, and tf_x is the relative frequency of x's
@@ -63,8 +64,6 @@ Row = Mapping[str, Value]
 TfTables = Mapping[str, Mapping[Value, float]]
 _Fn = Callable[[Row, Row], Value]
 
-_NOT_OBSERVED: Final = "level not observed in training dataset"
-_NOT_OBSERVED_VALUE: Final = 1e-6
 _CLAMP_MIN: Final = 1e-300
 
 
@@ -172,7 +171,7 @@ _COMPARISONS: Final[dict[type[exp.Expression], Callable[[Any, Any], bool]]] = {
 }
 
 
-def _compile(node: exp.Expression) -> _Fn:  # noqa: PLR0911, PLR0912 - one branch per SQL node type
+def _compile(node: exp.Expression) -> _Fn:
     if isinstance(node, exp.Paren):
         return _compile(node.this)
     if isinstance(node, exp.Column):
@@ -273,15 +272,15 @@ def compile_condition(sql: str) -> _Fn:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as error:
         raise UnsupportedSql(f"cannot parse comparison level SQL: {sql}") from error
+    if not isinstance(tree, exp.Expression):
+        raise UnsupportedSql(f"not an SQL expression: {sql}")
     return _compile(tree)
 
 
 # ---- the model -------------------------------------------------------------------------------------
 def _probability(level: Mapping[str, Any], key: str) -> float | None:
     value = level.get(key)
-    if value == _NOT_OBSERVED:
-        return _NOT_OBSERVED_VALUE
-    return None if value is None else float(value)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +338,7 @@ def _exact_match_u(levels: list[Mapping[str, Any]], column: str) -> float:
             continue
         while isinstance(tree, exp.Paren):
             tree = tree.this
-        if _columns_eq(tree) == (column, column):
+        if isinstance(tree, exp.Expression) and _columns_eq(tree) == (column, column):
             u = _probability(level, "u_probability")
             if u is None:
                 raise UnsupportedSql(f"exact-match level on {column} has no u probability")
@@ -405,7 +404,9 @@ def tf_columns(model: Mapping[str, Any]) -> list[str]:
     return columns
 
 
-def build_tf_tables(records: pa.Table | Iterable[Mapping[str, Any]], columns: Iterable[str]) -> dict[str, dict[Value, float]]:
+def build_tf_tables(
+    records: pa.Table | Iterable[Mapping[str, Any]], columns: Iterable[str]
+) -> dict[str, dict[Value, float]]:
     """Relative frequency of each value of each column among the records where it is not NULL.
 
     Same definition as Splink's `compute_tf_table`. `records` are canonical rows or model rows; the

@@ -44,7 +44,6 @@ from linkage.model import (
 __all__ = ["DEFAULT_MODEL_DIR", "TrainedModel", "load_model", "model_id_of", "save_model", "train_model"]
 
 DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models"
-LEVEL_NOT_OBSERVED: Final = "level not observed in training dataset"  # Splink's marker (constants.py)
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5  # Splink's progress messages carry only counts, but are noise
 
 
@@ -66,12 +65,15 @@ def model_id_of(model: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:12]
 
 
-def _mark_unobserved(model: dict[str, Any]) -> list[str]:
-    """Give levels that training never observed Splink's own marker, and list them.
+def _unobserved(model: dict[str, Any]) -> list[str]:
+    """Levels training never observed (m or u missing), by name; their m is set to 0 for `_floor_m`.
 
-    Splink reads "level not observed in training dataset" as probability 1e-6, as does the scorer;
-    without the marker a level without m or u would have no match weight at all. The list goes into
-    the provenance so that whoever retrains sees which levels rest on no data.
+    Splink leaves such a level without m or u and, on load, silently substitutes position-based
+    defaults (e.g. weight -5 for a 3-level comparison's ELSE). The model JSON spells every number out
+    instead, so that Splink and the scorer read the same ones: an unobserved m is raised to the floor
+    by `_floor_m`, and an unobserved u is then set equal to m (weight 0: the level is no evidence
+    either way). The list goes into the provenance so that whoever retrains sees which levels rest on
+    no data.
     """
     unobserved: list[str] = []
     for comparison in model["comparisons"]:
@@ -79,10 +81,17 @@ def _mark_unobserved(model: dict[str, Any]) -> list[str]:
             if level.get("is_null_level"):
                 continue
             for key in ("m_probability", "u_probability"):
-                if level.get(key) is None:
-                    level[key] = LEVEL_NOT_OBSERVED
+                if not isinstance(level.get(key), float):
                     unobserved.append(f"{comparison['output_column_name']}: {level['label_for_charts']} ({key[0]})")
+                    level[key] = 0.0 if key == "m_probability" else None
     return unobserved
+
+
+def _fill_unobserved_u(model: dict[str, Any]) -> None:
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level") and level.get("u_probability") is None:
+                level["u_probability"] = level["m_probability"]
 
 
 def _floor_m(model: dict[str, Any], m_floor: float) -> list[str]:
@@ -153,8 +162,9 @@ def train_model(
     model: dict[str, Any] = linker.misc.save_model_to_json()
     con.close()
     model.pop("linker_uid", None)  # random per Linker: would make the content id differ run to run
-    unobserved = _mark_unobserved(model)
+    unobserved = _unobserved(model)
     floored = _floor_m(model, m_floor)
+    _fill_unobserved_u(model)
     provenance = {
         "model_id": model_id_of(model),
         "splink_version": version("splink"),
@@ -222,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         data_description=args.description or args.records.name,
     )
     path = save_model(trained, args.out, name=args.name)
-    print(f"model {trained.model_id} ({records.num_rows} records) -> {path}")  # noqa: T201 - CLI output
+    print(f"model {trained.model_id} ({records.num_rows} records) -> {path}")
     return 0
 
 

@@ -31,8 +31,10 @@ class Person(SQLModel, table=True):
 class SourceRecord(SQLModel, table=True):
     __tablename__ = "source_record"
     __table_args__ = (
-        Index("ix_source_given_dob", "given_key", "dob_iso"),
+        # One index per blocking rule of the linkage model (linkage.model.BLOCKING_RULES).
+        Index("ix_source_given_dob", "given_key", "dob_date"),
         Index("ix_source_family_given_year", "family_key", "given_key", "dob_year"),
+        Index("ix_source_family_dob", "family_key", "dob_date"),
         Index("ix_source_facility_patient", "facility_code", "patient_code"),
         Index("ix_source_given_commune", "given_key", "commune_code"),
     )
@@ -48,14 +50,14 @@ class SourceRecord(SQLModel, table=True):
     # blocking keys (normalised; see linkage.normalise)
     given_key: str | None = Field(default=None, max_length=64)
     family_key: str | None = Field(default=None, max_length=64)
-    dob_iso: str | None = Field(default=None, max_length=10)
+    dob_date: str | None = Field(default=None, max_length=10)
     dob_year: int | None = None
     national_id: str | None = Field(default=None, max_length=20, index=True)
     bhxh_number: str | None = Field(default=None, max_length=10, index=True)
     phone: str | None = Field(default=None, max_length=15, index=True)
     commune_code: str | None = Field(default=None, max_length=10)
     features: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    """The canonical record (``CanonicalRecord.to_row()``) the scorer compares."""
+    """The model row (``linkage.model.model_row``) the scorer compares."""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -119,3 +121,17 @@ class StewardConstraint(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     actor: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class TermFrequency(SQLModel, table=True):
+    """How many source records carry each value of each term-frequency column of the model.
+
+    Updated in the same transaction as each new source record, so the counts are always current; the
+    scorer's relative frequencies are ``count / total`` of the column.
+    """
+
+    __tablename__ = "term_frequency"
+
+    column_name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(primary_key=True, max_length=128)
+    count: int

@@ -145,7 +145,7 @@ class SynthConfig:
     habits: Mapping[str, float] = field(default_factory=_habit_defaults)
     undefined_row_share: float = 0.3  # rows of an "undefined"-habit facility that carry the literal
     # Write the inner xmlns habit with the malformed xsi URI seen in real files (lxml rejects it by default).
-    inner_xmlns_malformed: bool = False
+    inner_xmlns_malformed: bool = True
 
     def __post_init__(self) -> None:
         problems: list[str] = []

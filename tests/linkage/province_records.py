@@ -35,8 +35,7 @@ def province_records(*, persons: int, seed: int, workdir: Path | None = None) ->
         generate_province(persons=persons, seed=seed, out=out)
         truth = pq.read_table(out / "truth.parquet", columns=["facility_code", "ma_lk", "person_id"])
         person_of = {
-            (f, lk): pid
-            for f, lk, pid in zip(*(truth.column(c).to_pylist() for c in truth.column_names), strict=True)
+            (f, lk): pid for f, lk, pid in zip(*(truth.column(c).to_pylist() for c in truth.column_names), strict=True)
         }
         rows: list[dict[str, str | int | None]] = []
         for path in sorted((out / "xml").rglob("*.xml")):

@@ -214,9 +214,7 @@ class _Generator:
         middle = p.middle
         if middle and rng.random() < 0.03:
             middle = self._tone_typo(middle) if rng.random() < 0.5 else self._char_typo(middle)
-        if middle in ("Thị", "Văn") and rng.random() < 0.2:
-            middle = ""
-        elif rng.random() < 0.03:
+        if (middle in ("Thị", "Văn") and rng.random() < 0.2) or rng.random() < 0.03:
             middle = ""
         name = " ".join(part for part in (family, middle, given) if part)
         if rng.random() < 0.25:

@@ -35,7 +35,9 @@ SQL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("sql", "left", "right", "expected"), [c[1:] for c in SQL_CASES], ids=[c[0] for c in SQL_CASES])
+@pytest.mark.parametrize(
+    ("sql", "left", "right", "expected"), [c[1:] for c in SQL_CASES], ids=[c[0] for c in SQL_CASES]
+)
 def test_sql_semantics(sql: str, left: dict[str, Any], right: dict[str, Any], expected: object) -> None:
     assert compile_condition(sql)(left, right) is expected
 
@@ -48,12 +50,12 @@ def test_matches_duckdb_on_the_same_sql() -> None:
         if "l.a" in sql:
             continue
         columns = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
-        select = ", ".join(f"{'NULL' if v is None else repr(v)} AS \"{k}\"" for k, v in columns.items())
+        select = ", ".join(f'{"NULL" if v is None else repr(v)} AS "{k}"' for k, v in columns.items())
         got = con.sql(f"SELECT ({sql}) FROM (SELECT {select})").fetchall()[0][0]
         assert got is expected, sql
 
 
-@pytest.mark.parametrize("sql", ["soundex(\"a_l\") = soundex(\"a_r\")", "\"a_l\" LIKE 'X%'", "\"a_l\" = \"b\""])
+@pytest.mark.parametrize("sql", ['soundex("a_l") = soundex("a_r")', "\"a_l\" LIKE 'X%'", '"a_l" = "b"'])
 def test_unsupported_sql_is_refused_at_load(sql: str) -> None:
     with pytest.raises(UnsupportedSql):
         compile_condition(sql)
@@ -63,7 +65,10 @@ def test_model_without_else_level_is_refused() -> None:
     model = {
         "probability_two_random_records_match": 0.01,
         "comparisons": [
-            {"output_column_name": "a", "comparison_levels": [{"sql_condition": '"a_l" = "a_r"', "m_probability": 0.9, "u_probability": 0.1}]}
+            {
+                "output_column_name": "a",
+                "comparison_levels": [{"sql_condition": '"a_l" = "a_r"', "m_probability": 0.9, "u_probability": 0.1}],
+            }
         ],
     }
     with pytest.raises(UnsupportedSql, match="ELSE"):
@@ -89,7 +94,7 @@ def _toy_model() -> dict[str, Any]:
                     {
                         "sql_condition": 'jaro_winkler_similarity("n_l", "n_r") >= 0.8',
                         "m_probability": 0.08,
-                        "u_probability": "level not observed in training dataset",
+                        "u_probability": 1e-6,
                         "tf_adjustment_column": "n",
                         "tf_adjustment_weight": 0.5,
                     },
@@ -98,6 +103,13 @@ def _toy_model() -> dict[str, Any]:
             }
         ],
     }
+
+
+def test_level_without_numeric_m_or_u_is_refused() -> None:
+    model = _toy_model()
+    model["comparisons"][0]["comparison_levels"][2]["u_probability"] = "level not observed in training dataset"
+    with pytest.raises(UnsupportedSql, match="no m or u"):
+        Scorer(model)
 
 
 def test_weights_by_hand() -> None:
@@ -133,9 +145,10 @@ def test_build_tf_tables_counts_non_null_values() -> None:
 
 def test_explanations_and_tf_direction_on_the_shipped_model() -> None:
     model = load_model().model
-    a = model_row(normalise_record({"HO_TEN": "Nguyễn Văn An", "NGAY_SINH": "199002150000", "GIOI_TINH": "1"}).to_row())
-    b = model_row(normalise_record({"HO_TEN": "NGUYEN VAN AN", "NGAY_SINH": "199002150000", "GIOI_TINH": "1"}).to_row())
-    scorer = Scorer(model, {"given_ascii": {"AN": 0.05}, "family_ascii": {"NGUYEN": 0.38}})
+    born = {"NGAY_SINH": "199002150000", "GIOI_TINH": "1"}
+    a = model_row(normalise_record({"HO_TEN": "Nguyễn Văn Đức", **born}).to_row())
+    b = model_row(normalise_record({"HO_TEN": "NGUYEN VAN DUC", **born}).to_row())
+    scorer = Scorer(model, {"given_ascii": {"DUC": 0.05}, "family_ascii": {"NGUYEN": 0.38}})
     result = scorer.score(a, b)
     labels = {e.comparison: e.label for e in result.comparisons}
     assert labels["given"] == "Exact match without diacritics"

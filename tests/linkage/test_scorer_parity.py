@@ -56,8 +56,8 @@ def splink_scores(
     blocked = linker.inference.predict().as_record_list()
     rng = random.Random(5)
     sample = rng.sample(range(records.num_rows), 80)
-    left = db_api.register(records.take(sample[:40]), dataset_display_name="left")
-    right = db_api.register(records.take(sample[40:]), dataset_display_name="right")
+    left = db_api.register(records.take(sample[:40]), dataset_display_name="sample_left")
+    right = db_api.register(records.take(sample[40:]), dataset_display_name="sample_right")
     random_pairs = linker.inference.score_pairs(left, right).as_record_list()
     return blocked + random_pairs
 

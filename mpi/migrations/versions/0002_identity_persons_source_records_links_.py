@@ -1,8 +1,8 @@
-"""identity: persons, source records, links, events, review, constraints
+"""identity: persons, source records, links, events, review, constraints, term frequencies
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 17:44:04.057746
+Create Date: 2026-11-25 17:50:15.850565
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ def upgrade() -> None:
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_person_merged_into_id'), ['merged_into_id'], unique=False)
 
+    op.create_table('term_frequency',
+    sa.Column('column_name', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('column_name', 'value')
+    )
     op.create_table('source_record',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('encounter_id', sa.Integer(), nullable=False),
@@ -44,7 +50,7 @@ def upgrade() -> None:
     sa.Column('link_state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('given_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('family_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('dob_iso', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+    sa.Column('dob_date', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
     sa.Column('dob_year', sa.Integer(), nullable=True),
     sa.Column('national_id', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('bhxh_number', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
@@ -59,9 +65,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('source_record', schema=None) as batch_op:
         batch_op.create_index('ix_source_facility_patient', ['facility_code', 'patient_code'], unique=False)
+        batch_op.create_index('ix_source_family_dob', ['family_key', 'dob_date'], unique=False)
         batch_op.create_index('ix_source_family_given_year', ['family_key', 'given_key', 'dob_year'], unique=False)
         batch_op.create_index('ix_source_given_commune', ['given_key', 'commune_code'], unique=False)
-        batch_op.create_index('ix_source_given_dob', ['given_key', 'dob_iso'], unique=False)
+        batch_op.create_index('ix_source_given_dob', ['given_key', 'dob_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_record_bhxh_number'), ['bhxh_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_record_national_id'), ['national_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_record_person_id'), ['person_id'], unique=False)
@@ -177,9 +184,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_source_given_dob')
         batch_op.drop_index('ix_source_given_commune')
         batch_op.drop_index('ix_source_family_given_year')
+        batch_op.drop_index('ix_source_family_dob')
         batch_op.drop_index('ix_source_facility_patient')
 
     op.drop_table('source_record')
+    op.drop_table('term_frequency')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_merged_into_id'))
 

@@ -1,0 +1,200 @@
+"""The online path: link each encounter to a person inside its ingest transaction, in milliseconds.
+
+For a new source record: normalise the XML1 demographics (``linkage.normalise_record``), fetch candidate
+records through indexed blocking keys (the model's own blocking rules, plus the facility's patient code
+and earlier versions of the same encounter), score them in process with the trained model
+(``linkage.Scorer``, parity-tested against Splink), apply the policy (:mod:`mpi.identity.matching`) and
+write the decision (:mod:`mpi.identity.links`). Plugs into ingest as its ``EncounterLinker``.
+
+Never logs a name, an identifier or a phone number: only ids, rules and probabilities.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, and_, select, union_all
+
+from linkage import CanonicalRecord, Scorer, load_model, model_row, normalise_record
+from mpi.identity import links as L
+from mpi.identity.matching import Candidate, Decision, Thresholds, decide
+from mpi.identity.tf import TermFrequencies
+from mpi.settings import Settings
+from mpi.xml130 import ParsedEncounter
+
+SYSTEM: Final = "system"
+CANDIDATES_PER_KEY: Final = 200
+"""At most this many records per blocking key: bounds the work for very common name/date pairs."""
+
+# Blocking keys, as (columns) of source_record; each has an index (mpi.identity.models).
+BLOCKING_KEYS: Final[tuple[tuple[str, ...], ...]] = (
+    ("given_key", "dob_date"),
+    ("family_key", "given_key", "dob_year"),
+    ("family_key", "dob_date"),
+    ("national_id",),
+    ("bhxh_number",),
+    ("phone",),
+    ("given_key", "commune_code"),
+)
+_IDENTITY_FIELDS: Final = (
+    "HO_TEN", "NGAY_SINH", "GIOI_TINH", "SO_CCCD", "MA_THE_BHYT", "DIEN_THOAI",
+    "MATINH_CU_TRU", "MAHUYEN_CU_TRU", "MAXA_CU_TRU", "DIA_CHI", "MA_BN",
+)
+
+
+def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
+    summary = enc.summary
+    raw: dict[str, str | None] = {name: (summary.text(name) if summary else None) for name in _IDENTITY_FIELDS}
+    raw["MA_CSKCB"] = enc.facility_code
+    return normalise_record(raw)
+
+
+def source_values(enc: ParsedEncounter, encounter_id: int, version: int, record: CanonicalRecord) -> dict[str, Any]:
+    features = model_row(record.to_row())
+    return {
+        "encounter_id": encounter_id,
+        "facility_code": enc.facility_code,
+        "ma_lk": enc.ma_lk,
+        "version": version,
+        "patient_code": record.patient_code,
+        "given_key": features.get("given_key"),
+        "family_key": features.get("family_key"),
+        "dob_date": features.get("dob_date"),
+        "dob_year": features.get("dob_year"),
+        "national_id": record.national_id,
+        "bhxh_number": record.bhxh_number,
+        "phone": record.phone,
+        "commune_code": record.commune_code,
+        "features": features,
+    }
+
+
+class OnlineLinker:
+    """The identity step of ingest (an ``EncounterLinker``)."""
+
+    def __init__(self, *, scorer: Scorer, model_id: str, thresholds: Thresholds) -> None:
+        self.scorer = scorer
+        self.model_id = model_id
+        self.thresholds = thresholds
+        self.tf = TermFrequencies(scorer.tf_columns)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OnlineLinker:
+        trained = load_model(Path(settings.model_path) if settings.model_path else None)
+        return cls(
+            scorer=Scorer(trained.model),
+            model_id=trained.model_id,
+            thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),
+        )
+
+    def warm(self, engine: Engine) -> None:
+        self.tf.ensure_fresh(engine)
+
+    def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
+        conn = connection
+        self.tf.ensure_fresh(conn)
+        version = int(
+            conn.execute(select(L.sources.c.id).where(L.sources.c.encounter_id == encounter_id)).scalar() or 0
+        ) or _version_of(conn, encounter_id)
+        record = canonical_from_encounter(encounter)
+        values = source_values(encounter, encounter_id, version, record)
+        features = values["features"]
+        candidates = self._candidates(conn, values)
+        scorer = self.scorer.with_tf_tables(self.tf.tables_for([features, *(c.features for c in candidates)]))
+        for c in candidates:
+            c.match_weight = scorer.match_weight(features, c.features)
+            c.match_probability = _probability(c.match_weight)
+        national_id_valid = record.national_id_kind == "CCCD" and not record.national_id_issues
+        decision = decide(features, candidates, self.thresholds, national_id_valid=national_id_valid)
+        return self._apply(conn, values, decision)
+
+    def _candidates(self, conn: Connection, values: dict[str, Any]) -> list[Candidate]:
+        s = L.sources
+        selects = []
+        for key in BLOCKING_KEYS:
+            if all(values.get(column) is not None for column in key):
+                condition = and_(*(s.c[column] == values[column] for column in key))
+                selects.append(select(s.c.id).where(condition).limit(CANDIDATES_PER_KEY))
+        if values.get("patient_code"):
+            selects.append(
+                select(s.c.id).where(s.c.facility_code == values["facility_code"], s.c.patient_code == values["patient_code"])
+            )
+        selects.append(select(s.c.id).where(s.c.facility_code == values["facility_code"], s.c.ma_lk == values["ma_lk"]))
+        ids = select(union_all(*(q.subquery().select() for q in selects)).subquery().c.id).distinct()
+        rows = conn.execute(
+            select(s.c.id, s.c.person_id, s.c.features, s.c.facility_code, s.c.patient_code, s.c.ma_lk).where(
+                s.c.id.in_(ids)
+            )
+        ).all()
+        out: list[Candidate] = []
+        for row in rows:
+            person_id = int(row.person_id)
+            if L.is_blocked(conn, source_record_id=int(row.id), person_id=person_id):
+                continue
+            out.append(
+                Candidate(
+                    source_record_id=int(row.id),
+                    person_id=person_id,
+                    features=row.features,
+                    same_patient_code=bool(values.get("patient_code"))
+                    and row.facility_code == values["facility_code"]
+                    and row.patient_code == values["patient_code"],
+                    previous_version=row.facility_code == values["facility_code"] and row.ma_lk == values["ma_lk"],
+                )
+            )
+        return out
+
+    def _apply(self, conn: Connection, values: dict[str, Any], decision: Decision) -> dict[str, Any]:
+        if decision.action == "link":
+            assert decision.person_id is not None
+            person_id, state = decision.person_id, "auto"
+        else:
+            person_id, state = L.create_person(conn, actor=SYSTEM), "auto" if decision.action == "new" else "review"
+        source_id = L.add_source_record(conn, values=values, person_id=person_id, state=state)
+        L.link(
+            conn,
+            source_record_id=source_id,
+            person_id=person_id,
+            state=state,
+            rule=decision.rule,
+            actor=SYSTEM,
+            match_weight=decision.match_weight,
+            match_probability=decision.match_probability,
+            model_id=self.model_id if decision.rule not in ("new_person",) or decision.match_weight is not None else None,
+        )
+        review_id = None
+        if decision.action == "review":
+            assert decision.person_id is not None
+            review_id = L.open_review(
+                conn,
+                source_record_id=source_id,
+                candidate_person_id=decision.person_id,
+                reason=decision.rule,
+                actor=SYSTEM,
+                match_weight=decision.match_weight,
+                match_probability=decision.match_probability,
+                model_id=self.model_id,
+            )
+        self.tf.add(conn, values["features"])
+        return {
+            "person_id": person_id,
+            "source_record_id": source_id,
+            "link_state": state,
+            "rule": decision.rule,
+            "match_probability": decision.match_probability,
+            "review_id": review_id,
+        }
+
+
+def _version_of(conn: Connection, encounter_id: int) -> int:
+    from mpi.store.models import Encounter
+
+    enc = Encounter.__table__  # type: ignore[attr-defined]
+    return int(conn.execute(select(enc.c.version).where(enc.c.id == encounter_id)).scalar_one())
+
+
+def _probability(weight: float) -> float:
+    from linkage.scorer import probability_from_weight
+
+    return probability_from_weight(weight)
