@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -53,13 +53,16 @@ class Submission(SQLModel, table=True):
 class Encounter(SQLModel, table=True):
     """One version of one encounter (XML1 record) and where it came from."""
 
-    __table_args__ = (UniqueConstraint("facility_code", "ma_lk", "version", name="uq_encounter_version"),)
+    __table_args__ = (
+        UniqueConstraint("facility_code", "ma_lk", "version", name="uq_encounter_version"),
+        Index("ix_encounter_key", "facility_code", "ma_lk", "is_current"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    facility_code: str = Field(max_length=20, index=True)
+    facility_code: str = Field(max_length=20)
     ma_lk: str = Field(max_length=100)
     version: int
-    is_current: bool = Field(default=True, index=True)
+    is_current: bool = True
     submission_id: int = Field(foreign_key="submission.id", index=True)
     hoso: int
     content_sha256: str = Field(max_length=64)
