@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.routes import submissions
 from mpi.errors import MPIError
+from mpi.identity.online import OnlineLinker
 from mpi.settings import Settings, get_settings
 from mpi.store import open_store
 
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = open_store(settings.database_url)
+    app.state.linker = OnlineLinker.from_settings(settings)
+    app.state.linker.warm(app.state.engine)
     app.include_router(submissions.router)
     _install_error_handlers(app)
 

@@ -25,7 +25,7 @@ from linkage.normalise.national_id import NationalId, check_cccd, classify_natio
 from linkage.normalise.phone import Phone, normalise_phone
 from linkage.normalise.record import CanonicalRecord, normalise_record
 from linkage.normalise.text import fold_ascii
-from linkage.scorer import ComparisonExplanation, PairScore, Scorer, build_tf_tables
+from linkage.scorer import ComparisonExplanation, PairScore, Scorer, build_tf_tables, probability_from_weight
 
 if TYPE_CHECKING:
     from linkage.training import TrainedModel, load_model, save_model, train_model
@@ -78,6 +78,7 @@ __all__ = [
     "parse_insurance_cards",
     "parse_partial_date",
     "predict_pairs",
+    "probability_from_weight",
     "repair_mojibake",
     "save_model",
     "train_model",

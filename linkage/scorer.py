@@ -36,6 +36,7 @@ Never logs a value.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -446,8 +447,14 @@ class Scorer:
         return cls(json.loads(path.read_text(encoding="utf-8")), tf_tables)
 
     def with_tf_tables(self, tf_tables: TfTables) -> Scorer:
-        """A scorer for the same model with other TF tables (e.g. refreshed from a larger population)."""
-        return Scorer(self._model, tf_tables)
+        """A scorer for the same model with other TF tables (e.g. refreshed from a larger population).
+
+        Cheap: the compiled comparisons are shared, only the lookups differ (the online path makes one
+        per incoming record, with the frequencies of that record's and its candidates' values).
+        """
+        scorer = copy.copy(self)
+        scorer._tf = tf_tables
+        return scorer
 
     @property
     def tf_columns(self) -> list[str]:

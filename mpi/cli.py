@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from mpi.errors import MPIError
+from mpi.identity.online import OnlineLinker
 from mpi.ingest import Receipt, ingest_parsed, parse_paths
 from mpi.keys import Role, create_key, list_keys, revoke_key
 from mpi.settings import get_settings
@@ -60,9 +61,14 @@ def ingest(
         console=err, disable=as_json or not err.is_terminal,
     ) as progress:
         task = progress.add_task("ingest", total=len(files))
-        limits = Limits.from_settings()
+        settings = get_settings()
+        linker = OnlineLinker.from_settings(settings)
+        linker.warm(engine)
+        limits = Limits.from_settings(settings)
         for path, data, parsed in parse_paths(files, limits=limits, workers=min(workers, len(files) or 1)):
-            receipt = ingest_parsed(engine=engine, data=data, parsed=parsed, submitter="cli", allowed_facility=facility)
+            receipt = ingest_parsed(
+                engine=engine, data=data, parsed=parsed, submitter="cli", allowed_facility=facility, linker=linker
+            )
             receipts.append((path, receipt))
             progress.advance(task)
     totals = summarise(r for _, r in receipts)

@@ -364,22 +364,24 @@ def _write_encounter(
     version = 1 if current is None else current.version + 1
     if current is not None:
         conn.execute(_RETIRE, {"eid": current.id})
-    encounter_id = _inserted_id(conn.execute(
-        _INSERT_ENCOUNTER,
-        {
-            "facility_code": enc.facility_code,
-            "ma_lk": enc.ma_lk,
-            "version": version,
-            "is_current": True,
-            "submission_id": submission_id,
-            "hoso": enc.hoso,
-            "content_sha256": enc.content_sha256,
-            "status": "accepted_with_warnings" if enc.issues else "accepted",
-            "legacy_format": any(t.legacy for t in enc.tables.values()),
-            "tables": sorted(enc.tables, key=lambda t: int(t[3:])),
-            "received_at": utcnow(),
-        },
-    ))
+    encounter_id = _inserted_id(
+        conn.execute(
+            _INSERT_ENCOUNTER,
+            {
+                "facility_code": enc.facility_code,
+                "ma_lk": enc.ma_lk,
+                "version": version,
+                "is_current": True,
+                "submission_id": submission_id,
+                "hoso": enc.hoso,
+                "content_sha256": enc.content_sha256,
+                "status": "accepted_with_warnings" if enc.issues else "accepted",
+                "legacy_format": any(t.legacy for t in enc.tables.values()),
+                "tables": sorted(enc.tables, key=lambda t: int(t[3:])),
+                "received_at": utcnow(),
+            },
+        )
+    )
     for name, table in enc.tables.items():
         if table.rows:
             _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))

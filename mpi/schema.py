@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-import mpi.identity.models  # noqa: F401
+import mpi.identity.models
 import mpi.store.content
 import mpi.store.models  # noqa: F401 - imported for their tables
 

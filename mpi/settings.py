@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     def _fail_closed(self) -> Settings:
         if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
-                "MPI_SECRET_KEY must be set outside development (MPI_ENV=%s): the default is public" % self.env
+                f"MPI_SECRET_KEY must be set outside development (MPI_ENV={self.env}): the default is public"
             )
         if len(self.secret_key) < 16:
             raise ValueError("MPI_SECRET_KEY must be at least 16 characters")

@@ -45,8 +45,12 @@ def _per_encounter_rows(url: str) -> dict[int, tuple[int, int, int, int]]:
 
 def _ingest(url: str, folder: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MPI_DATABASE_URL": url}
-    return subprocess.Popen([sys.executable, "-m", "mpi", "ingest", str(folder), "--json"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mpi", "ingest", str(folder), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_killed_ingest_leaves_whole_encounters_and_a_rerun_completes(db_url: str, tmp_path: Path) -> None:

@@ -29,7 +29,10 @@ def test_a_file_is_stored_whole_and_each_table_in_its_rows(engine: Engine) -> No
     data = envelope([outpatient("LK1"), outpatient("LK2")])
     receipt = ingest_file(engine=engine, data=data, submitter="test")
     assert receipt.outcome == "accepted"
-    assert [(e.ma_lk, e.status, e.version) for e in receipt.encounters] == [("LK1", "accepted", 1), ("LK2", "accepted", 1)]
+    assert [(e.ma_lk, e.status, e.version) for e in receipt.encounters] == [
+        ("LK1", "accepted", 1),
+        ("LK2", "accepted", 1),
+    ]
     assert _counts(engine) == {"encounter": 2, "submission": 1, "issue": 0, "XML1": 2, "XML2": 4, "XML3": 4, "XML4": 2}
     with engine.connect() as conn:
         raw = conn.execute(select(Submission.__table__.c.raw_gzip)).scalar_one()
@@ -89,10 +92,18 @@ def test_a_bad_hoso_does_not_reject_the_good_ones_and_its_issues_are_kept(engine
     broken = {"XML1": inner_document("XML1", [summary("LK2", NGAY_VAO="2026-03-01", **no_costs)])}
     data = envelope([outpatient("LK1"), broken, outpatient("LK3")])
     receipt = ingest_file(engine=engine, data=data, submitter="test")
-    assert [(e.ma_lk, e.status) for e in receipt.encounters] == [("LK1", "accepted"), ("LK2", "rejected"), ("LK3", "accepted")]
+    assert [(e.ma_lk, e.status) for e in receipt.encounters] == [
+        ("LK1", "accepted"),
+        ("LK2", "rejected"),
+        ("LK3", "accepted"),
+    ]
     with engine.connect() as conn:
         kept = conn.execute(
-            select(ValidationIssue.__table__.c.code, ValidationIssue.__table__.c.encounter_id, ValidationIssue.__table__.c.path)
+            select(
+                ValidationIssue.__table__.c.code,
+                ValidationIssue.__table__.c.encounter_id,
+                ValidationIssue.__table__.c.path,
+            )
         ).all()
     assert [tuple(k) for k in kept] == [("date_mandatory", None, "HOSO[2]/XML1[1]/NGAY_VAO")]
 

@@ -22,7 +22,10 @@ router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 
 _XML_TYPES = ("application/xml", "text/xml")
 _ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    413: {"model": ErrorOut},
+    415: {"model": ErrorOut},
 }
 
 
@@ -125,6 +128,7 @@ async def submit(
         submitter=principal.submitter_tag,
         allowed_facility=allowed,
         limits=Limits.from_settings(settings),
+        linker=request.app.state.linker,
     )
     if receipt.duplicate:
         response.status_code = status.HTTP_200_OK
@@ -132,9 +136,7 @@ async def submit(
 
 
 @router.get("/{submission_id}", response_model=ReceiptOut, responses={404: {"model": ErrorOut}, **_ERRORS})
-def read_receipt(
-    submission_id: Annotated[int, Path(ge=1)], principal: SubmitterDep, engine: EngineDep
-) -> ReceiptOut:
+def read_receipt(submission_id: Annotated[int, Path(ge=1)], principal: SubmitterDep, engine: EngineDep) -> ReceiptOut:
     """The receipt of an earlier submission (the submitting facility's keys, or an admin)."""
     receipt = get_receipt(engine=engine, submission_id=submission_id)
     if receipt is None:

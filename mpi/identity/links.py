@@ -66,7 +66,9 @@ def current_person(conn: Connection, person_id: int) -> int:
 
 def add_source_record(conn: Connection, *, values: dict[str, Any], person_id: int, state: str) -> int:
     """Insert a source record already assigned to ``person_id`` (its first link is written by the caller)."""
-    return _id(conn.execute(_INSERT_SOURCE, {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()}))
+    return _id(
+        conn.execute(_INSERT_SOURCE, {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()})
+    )
 
 
 def link(
@@ -194,11 +196,26 @@ def merge(conn: Connection, *, from_person_id: int, into_person_id: int, actor: 
         for r in conn.execute(select(sources.c.id, sources.c.link_state).where(sources.c.person_id == from_person_id))
     ]
     for source_id, state in moved:
-        link(conn, source_record_id=source_id, person_id=into_person_id, state=state, rule=rule, actor=actor,
-             previous_person_id=from_person_id)
-    conn.execute(update(persons).where(persons.c.id == from_person_id).values(merged_into_id=into_person_id, merged_at=utcnow()))
-    emit(conn, "merged", actor=actor, person_id=into_person_id, other_person_id=from_person_id,
-         details={"moved": [s for s, _ in moved]})
+        link(
+            conn,
+            source_record_id=source_id,
+            person_id=into_person_id,
+            state=state,
+            rule=rule,
+            actor=actor,
+            previous_person_id=from_person_id,
+        )
+    conn.execute(
+        update(persons).where(persons.c.id == from_person_id).values(merged_into_id=into_person_id, merged_at=utcnow())
+    )
+    emit(
+        conn,
+        "merged",
+        actor=actor,
+        person_id=into_person_id,
+        other_person_id=from_person_id,
+        details={"moved": [s for s, _ in moved]},
+    )
     return [s for s, _ in moved]
 
 
@@ -218,8 +235,15 @@ def unmerge(conn: Connection, *, person_id: int, actor: str) -> list[int]:
         row = conn.execute(select(sources.c.person_id, sources.c.link_state).where(sources.c.id == source_id)).one()
         if is_pinned(conn, source_record_id=source_id) and int(row.person_id) != int(target):
             continue  # a steward placed it elsewhere since: their decision stands
-        link(conn, source_record_id=source_id, person_id=person_id, state=str(row.link_state), rule="unmerge",
-             actor=actor, previous_person_id=int(row.person_id))
+        link(
+            conn,
+            source_record_id=source_id,
+            person_id=person_id,
+            state=str(row.link_state),
+            rule="unmerge",
+            actor=actor,
+            previous_person_id=int(row.person_id),
+        )
     emit(conn, "unmerged", actor=actor, person_id=person_id, other_person_id=int(target), details={"moved": moved})
     return moved
 

@@ -68,7 +68,8 @@ class Link(SQLModel, table=True):
     state: str = Field(max_length=16)
     """``auto``, ``manual`` or ``review`` (pending a steward)."""
     rule: str = Field(max_length=32)
-    """What decided it: ``national_id``, ``facility_patient_code``, ``model``, ``new_person``, ``steward``, ``merge``."""
+    """What decided it: ``national_id``, ``facility_patient_code``, ``previous_version``, ``model``,
+    ``new_person``, ``steward``, ``merge``, ``unmerge``, ``relink``."""
     match_weight: float | None = None
     match_probability: float | None = None
     model_id: str | None = Field(default=None, max_length=64)

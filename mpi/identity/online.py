@@ -14,15 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, select, union_all
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, select, union
 
-from linkage import CanonicalRecord, Scorer, load_model, model_row, normalise_record
+from linkage import CanonicalRecord, Scorer, load_model, model_row, normalise_record, probability_from_weight
 from mpi.identity import links as L
 from mpi.identity.matching import Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
+from mpi.store.models import Encounter
 from mpi.xml130 import ParsedEncounter
 
+_encounters = Encounter.__table__  # type: ignore[attr-defined]
 SYSTEM: Final = "system"
 CANDIDATES_PER_KEY: Final = 200
 """At most this many records per blocking key: bounds the work for very common name/date pairs."""
@@ -38,9 +40,53 @@ BLOCKING_KEYS: Final[tuple[tuple[str, ...], ...]] = (
     ("given_key", "commune_code"),
 )
 _IDENTITY_FIELDS: Final = (
-    "HO_TEN", "NGAY_SINH", "GIOI_TINH", "SO_CCCD", "MA_THE_BHYT", "DIEN_THOAI",
-    "MATINH_CU_TRU", "MAHUYEN_CU_TRU", "MAXA_CU_TRU", "DIA_CHI", "MA_BN",
+    "HO_TEN",
+    "NGAY_SINH",
+    "GIOI_TINH",
+    "SO_CCCD",
+    "MA_THE_BHYT",
+    "DIEN_THOAI",
+    "MATINH_CU_TRU",
+    "MAHUYEN_CU_TRU",
+    "MAXA_CU_TRU",
+    "DIA_CHI",
+    "MA_BN",
 )
+
+
+_KEY_COLUMNS: Final = (*sorted({c for key in BLOCKING_KEYS for c in key}), "facility_code", "patient_code", "ma_lk")
+
+
+def _candidate_query() -> Select[Any]:
+    """One statement, compiled once: a UNION of indexed look-ups, one per blocking key.
+
+    A key whose value is missing is bound to NULL, and ``column = NULL`` matches nothing, so the same
+    statement serves every record. Each look-up is capped (:data:`CANDIDATES_PER_KEY`).
+    """
+    s = L.sources
+    branches = [
+        select(s.c.id).where(and_(*(s.c[c] == bindparam(f"k_{c}") for c in key))).limit(CANDIDATES_PER_KEY)
+        for key in BLOCKING_KEYS
+    ]
+    same_facility = s.c.facility_code == bindparam("k_facility_code")
+    branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
+    branches.append(select(s.c.id).where(same_facility, s.c.ma_lk == bindparam("k_ma_lk")))
+    ids = union(*(branch.subquery().select() for branch in branches)).subquery()
+    return select(s.c.id, s.c.person_id, s.c.features, s.c.facility_code, s.c.patient_code, s.c.ma_lk).where(
+        s.c.id.in_(select(ids.c.id))
+    )
+
+
+_CANDIDATES: Final = _candidate_query()
+
+
+def _blocked_persons(conn: Connection, source_record_ids: list[int]) -> set[int]:
+    """Persons a steward said an earlier version of this encounter is not (followed through merges)."""
+    c = L.constraints
+    rows = conn.execute(
+        select(c.c.person_id).where(c.c.source_record_id.in_(source_record_ids), c.c.kind == "different_person")
+    ).scalars()
+    return {L.current_person(conn, int(p)) for p in rows}
 
 
 def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
@@ -94,9 +140,7 @@ class OnlineLinker:
     def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
         conn = connection
         self.tf.ensure_fresh(conn)
-        version = int(
-            conn.execute(select(L.sources.c.id).where(L.sources.c.encounter_id == encounter_id)).scalar() or 0
-        ) or _version_of(conn, encounter_id)
+        version = int(conn.execute(select(_encounters.c.version).where(_encounters.c.id == encounter_id)).scalar_one())
         record = canonical_from_encounter(encounter)
         values = source_values(encounter, encounter_id, version, record)
         features = values["features"]
@@ -104,43 +148,31 @@ class OnlineLinker:
         scorer = self.scorer.with_tf_tables(self.tf.tables_for([features, *(c.features for c in candidates)]))
         for c in candidates:
             c.match_weight = scorer.match_weight(features, c.features)
-            c.match_probability = _probability(c.match_weight)
+            c.match_probability = probability_from_weight(c.match_weight)
         national_id_valid = record.national_id_kind == "CCCD" and not record.national_id_issues
         decision = decide(features, candidates, self.thresholds, national_id_valid=national_id_valid)
         return self._apply(conn, values, decision)
 
     def _candidates(self, conn: Connection, values: dict[str, Any]) -> list[Candidate]:
-        s = L.sources
-        selects = []
-        for key in BLOCKING_KEYS:
-            if all(values.get(column) is not None for column in key):
-                condition = and_(*(s.c[column] == values[column] for column in key))
-                selects.append(select(s.c.id).where(condition).limit(CANDIDATES_PER_KEY))
-        if values.get("patient_code"):
-            selects.append(
-                select(s.c.id).where(s.c.facility_code == values["facility_code"], s.c.patient_code == values["patient_code"])
-            )
-        selects.append(select(s.c.id).where(s.c.facility_code == values["facility_code"], s.c.ma_lk == values["ma_lk"]))
-        ids = select(union_all(*(q.subquery().select() for q in selects)).subquery().c.id).distinct()
-        rows = conn.execute(
-            select(s.c.id, s.c.person_id, s.c.features, s.c.facility_code, s.c.patient_code, s.c.ma_lk).where(
-                s.c.id.in_(ids)
-            )
-        ).all()
+        params = {f"k_{column}": values.get(column) for column in _KEY_COLUMNS}
+        rows = conn.execute(_CANDIDATES, params).all()
+        previous = [r for r in rows if r.facility_code == values["facility_code"] and r.ma_lk == values["ma_lk"]]
+        blocked = _blocked_persons(conn, [int(r.id) for r in previous]) if previous else set()
         out: list[Candidate] = []
         for row in rows:
             person_id = int(row.person_id)
-            if L.is_blocked(conn, source_record_id=int(row.id), person_id=person_id):
+            if person_id in blocked:
                 continue
+            same_facility = row.facility_code == values["facility_code"]
             out.append(
                 Candidate(
                     source_record_id=int(row.id),
                     person_id=person_id,
                     features=row.features,
-                    same_patient_code=bool(values.get("patient_code"))
-                    and row.facility_code == values["facility_code"]
+                    same_patient_code=same_facility
+                    and values.get("patient_code") is not None
                     and row.patient_code == values["patient_code"],
-                    previous_version=row.facility_code == values["facility_code"] and row.ma_lk == values["ma_lk"],
+                    previous_version=same_facility and row.ma_lk == values["ma_lk"],
                 )
             )
         return out
@@ -161,7 +193,7 @@ class OnlineLinker:
             actor=SYSTEM,
             match_weight=decision.match_weight,
             match_probability=decision.match_probability,
-            model_id=self.model_id if decision.rule not in ("new_person",) or decision.match_weight is not None else None,
+            model_id=self.model_id if decision.match_weight is not None else None,
         )
         review_id = None
         if decision.action == "review":
@@ -185,16 +217,3 @@ class OnlineLinker:
             "match_probability": decision.match_probability,
             "review_id": review_id,
         }
-
-
-def _version_of(conn: Connection, encounter_id: int) -> int:
-    from mpi.store.models import Encounter
-
-    enc = Encounter.__table__  # type: ignore[attr-defined]
-    return int(conn.execute(select(enc.c.version).where(enc.c.id == encounter_id)).scalar_one())
-
-
-def _probability(weight: float) -> float:
-    from linkage.scorer import probability_from_weight
-
-    return probability_from_weight(weight)

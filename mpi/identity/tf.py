@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mpi.identity.models import TermFrequency
@@ -31,9 +31,9 @@ class TermFrequencies:
 
     def load(self, conn: Connection) -> None:
         counts: dict[str, Counter[str]] = {c: Counter() for c in self.columns}
-        for row in conn.execute(select(_table.c.column_name, _table.c.value, _table.c.count)):
-            if row.column_name in counts:
-                counts[row.column_name][row.value] = int(row.count)
+        for column, value, count in conn.execute(select(_table.c.column_name, _table.c.value, _table.c.count)):
+            if column in counts:
+                counts[column][value] = int(count)
         self._counts = counts
         self._totals = {c: sum(v.values()) for c, v in counts.items()}
         self._loaded_at = time.monotonic()
@@ -70,28 +70,29 @@ class TermFrequencies:
 
     def add(self, conn: Connection, row: Mapping[str, Any]) -> None:
         """Count one new record's values, durably (this transaction) and in memory."""
-        for column in self.columns:
-            value = row.get(column)
-            if value is None:
-                continue
-            key = _key(value)
-            _increment(conn, column, key)
-            self._counts[column][key] += 1
-            self._totals[column] += 1
+        params = [{"c": column, "v": _key(row[column])} for column in self.columns if row.get(column) is not None]
+        if not params:
+            return
+        conn.execute(_upsert(conn.dialect.name), params)
+        for p in params:
+            self._counts[p["c"]][p["v"]] += 1
+            self._totals[p["c"]] += 1
 
 
 def _key(value: Any) -> str:
     return str(value)[:128]
 
 
-def _increment(conn: Connection, column: str, value: str) -> None:
-    if conn.dialect.name in ("postgresql", "sqlite"):
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(_table).values(column_name=column, value=value, count=1)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["column_name", "value"], set_={"count": _table.c.count + 1}))
-        return
-    done = conn.execute(  # pragma: no cover - only the two supported back ends
-        update(_table).where(_table.c.column_name == column, _table.c.value == value).values(count=_table.c.count + 1)
-    )
-    if done.rowcount == 0:  # pragma: no cover
-        conn.execute(_table.insert().values(column_name=column, value=value, count=1))
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE count = count + 1``, built once per dialect."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        base = insert(_table).values(column_name=bindparam("c"), value=bindparam("v"), count=1)
+        stmt = _UPSERTS[dialect] = base.on_conflict_do_update(
+            index_elements=["column_name", "value"], set_={"count": _table.c.count + 1}
+        )
+    return stmt

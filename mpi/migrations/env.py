@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 from mpi.schema import metadata
-from mpi.store.db import create_db_engine
 from mpi.settings import get_settings
+from mpi.store.db import create_db_engine
 
 config = context.config
 target_metadata = metadata

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 
-
 _Compiled = tuple[str, bool, list[tuple[str, Callable[[Any], Any] | None]]]
 """SQL text, whether parameters are positional, and (column, bind processor) in parameter order."""
 

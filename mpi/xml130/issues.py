@@ -40,7 +40,9 @@ RULES: Final[dict[str, Rule]] = {
         "DOCTYPE and ENTITY declarations are refused (XXE / entity-expansion risk)",
     ),
     "xml_syntax": Rule(E, "XML không hợp lệ: {detail}", "Malformed XML: {detail}"),
-    "wrong_root": Rule(E, "Thẻ gốc phải là GIAMDINHHS, gặp {found}", "The root element must be GIAMDINHHS, found {found}"),
+    "wrong_root": Rule(
+        E, "Thẻ gốc phải là GIAMDINHHS, gặp {found}", "The root element must be GIAMDINHHS, found {found}"
+    ),
     "checkin_not_accepted": Rule(
         E,
         "Tệp check-in (XML0) được gửi tới điểm nhận riêng, không nhận ở đây",
@@ -51,7 +53,9 @@ RULES: Final[dict[str, Rule]] = {
     "too_many_hoso": Rule(E, "Quá {limit} HOSO trong một tệp", "More than {limit} HOSO in one file"),
     # --- envelope warnings ---
     "soluonghoso_mismatch": Rule(
-        W, "SOLUONGHOSO = {declared} nhưng có {found} HOSO", "SOLUONGHOSO says {declared} but the file holds {found} HOSO"
+        W,
+        "SOLUONGHOSO = {declared} nhưng có {found} HOSO",
+        "SOLUONGHOSO says {declared} but the file holds {found} HOSO",
     ),
     "ngaylap_format": Rule(W, "NGAYLAP không đúng dạng yyyymmdd", "NGAYLAP is not a yyyymmdd date"),
     "macskcb_mismatch": Rule(
@@ -62,9 +66,13 @@ RULES: Final[dict[str, Rule]] = {
     # --- one HOSO / inner document ---
     "loaihoso_missing": Rule(E, "FILEHOSO thiếu LOAIHOSO", "FILEHOSO has no LOAIHOSO"),
     "loaihoso_unknown": Rule(
-        W, "LOAIHOSO {found} không thuộc XML1..XML15; đã lưu nguyên bản", "LOAIHOSO {found} is not XML1..XML15; kept raw"
+        W,
+        "LOAIHOSO {found} không thuộc XML1..XML15; đã lưu nguyên bản",
+        "LOAIHOSO {found} is not XML1..XML15; kept raw",
     ),
-    "table_duplicate": Rule(E, "{table} xuất hiện {count} lần trong một HOSO", "{table} appears {count} times in one HOSO"),
+    "table_duplicate": Rule(
+        E, "{table} xuất hiện {count} lần trong một HOSO", "{table} appears {count} times in one HOSO"
+    ),
     "base64_invalid": Rule(E, "NOIDUNGFILE không phải base64 hợp lệ", "NOIDUNGFILE is not valid base64"),
     "table_too_large": Rule(
         E, "Bảng {table} vượt quá {limit} byte sau giải mã", "Table {table} exceeds {limit} bytes once decoded"
@@ -78,7 +86,9 @@ RULES: Final[dict[str, Rule]] = {
     "xml12_present": Rule(
         W, "XML12 do cơ quan giám định nhập trên cổng; đã nhận", "XML12 is normally entered on the portal; accepted"
     ),
-    "legacy_4210": Rule(W, "{table} theo định dạng QĐ 4210 cũ; đã chuyển đổi", "{table} uses the old QĐ 4210 layout; mapped"),
+    "legacy_4210": Rule(
+        W, "{table} theo định dạng QĐ 4210 cũ; đã chuyển đổi", "{table} uses the old QĐ 4210 layout; mapped"
+    ),
     # --- keys ---
     "ma_lk_missing": Rule(E, "Thiếu MA_LK", "MA_LK is missing"),
     "ma_lk_mismatch": Rule(
@@ -96,19 +106,29 @@ RULES: Final[dict[str, Rule]] = {
         "This submitter key may only submit encounters of facility {allowed}",
     ),
     # --- values ---
-    "date_mandatory": Rule(E, "{field} bắt buộc và phải là ngày hợp lệ: {detail}", "{field} is required and must be a valid date: {detail}"),
+    "date_mandatory": Rule(
+        E, "{field} bắt buộc và phải là ngày hợp lệ: {detail}", "{field} is required and must be a valid date: {detail}"
+    ),
     "date_invalid": Rule(W, "{field} không phải ngày hợp lệ: {detail}", "{field} is not a valid date: {detail}"),
     "date_short": Rule(
-        W, "{field} có {found} chữ số, chuẩn quy định {expected}", "{field} has {found} digits, the standard says {expected}"
+        W,
+        "{field} có {found} chữ số, chuẩn quy định {expected}",
+        "{field} has {found} digits, the standard says {expected}",
     ),
     "not_number": Rule(E, "{field} phải là số: {detail}", "{field} must be a number: {detail}"),
     "not_integer": Rule(E, "{field} phải là số nguyên", "{field} must be a whole number"),
     "undefined_literal": Rule(
         W, "{field} chứa giá trị rỗng kiểu phần mềm ('{found}')", "{field} holds a software placeholder ('{found}')"
     ),
-    "too_long": Rule(W, "{field} dài {length} ký tự, tối đa {limit}", "{field} has {length} characters, at most {limit}"),
+    "too_long": Rule(
+        W, "{field} dài {length} ký tự, tối đa {limit}", "{field} has {length} characters, at most {limit}"
+    ),
     "code_shape": Rule(W, "{field}: {detail}", "{field}: {detail}"),
-    "unknown_field": Rule(W, "Thẻ {field} không có trong bảng chỉ tiêu; đã lưu nguyên bản", "Element {field} is not in the field table; kept raw"),
+    "unknown_field": Rule(
+        W,
+        "Thẻ {field} không có trong bảng chỉ tiêu; đã lưu nguyên bản",
+        "Element {field} is not in the field table; kept raw",
+    ),
     "total_mismatch": Rule(
         W,
         "{field} = {declared} khác tổng {source} = {computed}",

@@ -105,9 +105,13 @@ def type_row(
 def _typed(fdef: FieldDef, text: str, *, legacy: bool, hoso: int, row: int, issues: list[Issue]) -> Any:
     """Type a non-empty, stripped value. The well-formed case builds no issue location."""
     kind = fdef.kind
-    if kind is Kind.STRING and fdef.name not in _SHAPED and (fdef.max_length is None or len(text) <= fdef.max_length):
-        if text not in UNDEFINED_LITERALS:
-            return text
+    if (
+        kind is Kind.STRING
+        and fdef.name not in _SHAPED
+        and (fdef.max_length is None or len(text) <= fdef.max_length)
+        and text not in UNDEFINED_LITERALS
+    ):
+        return text
     loc: dict[str, Any] = {"hoso": hoso, "table": fdef.table, "row": row, "field": fdef.name}
     if text in UNDEFINED_LITERALS:
         issues.append(issue("undefined_literal", found=text, **loc))

@@ -17,8 +17,13 @@ def _encounters(engine: Engine, n: int) -> list[int]:
 def _record(conn: Connection, encounter_id: int, person_id: int) -> int:
     source_id = L.add_source_record(
         conn,
-        values={"encounter_id": encounter_id, "facility_code": "74001", "ma_lk": f"LK{encounter_id}", "version": 1,
-                "features": {}},
+        values={
+            "encounter_id": encounter_id,
+            "facility_code": "74001",
+            "ma_lk": f"LK{encounter_id}",
+            "version": 1,
+            "features": {},
+        },
         person_id=person_id,
         state="auto",
     )
@@ -46,7 +51,14 @@ def test_history_replays_to_the_current_state_through_merges_and_unmerges(engine
         assert L.replay_assignments(conn) == _state(conn) == {r1: p1, r2: p2, r3: p2}
 
         kinds = [row.kind for row in conn.execute(select(L.events.c.kind).order_by(L.events.c.seq))]
-    assert kinds == ["person_created"] * 2 + ["linked"] * 3 + ["linked", "linked", "merged", "linked", "linked", "unmerged"]
+    assert kinds == ["person_created"] * 2 + ["linked"] * 3 + [
+        "linked",
+        "linked",
+        "merged",
+        "linked",
+        "linked",
+        "unmerged",
+    ]
 
 
 def test_persons_are_never_renumbered_and_a_merge_leaves_a_redirect(engine: Engine) -> None:
@@ -67,8 +79,10 @@ def test_a_steward_different_person_constraint_blocks_the_person_and_what_was_me
         p1, p2, p3 = (L.create_person(conn, actor="test") for _ in range(3))
         r1 = _record(conn, e1, p1)
         _record(conn, e2, p2)
-        conn.execute(L.constraints.insert(), {"kind": "different_person", "source_record_id": r1, "person_id": p2,
-                                              "actor": "steward:1"})
+        conn.execute(
+            L.constraints.insert(),
+            {"kind": "different_person", "source_record_id": r1, "person_id": p2, "actor": "steward:1"},
+        )
         assert L.is_blocked(conn, source_record_id=r1, person_id=p2) is True
         assert L.is_blocked(conn, source_record_id=r1, person_id=p3) is False
         L.merge(conn, from_person_id=p2, into_person_id=p3, actor="test")
