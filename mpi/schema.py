@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+import mpi.audit.models
 import mpi.identity.models
 import mpi.store.content
 import mpi.store.models  # noqa: F401 - imported for their tables
