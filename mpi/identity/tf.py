@@ -22,9 +22,10 @@ _table = TermFrequency.__table__  # type: ignore[attr-defined]
 
 
 class TermFrequencies:
-    def __init__(self, columns: list[str], *, reload_seconds: float = 300.0) -> None:
+    def __init__(self, columns: list[str], *, reload_seconds: float = 300.0, min_population: int = 2000) -> None:
         self.columns = columns
         self.reload_seconds = reload_seconds
+        self.min_population = min_population
         self._counts: dict[str, Counter[str]] = {c: Counter() for c in columns}
         self._totals: dict[str, int] = dict.fromkeys(columns, 0)
         self._loaded_at = float("-inf")
@@ -59,6 +60,9 @@ class TermFrequencies:
         out: dict[str, dict[Any, float]] = {}
         for column in self.columns:
             table: dict[Any, float] = {}
+            if self._totals.get(column, 0) < self.min_population:
+                out[column] = table
+                continue
             for row in rows:
                 value = row.get(column)
                 if value is not None and value not in table:

@@ -1,0 +1,117 @@
+"""The online path on SQLite and PostgreSQL: each ingested encounter is linked by the matching policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from mpi.identity import links as L
+from mpi.identity.online import OnlineLinker
+from mpi.ingest import ingest_file
+from mpi.settings import Settings
+from tests.builders import envelope, outpatient
+from tests.conftest import TEST_SECRET
+
+MOTHER = {"HO_TEN": "TRẦN THỊ MINH THƯ", "SO_CCCD": "074190001234", "NGAY_SINH": "199005150000", "GIOI_TINH": "2"}
+
+
+@pytest.fixture
+def linker(engine: Engine) -> OnlineLinker:
+    linker = OnlineLinker.from_settings(Settings(env="test", secret_key=TEST_SECRET))
+    linker.warm(engine)
+    return linker
+
+
+def _ingest(engine: Engine, linker: OnlineLinker, ma_lk: str, facility: str = "74001", **fields: str) -> dict[str, Any]:
+    data = envelope([outpatient(ma_lk, facility, **fields)], facility=facility)
+    receipt = ingest_file(engine=engine, data=data, submitter="test", linker=linker)
+    (enc,) = receipt.encounters
+    assert enc.status == "accepted", enc.issues
+    assert enc.identity is not None
+    return enc.identity
+
+
+def test_a_valid_cccd_with_consistent_demographics_links_across_facilities(
+    engine: Engine, linker: OnlineLinker
+) -> None:
+    first = _ingest(engine, linker, "A1", "74001", **MOTHER, MA_BN="BN-A-1")
+    second = _ingest(engine, linker, "B1", "74002", **{**MOTHER, "HO_TEN": "TRAN THI MINH THU"}, MA_BN="99887")
+    assert first["rule"] == "new_person"
+    assert (second["rule"], second["link_state"], second["person_id"]) == ("national_id", "auto", first["person_id"])
+
+
+def test_a_childs_record_under_the_mothers_cccd_is_never_linked_to_her(engine: Engine, linker: OnlineLinker) -> None:
+    mother = _ingest(engine, linker, "A1", **MOTHER)
+    # A child recorded with the mother's CCCD: another sex, another birth year, another given name.
+    child = _ingest(
+        engine,
+        linker,
+        "A2",
+        **{**MOTHER, "HO_TEN": "LÊ VĂN NAM", "NGAY_SINH": "202401100000", "GIOI_TINH": "1"},
+        MA_BN="BN-CHILD",
+    )
+    # The CCCD's sex and year digits contradict the child's record, so it is not a valid identifier for
+    # it; the shared card, phone and address make the model hesitate: review, never a silent link.
+    assert child["person_id"] != mother["person_id"]
+    assert (child["link_state"], child["rule"]) == ("review", "model_band")
+
+
+def test_the_same_facility_patient_code_links(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", SO_CCCD="", MA_BN="BN-77", DIEN_THOAI="")
+    second = _ingest(engine, linker, "A2", SO_CCCD="", MA_BN="BN-77", DIEN_THOAI="", MA_THE_BHYT="")
+    assert (second["rule"], second["person_id"]) == ("facility_patient_code", first["person_id"])
+
+
+def test_without_identifiers_the_model_links_strong_demographic_agreement(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", "74001", SO_CCCD="", MA_BN="X1")
+    second = _ingest(engine, linker, "B1", "74002", SO_CCCD="", MA_BN="Y9")
+    assert second["rule"] in ("model", "national_id")
+    assert second["person_id"] == first["person_id"]
+    assert second["match_probability"] >= 0.99
+
+
+def test_namesakes_born_years_apart_are_different_people(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", "74001", SO_CCCD="", MA_THE_BHYT="", DIEN_THOAI="", MA_BN="N1")
+    other = _ingest(
+        engine, linker, "B1", "74002", SO_CCCD="", MA_THE_BHYT="", DIEN_THOAI="", MA_BN="N2", NGAY_SINH="196201010000"
+    )
+    assert other["person_id"] != first["person_id"]
+
+
+def test_a_corrected_resubmission_stays_with_its_person(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", **MOTHER, MA_BENH_CHINH="J06.9")
+    again = _ingest(engine, linker, "A1", **MOTHER, MA_BENH_CHINH="J20.9")
+    assert again["person_id"] == first["person_id"]
+    with engine.connect() as conn:
+        versions = conn.execute(select(L.sources.c.version, L.sources.c.person_id).order_by(L.sources.c.version)).all()
+        assert L.replay_assignments(conn) == {
+            int(r.id): int(r.person_id) for r in conn.execute(select(L.sources.c.id, L.sources.c.person_id))
+        }
+    assert [tuple(v) for v in versions] == [(1, first["person_id"]), (2, first["person_id"])]
+
+
+def test_every_link_records_the_model_that_scored_it(engine: Engine, linker: OnlineLinker) -> None:
+    _ingest(engine, linker, "A1", "74001", SO_CCCD="", MA_BN="X1")
+    _ingest(engine, linker, "B1", "74002", SO_CCCD="", MA_BN="Y9")
+    with engine.connect() as conn:
+        rows = conn.execute(select(L.links.c.rule, L.links.c.model_id).order_by(L.links.c.id)).all()
+    assert [tuple(r) for r in rows] == [("new_person", None), ("model", linker.model_id)]
+
+
+def test_an_equal_valid_cccd_with_another_birth_year_goes_to_review(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", **MOTHER)
+    # Same valid CCCD (consistent with this record's sex and year), but another name and birth date.
+    other = _ingest(
+        engine,
+        linker,
+        "B1",
+        "74002",
+        **{**MOTHER, "HO_TEN": "PHẠM THỊ HOA", "NGAY_SINH": "199001020000"},
+        MA_BN="Z1",
+        DIEN_THOAI="0987000222",
+        MA_THE_BHYT="",
+    )
+    assert (other["link_state"], other["rule"]) == ("review", "national_id_conflict")
+    assert other["person_id"] != first["person_id"]
