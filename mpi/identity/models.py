@@ -36,6 +36,7 @@ class SourceRecord(SQLModel, table=True):
         Index("ix_source_family_given_year", "family_key", "given_key", "dob_year"),
         Index("ix_source_family_dob", "family_key", "dob_date"),
         Index("ix_source_facility_patient", "facility_code", "patient_code"),
+        Index("ix_source_facility_ma_lk", "facility_code", "ma_lk"),  # earlier versions of the same encounter
         Index("ix_source_given_commune", "given_key", "commune_code"),
     )
 

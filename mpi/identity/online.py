@@ -96,12 +96,15 @@ def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
     return normalise_record(raw)
 
 
-def source_values(enc: ParsedEncounter, encounter_id: int, version: int, record: CanonicalRecord) -> dict[str, Any]:
+def source_values(
+    record: CanonicalRecord, *, encounter_id: int, facility_code: str, ma_lk: str, version: int
+) -> dict[str, Any]:
+    """The ``source_record`` row of one encounter version: blocking keys and the model row."""
     features = model_row(record.to_row())
     return {
         "encounter_id": encounter_id,
-        "facility_code": enc.facility_code,
-        "ma_lk": enc.ma_lk,
+        "facility_code": facility_code,
+        "ma_lk": ma_lk,
         "version": version,
         "patient_code": record.patient_code,
         "given_key": features.get("given_key"),
@@ -138,11 +141,34 @@ class OnlineLinker:
         self.tf.ensure_fresh(engine)
 
     def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
-        conn = connection
+        version = int(
+            connection.execute(select(_encounters.c.version).where(_encounters.c.id == encounter_id)).scalar_one()
+        )
+        assert encounter.facility_code is not None and encounter.ma_lk is not None
+        return self.link_record(
+            connection,
+            record=canonical_from_encounter(encounter),
+            encounter_id=encounter_id,
+            facility_code=encounter.facility_code,
+            ma_lk=encounter.ma_lk,
+            version=version,
+        )
+
+    def link_record(
+        self,
+        conn: Connection,
+        *,
+        record: CanonicalRecord,
+        encounter_id: int,
+        facility_code: str,
+        ma_lk: str,
+        version: int,
+    ) -> dict[str, Any]:
+        """Link one stored encounter version's demographics to a person; returns the decision's facts."""
         self.tf.ensure_fresh(conn)
-        version = int(conn.execute(select(_encounters.c.version).where(_encounters.c.id == encounter_id)).scalar_one())
-        record = canonical_from_encounter(encounter)
-        values = source_values(encounter, encounter_id, version, record)
+        values = source_values(
+            record, encounter_id=encounter_id, facility_code=facility_code, ma_lk=ma_lk, version=version
+        )
         features = values["features"]
         candidates = self._candidates(conn, values)
         scorer = self.scorer.with_tf_tables(self.tf.tables_for([features, *(c.features for c in candidates)]))

@@ -64,6 +64,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('source_record', schema=None) as batch_op:
         batch_op.create_index('ix_source_facility_patient', ['facility_code', 'patient_code'], unique=False)
+        batch_op.create_index('ix_source_facility_ma_lk', ['facility_code', 'ma_lk'], unique=False)
         batch_op.create_index('ix_source_family_dob', ['family_key', 'dob_date'], unique=False)
         batch_op.create_index('ix_source_family_given_year', ['family_key', 'given_key', 'dob_year'], unique=False)
         batch_op.create_index('ix_source_given_commune', ['given_key', 'commune_code'], unique=False)
@@ -182,6 +183,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_source_given_commune')
         batch_op.drop_index('ix_source_family_given_year')
         batch_op.drop_index('ix_source_family_dob')
+        batch_op.drop_index('ix_source_facility_ma_lk')
         batch_op.drop_index('ix_source_facility_patient')
 
     op.drop_table('source_record')
