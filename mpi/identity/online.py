@@ -26,19 +26,21 @@ from mpi.xml130 import ParsedEncounter
 
 _encounters = Encounter.__table__  # type: ignore[attr-defined]
 SYSTEM: Final = "system"
-CANDIDATES_PER_KEY: Final = 200
-"""At most this many records per blocking key: bounds the work for very common name/date pairs."""
 
 # Blocking keys, as (columns) of source_record; each has an index (mpi.identity.models).
-BLOCKING_KEYS: Final[tuple[tuple[str, ...], ...]] = (
-    ("given_key", "dob_date"),
-    ("family_key", "given_key", "dob_year"),
-    ("family_key", "dob_date"),
-    ("national_id",),
-    ("bhxh_number",),
-    ("phone",),
-    ("given_key", "commune_code"),
+# (columns, at most this many records): the caps bound the work for very common values — a given name
+# in a big commune, a shared household phone, a placeholder ID — and so the p95 latency.
+BLOCKING_KEY_CAPS: Final[tuple[tuple[tuple[str, ...], int], ...]] = (
+    (("given_key", "dob_date"), 100),
+    (("family_key", "given_key", "dob_year"), 100),
+    (("family_key", "dob_date"), 100),
+    (("national_id",), 50),
+    (("bhxh_number",), 50),
+    (("phone",), 30),
+    (("given_key", "commune_code"), 30),
 )
+BLOCKING_KEYS: Final = tuple(key for key, _ in BLOCKING_KEY_CAPS)
+CANDIDATES_PER_KEY: Final = max(cap for _, cap in BLOCKING_KEY_CAPS)
 _IDENTITY_FIELDS: Final = (
     "HO_TEN",
     "NGAY_SINH",
@@ -61,12 +63,12 @@ def _candidate_query() -> Select[Any]:
     """One statement, compiled once: a UNION of indexed look-ups, one per blocking key.
 
     A key whose value is missing is bound to NULL, and ``column = NULL`` matches nothing, so the same
-    statement serves every record. Each look-up is capped (:data:`CANDIDATES_PER_KEY`).
+    statement serves every record. Each look-up is capped (:data:`BLOCKING_KEY_CAPS`).
     """
     s = L.sources
     branches = [
-        select(s.c.id).where(and_(*(s.c[c] == bindparam(f"k_{c}") for c in key))).limit(CANDIDATES_PER_KEY)
-        for key in BLOCKING_KEYS
+        select(s.c.id).where(and_(*(s.c[c] == bindparam(f"k_{c}") for c in key))).limit(cap)
+        for key, cap in BLOCKING_KEY_CAPS
     ]
     same_facility = s.c.facility_code == bindparam("k_facility_code")
     branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
