@@ -198,7 +198,9 @@ def parse_paths(
     if workers <= 1:
         yield from map(_read_and_parse, jobs)
         return
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    # Never "fork": a forked worker would inherit the parent's open database connections, and if the
+    # parent died mid-transaction the orphan would keep its PostgreSQL socket (and row locks) alive.
+    context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield from pool.map(_read_and_parse, jobs, chunksize=8)
 

@@ -67,7 +67,7 @@ def test_killed_ingest_leaves_whole_encounters_and_a_rerun_completes(db_url: str
         if stored >= 200:
             break
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     after_kill = _per_encounter_rows(db_url)
     assert 200 <= len(after_kill) < expected, "the kill must land in the middle of the ingest"
