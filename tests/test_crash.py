@@ -45,11 +45,13 @@ def _per_encounter_rows(url: str) -> dict[int, tuple[int, int, int, int]]:
 
 def _ingest(url: str, folder: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MPI_DATABASE_URL": url}
+    # A session of its own: the crash kills the whole ingest, its parsing workers included.
     return subprocess.Popen(
         [sys.executable, "-m", "mpi", "ingest", str(folder), "--json"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,
     )
 
 
