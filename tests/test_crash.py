@@ -17,8 +17,8 @@ from tests.builders import envelope, outpatient
 
 pytestmark = pytest.mark.slow
 
-BIG_FILE_HOSO = 1500
-SMALL_FILES = 60
+BIG_FILE_HOSO = 800
+SMALL_FILES = 40
 
 
 def _write_corpus(folder: Path) -> int:
@@ -66,13 +66,13 @@ def test_killed_ingest_leaves_whole_encounters_and_a_rerun_completes(db_url: str
     stored = 0
     while time.monotonic() < deadline:
         stored = len(_per_encounter_rows(db_url))
-        if stored >= 200:
+        if stored >= 100:
             break
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     after_kill = _per_encounter_rows(db_url)
-    assert 200 <= len(after_kill) < expected, "the kill must land in the middle of the ingest"
+    assert 100 <= len(after_kill) < expected, "the kill must land in the middle of the ingest"
     assert set(after_kill.values()) == {(1, 2, 2, 1)}, "an encounter is whole or absent"
 
     rerun = _ingest(db_url, folder)
