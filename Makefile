@@ -34,8 +34,11 @@ lint: install
 	$(BIN)/mypy mpi linkage api
 
 bench: install
-	$(BIN)/python bench/bench_ingest.py
-	@if [ -f bench/bench_synth.py ]; then $(BIN)/python bench/bench_synth.py; fi
+	$(BIN)/python -m bench.bench_ingest
+	$(BIN)/python -m bench.bench_linking --persons 100000 1000000
+	$(BIN)/python -m bench.bench_records
+	$(BIN)/python -m bench.bench_relink
+	$(BIN)/python -m bench.bench_synth
 
 clean:
 	rm -rf data/demo data/mpi.sqlite3*

@@ -18,11 +18,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from mpi.errors import MPIError
+from mpi.evaluation_commands import register as register_evaluation
+from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import Receipt, ingest_parsed, parse_paths
 from mpi.keys import Role, create_key, list_keys, revoke_key
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
+from mpi.synth.cli import register as register_synth
 from mpi.xml130 import Limits
 
 app = typer.Typer(help="Provincial health-data hub: XML 130 ingest and master patient index.", no_args_is_help=True)
@@ -206,13 +209,7 @@ def serve(
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 
-def _register_optional() -> None:
-    """Commands of capabilities that live in their own packages."""
-    try:
-        from mpi.synth.cli import register
-    except ImportError:  # pragma: no cover - the generator ships with the package
-        return
-    register(app)
-
-
-_register_optional()
+# Commands of capabilities that live in their own packages.
+register_synth(app)
+register_identity(app)
+register_evaluation(app)
