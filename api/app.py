@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import audit, persons, referrals, review, submissions
+from api.routes import audit, encounters, persons, referrals, review, submissions
+from api.web import clinician
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
 from mpi.settings import Settings, get_settings
@@ -30,9 +31,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.linker = OnlineLinker.from_settings(settings)
     app.state.linker.warm(app.state.engine)
     app.include_router(submissions.router)
+    app.include_router(encounters.router)
     app.include_router(persons.router)
     app.include_router(referrals.router)
     app.include_router(audit.router)
+    app.include_router(clinician.router)
     app.include_router(review.router)
     _install_error_handlers(app)
 

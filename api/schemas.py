@@ -55,3 +55,15 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+class EncounterPersonOut(BaseModel):
+    """Who an encounter belongs to: keys, person id and link evidence only, no demographics."""
+
+    facility_code: str = Field(description="MA_CSKCB")
+    ma_lk: str = Field(description="MA_LK")
+    version: int = Field(description="the current (newest stored) version of the encounter")
+    person_id: int = Field(description="the person, after merges (a merged person's id redirects)")
+    link_state: str = Field(description="auto, manual or review (pending a steward)")
+    match_probability: float | None = Field(description="the newest link's model probability, if a model scored it")
+    model_id: str | None = Field(description="the linkage model that scored it")

@@ -6,13 +6,16 @@ never the reverse). The public surface is `__all__`; everything else is internal
 
 from typing import TYPE_CHECKING, Any
 
+from linkage.batch import cluster, predict_links
 from linkage.evaluation import (
     ClusterMetrics,
     LinkageEvaluation,
     PairwiseMetrics,
+    cluster_metrics,
     clusters_from_links,
     evaluate_febrl,
     evaluate_links,
+    pairwise_from_assignment,
     predict_pairs,
 )
 from linkage.model import build_settings, model_row, model_table
@@ -63,6 +66,8 @@ __all__ = [
     "build_tf_tables",
     "check_cccd",
     "classify_national_id",
+    "cluster",
+    "cluster_metrics",
     "clusters_from_links",
     "evaluate_febrl",
     "evaluate_links",
@@ -75,8 +80,10 @@ __all__ = [
     "normalise_name",
     "normalise_phone",
     "normalise_record",
+    "pairwise_from_assignment",
     "parse_insurance_cards",
     "parse_partial_date",
+    "predict_links",
     "predict_pairs",
     "probability_from_weight",
     "repair_mojibake",

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import combinations
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import pyarrow as pa
 
@@ -34,14 +33,17 @@ __all__ = [
     "FebrlResult",
     "LinkageEvaluation",
     "PairwiseMetrics",
+    "cluster_metrics",
     "clusters_from_links",
     "evaluate_febrl",
     "evaluate_links",
     "febrl_records",
+    "pairwise_from_assignment",
     "predict_pairs",
 ]
 
 Pair = tuple[Hashable, Hashable]
+R = TypeVar("R", bound=Hashable)  # a record id
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5
 
 
@@ -126,6 +128,72 @@ def clusters_from_links(records: Iterable[Hashable], links: Iterable[Pair]) -> l
     return list(groups.values())
 
 
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def pairwise_from_assignment(
+    assignment: Mapping[R, Hashable],
+    truth: Mapping[R, Hashable],
+    *,
+    involving: Collection[R] | None = None,
+) -> PairwiseMetrics:
+    """Pairwise figures of a clustering (record -> cluster id) against `truth` (record -> person).
+
+    A pair is predicted when its records share a cluster, true when they share a person; counted from
+    group sizes, never enumerated, so any number of records is fine. With `involving`, only pairs
+    with at least one record in it count (e.g. the records carrying one kind of noise). Both mappings
+    must hold the same records.
+    """
+    if assignment.keys() != truth.keys():
+        raise KeyError("the assignment and the ground truth must hold the same records")
+    flagged: Collection[R] = involving if involving is not None else truth.keys()
+
+    def count(groups: Mapping[Hashable, list[int]]) -> int:
+        # per group: all pairs minus the pairs with no flagged record
+        return sum(_pairs(total) - _pairs(total - hits) for total, hits in groups.values())
+
+    predicted: dict[Hashable, list[int]] = defaultdict(lambda: [0, 0])
+    both: dict[Hashable, list[int]] = defaultdict(lambda: [0, 0])
+    actual: dict[Hashable, list[int]] = defaultdict(lambda: [0, 0])
+    for record, person in truth.items():
+        hit = record in flagged
+        for groups, key in ((predicted, assignment[record]), (both, (assignment[record], person)), (actual, person)):
+            groups[key][0] += 1
+            groups[key][1] += hit
+    tp = count(both)
+    return PairwiseMetrics(tp, count(predicted) - tp, count(actual) - tp)
+
+
+def cluster_metrics(assignment: Mapping[R, Hashable], truth: Mapping[R, Hashable]) -> ClusterMetrics:
+    """Cluster figures of a clustering (record -> cluster id, e.g. the MPI's person) against `truth`."""
+    if assignment.keys() != truth.keys():
+        raise KeyError("the assignment and the ground truth must hold the same records")
+    persons_of: dict[Hashable, set[Hashable]] = defaultdict(set)
+    size: dict[Hashable, int] = defaultdict(int)
+    members: dict[Hashable, int] = defaultdict(int)
+    clusters_of: dict[Hashable, set[Hashable]] = defaultdict(set)
+    for record, person in truth.items():
+        cluster_id = assignment[record]
+        persons_of[cluster_id].add(person)
+        size[cluster_id] += 1
+        members[person] += 1
+        clusters_of[person].add(cluster_id)
+    exact = sum(
+        1
+        for cluster_id, persons in persons_of.items()
+        if len(persons) == 1 and size[cluster_id] == members[next(iter(persons))]
+    )
+    return ClusterMetrics(
+        predicted_clusters=len(persons_of),
+        true_clusters=len(members),
+        exact_clusters=exact,
+        merged_clusters=sum(1 for persons in persons_of.values() if len(persons) > 1),
+        split_persons=sum(1 for clusters in clusters_of.values() if len(clusters) > 1),
+        pairwise=pairwise_from_assignment(assignment, truth),
+    )
+
+
 def evaluate_links(
     links: Iterable[tuple[Hashable, Hashable, float]],
     truth: Mapping[Hashable, Hashable],
@@ -157,25 +225,8 @@ def evaluate_links(
     in_review = {record for pair in review for record in pair}
 
     components = clusters_from_links(truth, auto)
-    implied = {_key(a, b) for component in components for a, b in combinations(component, 2)}
-    persons_per_cluster = [{truth[r] for r in component} for component in components]
-    clusters_per_person: dict[Hashable, int] = defaultdict(int)
-    for persons in persons_per_cluster:
-        for person in persons:
-            clusters_per_person[person] += 1
-    exact = sum(
-        1
-        for component, persons in zip(components, persons_per_cluster, strict=True)
-        if len(persons) == 1 and len(component) == len(members[next(iter(persons))])
-    )
-    clusters = ClusterMetrics(
-        predicted_clusters=len(components),
-        true_clusters=len(members),
-        exact_clusters=exact,
-        merged_clusters=sum(1 for persons in persons_per_cluster if len(persons) > 1),
-        split_persons=sum(1 for count in clusters_per_person.values() if count > 1),
-        pairwise=_pairwise(implied, truth, true_pairs),
-    )
+    assignment = {record: index for index, component in enumerate(components) for record in component}
+    clusters = cluster_metrics(assignment, truth)
     return LinkageEvaluation(
         records=len(truth),
         persons=len(members),

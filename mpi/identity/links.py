@@ -185,8 +185,21 @@ def open_review(
     return review_id
 
 
-def merge(conn: Connection, *, from_person_id: int, into_person_id: int, actor: str, rule: str = "merge") -> list[int]:
-    """Move every record of ``from`` to ``into`` and leave a redirect. Returns the moved record ids."""
+def merge(
+    conn: Connection,
+    *,
+    from_person_id: int,
+    into_person_id: int,
+    actor: str,
+    rule: str = "merge",
+    match_weight: float | None = None,
+    match_probability: float | None = None,
+    model_id: str | None = None,
+) -> list[int]:
+    """Move every record of ``from`` to ``into`` and leave a redirect. Returns the moved record ids.
+
+    A merge the model proposed (batch relinking) passes the evidence: it is stored on every link it writes.
+    """
     from_person_id = current_person(conn, from_person_id)
     into_person_id = current_person(conn, into_person_id)
     if from_person_id == into_person_id:
@@ -203,6 +216,9 @@ def merge(conn: Connection, *, from_person_id: int, into_person_id: int, actor: 
             state=state,
             rule=rule,
             actor=actor,
+            match_weight=match_weight,
+            match_probability=match_probability,
+            model_id=model_id,
             previous_person_id=from_person_id,
         )
     conn.execute(
@@ -214,7 +230,7 @@ def merge(conn: Connection, *, from_person_id: int, into_person_id: int, actor: 
         actor=actor,
         person_id=into_person_id,
         other_person_id=from_person_id,
-        details={"moved": [s for s, _ in moved]},
+        details={"moved": [s for s, _ in moved], "rule": rule, **({"model_id": model_id} if model_id else {})},
     )
     return [s for s, _ in moved]
 

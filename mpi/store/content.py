@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.types import TypeEngine
 from sqlmodel import SQLModel
 
@@ -18,6 +18,13 @@ from mpi.store.types import ExactDecimal
 from mpi.xml130.fields import FieldDef, Kind, field_table
 
 CONTENT_TABLES: Final = tuple(f"XML{n}" for n in range(1, 16))
+
+# Indexes for the read paths that query content directly (mpi.records): referrals addressed to a
+# facility (XML1 and XML13 MA_NOI_DEN).
+EXTRA_INDEXES: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
+    "XML1": (("ma_noi_den",),),
+    "XML13": (("ma_noi_den",),),
+}
 
 
 def _column_type(fdef: FieldDef) -> TypeEngine[Any]:
@@ -47,7 +54,9 @@ def _build(loaihoso: str) -> Table:
         if fdef.kind is Kind.DATETIME:
             columns.append(Column(f"{fdef.column}_precision", String(6), nullable=True))
     columns.append(Column("raw", JSON, nullable=False))
-    return Table(loaihoso.lower(), SQLModel.metadata, *columns)
+    name = loaihoso.lower()
+    indexes = [Index(f"ix_{name}_{'_'.join(cols)}", *cols) for cols in EXTRA_INDEXES.get(loaihoso, ())]
+    return Table(name, SQLModel.metadata, *columns, *indexes)
 
 
 content_tables: Final[dict[str, Table]] = {name: _build(name) for name in CONTENT_TABLES}

@@ -77,3 +77,21 @@ def test_febrl_floors(which: int, f1_floor: float) -> None:
     assert result.evaluation.auto.precision >= 0.995
     assert result.evaluation.auto.f1 >= f1_floor
     assert result.evaluation.clusters.pairwise.f1 >= f1_floor
+
+
+def test_pairwise_from_assignment_counts_pairs_and_pairs_involving_a_subset() -> None:
+    from linkage.evaluation import cluster_metrics, pairwise_from_assignment
+
+    assignment = {1: "x", 2: "x", 3: "y", 4: "z", 5: "z", 6: "z"}  # clusters {1,2} {3} {4,5,6}
+    m = pairwise_from_assignment(assignment, TRUTH)
+    assert (m.true_positives, m.false_positives, m.false_negatives) == (2, 2, 2)
+    # pairs with record 6: predicted 46 56 (false), true: none
+    only_6 = pairwise_from_assignment(assignment, TRUTH, involving={6})
+    assert (only_6.true_positives, only_6.false_positives, only_6.false_negatives) == (0, 2, 0)
+    # pairs with record 3: predicted none, true 13 23
+    only_3 = pairwise_from_assignment(assignment, TRUTH, involving={3})
+    assert (only_3.true_positives, only_3.false_positives, only_3.false_negatives) == (0, 0, 2)
+    c = cluster_metrics(assignment, TRUTH)
+    assert (c.predicted_clusters, c.exact_clusters, c.merged_clusters, c.split_persons) == (3, 0, 1, 1)
+    with pytest.raises(KeyError):
+        pairwise_from_assignment({1: "x"}, TRUTH)

@@ -1,0 +1,374 @@
+"""Response models of the record API: lookup, person summary, timeline, encounter detail, referrals,
+appointments, audit. They decide what leaves the process; the services' dataclasses are mapped here.
+
+Dates are ISO 8601 cut to the precision the facility sent (``1956``, ``2025-12-12``, ``2025-12-12T16:25``);
+quantities and money are exact decimals serialised as strings; codes are as sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mpi.records.detail import SECTIONS, EncounterDetail, TableRow
+
+FieldValue = str | int | Decimal | list[str]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+
+class SearchIn(BaseModel):
+    """Exactly one way to search: ``national_id``; ``bhxh_number``; ``facility_code`` + ``patient_code``; or
+    ``name`` + ``birth_date`` (optionally ``sex``, ``commune_code``). Sent in the body, so identifiers never
+    appear in URLs or access logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    national_id: str | None = Field(default=None, max_length=20, description="SO_CCCD: CCCD, CMND or passport")
+    bhxh_number: str | None = Field(default=None, max_length=40, description="10-digit BHXH number or card code")
+    facility_code: str | None = Field(default=None, pattern=r"^\d{5}$", description="MA_CSKCB, with patient_code")
+    patient_code: str | None = Field(default=None, max_length=100, description="MA_BN at that facility")
+    name: str | None = Field(default=None, max_length=255, description="HO_TEN")
+    birth_date: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD, YYYY-MM or YYYY")
+    sex: Literal[1, 2, 3] | None = None
+    commune_code: str | None = Field(default=None, pattern=r"^\d{5}$", description="MAXA_CU_TRU")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SearchIn:
+        ways = [
+            self.national_id is not None,
+            self.bhxh_number is not None,
+            self.patient_code is not None,
+            self.name is not None or self.birth_date is not None,
+        ]
+        if sum(ways) != 1:
+            raise ValueError(
+                "search by exactly one of: national_id; bhxh_number; facility_code + patient_code; name + birth_date"
+            )
+        if (self.name is None) != (self.birth_date is None):
+            raise ValueError("a demographic search needs both name and birth_date")
+        if self.patient_code is not None and self.facility_code is None:
+            raise ValueError("patient_code (MA_BN) needs facility_code")
+        return self
+
+
+class RecordedDemographicsOut(_Out):
+    encounter_id: int
+    facility_code: str
+    name: str | None
+    birth_date: str | None
+    sex: int | None
+    commune_code: str | None
+
+
+class CandidateOut(_Out):
+    person_id: int
+    grade: Literal["certain", "probable", "possible"]
+    reason: str
+    match_probability: float | None
+    matched_on: list[str]
+    record: RecordedDemographicsOut | None = Field(description="The best-matching record, as its facility sent it")
+
+
+class SearchOut(_Out):
+    kind: str
+    candidates: list[CandidateOut]
+    truncated: bool
+
+
+# --- person ----------------------------------------------------------------------------------------
+
+
+class FacilityDemographicsOut(_Out):
+    facility_code: str
+    encounter_id: int
+    patient_code: str | None
+    name: str | None
+    birth_date: str | None
+    sex: int | None
+    national_id: str | None
+    insurance_cards: list[str]
+    phone: str | None
+    address: str | None
+    province_code: str | None
+    commune_code: str | None
+
+
+class FacilityVisitsOut(_Out):
+    facility_code: str
+    encounters: int
+    first: str | None
+    last: str | None
+
+
+class RecurringDiagnosisOut(_Out):
+    code: str
+    text: str | None
+    encounters: int
+    last: str | None
+
+
+class PatientCodeOut(BaseModel):
+    facility_code: str
+    patient_code: str
+
+
+class PersonSummaryOut(BaseModel):
+    person_id: int
+    requested_id: int
+    merged_from: list[int]
+    encounter_count: int
+    national_ids: list[str]
+    bhxh_numbers: list[str]
+    patient_codes: list[PatientCodeOut]
+    demographics: list[FacilityDemographicsOut] = Field(description="Newest record per facility, as sent")
+    facilities: list[FacilityVisitsOut]
+    recurring_diagnoses: list[RecurringDiagnosisOut]
+
+
+class TimelineEntryOut(_Out):
+    encounter_id: int
+    facility_code: str
+    ma_lk: str
+    version: int
+    start: str | None
+    end: str | None
+    encounter_type: str | None
+    encounter_type_label: str | None
+    main_diagnosis: str | None
+    other_diagnoses: list[str]
+    diagnosis_text: str | None
+    outcome: int | None
+    outcome_label: str | None
+    discharge_type: int | None
+    discharge_type_label: str | None
+    referred_from: str | None
+    referral_number: str | None
+    referred_to: str | None
+    tables: list[str]
+
+
+class TimelineOut(BaseModel):
+    person_id: int
+    total: int
+    limit: int
+    offset: int
+    entries: list[TimelineEntryOut]
+
+
+# --- encounter detail --------------------------------------------------------------------------------
+
+
+class DrugOut(BaseModel):
+    row_no: int
+    code: str | None = Field(description="MA_THUOC")
+    name: str | None = Field(description="TEN_THUOC")
+    strength: str | None = Field(description="HAM_LUONG")
+    form: str | None = Field(description="DANG_BAO_CHE")
+    unit: str | None = Field(description="DON_VI_TINH")
+    dose: str | None = Field(description="LIEU_DUNG: per dose * doses/day * days")
+    route: str | None = Field(description="DUONG_DUNG (route code)")
+    instructions: str | None = Field(description="CACH_DUNG")
+    quantity: Decimal | None = Field(description="SO_LUONG")
+    ordered_at: str | None = Field(description="NGAY_YL")
+
+
+class ServiceOut(BaseModel):
+    row_no: int
+    code: str | None = Field(description="MA_DICH_VU")
+    name: str | None = Field(description="TEN_DICH_VU")
+    supply_code: str | None = Field(description="MA_VAT_TU")
+    supply_name: str | None = Field(description="TEN_VAT_TU")
+    unit: str | None = Field(description="DON_VI_TINH")
+    quantity: Decimal | None = Field(description="SO_LUONG")
+    ordered_at: str | None = Field(description="NGAY_YL")
+    result_at: str | None = Field(description="NGAY_KQ")
+
+
+class LabResultOut(BaseModel):
+    row_no: int
+    service_code: str | None = Field(description="MA_DICH_VU")
+    code: str | None = Field(description="MA_CHI_SO")
+    name: str | None = Field(description="TEN_CHI_SO")
+    value: str | None = Field(description="GIA_TRI")
+    unit: str | None = Field(description="DON_VI_DO")
+    description: str | None = Field(description="MO_TA")
+    conclusion: str | None = Field(description="KET_LUAN")
+    result_at: str | None = Field(description="NGAY_KQ")
+
+
+class ProgressNoteOut(BaseModel):
+    row_no: int
+    at: str | None = Field(description="THOI_DIEM_DBLS")
+    progress: str | None = Field(description="DIEN_BIEN_LS")
+    stage: str | None = Field(description="GIAI_DOAN_BENH")
+    consultation: str | None = Field(description="HOI_CHAN")
+    surgery: str | None = Field(description="PHAU_THUAT")
+
+
+class TableRowOut(BaseModel):
+    row_no: int
+    fields: dict[str, FieldValue] = Field(description="Official field name -> typed value; empty fields left out")
+
+
+class TableOut(BaseModel):
+    table: str = Field(description="XML1 .. XML15")
+    section: str
+    rows: list[TableRowOut]
+
+
+class EncounterDetailOut(BaseModel):
+    person_id: int | None
+    encounter: TimelineEntryOut
+    drugs: list[DrugOut]
+    services: list[ServiceOut]
+    lab_results: list[LabResultOut]
+    progress_notes: list[ProgressNoteOut]
+    tables: list[TableOut] = Field(description="Every table the encounter came with, XML1 first")
+
+    @classmethod
+    def from_detail(cls, detail: EncounterDetail) -> EncounterDetailOut:
+        def dec(row: TableRow, name: str) -> Decimal | None:
+            value = row.get(name)
+            return value if isinstance(value, Decimal) else Decimal(value) if isinstance(value, int) else None
+
+        return cls(
+            person_id=detail.person_id,
+            encounter=TimelineEntryOut.model_validate(detail.entry),
+            drugs=[
+                DrugOut(
+                    row_no=r.row_no, code=r.text("MA_THUOC"), name=r.text("TEN_THUOC"), strength=r.text("HAM_LUONG"),
+                    form=r.text("DANG_BAO_CHE"), unit=r.text("DON_VI_TINH"), dose=r.text("LIEU_DUNG"),
+                    route=r.text("DUONG_DUNG"), instructions=r.text("CACH_DUNG"), quantity=dec(r, "SO_LUONG"),
+                    ordered_at=r.text("NGAY_YL"),
+                )
+                for r in detail.section("XML2")
+            ],
+            services=[
+                ServiceOut(
+                    row_no=r.row_no, code=r.text("MA_DICH_VU"), name=r.text("TEN_DICH_VU"),
+                    supply_code=r.text("MA_VAT_TU"), supply_name=r.text("TEN_VAT_TU"), unit=r.text("DON_VI_TINH"),
+                    quantity=dec(r, "SO_LUONG"), ordered_at=r.text("NGAY_YL"), result_at=r.text("NGAY_KQ"),
+                )
+                for r in detail.section("XML3")
+            ],
+            lab_results=[
+                LabResultOut(
+                    row_no=r.row_no, service_code=r.text("MA_DICH_VU"), code=r.text("MA_CHI_SO"),
+                    name=r.text("TEN_CHI_SO"), value=r.text("GIA_TRI"), unit=r.text("DON_VI_DO"),
+                    description=r.text("MO_TA"), conclusion=r.text("KET_LUAN"), result_at=r.text("NGAY_KQ"),
+                )
+                for r in detail.section("XML4")
+            ],
+            progress_notes=[
+                ProgressNoteOut(
+                    row_no=r.row_no, at=r.text("THOI_DIEM_DBLS"), progress=r.text("DIEN_BIEN_LS"),
+                    stage=r.text("GIAI_DOAN_BENH"), consultation=r.text("HOI_CHAN"), surgery=r.text("PHAU_THUAT"),
+                )
+                for r in detail.section("XML5")
+            ],
+            tables=[
+                TableOut(
+                    table=name,
+                    section=SECTIONS[name],
+                    rows=[
+                        TableRowOut(
+                            row_no=r.row_no,
+                            fields={k: list(v) if isinstance(v, tuple) else v for k, v in r.fields.items()},
+                        )
+                        for r in rows
+                    ],
+                )
+                for name, rows in detail.tables.items()
+            ],
+        )  # fmt: skip
+
+
+# --- referrals and appointments ----------------------------------------------------------------------
+
+
+class PriorRecordsOut(_Out):
+    encounter_count: int
+    facilities: list[str]
+    recent_diagnoses: list[str]
+
+
+class ReferralOut(_Out):
+    encounter_id: int = Field(description="The sending encounter")
+    source_table: str
+    sender: str
+    receiver: str
+    referral_number: str | None
+    sent: str | None
+    person_id: int | None
+    name: str | None
+    birth_date: str | None
+    sex: int | None
+    reason_code: int | None
+    reason: str | None
+    clinical_signs: str | None
+    main_diagnosis: str | None
+    diagnosis_text: str | None
+    treatment_direction: str | None
+    status: Literal["pending", "received", "overdue"]
+    received_encounter_id: int | None
+    received_at: str | None
+    prior: PriorRecordsOut | None
+
+
+class ReferralListOut(_Out):
+    facility_code: str
+    total: int
+    counts: dict[str, int]
+    entries: list[ReferralOut]
+
+
+class AppointmentOut(_Out):
+    encounter_id: int
+    slip_number: str | None
+    at: str | None
+    person_id: int | None
+    name: str | None
+    birth_date: str | None
+    sex: int | None
+    main_diagnosis: str | None
+    diagnosis_text: str | None
+
+
+class AppointmentListOut(_Out):
+    facility_code: str
+    total: int
+    entries: list[AppointmentOut]
+
+
+# --- audit -------------------------------------------------------------------------------------------
+
+
+class AuditEntryOut(_Out):
+    id: int
+    occurred_at: datetime
+    actor: str
+    role: str
+    facility_code: str | None
+    purpose: str | None
+    action: str
+    resource: str
+    person_id: int | None
+    record_ids: list[int]
+    outcome: str
+    details: dict[str, list[int] | str | int | None] | None
+
+
+class AuditPageOut(_Out):
+    total: int
+    entries: list[AuditEntryOut]
+
+

@@ -1,0 +1,105 @@
+"""The ``mpi train`` and ``mpi relink`` commands (registered on the main app by :func:`register`).
+
+``train`` estimates the Splink model on the store's current source records (their ``features``: the
+model rows the online path compares) and writes ``<name>.json`` plus ``<name>.provenance.json``.
+``relink`` runs :func:`mpi.identity.relink.relink` with the configured model and thresholds.
+
+Both print counts, ids of models and timings only: never a name, an identifier or a phone number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from linkage import load_model, save_model, train_model
+from mpi.identity.matching import Thresholds
+from mpi.identity.relink import RelinkReport, read_source_records, relink
+from mpi.settings import get_settings
+from mpi.store import open_store
+
+DEFAULT_MODEL_OUT = Path("data/models")
+MIN_TRAINING_RECORDS = 1_000
+"""Below this, EM has too few pairs to estimate m reliably: training is refused."""
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``relink`` to ``app``."""
+
+    @app.command("train")
+    def train(
+        out: Annotated[Path, typer.Option("--out", help="Directory for the model JSON and its provenance")] = (
+            DEFAULT_MODEL_OUT
+        ),
+        max_pairs: Annotated[float, typer.Option("--max-pairs", min=1e4, help="Pairs per EM pass (cap)")] = 2e6,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of u sampling (same data + seed = same model)")] = 42,
+        name: Annotated[str | None, typer.Option("--name", help="File name stem (default: model-<id>)")] = None,
+    ) -> None:
+        """Train the linkage model on the store's source records (u by sampling, m by EM)."""
+        settings = get_settings()
+        engine = open_store(settings.database_url)
+        records = read_source_records(engine)
+        engine.dispose()
+        if records.num_rows < MIN_TRAINING_RECORDS:
+            Console(stderr=True).print(
+                f"[red]{records.num_rows} source records: training needs at least {MIN_TRAINING_RECORDS}[/]"
+            )
+            raise typer.Exit(2)
+        trained = train_model(
+            records,
+            seed=seed,
+            max_pairs=max_pairs,
+            data_description=f"mpi store: {records.num_rows} current source records",
+        )
+        path = save_model(trained, out, name=name or f"model-{trained.model_id}")
+        typer.echo(f"model {trained.model_id} trained on {records.num_rows} source records -> {path}")
+        typer.echo(f"use it: MPI_MODEL_PATH={path} (ingest, serve and relink read it; restart running servers)")
+
+    @app.command("relink")
+    def relink_command(
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and report, change nothing")] = False,
+    ) -> None:
+        """Batch relinking: Splink over all source records; merges and reviews what the online path missed."""
+        settings = get_settings()
+        trained = load_model(Path(settings.model_path) if settings.model_path else None)
+        engine = open_store(settings.database_url)
+        report = relink(
+            engine=engine,
+            model=trained,
+            thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),
+            dry_run=dry_run,
+        )
+        engine.dispose()
+        print_report(report)
+
+
+def print_report(report: RelinkReport) -> None:
+    title = f"Relink with model {report.model_id}" + (" (dry run: nothing changed)" if report.dry_run else "")
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("source records", report.records),
+        (f"pairs scored (p >= {report.thresholds['review']})", report.pairs_scored),
+        ("  on different persons", report.cross_person_pairs),
+        ("  distinct pairs of persons", report.proposals),
+        ("merges", report.merges),
+        ("  records moved", report.records_moved),
+        ("reviews opened", report.reviews_opened),
+        ("  of which auto-band, both persons pinned by a steward", report.pinned_to_review),
+        ("  of which auto-band, same CCCD with conflicting demographics", report.conflicts_to_review),
+        ("skipped: steward said different person", report.skipped_different_person),
+        ("skipped: review already open or resolved", report.skipped_reviewed),
+        ("already joined earlier in this run", report.already_together),
+    ):
+        table.add_row(label, f"{value:,}")
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{report.seconds:.1f} s (read {report.read_seconds:.1f}, predict {report.predict_seconds:.1f},"
+        f" apply {report.apply_seconds:.1f})"
+    )

@@ -1,0 +1,376 @@
+"""Batch relinking: score every current source record against every other with Splink and act on what
+the online path missed.
+
+The online path (:mod:`mpi.identity.online`) sees one record and a capped candidate list at a time; a
+batch run over the whole store finds the rest (a record that arrived before its twin's better copy,
+a candidate cut by the cap, term frequencies that have since moved). Steps:
+
+1. Read ``(id, person_id, features)`` of every current source record (its encounter is the current
+   version) into Arrow, streamed in batches; the features JSON goes to Arrow's JSON reader as text,
+   never through ORM objects.
+2. ``linkage.predict_links`` on DuckDB keeps the pairs at or above the review threshold. Candidate
+   pairs come from ``linkage.model.BATCH_BLOCKING_RULES`` (the model's keys, with the one whose work
+   grows with the square of a commune's size narrowed by the family key: see there).
+3. Pairs whose records sit on different persons become proposals, one per pair of persons (its best
+   pair), strongest first. Each proposal is re-checked against the store as it is applied:
+   - records already on one person (an earlier merge of this run joined them): nothing;
+   - a steward constraint ``different_person`` between a record of one person and the other person
+     (followed through merge redirects): **skipped**, and no review is opened either (the steward
+     has answered that question);
+   - a review item between the two persons exists, open or resolved: skipped (a steward is asked or
+     has answered; an automatic merge must not pre-empt them);
+   - probability >= auto: **merge** the newer person (higher id) into the older one, through
+     :func:`mpi.identity.links.merge`, which leaves a redirect; its links carry the rule ``relink``,
+     the pair's weight and probability and the model id. Exceptions, mirroring the online policy:
+     equal CCCDs with conflicting demographics open a review instead (never a silent link); a person
+     holding a record a steward linked by hand (``manual_link``) is never the one whose records move:
+     the merge goes the other way, and when both persons hold such records a review is opened;
+   - review <= probability < auto: a review item (reason ``relink``) for the newer person's record
+     against the older person.
+   Person ids never change otherwise. Proposals are committed in batches (``commit_every``); each is
+   self-contained, so an interrupted run leaves a consistent store and the next run continues.
+4. A ``relink_run`` event with the report's counts closes a (non dry) run.
+
+Idempotent: right after a run, every auto pair is on one person and every review-band pair has a
+review item, so a second run proposes nothing new. ``dry_run`` applies everything in one transaction
+and rolls it back, so its counts are exact (on SQLite it holds the write lock meanwhile).
+
+Never logs a name, an identifier or a phone number; the report holds counts only.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from sqlalchemy import Connection, Engine, Select, Text, cast, select
+
+from linkage import TrainedModel, predict_links
+from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
+from mpi.identity import links as L
+from mpi.identity.matching import Thresholds, demographics_consistent
+from mpi.store.models import Encounter
+
+__all__ = ["Proposal", "RelinkReport", "proposals", "read_source_records", "relink"]
+
+_encounters = Encounter.__table__  # type: ignore[attr-defined]
+REASON: Final = "relink"
+_FEATURE_SCHEMA: Final = pa.schema([(n, t) for n, t in MODEL_COLUMNS.items() if n != "unique_id"])
+_JSON_OPTIONS: Final = pj.ParseOptions(explicit_schema=_FEATURE_SCHEMA, unexpected_field_behavior="ignore")
+
+
+@dataclass(slots=True)
+class RelinkReport:
+    """What a run did, in counts only."""
+
+    model_id: str
+    dry_run: bool
+    records: int = 0
+    pairs_scored: int = 0
+    """Pairs at or above the review threshold."""
+    cross_person_pairs: int = 0
+    """Of those, pairs whose records were on different persons when the run started."""
+    proposals: int = 0
+    """Distinct pairs of persons among them."""
+    merges: int = 0
+    records_moved: int = 0
+    reviews_opened: int = 0
+    skipped_different_person: int = 0
+    """A steward said a record of one person is not the other person."""
+    skipped_reviewed: int = 0
+    """A review between the two persons was already open or resolved."""
+    pinned_to_review: int = 0
+    """Auto-band pairs where both persons hold steward-pinned records: opened as reviews instead."""
+    conflicts_to_review: int = 0
+    """Auto-band pairs with equal CCCD but conflicting demographics: opened as reviews instead."""
+    already_together: int = 0
+    """Proposals whose persons an earlier merge of the same run had joined."""
+    read_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    apply_seconds: float = 0.0
+    seconds: float = 0.0
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """The strongest pair between two persons (as they were when the run read the store)."""
+
+    source_record_l: int
+    source_record_r: int
+    match_weight: float
+    match_probability: float
+
+
+# ---- read ----------------------------------------------------------------------------------------
+def _current_records() -> Select[Any]:
+    s = L.sources
+    return (
+        select(s.c.id, s.c.person_id, cast(s.c.features, Text).label("features"))
+        .join(_encounters, _encounters.c.id == s.c.encounter_id)
+        .where(_encounters.c.is_current.is_(True))
+        .order_by(s.c.id)
+    )
+
+
+def _batches(engine: Engine, batch_size: int) -> Iterator[pa.RecordBatch]:
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(_current_records())
+        for rows in result.partitions():
+            ids = [int(r.id) for r in rows]
+            persons = [int(r.person_id) for r in rows]
+            text = "\n".join(str(r.features) for r in rows).encode("utf-8")
+            features = pj.read_json(io.BytesIO(text), parse_options=_JSON_OPTIONS)
+            columns = {"unique_id": pa.array(ids, pa.int64()), "person_id": pa.array(persons, pa.int64())}
+            columns.update((name, features.column(name).combine_chunks()) for name in _FEATURE_SCHEMA.names)
+            yield pa.RecordBatch.from_pydict(columns)
+
+
+def read_source_records(engine: Engine, *, batch_size: int = 50_000) -> pa.Table:
+    """Every current source record as model rows: ``unique_id`` (= source record id), ``person_id``, features."""
+    schema = pa.schema([("unique_id", pa.int64()), ("person_id", pa.int64()), *_FEATURE_SCHEMA])
+    return pa.Table.from_batches(list(_batches(engine, batch_size)), schema=schema)
+
+
+# ---- propose -------------------------------------------------------------------------------------
+def proposals(records: pa.Table, pairs: pa.Table) -> tuple[int, list[Proposal]]:
+    """Pairs across persons, reduced to the strongest per pair of persons, strongest first.
+
+    Returns (number of cross-person pairs, proposals). Ties are broken by record ids (deterministic).
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("recs", records.select(["unique_id", "person_id"]))
+        con.register("pairs", pairs)
+        con.sql(
+            """
+            CREATE TEMP TABLE cross_pairs AS
+            SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability,
+                   LEAST(a.person_id, b.person_id) AS person_lo, GREATEST(a.person_id, b.person_id) AS person_hi
+            FROM pairs p
+            JOIN recs a ON a.unique_id = p.unique_id_l
+            JOIN recs b ON b.unique_id = p.unique_id_r
+            WHERE a.person_id <> b.person_id
+            """
+        )
+        cross = int(con.sql("SELECT count(*) FROM cross_pairs").fetchall()[0][0])
+        rows = con.sql(
+            """
+            SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY person_lo, person_hi
+                    ORDER BY match_weight DESC, unique_id_l, unique_id_r) AS k
+                FROM cross_pairs)
+            WHERE k = 1
+            ORDER BY match_weight DESC, unique_id_l, unique_id_r
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return cross, [Proposal(int(a), int(b), float(w), float(p)) for a, b, w, p in rows]
+
+
+# ---- apply ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Persons:
+    """Steward facts about two persons, read fresh from the store."""
+
+    blocked: bool
+    reviewed: bool
+    pinned: frozenset[int]
+    """Which of the two persons hold a record pinned by a ``manual_link``."""
+
+
+def _steward_facts(conn: Connection, a: int, b: int) -> _Persons:
+    s, c, r = L.sources, L.constraints, L.reviews
+    other = {a: b, b: a}
+    blocked, pinned = False, set()
+    for row in conn.execute(
+        select(c.c.kind, c.c.person_id, s.c.person_id.label("holder"))
+        .join(s, s.c.id == c.c.source_record_id)
+        .where(s.c.person_id.in_([a, b]))
+    ):
+        holder = int(row.holder)
+        if row.kind == "manual_link":
+            pinned.add(holder)
+        elif row.kind == "different_person" and L.current_person(conn, int(row.person_id)) == other[holder]:
+            blocked = True
+    reviewed = any(
+        L.current_person(conn, int(row.candidate_person_id)) == other[int(row.holder)]
+        for row in conn.execute(
+            select(r.c.candidate_person_id, s.c.person_id.label("holder"))
+            .join(s, s.c.id == r.c.source_record_id)
+            .where(s.c.person_id.in_([a, b]))
+        )
+    )
+    return _Persons(blocked=blocked, reviewed=reviewed, pinned=frozenset(pinned))
+
+
+def _cccd_conflict(left: dict[str, Any], right: dict[str, Any]) -> bool:
+    """Equal valid-kind CCCD with conflicting demographics: the online policy reviews, never links."""
+    same_id = (
+        left.get("national_id") is not None
+        and left.get("national_id") == right.get("national_id")
+        and left.get("national_id_kind") == right.get("national_id_kind") == "CCCD"
+    )
+    return same_id and not demographics_consistent(left, right)
+
+
+class _Applier:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        features: dict[int, dict[str, Any]],
+        thresholds: Thresholds,
+        model_id: str,
+        actor: str,
+        report: RelinkReport,
+    ) -> None:
+        self.conn = conn
+        self.features = features
+        self.thresholds = thresholds
+        self.model_id = model_id
+        self.actor = actor
+        self.report = report
+
+    def apply(self, proposal: Proposal) -> None:
+        conn, report = self.conn, self.report
+        s = L.sources
+        holder = {
+            int(row.id): int(row.person_id)
+            for row in conn.execute(
+                select(s.c.id, s.c.person_id).where(s.c.id.in_([proposal.source_record_l, proposal.source_record_r]))
+            )
+        }
+        person_l, person_r = holder[proposal.source_record_l], holder[proposal.source_record_r]
+        if person_l == person_r:
+            report.already_together += 1
+            return
+        facts = _steward_facts(conn, person_l, person_r)
+        if facts.blocked:
+            report.skipped_different_person += 1
+            return
+        if facts.reviewed:
+            report.skipped_reviewed += 1
+            return
+        older, newer = sorted((person_l, person_r))
+        if proposal.match_probability >= self.thresholds.auto:
+            left = self.features[proposal.source_record_l]
+            right = self.features[proposal.source_record_r]
+            if _cccd_conflict(left, right):
+                report.conflicts_to_review += 1
+                self._review(proposal, holder, against=older, rule="national_id_conflict")
+                return
+            if newer in facts.pinned:
+                if older in facts.pinned:
+                    report.pinned_to_review += 1
+                    self._review(proposal, holder, against=older, rule="both_pinned")
+                    return
+                older, newer = newer, older  # the pinned person's records stay where a steward put them
+            moved = L.merge(
+                conn,
+                from_person_id=newer,
+                into_person_id=older,
+                actor=self.actor,
+                rule=REASON,
+                match_weight=proposal.match_weight,
+                match_probability=proposal.match_probability,
+                model_id=self.model_id,
+            )
+            report.merges += 1
+            report.records_moved += len(moved)
+            return
+        self._review(proposal, holder, against=older, rule="model_band")
+
+    def _review(self, proposal: Proposal, holder: dict[int, int], *, against: int, rule: str) -> None:
+        record = next(r for r, p in holder.items() if p != against)
+        other = next(r for r, p in holder.items() if p == against)
+        L.open_review(
+            self.conn,
+            source_record_id=record,
+            candidate_person_id=against,
+            reason=REASON,
+            actor=self.actor,
+            match_weight=proposal.match_weight,
+            match_probability=proposal.match_probability,
+            model_id=self.model_id,
+            evidence={"rule": rule, "other_source_record_id": other},
+        )
+        self.report.reviews_opened += 1
+
+
+def _features_of(records: pa.Table, chosen: list[Proposal]) -> dict[int, dict[str, Any]]:
+    ids = sorted({p.source_record_l for p in chosen} | {p.source_record_r for p in chosen})
+    subset = records.filter(pc.is_in(records.column("unique_id"), pa.array(ids, pa.int64())))
+    return {int(row["unique_id"]): row for row in subset.to_pylist()}
+
+
+def relink(
+    *,
+    engine: Engine,
+    model: TrainedModel,
+    thresholds: Thresholds,
+    actor: str = "relink",
+    dry_run: bool = False,
+    commit_every: int = 500,
+    num_chunks: int | None = None,
+) -> RelinkReport:
+    """Score all current source records with ``model`` and merge / review what the online path missed.
+
+    See the module docstring for the rules. ``commit_every``: proposals per transaction.
+    ``num_chunks``: passed to ``linkage.batch.predict_links`` (memory bound on large stores).
+    """
+    if not 0 < thresholds.review < thresholds.auto <= 1:
+        raise ValueError("need 0 < review < auto <= 1")
+    began = time.perf_counter()
+    report = RelinkReport(
+        model_id=model.model_id, dry_run=dry_run, thresholds={"auto": thresholds.auto, "review": thresholds.review}
+    )
+    records = read_source_records(engine)
+    report.records = records.num_rows
+    read_done = time.perf_counter()
+    report.read_seconds = read_done - began
+
+    pairs = predict_links(
+        records,
+        model.model,
+        threshold_probability=thresholds.review,
+        blocking_rules=BATCH_BLOCKING_RULES,
+        num_chunks=num_chunks,
+    )
+    report.pairs_scored = pairs.num_rows
+    report.cross_person_pairs, chosen = proposals(records, pairs)
+    report.proposals = len(chosen)
+    features = _features_of(records, chosen)
+    del records, pairs
+    predict_done = time.perf_counter()
+    report.predict_seconds = predict_done - read_done
+
+    with engine.connect() as conn:
+        applier = _Applier(
+            conn, features=features, thresholds=thresholds, model_id=model.model_id, actor=actor, report=report
+        )
+        for done, proposal in enumerate(chosen, start=1):
+            applier.apply(proposal)
+            if not dry_run and done % commit_every == 0:
+                conn.commit()
+        report.apply_seconds = time.perf_counter() - predict_done
+        report.seconds = time.perf_counter() - began
+        if dry_run:
+            conn.rollback()
+        else:
+            details = {k: v for k, v in report.as_dict().items() if k != "dry_run"}
+            L.emit(conn, "relink_run", actor=actor, details=details)
+            conn.commit()
+    return report

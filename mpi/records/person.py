@@ -1,0 +1,80 @@
+"""Who a person id means now: merge redirects followed, and every person merged into it.
+
+A merge moves the records of the absorbed person and leaves ``person.merged_into_id``; reads of an old id
+land on the survivor, and the survivor's records are those of its whole *cluster* (itself and everything
+merged into it, in case a record was left behind by an unmerge in progress or a concurrent relink).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, select
+
+from mpi.errors import NotFound
+from mpi.identity import links as L
+from mpi.identity.links import current_person
+from mpi.store.content import content_tables
+from mpi.store.models import Encounter
+
+encounters = Encounter.__table__  # type: ignore[attr-defined]
+xml1 = content_tables["XML1"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPerson:
+    person_id: int
+    """The surviving person."""
+    requested_id: int
+    """The id that was asked for (differs from ``person_id`` after a merge)."""
+    cluster: tuple[int, ...]
+    """``person_id`` and every person merged into it, directly or not."""
+
+
+def resolve_person(*, conn: Connection, person_id: int) -> ResolvedPerson:
+    exists = conn.execute(select(L.persons.c.id).where(L.persons.c.id == person_id)).first()
+    if exists is None:
+        raise NotFound(f"no person {person_id}", code="person_not_found")
+    survivor = current_person(conn, person_id)
+    cluster, frontier = [survivor], [survivor]
+    while frontier:
+        absorbed = [
+            int(p)
+            for p in conn.execute(select(L.persons.c.id).where(L.persons.c.merged_into_id.in_(frontier))).scalars()
+        ]
+        absorbed = [p for p in absorbed if p not in cluster]
+        cluster.extend(absorbed)
+        frontier = absorbed
+    return ResolvedPerson(person_id=survivor, requested_id=person_id, cluster=tuple(cluster))
+
+
+def current_encounters(cluster: tuple[int, ...]) -> Select[Any]:
+    """Current encounter versions of a cluster joined to their XML1 row (index path: source_record.person_id)."""
+    s = L.sources
+    return (
+        select(encounters, xml1, s.c.person_id.label("linked_person_id"))
+        .select_from(s)
+        .join(encounters, encounters.c.id == s.c.encounter_id)
+        .join(xml1, and_(xml1.c.encounter_id == encounters.c.id, xml1.c.row_no == 1))
+        .where(s.c.person_id.in_(cluster), encounters.c.is_current.is_(True))
+    )
+
+
+def person_of_encounter(conn: Connection, encounter_id: int) -> int | None:
+    """The surviving person an encounter version is linked to, or None when it is not linked."""
+    row = conn.execute(select(L.sources.c.person_id).where(L.sources.c.encounter_id == encounter_id)).first()
+    return None if row is None else current_person(conn, int(row.person_id))
+
+
+def survivors(conn: Connection, person_ids: Iterable[int]) -> dict[int, int]:
+    """Each person id -> the surviving person (one query; redirects followed only where there are any)."""
+    ids = list(set(person_ids))
+    merged = {
+        int(r.id)
+        for r in conn.execute(
+            select(L.persons.c.id).where(L.persons.c.id.in_(ids), L.persons.c.merged_into_id.is_not(None))
+        )
+    }
+    return {p: current_person(conn, p) if p in merged else p for p in ids}

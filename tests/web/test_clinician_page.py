@@ -1,0 +1,142 @@
+"""The clinician page in a real browser: Debian's chromium driven by Playwright against uvicorn.
+
+A clinician signs in with their key, searches a patient by CCCD and by name + date of birth, opens the
+timeline, opens the referring facility's encounter and reads its drugs and lab results. Runs on a temp
+SQLite store holding the small synthetic province of the record tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from api.app import create_app
+from mpi.keys import Role, create_key
+from mpi.records import encounter_detail
+from mpi.settings import Settings
+from mpi.store import Encounter, open_store, session_scope
+from tests.conftest import TEST_SECRET
+from tests.records.province import Province, ingest_province, province
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _chromium() -> Path:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, Province]]:
+    prov = province(tmp_path_factory.mktemp("province"))
+    settings = Settings(
+        env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path_factory.mktemp('web')}/store.sqlite3"
+    )
+    engine = open_store(settings.database_url)
+    ingest_province(engine, prov, settings)
+    engine.dispose()
+    app = create_app(settings)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", settings, prov
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.state.engine.dispose()
+
+
+def test_clinician_searches_opens_the_timeline_and_reads_drugs_and_lab_results(
+    site: tuple[str, Settings, Province],
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    base, settings, prov = site
+    s = prov.scenario
+    engine = open_store(settings.database_url)
+    with session_scope(engine) as session:
+        _, key = create_key(session=session, role=Role.CLINICIAN, facility_code=s.facility_b)
+    with engine.connect() as conn:
+        encounter_id = conn.execute(
+            select(Encounter.id).where(Encounter.facility_code == s.facility_a, Encounter.ma_lk == s.ma_lk_a)  # type: ignore[arg-type]
+        ).scalar_one()
+        detail = encounter_detail(conn=conn, encounter_id=encounter_id)
+    engine.dispose()
+    drugs = [r.text("TEN_THUOC") for r in detail.section("XML2")]
+    labs = [(r.text("TEN_CHI_SO"), r.text("GIA_TRI"), r.text("DON_VI_DO")) for r in detail.section("XML4")]
+    measured = [lab for lab in labs if lab[1] is not None]
+    assert drugs and measured
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium),
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/web/clinician")
+            page.fill("input[name=api_key]", key)
+            page.click("#login")
+            page.wait_for_selector("#search")
+            (cookie,) = [c for c in page.context.cookies() if c["name"] == "mpi_session"]
+            assert cookie["httpOnly"] is True
+            assert cookie["sameSite"] == "Strict"
+            assert key not in cookie["value"]
+
+            # by CCCD: one certain candidate
+            page.select_option("#purpose", "COC")
+            page.fill("input[name=national_id]", s.cccd)
+            page.click("#search-button")
+            rows = page.locator("#candidates tr")
+            assert rows.count() == 2  # header + one person
+            assert page.locator("#candidates td.grade-certain").count() == 1
+            person_id = page.locator("a.person-link").first.inner_text()
+
+            # by name + date of birth: the same person is among the candidates, first
+            page.fill("input[name=national_id]", "")
+            page.fill("input[name=name]", s.name)
+            page.fill("input[name=birth_date]", s.birth_date)
+            page.click("#search-button")
+            assert page.locator("a.person-link").first.inner_text() == person_id
+
+            # the timeline, then A's encounter
+            page.locator("a.person-link").first.click()
+            page.wait_for_selector("#timeline")
+            assert page.locator("#person").inner_text() == f"Person {person_id}"
+            link = page.locator(f'a.encounter-link[data-facility="{s.facility_a}"][data-ma-lk="{s.ma_lk_a}"]')
+            assert link.count() == 1
+            link.click()
+            page.wait_for_selector("#drugs")
+            drug_cells = page.locator("#drugs tr td:first-child").all_inner_texts()
+            assert drug_cells == drugs
+            lab_text = page.locator("#labs").inner_text()
+            for name, value, unit in measured:
+                assert f"{name}\t{value}\t{unit or ''}".strip() in lab_text
+            assert page.locator("#table-XML13").count() == 1
+        finally:
+            browser.close()
