@@ -86,6 +86,7 @@ def _query() -> Select[Any]:
     review = r.alias("review")
     return (
         select(
+            e.c.id.label("encounter_id"),
             e.c.facility_code,
             e.c.ma_lk,
             e.c.version,
@@ -143,6 +144,7 @@ def export_links(*, engine: Engine, out: Path) -> int:
 class EncounterLink:
     """The person the current version of one encounter belongs to, with its newest link's evidence."""
 
+    encounter_id: int
     facility_code: str
     ma_lk: str
     version: int
@@ -161,6 +163,7 @@ def encounter_link(*, conn: Connection, facility_code: str, ma_lk: str) -> Encou
     if row is None or row.person_id is None:
         raise NotFound("no linked encounter with this MA_CSKCB and MA_LK")
     return EncounterLink(
+        encounter_id=int(row.encounter_id),
         facility_code=row.facility_code,
         ma_lk=row.ma_lk,
         version=int(row.version),
