@@ -4,11 +4,12 @@ Corpus: a synthetic province (`mpi.synth`), i.e. a realistic mix of encounters (
 some XML5/7/13/14). Three timings over the same files, one process:
   bare      read + lxml parse of the envelope + base64 decode + lxml parse of each inner table
   validate  `parse_submission` (the above + typing every field + every check)
-  ingest    `ingest_file` into a fresh SQLite store (validate + one transaction per encounter)
-  ingest/2w the same as `mpi ingest` runs it: 2 worker processes parse, the main process stores
-Goal (ingest issue): >= 1,000 encounters/s end to end, and ingest <= 3x bare.
+  store       `ingest_file` into a fresh SQLite store (validate + one transaction per encounter), no linking
+  store+link  the same with the online linker (what ingest does in production)
+  cli (2w)    as `mpi ingest` runs it: 2 worker processes parse, the main process stores and links
+Goals: >= 1,000 encounters/s end to end with linking, and ingest <= 3x bare.
 
-Usage: python bench/bench_ingest.py [--persons N]
+Usage: python -m bench.bench_ingest [--persons N]
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from mpi.identity.online import OnlineLinker
 from mpi.ingest import ingest_file, ingest_parsed, parse_paths
+from mpi.settings import Settings
 from mpi.store import open_store
 from mpi.synth import generate_province
 from mpi.xml130 import Limits, parse_submission
@@ -44,6 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=3000)
     args = ap.parse_args()
+    settings = Settings(env="test", secret_key="bench-secret-0123456789")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "province"
         summary = generate_province(persons=args.persons, seed=11, out=out)
@@ -69,20 +73,32 @@ def main() -> None:
         ingest = time.perf_counter() - t0
         engine.dispose()
 
+        engine = open_store(f"sqlite:///{tmp}/bench1.sqlite3")
+        linker = OnlineLinker.from_settings(settings)
+        t0 = time.perf_counter()
+        for b in blobs:
+            ingest_file(engine=engine, data=b, submitter="bench", linker=linker)
+        linked = time.perf_counter() - t0
+        engine.dispose()
+
         # As `mpi ingest` does it: worker processes parse while this process stores.
         engine = open_store(f"sqlite:///{tmp}/bench2.sqlite3")
         t0 = time.perf_counter()
+        linker = OnlineLinker.from_settings(settings)
         for _, data, parsed in parse_paths(files, limits=Limits(), workers=2):
-            ingest_parsed(engine=engine, data=data, parsed=parsed, submitter="bench")
+            ingest_parsed(engine=engine, data=data, parsed=parsed, submitter="bench", linker=linker)
         ingest2 = time.perf_counter() - t0
         engine.dispose()
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"machine: {platform.machine()} {platform.python_implementation()} {platform.python_version()}, "
-          f"cpus={len(__import__('os').sched_getaffinity(0))}")
+    print(
+        f"machine: {platform.machine()} {platform.python_implementation()} {platform.python_version()}, "
+        f"cpus={len(__import__('os').sched_getaffinity(0))}"
+    )
     print(f"corpus: {len(files)} files, {encounters} encounters, {mb:.1f} MB")
     print(f"{'step':<10}{'seconds':>10}{'enc/s':>12}{'x bare':>9}")
-    for name, seconds in (("bare", bare), ("validate", validate), ("ingest", ingest), ("ingest/2w", ingest2)):
+    steps = (("bare", bare), ("validate", validate), ("store", ingest), ("store+link", linked), ("cli (2w)", ingest2))
+    for name, seconds in steps:
         print(f"{name:<10}{seconds:>10.2f}{encounters / seconds:>12,.0f}{seconds / bare:>9.2f}")
     print(f"peak RSS: {rss:.0f} MiB")
 
