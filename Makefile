@@ -20,8 +20,13 @@ demo: install
 	  rm -rf $(DEMO) && mkdir -p $(DEMO) && \
 	  $(BIN)/mpi synth --persons 2000 --seed 7 --out $(DEMO) && \
 	  $(BIN)/mpi ingest $(DEMO) || true; \
+	  facility=$$(ls $(DEMO)/xml | head -1); \
+	  { echo "clinician key of facility $$facility:"; $(BIN)/mpi keys create --role clinician --facility $$facility | tail -1; \
+	    echo "steward key:"; $(BIN)/mpi keys create --role steward --label demo | tail -1; \
+	    echo "admin key:"; $(BIN)/mpi keys create --role admin --label demo | tail -1; } > $(DEMO)/keys.txt; \
 	  touch $(DEMO)/.done; \
 	fi
+	@echo "Demo keys (development store only): $(DEMO)/keys.txt"; cat $(DEMO)/keys.txt
 
 run: demo
 	$(BIN)/mpi serve --host 127.0.0.1 --port 8000
