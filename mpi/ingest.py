@@ -205,12 +205,21 @@ def parse_paths(
         yield from pool.map(_read_and_parse, jobs, chunksize=8)
 
 
-def _replay(existing: Any) -> Receipt | None:
-    if existing is None or existing.outcome == "processing" or existing.receipt is None:
-        return None
-    receipt = Receipt.from_dict(existing.receipt)
-    receipt.duplicate = True
-    return receipt
+def _open_submission(
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str
+) -> tuple[Receipt | None, Any, int]:
+    """(the original receipt if this file was fully received before, the earlier row, the submission id).
+
+    A file seen before whose ingest did not finish (``processing``: the process died) is resumed under its
+    first submission id; a file never seen is stored first.
+    """
+    existing = _find_submission(conn, parsed.sha256)
+    if existing is not None and existing.outcome != "processing" and existing.receipt is not None:
+        receipt = Receipt.from_dict(existing.receipt)
+        receipt.duplicate = True
+        return receipt, existing, int(existing.id)
+    submission_id = int(existing.id) if existing is not None else _insert_submission(conn, data, parsed, submitter)
+    return None, existing, submission_id
 
 
 def _ingest_at_once(
@@ -218,11 +227,9 @@ def _ingest_at_once(
 ) -> Receipt:
     known = _known_facilities.setdefault(engine, set())
     with engine.begin() as conn:
-        existing = _find_submission(conn, parsed.sha256)
-        replayed = _replay(existing)
+        replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
         if replayed is not None:
             return replayed
-        submission_id = existing.id if existing is not None else _insert_submission(conn, data, parsed, submitter)
         receipts = [_write_encounter(conn, submission_id, enc, linker, known) for enc in parsed.encounters]
         receipt = _finalise(conn, submission_id, parsed, receipts, existing)
     known.update(r.facility_code for r in receipts if r.status == "accepted" and r.facility_code)
@@ -234,11 +241,9 @@ def _ingest_per_encounter(
 ) -> Receipt:
     known = _known_facilities.setdefault(engine, set())
     with engine.begin() as conn:
-        existing = _find_submission(conn, parsed.sha256)
-        replayed = _replay(existing)
-        if replayed is not None:
-            return replayed
-        submission_id = existing.id if existing is not None else _insert_submission(conn, data, parsed, submitter)
+        replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
+    if replayed is not None:
+        return replayed
     receipts = []
     for enc in parsed.encounters:
         with engine.begin() as conn:
