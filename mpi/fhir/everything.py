@@ -1,0 +1,343 @@
+"""A person's encounters as FHIR resources for ``Patient/$everything``.
+
+Each current encounter version (``EncounterDetail``) becomes an ``Encounter`` plus what it came with:
+``Condition`` per ICD-10 diagnosis (MA_BENH_CHINH, MA_BENH_KT), ``MedicationRequest`` per drug (XML2),
+``Procedure`` per service (XML3 rows with MA_DICH_VU), ``Observation`` per lab result (XML4),
+``ServiceRequest`` for a referral out (XML13, or MA_NOI_DEN alone), ``Appointment`` per re-visit slip
+(XML14); and one ``Organization`` per facility named. Ids are derived from the encounter id, so a resource
+is stable while its encounter version is current. Mapping only: no queries, no HTTP, no logging.
+
+Times: QĐ 130 times are local (Vietnam, UTC+07:00) to the minute; FHIR ``dateTime`` with a time needs
+seconds and a zone, so ``2024-03-05T08:30`` becomes ``2024-03-05T08:30:00+07:00``. Dates keep their
+precision.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
+
+from mpi.fhir import identifiers as sid
+from mpi.records import EncounterDetail
+from mpi.records.detail import TableRow
+
+LOCAL_OFFSET: Final = "+07:00"
+ENCOUNTER_CLASSES: Final[dict[str, tuple[str, str]]] = {
+    "03": ("IMP", "inpatient encounter"),
+    "04": ("SS", "short stay"),
+    "09": ("SS", "short stay"),
+}
+"""MA_LOAI_KCB -> v3 ActCode; every other type (examinations, outpatient care, chronic-care refills,
+commune-station stays) is ambulatory."""
+_AMBULATORY: Final = ("AMB", "ambulatory")
+_ORG_TYPE: Final = "http://terminology.hl7.org/CodeSystem/organization-type"
+RESOURCE_TYPES: Final = (
+    "Patient", "Encounter", "Condition", "MedicationRequest", "Procedure", "Observation", "ServiceRequest",
+    "Appointment", "Organization",
+)  # fmt: skip
+"""What ``$everything`` can return (and what ``_type`` may ask for)."""
+
+
+def fhir_datetime(value: str | None) -> str | None:
+    """An ISO value cut to its precision, as a FHIR ``dateTime`` (local time with its zone)."""
+    if value is None or "T" not in value:
+        return value
+    return f"{value}:00{LOCAL_OFFSET}" if len(value) == 16 else value
+
+
+def _ref(kind: str, id_: object) -> dict[str, str]:
+    return {"reference": f"{kind}/{id_}"}
+
+
+def _build(data: dict[str, Any]) -> Resource:
+    model = get_fhir_model_class(data["resourceType"])
+    resource = model.model_validate({k: v for k, v in data.items() if v is not None and v != []})
+    assert isinstance(resource, Resource)
+    return resource
+
+
+def organization(facility_code: str) -> Resource:
+    return _build(
+        {
+            "resourceType": "Organization",
+            "id": facility_code,
+            "identifier": [{"system": sid.FACILITY, "value": facility_code}],
+            "active": True,
+            "type": [{"coding": [{"system": _ORG_TYPE, "code": "prov", "display": "Healthcare Provider"}]}],
+        }
+    )
+
+
+def _encounter(detail: EncounterDetail, patient: str, conditions: list[str]) -> Resource:
+    e = detail.entry
+    klass, display = ENCOUNTER_CLASSES.get(e.encounter_type or "", _AMBULATORY)
+    hospitalization: dict[str, Any] = {}
+    if e.referred_from:
+        hospitalization["origin"] = _ref("Organization", e.referred_from)
+    if e.referred_to:
+        hospitalization["destination"] = _ref("Organization", e.referred_to)
+    if e.discharge_type_label:
+        hospitalization["dischargeDisposition"] = {"text": e.discharge_type_label}
+    return _build(
+        {
+            "resourceType": "Encounter",
+            "id": str(e.encounter_id),
+            "identifier": [{"system": sid.facility_encounter_system(e.facility_code), "value": e.ma_lk}],
+            "status": "finished" if e.end else "in-progress",
+            "class": {"system": sid.ACT_CODE, "code": klass, "display": display},
+            "type": (
+                [{"coding": [{"system": sid.ENCOUNTER_TYPE, "code": e.encounter_type,
+                              "display": e.encounter_type_label}]}]
+                if e.encounter_type else None
+            ),
+            "subject": _ref("Patient", patient),
+            "period": {k: v for k, v in (("start", fhir_datetime(e.start)), ("end", fhir_datetime(e.end))) if v}
+            or None,
+            "diagnosis": [
+                {"condition": _ref("Condition", c), "rank": i + 1} for i, c in enumerate(conditions)
+            ],
+            "hospitalization": hospitalization or None,
+            "serviceProvider": _ref("Organization", e.facility_code),
+        }
+    )  # fmt: skip
+
+
+def _conditions(detail: EncounterDetail, patient: str) -> list[Resource]:
+    e = detail.entry
+    codes = [c for c in dict.fromkeys([e.main_diagnosis, *e.other_diagnoses]) if c]
+    out = []
+    for n, code in enumerate(codes, start=1):
+        out.append(
+            _build(
+                {
+                    "resourceType": "Condition",
+                    "id": f"{e.encounter_id}-dx-{n}",
+                    "category": [{"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                        "code": "encounter-diagnosis",
+                    }]}],
+                    "code": {
+                        "coding": [{"system": sid.ICD10, "code": code}],
+                        "text": e.diagnosis_text if code == e.main_diagnosis else None,
+                    },
+                    "subject": _ref("Patient", patient),
+                    "encounter": _ref("Encounter", e.encounter_id),
+                    "recordedDate": fhir_datetime(e.end or e.start),
+                }
+            )
+        )  # fmt: skip
+    return out
+
+
+def _quantity(row: TableRow, name: str) -> Decimal | None:
+    value = row.get(name)
+    return value if isinstance(value, Decimal) else Decimal(value) if isinstance(value, int) else None
+
+
+def _medication(detail: EncounterDetail, row: TableRow, patient: str) -> Resource:
+    e = detail.entry
+    name = " ".join(x for x in (row.text("TEN_THUOC"), row.text("HAM_LUONG")) if x) or None
+    route = row.text("DUONG_DUNG")
+    dose = "; ".join(x for x in (row.text("LIEU_DUNG"), row.text("CACH_DUNG")) if x) or None
+    quantity = _quantity(row, "SO_LUONG")
+    unit = row.text("DON_VI_TINH")
+    dosage: dict[str, Any] = {}
+    if dose:
+        dosage["text"] = dose
+    if route:
+        dosage["route"] = {"coding": [{"system": sid.ROUTE, "code": route}]}
+    code = row.text("MA_THUOC")
+    return _build(
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"{e.encounter_id}-med-{row.row_no}",
+            "status": "completed",
+            "intent": "order",
+            "medicationCodeableConcept": {
+                "coding": [{"system": sid.DRUG, "code": code}] if code else None,
+                "text": name,
+            },
+            "subject": _ref("Patient", patient),
+            "encounter": _ref("Encounter", e.encounter_id),
+            "authoredOn": fhir_datetime(row.text("NGAY_YL")),
+            "dosageInstruction": [dosage] if dosage else None,
+            "dispenseRequest": (
+                {"quantity": {k: v for k, v in (("value", quantity), ("unit", unit)) if v is not None}}
+                if quantity is not None else None
+            ),
+        }
+    )  # fmt: skip
+
+
+def _procedure(detail: EncounterDetail, row: TableRow, patient: str) -> Resource | None:
+    code = row.text("MA_DICH_VU")
+    if not code:
+        return None  # a supply (MA_VAT_TU) or a bed line: not a procedure
+    e = detail.entry
+    performed = fhir_datetime(row.text("NGAY_KQ") or row.text("NGAY_YL"))
+    return _build(
+        {
+            "resourceType": "Procedure",
+            "id": f"{e.encounter_id}-svc-{row.row_no}",
+            "status": "completed",
+            "code": {"coding": [{"system": sid.SERVICE, "code": code}], "text": row.text("TEN_DICH_VU")},
+            "subject": _ref("Patient", patient),
+            "encounter": _ref("Encounter", e.encounter_id),
+            "performedDateTime": performed,
+        }
+    )
+
+
+def _observation(detail: EncounterDetail, row: TableRow, patient: str) -> Resource:
+    e = detail.entry
+    raw, unit = row.text("GIA_TRI"), row.text("DON_VI_DO")
+    value: dict[str, Any] = {}
+    if raw is not None:
+        try:
+            number = Decimal(raw.replace(",", "."))
+            if not number.is_finite():
+                raise InvalidOperation
+            value["valueQuantity"] = {"value": number, **({"unit": unit} if unit else {})}
+        except InvalidOperation:
+            value["valueString"] = raw if not unit else f"{raw} {unit}"
+    notes = [{"text": t} for t in (row.text("MO_TA"), row.text("KET_LUAN")) if t]
+    code = row.text("MA_CHI_SO") or row.text("MA_DICH_VU")
+    coding = [{"system": sid.LAB_INDEX if row.text("MA_CHI_SO") else sid.SERVICE, "code": code}] if code else None
+    return _build(
+        {
+            "resourceType": "Observation",
+            "id": f"{e.encounter_id}-lab-{row.row_no}",
+            "status": "final",
+            "category": [{"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory",
+            }]}],
+            "code": {"coding": coding, "text": row.text("TEN_CHI_SO") or row.text("TEN_DICH_VU")},
+            "subject": _ref("Patient", patient),
+            "encounter": _ref("Encounter", e.encounter_id),
+            "effectiveDateTime": fhir_datetime(row.text("NGAY_KQ")),
+            "note": notes,
+            **value,
+        }
+    )  # fmt: skip
+
+
+def _referral(detail: EncounterDetail, patient: str) -> Resource | None:
+    e = detail.entry
+    letters = detail.section("XML13")
+    letter = letters[0] if letters else None
+    receiver = (letter.text("MA_NOI_DEN") if letter else None) or e.referred_to
+    if receiver is None:
+        return None
+    number = letter.text("GIAY_CHUYEN_TUYEN") if letter else None
+    diagnosis = (letter.text("MA_BENH_CHINH") if letter else None) or e.main_diagnosis
+    return _build(
+        {
+            "resourceType": "ServiceRequest",
+            "id": f"{e.encounter_id}-referral",
+            "identifier": [{"system": sid.REFERRAL_NUMBER, "value": number}] if number else None,
+            "status": "completed",
+            "intent": "order",
+            "category": [{"coding": [{"system": sid.SNOMED, "code": "3457005", "display": "Patient referral"}]}],
+            "code": {"coding": [{"system": sid.SNOMED, "code": "3457005", "display": "Patient referral"}],
+                     "text": "Chuyển tuyến"},
+            "subject": _ref("Patient", patient),
+            "encounter": _ref("Encounter", e.encounter_id),
+            "authoredOn": fhir_datetime((letter.text("NGAY_RA") if letter else None) or e.end),
+            "requester": _ref("Organization", e.facility_code),
+            "performer": [_ref("Organization", receiver)],
+            "reasonCode": [{"coding": [{"system": sid.ICD10, "code": diagnosis}]}] if diagnosis else None,
+            "note": [{"text": t} for t in (letter.text("HUONG_DIEU_TRI"),) if t] if letter else None,
+        }
+    )  # fmt: skip
+
+
+def _appointment(detail: EncounterDetail, row: TableRow, patient: str) -> Resource:
+    e = detail.entry
+    at = row.text("NGAY_HEN_KL")
+    slip = row.text("SO_GIAYHEN_KL")
+    diagnosis = row.text("MA_BENH_CHINH")
+    timing: dict[str, Any] = {}
+    if at and "T" in at:
+        # Appointment.start is an instant; a slip dated to the day only gets a requested period instead
+        timing["start"] = fhir_datetime(at)
+        timing["end"] = fhir_datetime(at)
+    elif at:
+        timing["requestedPeriod"] = [{"start": at, "end": at}]
+    return _build(
+        {
+            "resourceType": "Appointment",
+            "id": f"{e.encounter_id}-appt-{row.row_no}",
+            "identifier": [{"system": sid.APPOINTMENT_SLIP, "value": slip}] if slip else None,
+            "status": "booked",
+            "serviceType": [{"text": "Khám lại"}],
+            "reasonCode": [{"coding": [{"system": sid.ICD10, "code": diagnosis}]}] if diagnosis else None,
+            "description": row.text("CHAN_DOAN_RV"),
+            "participant": [{"actor": _ref("Patient", patient), "status": "accepted"}],
+            **timing,
+        }
+    )  # fmt: skip
+
+
+def encounter_resources(detail: EncounterDetail, patient: str) -> list[Resource]:
+    """The Encounter and everything recorded in it (Organizations are added once per bundle)."""
+    conditions = _conditions(detail, patient)
+    out: list[Resource] = [_encounter(detail, patient, [str(c.id) for c in conditions]), *conditions]
+    out += [_medication(detail, r, patient) for r in detail.section("XML2")]
+    out += [p for r in detail.section("XML3") if (p := _procedure(detail, r, patient)) is not None]
+    out += [_observation(detail, r, patient) for r in detail.section("XML4")]
+    referral = _referral(detail, patient)
+    if referral is not None:
+        out.append(referral)
+    out += [_appointment(detail, r, patient) for r in detail.section("XML14")]
+    return out
+
+
+def facilities_of(details: Iterable[EncounterDetail]) -> list[str]:
+    """Every facility an encounter names: where it happened, who referred, who it was referred to."""
+    codes: dict[str, None] = {}
+    for d in details:
+        e = d.entry
+        for code in (e.facility_code, e.referred_from, e.referred_to):
+            if code:
+                codes[code] = None
+        for letter in d.section("XML13"):
+            if (receiver := letter.text("MA_NOI_DEN")) is not None:
+                codes[receiver] = None
+    return list(codes)
+
+
+def everything(
+    *, patient: Resource, details: Sequence[EncounterDetail], types: frozenset[str] | None = None
+) -> list[Resource]:
+    """Patient first, then each encounter with its resources (newest first), then the Organizations."""
+    pid = str(patient.id)
+    out: list[Resource] = [patient]
+    for d in details:
+        out += encounter_resources(d, pid)
+    out += [organization(f) for f in facilities_of(details)]
+    return [r for r in out if types is None or r.get_resource_type() in types]
+
+
+def date_bounds(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """``$everything`` ``start``/``end`` (FHIR dates: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) as the first
+    and last day they cover; ``ValueError`` for anything else."""
+    return (_day(start, last=False) if start else None, _day(end, last=True) if end else None)
+
+
+def _day(value: str, *, last: bool) -> date:
+    parts = value.strip().split("-")
+    if len(parts) > 3 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
+        raise ValueError("a FHIR date is YYYY, YYYY-MM or YYYY-MM-DD")
+    year = int(parts[0])
+    if len(parts) == 1:
+        return date(year, 12, 31) if last else date(year, 1, 1)
+    month = int(parts[1])
+    if len(parts) == 2:
+        return date(year, month, calendar.monthrange(year, month)[1]) if last else date(year, month, 1)
+    return date(year, month, int(parts[2]))

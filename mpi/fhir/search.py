@@ -1,0 +1,177 @@
+"""Find persons for FHIR: an identifier token, a ``$match`` Patient, a PIXm source identifier.
+
+Thin over the record services (``mpi.records``): the token's system picks the search; a bare value is
+tried as CCCD, BHXH number and MA_BN at any facility, as FHIR token search matches any system. Scores
+for ``$match``: the model's probability for a demographic match; 1.0 for an identifier only one person
+holds, 0.5 for one several persons hold. Never logs a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from mpi.errors import MPIError, NotFound
+from mpi.fhir import identifiers as sid
+from mpi.fhir.lookup import search_patient_code_anywhere
+from mpi.fhir.patient import patient_identifiers
+from mpi.identity.online import OnlineLinker
+from mpi.records import Candidate, DemographicQuery, QueryInvalid, SearchResult, person_summary, resolve_person
+from mpi.records.lookup import normalised_identifier, search_demographics, search_identifier
+
+
+class UnknownSystem(MPIError):
+    """An identifier system the hub does not assign or cross-reference (PIXm: 400)."""
+
+    code = "unknown_system"
+    status = 400
+
+
+class UnknownTargetSystem(MPIError):
+    """A ``targetSystem`` the hub does not know (PIXm answers 403 for it)."""
+
+    code = "target_system_unknown"
+    status = 403
+
+
+def _merge(results: Sequence[SearchResult]) -> SearchResult:
+    best: dict[int, Candidate] = {}
+    order = {"certain": 0, "probable": 1, "possible": 2}
+    for result in results:
+        for c in result.candidates:
+            if c.person_id not in best or order[c.grade] < order[best[c.person_id].grade]:
+                best[c.person_id] = c
+    candidates = sorted(best.values(), key=lambda c: (order[c.grade], c.person_id))
+    return SearchResult(kind="identifier", candidates=candidates, truncated=any(r.truncated for r in results))
+
+
+def search_token(*, conn: Connection, token: sid.Token) -> SearchResult:
+    """Persons carrying the identifier; an unknown system finds nobody (as a FHIR server answers)."""
+    if token.system is None:
+        found = [
+            search_identifier(conn=conn, kind=kind, value=token.value)
+            for kind in ("national_id", "bhxh_number")
+            if normalised_identifier(kind, token.value) is not None
+        ]
+        found.append(search_patient_code_anywhere(conn=conn, value=token.value))
+        return _merge(found)
+    resolved = sid.resolve_system(token.system)
+    if resolved is None:
+        return SearchResult(kind="identifier", candidates=[], truncated=False)
+    return _search_resolved(conn=conn, resolved=resolved, value=token.value)
+
+
+def _search_resolved(*, conn: Connection, resolved: sid.Resolved, value: str) -> SearchResult:
+    if resolved.kind == "person":
+        if not value.strip().isdigit():
+            return SearchResult(kind="person", candidates=[], truncated=False)
+        try:
+            person = resolve_person(conn=conn, person_id=int(value))
+        except NotFound:
+            return SearchResult(kind="person", candidates=[], truncated=False)
+        candidate = Candidate(
+            person_id=person.person_id, grade="certain", reason="same person id", match_probability=None,
+            matched_on=("person",), record=None,
+        )  # fmt: skip
+        return SearchResult(kind="person", candidates=[candidate], truncated=False)
+    if resolved.kind != "patient_code" and normalised_identifier(resolved.kind, value) is None:
+        return SearchResult(kind=resolved.kind, candidates=[], truncated=False)
+    return search_identifier(conn=conn, kind=resolved.kind, value=value, facility_code=resolved.facility_code)
+
+
+def score(candidate: Candidate, *, shared: bool) -> float:
+    if candidate.match_probability is not None:
+        return candidate.match_probability
+    return 0.5 if shared else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class MatchInput:
+    """What ``$match`` reads from its Patient: identifiers, or name + birth date (+ sex, commune)."""
+
+    tokens: tuple[sid.Token, ...]
+    name: str | None
+    birth_date: str | None
+    sex: int | None
+    commune_code: str | None
+
+
+_SEX = {"male": 1, "female": 2}
+
+
+def match_input(patient: dict[str, Any]) -> MatchInput:
+    """Read the query out of the ``$match`` Patient (a JSON object already validated as a Patient)."""
+    identifiers = patient.get("identifier") or ()
+    tokens = tuple(sid.Token(system=i.get("system"), value=str(i["value"])) for i in identifiers if i.get("value"))
+    name = None
+    for n in patient.get("name") or ():
+        name = n.get("text") or " ".join([*([n["family"]] if n.get("family") else []), *(n.get("given") or [])])
+        if name:
+            break
+    commune = None
+    for a in patient.get("address") or ():
+        for ext in a.get("extension") or ():
+            if ext.get("url") == sid.COMMUNE:
+                commune = ext.get("valueCode")
+    return MatchInput(
+        tokens=tokens,
+        name=name or None,
+        birth_date=patient.get("birthDate"),
+        sex=_SEX.get(patient.get("gender") or ""),
+        commune_code=commune,
+    )
+
+
+def match(*, conn: Connection, linker: OnlineLinker, query: MatchInput, count: int) -> SearchResult:
+    """Identifiers with a known system first (any that finds someone); else the demographic model."""
+    for token in query.tokens:
+        if token.system is not None and sid.resolve_system(token.system) is not None:
+            result = search_token(conn=conn, token=token)
+            if result.candidates:
+                return result
+    if query.name and query.birth_date:
+        demographic = DemographicQuery(
+            name=query.name, birth_date=query.birth_date, sex=query.sex, commune_code=query.commune_code
+        )
+        return search_demographics(conn=conn, query=demographic, linker=linker, limit=count)
+    if query.tokens:
+        return SearchResult(kind="identifier", candidates=[], truncated=False)
+    raise QueryInvalid("$match needs a Patient with an identifier, or a name and a birthDate")
+
+
+@dataclass(frozen=True, slots=True)
+class CrossReference:
+    person_ids: list[int]
+    identifiers: list[dict[str, Any]]
+    """FHIR Identifier objects (system, value) of those persons, the source identifier left out."""
+    encounter_ids: list[int]
+
+
+def cross_reference(*, conn: Connection, source: sid.Token, target_systems: Sequence[str] = ()) -> CrossReference:
+    """PIXm: the other identifiers of the person(s) ``source`` names, restricted to ``target_systems``."""
+    if source.system is None:
+        raise UnknownSystem("sourceIdentifier needs a system: system|value")
+    resolved = sid.resolve_system(source.system)
+    if resolved is None:
+        raise UnknownSystem("sourceIdentifier's system is not one the hub knows")
+    for target in target_systems:
+        if target not in (sid.CCCD, sid.BHXH, sid.PERSON, sid.FACILITY) and sid.resolve_system(target) is None:
+            raise UnknownTargetSystem("targetSystem is not one the hub knows")
+    found = _search_resolved(conn=conn, resolved=resolved, value=source.value)
+    if not found.candidates:
+        raise NotFound("no person holds sourceIdentifier", code="source_identifier_not_found")
+    identifiers: list[dict[str, Any]] = []
+    encounter_ids: list[int] = []
+    for candidate in found.candidates:
+        summary = person_summary(conn=conn, person_id=candidate.person_id)
+        encounter_ids += summary.encounter_ids
+        for identifier in patient_identifiers(summary):
+            if (identifier["system"], identifier["value"]) == (source.system, source.value.strip()):
+                continue
+            if target_systems and identifier["system"] not in target_systems:
+                continue
+            identifiers.append({"system": identifier["system"], "value": identifier["value"]})
+    return CrossReference(person_ids=found.person_ids, identifiers=identifiers, encounter_ids=encounter_ids)
