@@ -6,6 +6,7 @@ Finds the store through ``MPI_DATABASE_URL``, like the server. Prints counts and
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -206,7 +207,10 @@ def serve(
     import uvicorn
 
     open_store(get_settings().database_url)
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # No uvicorn access log: it prints query strings, and FHIR token searches carry identifiers there.
+    # api.app logs method, path and status instead.
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", access_log=False)
 
 
 # Commands of capabilities that live in their own packages.
