@@ -40,7 +40,7 @@ def _principal(request: Request, session: Annotated[Session, Depends(_session)])
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("send an API key as 'Authorization: Bearer <key>'", code="key_missing")
-    key = verify_key(session=session, plaintext=token)
+    key = verify_key(session=session, plaintext=token, secret=request.app.state.settings.secret_key)
     assert key.id is not None
     return Principal(key_id=key.id, role=Role(key.role), facility_code=key.facility_code)
 

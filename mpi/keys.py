@@ -36,14 +36,23 @@ _KEY = re.compile(r"mpi_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,})")
 _FACILITY = re.compile(r"\d{5}")
 
 
-def _digest(key: str) -> str:
-    return hmac.new(get_settings().secret_key.encode(), key.encode(), hashlib.sha256).hexdigest()
+def _digest(key: str, secret: str | None) -> str:
+    pepper = secret if secret is not None else get_settings().secret_key
+    return hmac.new(pepper.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
 def create_key(
-    *, session: Session, role: Role, facility_code: str | None = None, label: str | None = None
+    *,
+    session: Session,
+    role: Role,
+    facility_code: str | None = None,
+    label: str | None = None,
+    secret: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its plaintext, which is not stored anywhere."""
+    """Create a key and return it with its plaintext, which is not stored anywhere.
+
+    ``secret`` is the pepper (``MPI_SECRET_KEY``); ``None`` reads it from the process settings.
+    """
     if role in FACILITY_BOUND and not facility_code:
         raise MPIError(
             f"a {role.value} key must be bound to a facility (--facility MA_CSKCB)", code="facility_required"
@@ -52,18 +61,20 @@ def create_key(
         raise MPIError("a facility code (MA_CSKCB) is 5 digits", code="facility_invalid")
     prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     plaintext = f"mpi_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(prefix=prefix, key_hash=_digest(plaintext), role=role.value, facility_code=facility_code, label=label)
+    key = ApiKey(
+        prefix=prefix, key_hash=_digest(plaintext, secret), role=role.value, facility_code=facility_code, label=label
+    )
     session.add(key)
     session.flush()
     return key, plaintext
 
 
-def verify_key(*, session: Session, plaintext: str) -> ApiKey:
+def verify_key(*, session: Session, plaintext: str, secret: str | None = None) -> ApiKey:
     match = _KEY.fullmatch(plaintext.strip())
     if match is None:
         raise AuthenticationError("malformed API key", code="key_malformed")
     key = session.exec(select(ApiKey).where(ApiKey.prefix == match.group(1))).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _digest(plaintext.strip())):
+    if key is None or not hmac.compare_digest(key.key_hash, _digest(plaintext.strip(), secret)):
         raise AuthenticationError("unknown API key", code="key_unknown")
     if key.revoked_at is not None:
         raise AuthenticationError("this API key was revoked", code="key_revoked")

@@ -59,7 +59,7 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
 @router.post("/login")
 def login(request: Request, session: SessionDep, settings: SettingsDep, api_key: Annotated[str, Form()]) -> Response:
     try:
-        key = verify_key(session=session, plaintext=api_key)
+        key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
     except MPIError:
         return _render(request, "login.html", status=401, error="This API key is not valid.")
     if key.role != Role.CLINICIAN.value or key.id is None:

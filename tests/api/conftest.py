@@ -35,7 +35,9 @@ def auth(app: FastAPI) -> KeyFactory:
 
     def make(role: Role = Role.SUBMITTER, facility: str | None = "74001") -> dict[str, str]:
         with session_scope(app.state.engine) as session:
-            _, plaintext = create_key(session=session, role=role, facility_code=facility)
+            _, plaintext = create_key(
+                session=session, role=role, facility_code=facility, secret=app.state.settings.secret_key
+            )
         return {"Authorization": f"Bearer {plaintext}"}
 
     return make
