@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from linkage.evaluation import clusters_from_links
 from linkage.model import model_table, prediction_blocking_rules
 from linkage.scorer import tf_columns
 
@@ -125,26 +126,14 @@ def cluster(pairs: pa.Table, threshold: float, *, unique_ids: pa.Array | None = 
     Equivalent to Splink's `cluster_pairwise_predictions_at_threshold`, without a database round trip.
     """
     kept = pairs.filter(pc.greater_equal(pairs.column("match_probability"), threshold))
-    parent: dict[int, int] = {}
-    if unique_ids is not None:
-        parent.update((int(u), int(u)) for u in unique_ids.to_pylist())
-
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    for left, right in zip(kept.column("unique_id_l").to_pylist(), kept.column("unique_id_r").to_pylist(), strict=True):
-        parent.setdefault(left, left)
-        parent.setdefault(right, right)
-        a, b = find(left), find(right)
-        if a != b:
-            parent[max(a, b)] = min(a, b)  # the root stays the smallest id
-    ids = sorted(parent)
+    lefts, rights = kept.column("unique_id_l").to_pylist(), kept.column("unique_id_r").to_pylist()
+    records = unique_ids.to_pylist() if unique_ids is not None else dict.fromkeys([*lefts, *rights])
+    assignment: dict[int, int] = {}
+    for component in clusters_from_links(records, zip(lefts, rights, strict=True)):
+        root = min(int(member) for member in component)  # type: ignore[call-overload]
+        assignment.update((int(member), root) for member in component)  # type: ignore[call-overload]
+    ids = sorted(assignment)
     return pa.table(
-        {"unique_id": pa.array(ids, pa.int64()), "cluster_id": pa.array([find(i) for i in ids], pa.int64())},
+        {"unique_id": pa.array(ids, pa.int64()), "cluster_id": pa.array([assignment[i] for i in ids], pa.int64())},
         schema=CLUSTER_SCHEMA,
     )
