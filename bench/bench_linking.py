@@ -24,7 +24,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from linkage import model_row
+from linkage import CanonicalRecord
+from linkage.normalise.dates import parse_partial_date
 from mpi.identity import links as L
 from mpi.identity.models import TermFrequency
 from mpi.identity.online import OnlineLinker, source_values
@@ -33,22 +34,33 @@ from mpi.store import Encounter, Submission, open_store
 from mpi.store.models import utcnow
 from tests.linkage.synthetic import synthetic_records
 
-_CANONICAL_FIELDS = None
+_CANONICAL_FIELDS = tuple(CanonicalRecord.__dataclass_fields__)
 
 
 def _canonical(row: dict[str, Any]) -> Any:
-    from linkage import CanonicalRecord
-    from linkage.normalise.dates import parse_partial_date
-
-    global _CANONICAL_FIELDS
-    if _CANONICAL_FIELDS is None:
-        _CANONICAL_FIELDS = [f for f in CanonicalRecord.__dataclass_fields__]
     values = {f: row.get(f) for f in _CANONICAL_FIELDS}
     iso = row.get("dob_iso")
     values["dob"] = parse_partial_date(iso.replace("-", "")) if iso else None
     values["national_id_issues"] = tuple(filter(None, (row.get("national_id_issues") or "").split(";")))
     values["commune_split"] = bool(row.get("commune_split"))
     return CanonicalRecord(**values)
+
+
+def _encounter_row(row: dict[str, Any], ma_lk: str, now: Any) -> dict[str, Any]:
+    """A minimal current encounter version of the bench's single submission."""
+    return {
+        "facility_code": row.get("facility_code") or "74001",
+        "ma_lk": ma_lk,
+        "version": 1,
+        "is_current": True,
+        "submission_id": 1,
+        "hoso": 1,
+        "content_sha256": "0",
+        "status": "accepted",
+        "legacy_format": False,
+        "tables": ["XML1"],
+        "received_at": now,
+    }
 
 
 def build_store(url: str, rows: list[dict[str, Any]], linker: OnlineLinker) -> None:
@@ -77,23 +89,7 @@ def build_store(url: str, rows: list[dict[str, Any]], linker: OnlineLinker) -> N
             chunk = rows[start : start + batch]
             conn.execute(
                 insert(enc_t),
-                [
-                    {
-                        "id": r["unique_id"] + 1,
-                        "facility_code": r.get("facility_code") or "74001",
-                        "ma_lk": f"B{r['unique_id']}",
-                        "version": 1,
-                        "is_current": True,
-                        "submission_id": 1,
-                        "hoso": 1,
-                        "content_sha256": "0",
-                        "status": "accepted",
-                        "legacy_format": False,
-                        "tables": ["XML1"],
-                        "received_at": now,
-                    }
-                    for r in chunk
-                ],
+                [{"id": r["unique_id"] + 1, **_encounter_row(r, f"B{r['unique_id']}", now)} for r in chunk],
             )
             sources = []
             for r in chunk:
@@ -146,19 +142,7 @@ def main() -> None:
                 with engine.begin() as conn:
                     eid = conn.execute(
                         insert(enc_t),
-                        {
-                            "facility_code": r.get("facility_code") or "74001",
-                            "ma_lk": f"Q{i}",
-                            "version": 1,
-                            "is_current": True,
-                            "submission_id": 1,
-                            "hoso": 1,
-                            "content_sha256": "0",
-                            "status": "accepted",
-                            "legacy_format": False,
-                            "tables": ["XML1"],
-                            "received_at": utcnow(),
-                        },
+                        _encounter_row(r, f"Q{i}", utcnow()),
                     ).inserted_primary_key[0]
                     result = linker.link_record(
                         conn,
@@ -180,7 +164,6 @@ def main() -> None:
         )
         print(f"  decisions: {dict(rules.most_common())}")
         print(f"  peak RSS {rss:.0f} MiB")
-        _ = model_row  # the same model rows the store holds
 
 
 if __name__ == "__main__":
