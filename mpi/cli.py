@@ -145,7 +145,7 @@ def _print_summary(totals: dict[str, Any]) -> None:
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="submitter, clinician, steward, analyst or admin")],
+    role: Annotated[Role, typer.Option(help="submitter, clinician, steward, subscriber, analyst or admin")],
     facility: Annotated[str | None, typer.Option(help="MA_CSKCB the key is bound to (submitter, clinician)")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what holds the key")] = None,
 ) -> None:
