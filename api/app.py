@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import audit, encounters, fhir, persons, referrals, review, submissions
+from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, submissions
 from api.web import clinician
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(clinician.router)
     app.include_router(review.router)
     app.include_router(fhir.router)
+    app.include_router(facilities.router)
     _install_error_handlers(app)
 
     @app.middleware("http")
