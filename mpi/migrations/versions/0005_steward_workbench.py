@@ -1,7 +1,7 @@
 """steward workbench: actions (for undo), the event feed head, skipped review items
 
 Revision ID: 0005_steward
-Revises: 0004
+Revises: 0005_reports
 Create Date: 2026-12-01 04:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = '0005_steward'
-down_revision = '0004'
+down_revision = '0005_reports'
 branch_labels = None
 depends_on = None
 
