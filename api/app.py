@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
 from api.middleware import RequestGuard
-from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, submissions
+from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, steward, submissions
 from api.web import clinician
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(clinician.router)
     app.include_router(review.router)
+    app.include_router(steward.router)
+    app.include_router(steward.events_router)
     app.include_router(fhir.router)
     app.include_router(facilities.router)
     _install_error_handlers(app)

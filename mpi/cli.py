@@ -62,8 +62,12 @@ def ingest(
     engine = open_store(get_settings().database_url)
     receipts: list[tuple[Path, Receipt]] = []
     with Progress(
-        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, disable=as_json or not err.is_terminal,
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
     ) as progress:
         task = progress.add_task("ingest", total=len(files))
         settings = get_settings()
@@ -174,9 +178,15 @@ def keys_list() -> None:
         prefix = Column("prefix", no_wrap=True, min_width=12)
         table = Table("id", prefix, "role", "facility", "label", "created", "revoked")
         for k in list_keys(session=session):
-            table.add_row(str(k.id), k.prefix, k.role, k.facility_code or "", k.label or "",
-                          k.created_at.isoformat(timespec="seconds"),
-                          k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+            table.add_row(
+                str(k.id),
+                k.prefix,
+                k.role,
+                k.facility_code or "",
+                k.label or "",
+                k.created_at.isoformat(timespec="seconds"),
+                k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+            )
         Console().print(table)
 
 

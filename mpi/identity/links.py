@@ -618,7 +618,7 @@ def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
 
     Refused (409) when the action was already undone, is itself an undo, or when a later change touched
     the same records or persons: reversing it then would not restore the state before the action, so the
-    later change has to be undone first. The action's events are inverted newest first: each link goes
+    later change has to be undone first (an action undone since, with its undo, does not count). The action's events are inverted newest first: each link goes
     back to the previous person and state, each redirect is removed, each constraint added is removed, each
     review item it closed is reopened. A person the action created stays, without records (ids are never
     reused).
@@ -644,10 +644,13 @@ def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
     if not own:
         raise Conflict(f"action {action_id} changed nothing", code="nothing_to_undo")
     records, people = _touched(own)
+    cancelled = select(actions.c.id).where(or_(actions.c.undone_by_id.is_not(None), actions.c.undoes_id.is_not(None)))
     later = conn.execute(
         select(events.c.seq, events.c.kind, events.c.actor, events.c.created_at)
         .where(
             events.c.seq > own[-1].seq,
+            # an action undone since, and its undo, cancel out: they changed nothing in between
+            or_(events.c.action_id.is_(None), events.c.action_id.not_in(cancelled)),
             events.c.kind.in_(("linked", "merged", "unmerged", "constraint_added", "constraint_removed")),
             or_(
                 events.c.source_record_id.in_(records),
