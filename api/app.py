@@ -15,6 +15,7 @@ from api.errors import error_response
 from api.middleware import RequestGuard
 from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, steward, submissions
 from api.web import clinician
+from api.web import steward as steward_web
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
 from mpi.settings import Settings, get_settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(referrals.router)
     app.include_router(audit.router)
     app.include_router(clinician.router)
+    app.include_router(steward_web.router)
     app.include_router(review.router)
     app.include_router(steward.router)
     app.include_router(steward.events_router)

@@ -618,7 +618,9 @@ def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
 
     Refused (409) when the action was already undone, is itself an undo, or when a later change touched
     the same records or persons: reversing it then would not restore the state before the action, so the
-    later change has to be undone first (an action undone since, with its undo, does not count). The action's events are inverted newest first: each link goes
+    later change has to be undone first (an action undone since, with its undo, does not count).
+
+    The action's events are inverted newest first: each link goes
     back to the previous person and state, each redirect is removed, each constraint added is removed, each
     review item it closed is reopened. A person the action created stays, without records (ids are never
     reused).

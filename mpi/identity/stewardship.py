@@ -8,6 +8,7 @@ change anything. Nothing here logs a value.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -15,7 +16,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from linkage import PartialDate, check_cccd
+from linkage import PartialDate, Scorer, check_cccd
+from linkage.scorer import Explanation, TfTables, explain
 from mpi.errors import NotFound
 from mpi.identity import links as L
 from mpi.identity.review import QueueFilter, Reason, Verdict, decide_reviews, queue
@@ -442,4 +444,56 @@ def metrics(conn: Connection, *, now: datetime | None = None) -> Metrics:
         ],
         actions=actions,
         undone=undone,
+    )
+
+
+# ---- the evidence of a review item ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CandidateEvidence:
+    record: SourceRecordView
+    explanation: Explanation
+    """The scorer's waterfall for (record under review, this candidate record)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemEvidence:
+    record: SourceRecordView
+    candidates: list[CandidateEvidence]
+    """The candidate person's records, strongest match first."""
+    cccd: list[CccdFinding]
+    same_cccd: bool
+    """The record and at least one candidate record carry the same CCCD."""
+    differing_fields: dict[int, set[str]]
+    """candidate source record -> XML1 elements whose value differs from the record under review."""
+
+
+def item_evidence(
+    conn: Connection,
+    *,
+    source_record_id: int,
+    candidate_person_id: int,
+    scorer: Scorer,
+    tf_tables_for: Callable[[list[Mapping[str, Any]]], TfTables],
+    limit: int = 20,
+) -> ItemEvidence:
+    """Both sides as sent and as normalised, the match weights of each candidate record (Splink's waterfall
+    computed by ``scorer`` with the current term frequencies), and the CCCD checks."""
+    (record,) = source_records(conn, source_record_ids=[source_record_id])
+    others = source_records(conn, person_id=candidate_person_id)[:limit]
+    tf = scorer.with_tf_tables(tf_tables_for([record.features, *(o.features for o in others)]))
+    scored = sorted(
+        (CandidateEvidence(o, explain(tf, record.features, o.features)) for o in others),
+        key=lambda c: -c.explanation.match_weight,
+    )
+    rows = [{"source_record_id": r.source_record_id, "features": r.features} for r in (record, *others)]
+    number = record.features.get("national_id")
+    return ItemEvidence(
+        record=record,
+        candidates=scored,
+        cccd=cccd_findings(rows),
+        same_cccd=bool(number) and any(o.features.get("national_id") == number for o in others),
+        differing_fields={
+            o.source_record_id: {f for f in IDENTITY_FIELDS if (o.raw.get(f) or "") != (record.raw.get(f) or "")}
+            for o in others
+        },
     )
