@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, submissions
+from api.routes import audit, encounters, facilities, fhir, persons, referrals, reports, review, submissions
 from api.web import clinician
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review.router)
     app.include_router(fhir.router)
     app.include_router(facilities.router)
+    app.include_router(reports.router)
     _install_error_handlers(app)
 
     @app.middleware("http")
