@@ -47,7 +47,7 @@ class FacilityIn(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     level: Literal["provincial", "district", "private", "commune"]
     commune_code: str | None = Field(default=None, pattern=r"^\d{5}$")
-    wave: int | None = Field(default=None, ge=1)
+    wave: int | None = Field(default=None, ge=1, le=999)
     onboarded_on: date | None = None
     active: bool = True
 
@@ -68,7 +68,7 @@ def facilities(
     session: SessionDep,
     registered: Annotated[bool | None, Query(description="false: facilities that submitted unregistered")] = None,
     level: Annotated[Literal["provincial", "district", "private", "commune"] | None, Query()] = None,
-    wave: Annotated[int | None, Query(ge=1)] = None,
+    wave: Annotated[int | None, Query(ge=1, le=999)] = None,
 ) -> FacilityListOut:
     """Every facility known to the hub, registered or only seen in submissions."""
     rows = list_facilities(session=session, registered=registered, level=level, wave=wave)
