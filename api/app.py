@@ -13,7 +13,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
 from api.middleware import RequestGuard
-from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, steward, submissions
+from api.routes import (
+    audit,
+    encounters,
+    facilities,
+    fhir,
+    persons,
+    referrals,
+    reports,
+    review,
+    steward,
+    submissions,
+)
 from api.web import clinician
 from api.web import steward as steward_web
 from mpi.errors import MPIError
@@ -56,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(steward.events_router)
     app.include_router(fhir.router)
     app.include_router(facilities.router)
+    app.include_router(reports.router)
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log
 

@@ -25,6 +25,7 @@ from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import Receipt, ingest_parsed, parse_paths
 from mpi.keys import Role, create_key, list_keys, revoke_key
+from mpi.reports.commands import register as register_reports
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
 from mpi.synth.cli import register as register_synth
@@ -229,3 +230,4 @@ register_synth(app)
 register_identity(app)
 register_evaluation(app)
 register_facilities(app)
+register_reports(app)
