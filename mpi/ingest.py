@@ -14,6 +14,7 @@ Never logs values from the file: only counts, codes and ids.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import multiprocessing
@@ -22,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, CursorResult, Engine, bindparam, insert, select, update
@@ -162,22 +163,139 @@ def ingest_parsed(
     linker: EncounterLinker | None = None,
 ) -> Receipt:
     """Store a file already read by :func:`parse_submission` (e.g. in a worker process)."""
-    if allowed_facility is not None:
-        for enc in parsed.encounters:
-            if enc.facility_code is not None and enc.facility_code != allowed_facility:
-                enc.issues.append(
-                    issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
-                )
+    _scope(parsed, allowed_facility)
     for attempt in (1, 2):
         try:
             if len(parsed.encounters) <= 1:
-                return _ingest_at_once(engine, data, parsed, submitter, linker)
-            return _ingest_per_encounter(engine, data, parsed, submitter, linker)
+                with engine.begin() as conn:
+                    receipt = _ingest_at_once(conn, data, parsed, submitter, linker)
+                _remember_facilities(engine, receipt)
+                return receipt
+            return _ingest_per_encounter(engine, data, parsed, submitter, linker, group=1)
         except IntegrityError:
             # A concurrent writer stored the same file or a version of the same encounter first.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+GROUP_ENCOUNTERS: Final = 64
+"""Encounters per transaction in group commit (:func:`ingest_many`): enough to amortise a commit."""
+
+
+def ingest_many(
+    *,
+    engine: Engine,
+    files: Iterable[tuple[bytes, ParsedSubmission]],
+    submitter: str,
+    allowed_facility: str | None = None,
+    linker: EncounterLinker | None = None,
+    group: int = GROUP_ENCOUNTERS,
+) -> Iterator[Receipt]:
+    """Store many files with group commit; yields each file's receipt once it is durable, in order.
+
+    Encounters are written as :func:`ingest_parsed` writes them, but up to ``group`` of them share one
+    transaction, each inside its own savepoint: an encounter (or a one-HOSO file: raw file, encounter,
+    receipt) is whole or absent whatever happens, a conflict with a concurrent writer rolls back that
+    savepoint only and retries it, and a receipt is handed out only after the commit that made it
+    durable. A crash loses only what no receipt was given for; sending those files again stores them.
+    """
+    if group < 1:
+        raise ValueError("group must be >= 1")
+    waiting: list[Receipt] = []
+    in_group = 0
+    with engine.connect() as conn, _explicit_transactions(conn):
+        transaction = _begin(conn)
+        for data, parsed in files:
+            _scope(parsed, allowed_facility)
+            if len(parsed.encounters) > 1:
+                # A big file makes its own groups: commit what waits, then store it group by group.
+                transaction.commit()
+                yield from _acknowledge(engine, waiting)
+                in_group = 0
+                yield _ingest_per_encounter(engine, data, parsed, submitter, linker, group=group, connection=conn)
+                transaction = _begin(conn)
+                continue
+            waiting.append(_in_savepoint(conn, lambda c, d=data, p=parsed: _ingest_at_once(c, d, p, submitter, linker)))
+            in_group += max(1, len(parsed.encounters))
+            if in_group >= group:
+                transaction.commit()
+                yield from _acknowledge(engine, waiting)
+                in_group = 0
+                transaction = _begin(conn)
+        transaction.commit()
+        yield from _acknowledge(engine, waiting)
+    # leaving the block rolls back an unfinished group (an exception, or the caller stopped)
+
+
+@contextlib.contextmanager
+def _explicit_transactions(conn: Connection) -> Iterator[None]:
+    """On SQLite, let :func:`_begin` open transactions itself, so that savepoints nest inside them.
+
+    Python's sqlite3 driver opens a transaction only before a data change and, without one, takes
+    ``SAVEPOINT`` as the outermost transaction, which its ``RELEASE`` commits: a group would commit file by
+    file. With the driver's implicit transactions off and an explicit ``BEGIN``, a group commits once.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw: Any = conn.connection.dbapi_connection
+    previous = raw.isolation_level
+    raw.isolation_level = None
+    try:
+        yield
+    finally:
+        raw.isolation_level = previous
+
+
+def _begin(conn: Connection) -> Any:
+    transaction = conn.begin()
+    if conn.dialect.name == "sqlite" and conn.connection.dbapi_connection.isolation_level is None:  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN")
+    return transaction
+
+
+def _acknowledge(engine: Engine, waiting: list[Receipt]) -> Iterator[Receipt]:
+    for receipt in waiting:
+        _remember_facilities(engine, receipt)
+    out = list(waiting)
+    waiting.clear()
+    yield from out
+
+
+def _in_savepoint(conn: Connection, work: Any) -> Any:
+    """``work(conn)`` inside a savepoint; a conflict with a concurrent writer rolls back and retries once."""
+    for attempt in (1, 2):
+        savepoint = conn.begin_nested()
+        try:
+            result = work(conn)
+        except IntegrityError:
+            savepoint.rollback()
+            if attempt == 2:
+                raise
+            continue
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _scope(parsed: ParsedSubmission, allowed_facility: str | None) -> None:
+    if allowed_facility is None:
+        return
+    for enc in parsed.encounters:
+        if enc.facility_code is not None and enc.facility_code != allowed_facility:
+            enc.issues.append(
+                issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
+            )
+
+
+def _remember_facilities(engine: Engine, receipt: Receipt) -> None:
+    """Facility codes known to exist after a commit: later encounters skip their upsert."""
+    known = _known_facilities.setdefault(engine, set())
+    known.update(r.facility_code for r in receipt.encounters if r.status == "accepted" and r.facility_code)
 
 
 def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
@@ -223,34 +341,49 @@ def _open_submission(
 
 
 def _ingest_at_once(
-    engine: Engine, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
 ) -> Receipt:
-    known = _known_facilities.setdefault(engine, set())
-    with engine.begin() as conn:
-        replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
-        if replayed is not None:
-            return replayed
-        receipts = [_write_encounter(conn, submission_id, enc, linker, known) for enc in parsed.encounters]
-        receipt = _finalise(conn, submission_id, parsed, receipts, existing)
-    known.update(r.facility_code for r in receipts if r.status == "accepted" and r.facility_code)
-    return receipt
+    """A one-HOSO file in the caller's transaction: raw file, encounter and receipt together."""
+    known = _known_facilities.setdefault(conn.engine, set())
+    replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
+    if replayed is not None:
+        return replayed
+    receipts = [_write_encounter(conn, submission_id, enc, linker, known) for enc in parsed.encounters]
+    return _finalise(conn, submission_id, parsed, receipts, existing)
 
 
 def _ingest_per_encounter(
-    engine: Engine, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+    engine: Engine,
+    data: bytes,
+    parsed: ParsedSubmission,
+    submitter: str,
+    linker: EncounterLinker | None,
+    *,
+    group: int,
+    connection: Connection | None = None,
 ) -> Receipt:
+    """A file of several HOSO: the raw file first, then its encounters, ``group`` per transaction, each in a
+    savepoint (``group=1``: one transaction per encounter), then the receipt."""
     known = _known_facilities.setdefault(engine, set())
-    with engine.begin() as conn:
+    if connection is None:
+        with engine.connect() as conn, _explicit_transactions(conn):
+            return _ingest_per_encounter(engine, data, parsed, submitter, linker, group=group, connection=conn)
+    conn = connection
+    with _begin(conn):
         replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
     if replayed is not None:
         return replayed
-    receipts = []
-    for enc in parsed.encounters:
-        with engine.begin() as conn:
-            receipts.append(_write_encounter(conn, submission_id, enc, linker, known))
-        if receipts[-1].status == "accepted" and enc.facility_code:
-            known.add(enc.facility_code)
-    with engine.begin() as conn:
+    receipts: list[EncounterReceipt] = []
+    encounters = parsed.encounters
+    for start in range(0, len(encounters), group):
+        with _begin(conn):
+            part = [
+                _in_savepoint(conn, lambda c, e=enc: _write_encounter(c, submission_id, e, linker, known))
+                for enc in encounters[start : start + group]
+            ]
+        receipts.extend(part)
+        known.update(r.facility_code for r in part if r.status == "accepted" and r.facility_code)
+    with _begin(conn):
         return _finalise(conn, submission_id, parsed, receipts, existing)
 
 
