@@ -14,12 +14,12 @@ Never logs values from the file: only counts, codes and ids.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import gzip
 import logging
 import multiprocessing
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +32,8 @@ from sqlalchemy.exc import IntegrityError
 
 from mpi.store.bulk import BulkInsert
 from mpi.store.content import content_tables
+from mpi.store.db import read_only
+from mpi.store.locks import named_lock
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
 from mpi.xml130.issues import Severity, issue
@@ -64,6 +66,8 @@ _FINALISE = (
 _INSERT_CONTENT = {name: BulkInsert(table) for name, table in content_tables.items()}
 _BULK_ISSUES = BulkInsert(_issues)
 # Facility codes known to exist, per store: spares an upsert per encounter. Filled only after commit.
+_ATTEMPTS = 5
+"""Tries to store a file whose encounters other files keep versioning concurrently (each try resumes)."""
 _known_facilities: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
 
 
@@ -164,19 +168,33 @@ def ingest_parsed(
 ) -> Receipt:
     """Store a file already read by :func:`parse_submission` (e.g. in a worker process)."""
     _scope(parsed, allowed_facility)
-    for attempt in (1, 2):
-        try:
-            if len(parsed.encounters) <= 1:
-                with engine.begin() as conn:
-                    receipt = _ingest_at_once(conn, data, parsed, submitter, linker)
-                _remember_facilities(engine, receipt)
-                return receipt
-            return _ingest_per_encounter(engine, data, parsed, submitter, linker, group=1)
-        except IntegrityError:
-            # A concurrent writer stored the same file or a version of the same encounter first.
-            if attempt == 2:
-                raise
+    # One connection for the whole file, holding the file's lock: the same file sent again meanwhile (by
+    # this or another process) waits here, then finds the finished receipt and answers it as a duplicate.
+    with engine.connect() as conn, named_lock(conn, f"submission:{parsed.sha256}"):
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                if len(parsed.encounters) <= 1:
+                    return _ingest_at_once(conn, data, parsed, submitter, linker)
+                return _ingest_per_encounter(conn, data, parsed, submitter, linker)
+            except IntegrityError:
+                # Another file stored a version of the same encounter first: what is stored is kept, and
+                # the next attempt resumes the file and sees that version.
+                if conn.in_transaction():
+                    conn.rollback()
+                if attempt == _ATTEMPTS:
+                    raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _scope(parsed: ParsedSubmission, allowed_facility: str | None) -> None:
+    """A submitter bound to a facility: another facility's encounter gets an error (it is not stored)."""
+    if allowed_facility is None:
+        return
+    for enc in parsed.encounters:
+        if enc.facility_code is not None and enc.facility_code != allowed_facility:
+            enc.issues.append(
+                issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
+            )
 
 
 GROUP_ENCOUNTERS: Final = 64
@@ -194,84 +212,66 @@ def ingest_many(
 ) -> Iterator[Receipt]:
     """Store many files with group commit; yields each file's receipt once it is durable, in order.
 
-    Encounters are written as :func:`ingest_parsed` writes them, but up to ``group`` of them share one
-    transaction, each inside its own savepoint: an encounter (or a one-HOSO file: raw file, encounter,
-    receipt) is whole or absent whatever happens, a conflict with a concurrent writer rolls back that
-    savepoint only and retries it, and a receipt is handed out only after the commit that made it
-    durable. A crash loses only what no receipt was given for; sending those files again stores them.
+    For a bulk loader (``mpi ingest``). A one-HOSO file is written as :func:`ingest_parsed` writes it, but
+    up to ``group`` encounters share one transaction, each file inside its own savepoint: raw file,
+    encounter and receipt are whole or absent whatever happens, a conflict with a concurrent writer (the
+    same file or encounter stored meanwhile) rolls back that savepoint only and retries it, and a receipt
+    is handed out only after the commit that made it durable. A crash loses only files no receipt was
+    given for; sending them again stores them. A file of several HOSO commits what waits, then goes
+    through :func:`ingest_parsed` (its raw file first, then one transaction per encounter).
     """
     if group < 1:
         raise ValueError("group must be >= 1")
     waiting: list[Receipt] = []
     in_group = 0
-    with engine.connect() as conn, _explicit_transactions(conn):
-        transaction = _begin(conn)
+    with engine.connect() as conn:
+        transaction = conn.begin()
         for data, parsed in files:
-            _scope(parsed, allowed_facility)
             if len(parsed.encounters) > 1:
-                # A big file makes its own groups: commit what waits, then store it group by group.
                 transaction.commit()
                 yield from _acknowledge(engine, waiting)
                 in_group = 0
-                yield _ingest_per_encounter(engine, data, parsed, submitter, linker, group=group, connection=conn)
-                transaction = _begin(conn)
+                yield ingest_parsed(
+                    engine=engine,
+                    data=data,
+                    parsed=parsed,
+                    submitter=submitter,
+                    allowed_facility=allowed_facility,
+                    linker=linker,
+                )
+                transaction = conn.begin()
                 continue
-            waiting.append(_in_savepoint(conn, lambda c, d=data, p=parsed: _ingest_at_once(c, d, p, submitter, linker)))
-            in_group += max(1, len(parsed.encounters))
+            _scope(parsed, allowed_facility)
+            store = functools.partial(_store_at_once, data=data, parsed=parsed, submitter=submitter, linker=linker)
+            waiting.append(_in_savepoint(conn, store))
+            in_group += 1
             if in_group >= group:
                 transaction.commit()
                 yield from _acknowledge(engine, waiting)
                 in_group = 0
-                transaction = _begin(conn)
+                transaction = conn.begin()
         transaction.commit()
         yield from _acknowledge(engine, waiting)
-    # leaving the block rolls back an unfinished group (an exception, or the caller stopped)
-
-
-@contextlib.contextmanager
-def _explicit_transactions(conn: Connection) -> Iterator[None]:
-    """On SQLite, let :func:`_begin` open transactions itself, so that savepoints nest inside them.
-
-    Python's sqlite3 driver opens a transaction only before a data change and, without one, takes
-    ``SAVEPOINT`` as the outermost transaction, which its ``RELEASE`` commits: a group would commit file by
-    file. With the driver's implicit transactions off and an explicit ``BEGIN``, a group commits once.
-    """
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    raw: Any = conn.connection.dbapi_connection
-    previous = raw.isolation_level
-    raw.isolation_level = None
-    try:
-        yield
-    finally:
-        raw.isolation_level = previous
-
-
-def _begin(conn: Connection) -> Any:
-    transaction = conn.begin()
-    if conn.dialect.name == "sqlite" and conn.connection.dbapi_connection.isolation_level is None:  # type: ignore[union-attr]
-        conn.exec_driver_sql("BEGIN")
-    return transaction
+    # leaving the block without the last commit (an exception, or the caller stopped) rolls the group back
 
 
 def _acknowledge(engine: Engine, waiting: list[Receipt]) -> Iterator[Receipt]:
-    for receipt in waiting:
-        _remember_facilities(engine, receipt)
     out = list(waiting)
     waiting.clear()
+    for receipt in out:
+        _remember_facilities(engine, receipt)
     yield from out
 
 
-def _in_savepoint(conn: Connection, work: Any) -> Any:
-    """``work(conn)`` inside a savepoint; a conflict with a concurrent writer rolls back and retries once."""
-    for attempt in (1, 2):
+def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Receipt:
+    """``work(conn)`` inside a savepoint; a conflict with a concurrent writer rolls it back and retries."""
+    for attempt in range(1, _ATTEMPTS + 1):
         savepoint = conn.begin_nested()
         try:
             result = work(conn)
         except IntegrityError:
             savepoint.rollback()
-            if attempt == 2:
+            if attempt == _ATTEMPTS:
                 raise
             continue
         except BaseException:
@@ -280,22 +280,6 @@ def _in_savepoint(conn: Connection, work: Any) -> Any:
         savepoint.commit()
         return result
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _scope(parsed: ParsedSubmission, allowed_facility: str | None) -> None:
-    if allowed_facility is None:
-        return
-    for enc in parsed.encounters:
-        if enc.facility_code is not None and enc.facility_code != allowed_facility:
-            enc.issues.append(
-                issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
-            )
-
-
-def _remember_facilities(engine: Engine, receipt: Receipt) -> None:
-    """Facility codes known to exist after a commit: later encounters skip their upsert."""
-    known = _known_facilities.setdefault(engine, set())
-    known.update(r.facility_code for r in receipt.encounters if r.status == "accepted" and r.facility_code)
 
 
 def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
@@ -343,6 +327,15 @@ def _open_submission(
 def _ingest_at_once(
     conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
 ) -> Receipt:
+    with conn.begin():
+        receipt = _store_at_once(conn, data, parsed, submitter, linker)
+    _remember_facilities(conn.engine, receipt)
+    return receipt
+
+
+def _store_at_once(
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+) -> Receipt:
     """A one-HOSO file in the caller's transaction: raw file, encounter and receipt together."""
     known = _known_facilities.setdefault(conn.engine, set())
     replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
@@ -352,38 +345,27 @@ def _ingest_at_once(
     return _finalise(conn, submission_id, parsed, receipts, existing)
 
 
-def _ingest_per_encounter(
-    engine: Engine,
-    data: bytes,
-    parsed: ParsedSubmission,
-    submitter: str,
-    linker: EncounterLinker | None,
-    *,
-    group: int,
-    connection: Connection | None = None,
-) -> Receipt:
-    """A file of several HOSO: the raw file first, then its encounters, ``group`` per transaction, each in a
-    savepoint (``group=1``: one transaction per encounter), then the receipt."""
+def _remember_facilities(engine: Engine, receipt: Receipt) -> None:
+    """Facility codes known to exist once committed: later encounters skip their upsert."""
     known = _known_facilities.setdefault(engine, set())
-    if connection is None:
-        with engine.connect() as conn, _explicit_transactions(conn):
-            return _ingest_per_encounter(engine, data, parsed, submitter, linker, group=group, connection=conn)
-    conn = connection
-    with _begin(conn):
+    known.update(r.facility_code for r in receipt.encounters if r.status == "accepted" and r.facility_code)
+
+
+def _ingest_per_encounter(
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+) -> Receipt:
+    known = _known_facilities.setdefault(conn.engine, set())
+    with conn.begin():
         replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
     if replayed is not None:
         return replayed
-    receipts: list[EncounterReceipt] = []
-    encounters = parsed.encounters
-    for start in range(0, len(encounters), group):
-        with _begin(conn):
-            part = [
-                _in_savepoint(conn, lambda c, e=enc: _write_encounter(c, submission_id, e, linker, known))
-                for enc in encounters[start : start + group]
-            ]
-        receipts.extend(part)
-        known.update(r.facility_code for r in part if r.status == "accepted" and r.facility_code)
-    with _begin(conn):
+    receipts = []
+    for enc in parsed.encounters:
+        with conn.begin():
+            receipts.append(_write_encounter(conn, submission_id, enc, linker, known))
+        if receipts[-1].status == "accepted" and enc.facility_code:
+            known.add(enc.facility_code)
+    with conn.begin():
         return _finalise(conn, submission_id, parsed, receipts, existing)
 
 
@@ -418,7 +400,7 @@ def _finalise(
 
 
 def get_receipt(*, engine: Engine, submission_id: int) -> Receipt | None:
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:
         row = conn.execute(select(_submissions.c.receipt).where(_submissions.c.id == submission_id)).first()
     if row is None or row.receipt is None:
         return None
