@@ -149,8 +149,12 @@ def predict_pairs_spark(
     for column in tf_columns(dict(model)):
         linker.table_management.compute_tf_table(column)
     predicted = linker.inference.predict(threshold_match_probability=threshold_probability)
-    columns = "LEAST(unique_id_l, unique_id_r) AS unique_id_l, GREATEST(unique_id_l, unique_id_r) AS unique_id_r"
-    return spark.table(predicted.physical_name).selectExpr(*columns.split(", "), "match_weight", "match_probability")
+    return spark.table(predicted.physical_name).selectExpr(
+        "LEAST(unique_id_l, unique_id_r) AS unique_id_l",
+        "GREATEST(unique_id_l, unique_id_r) AS unique_id_r",
+        "match_weight",
+        "match_probability",
+    )
 
 
 def predict_links_spark(
