@@ -15,6 +15,7 @@ from api.errors import error_response
 from api.middleware import RequestGuard
 from api.routes import audit, encounters, facilities, fhir, persons, referrals, reports, review, submissions
 from api.web import clinician
+from api.web import reports as reports_page
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
 from mpi.settings import Settings, get_settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir.router)
     app.include_router(facilities.router)
     app.include_router(reports.router)
+    app.include_router(reports_page.router)
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log
 
