@@ -58,14 +58,15 @@ def _fold(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
-def _is_proper(text: str) -> bool:
-    """Written with its Vietnamese diacritics (not an ASCII copy of the name)."""
-    return _fold(text) != " ".join(text.casefold().split())
+def _is_proper(text: str) -> tuple[bool, bool]:
+    """Written with its Vietnamese diacritics (not an ASCII copy of the name), and in mixed case (not the
+    capitals some software prints): the better form of a name sorts higher."""
+    return (_fold(text) != " ".join(text.casefold().split()), text != text.upper())
 
 
 def patient_names(identities: Sequence[RecordedIdentity]) -> list[dict[str, Any]]:
-    """One ``official`` name: the form of the most often recorded name, written with its diacritics where
-    any facility did (ties: the most recent). Other spellings of it follow without a use; different names
+    """One ``official`` name: the most often recorded name, in its proper form — with its diacritics and in
+    mixed case where any facility wrote it so (then the most frequent such form, then the most recent). Other spellings of it follow without a use; different names
     (a newborn's provisional name, a former name) are ``old`` when last recorded before the official one,
     else ``usual``. Each name says which facilities recorded it (``recorded-by``)."""
     forms: dict[str, list[RecordedIdentity]] = {}
