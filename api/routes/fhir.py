@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import EngineDep, LinkerDep, ReaderDep
+from api.params import MAX_DB_INT
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
@@ -501,7 +502,8 @@ async def _search(request: Request, reader: Reader, engine: Any, linker: Any, re
 
 
 def _person_id(value: str) -> int:
-    if not canonical_id(value):
+    """A Patient id is our person id as we write it: ASCII digits, no leading zero, in the id range."""
+    if not canonical_id(value) or int(value) > MAX_DB_INT:
         raise NotFound("no Patient with that id", code="person_not_found")
     return int(value)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection
 
@@ -129,9 +129,14 @@ def _search_resolved(*, conn: Connection, resolved: sid.Resolved, value: str) ->
     return search_identifier(conn=conn, kind=resolved.kind, value=value, facility_code=resolved.facility_code)
 
 
+MAX_ID: Final = 2**31 - 1
+"""Ids above this cannot exist (and must not reach the database: PostgreSQL integers are 32-bit)."""
+
+
 def canonical_id(value: str) -> bool:
-    """A person id as the hub writes it: digits without a leading zero."""
-    return value.isdigit() and not value.startswith("0")
+    """A person id as the hub writes it: ASCII digits (``'١'.isdigit()`` is true too) without a leading
+    zero, within the id range."""
+    return value.isascii() and value.isdigit() and not value.startswith("0") and int(value) <= MAX_ID
 
 
 def score(candidate: Candidate, *, shared: bool) -> float:
