@@ -552,6 +552,7 @@ def patient_read(request: Request, patient_id: str, reader: ReaderDep, engine: E
     if patient_id.startswith("$"):
         raise MethodNotAllowed(f"operation {patient_id} is not supported on Patient instances or with GET")
     negotiate(request)
+    ids: Sequence[int] = ()
     with engine.begin() as conn:
         person = resolve_person(conn=conn, person_id=_person_id(patient_id))
         if person.person_id != person.requested_id:

@@ -68,7 +68,8 @@ def patient_names(identities: Sequence[RecordedIdentity]) -> list[dict[str, Any]
     """One ``official`` name: the most often recorded name, in its proper form — with its diacritics and in
     mixed case where any facility wrote it so (then the most frequent such form, then the most recent).
     Other spellings of it follow without a use; different names (a newborn's provisional name, a former
-    name) are ``old`` when last recorded before the official one, else ``usual``. Each name says which facilities recorded it (``recorded-by``)."""
+    name) are ``old`` when last recorded before the official one, else ``usual``. Each name says which
+    facilities recorded it (``recorded-by``)."""
     forms: dict[str, list[RecordedIdentity]] = {}
     for i in identities:  # oldest first
         if i.name:
