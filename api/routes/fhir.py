@@ -66,7 +66,6 @@ SEARCH_LIMIT: Final = 50
 """Candidates a Patient search ranks (paged by ``_count``); ``total`` is given when all of them fit."""
 _HOST: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 _PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~\-]+)*")
-_PAGED_TYPES: Final = ("Patient", "everything")
 
 
 class NotAcceptable(MPIError):
