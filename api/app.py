@@ -15,6 +15,7 @@ from api.routes import audit, encounters, fhir, persons, referrals, review, subm
 from api.web import clinician
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
+from mpi.records.sensitivity import SensitivityPolicy
 from mpi.settings import Settings, get_settings
 from mpi.store import open_store
 
@@ -32,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = open_store(settings.database_url)
     app.state.linker = OnlineLinker.from_settings(settings)
     app.state.linker.warm(app.state.engine)
+    app.state.sensitivity = SensitivityPolicy.from_settings(
+        settings.sensitive_categories, settings.break_glass_purposes
+    )
     app.include_router(submissions.router)
     app.include_router(encounters.router)
     app.include_router(persons.router)

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     model_path: str | None = None
     """The linkage model JSON; ``None`` means the model shipped in ``linkage/models``."""
 
+    sensitive_categories: str = "hiv,tb,mental_health,reproductive_health"
+    """Categories of sensitive data withheld by default (``mpi.records.sensitivity``), comma-separated;
+    checked when the API starts."""
+    break_glass_purposes: str = "ETREAT"
+    """Purposes of use that may reveal withheld data with a typed reason."""
+
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:
         if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:

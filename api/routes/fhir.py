@@ -13,18 +13,18 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Body, Form, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Form, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import EngineDep, LinkerDep, ReaderDep
-from mpi.audit.log import Reader, record_read
+from api.audited import CLINICAL, AuditedRead, ReadTransaction, audited_read
+from api.deps import LinkerDep
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
 from mpi.fhir.bundle import Hit, collection, searchset
@@ -78,6 +78,13 @@ router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default
 _STARTED: Final = datetime.now(UTC).date().isoformat()
 
 
+MatchRead = Annotated[AuditedRead, Depends(audited_read("fhir.match", CLINICAL))]
+PixRead = Annotated[AuditedRead, Depends(audited_read("fhir.pix", CLINICAL))]
+SearchRead = Annotated[AuditedRead, Depends(audited_read("fhir.search", CLINICAL))]
+PatientRead = Annotated[AuditedRead, Depends(audited_read("fhir.read", CLINICAL))]
+EverythingRead = Annotated[AuditedRead, Depends(audited_read("fhir.everything", CLINICAL))]
+
+
 def _person_id(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise NotFound("no Patient with that id", code="person_not_found")
@@ -96,15 +103,8 @@ def _hits(conn: Connection, result: SearchResult) -> tuple[list[Hit], list[int]]
     return hits, encounter_ids
 
 
-def _audit_search(
-    conn: Connection, reader: Reader, action: str, resource: str, result: SearchResult, ids: list[int]
-) -> None:
-    persons = result.person_ids
-    record_read(
-        conn=conn, reader=reader, action=action, resource=resource,
-        person_id=persons[0] if len(persons) == 1 else None, record_ids=ids,
-        details={"kind": result.kind, "person_ids": persons},
-    )  # fmt: skip
+def _audit_search(tx: ReadTransaction, result: SearchResult, ids: list[int]) -> None:
+    tx.disclosed(person_ids=result.person_ids, record_ids=ids, details={"kind": result.kind})
 
 
 @router.get("/metadata", summary="CapabilityStatement")
@@ -114,21 +114,19 @@ def metadata(request: Request) -> FhirResponse:
 
 
 @router.post("/Patient/$match", summary="Patient $match (IHE PDQm ITI-119)")
-def patient_match(
-    reader: ReaderDep, engine: EngineDep, linker: LinkerDep, body: Annotated[dict[str, Any], Body()]
-) -> FhirResponse:
+def patient_match(read: MatchRead, linker: LinkerDep, body: Annotated[dict[str, Any], Body()]) -> FhirResponse:
     """A Parameters resource with ``resource`` (a Patient), optional ``count`` and ``onlyCertainMatches``;
     answers a searchset Bundle of graded candidates (``search.score`` and the match-grade extension)."""
     query, count, only_certain = _match_parameters(body)
-    with engine.begin() as conn:
-        result = match(conn=conn, linker=linker, query=query, count=count)
+    with read.transaction() as tx:
+        result = match(conn=tx.conn, linker=linker, query=query, count=count)
         if only_certain:
             result = SearchResult(
                 kind=result.kind, candidates=[c for c in result.candidates if c.grade == "certain"],
                 truncated=result.truncated,
             )  # fmt: skip
-        hits, ids = _hits(conn, result)
-        _audit_search(conn, reader, "fhir.match", "POST /fhir/Patient/$match", result, ids)
+        hits, ids = _hits(tx.conn, result)
+        _audit_search(tx, result, ids)
     return FhirResponse(searchset(hits))
 
 
@@ -155,34 +153,28 @@ def _match_parameters(body: dict[str, Any]) -> tuple[MatchInput, int, bool]:
 
 @router.get("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83)")
 def patient_pix(
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: PixRead,
     source_identifier: Annotated[str, Query(alias="sourceIdentifier", description="system|value")],
     target_system: Annotated[list[str] | None, Query(alias="targetSystem")] = None,
 ) -> FhirResponse:
     """The person ids and identifiers (CCCD, BHXH number, MA_BN per facility) cross-referenced to one."""
-    return _pix(reader, engine, source_identifier, target_system or [], resource="GET /fhir/Patient/$ihe-pix")
+    return _pix(read, source_identifier, target_system or [])
 
 
 @router.post("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83), parameters in the body")
 def patient_pix_post(
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: PixRead,
     source_identifier: Annotated[str, Form(alias="sourceIdentifier", description="system|value")],
     target_system: Annotated[list[str] | None, Form(alias="targetSystem")] = None,
 ) -> FhirResponse:
     """The same, form-encoded: the identifier stays out of URLs and access logs."""
-    return _pix(reader, engine, source_identifier, target_system or [], resource="POST /fhir/Patient/$ihe-pix")
+    return _pix(read, source_identifier, target_system or [])
 
 
-def _pix(reader: Reader, engine: Engine, source: str, targets: list[str], *, resource: str) -> FhirResponse:
-    with engine.begin() as conn:
-        xref = cross_reference(conn=conn, source=sid.Token.parse(source), target_systems=targets)
-        record_read(
-            conn=conn, reader=reader, action="fhir.pix", resource=resource,
-            person_id=xref.person_ids[0] if len(xref.person_ids) == 1 else None, record_ids=xref.encounter_ids,
-            details={"person_ids": xref.person_ids},
-        )  # fmt: skip
+def _pix(read: AuditedRead, source: str, targets: list[str]) -> FhirResponse:
+    with read.transaction() as tx:
+        xref = cross_reference(conn=tx.conn, source=sid.Token.parse(source), target_systems=targets)
+        tx.disclosed(person_ids=xref.person_ids, record_ids=xref.encounter_ids)
     parameter: list[dict[str, Any]] = [{"name": "targetIdentifier", "valueIdentifier": i} for i in xref.identifiers]
     parameter += [{"name": "targetId", "valueReference": {"reference": f"Patient/{p}"}} for p in xref.person_ids]
     return FhirResponse(Parameters.model_validate({"resourceType": "Parameters", "parameter": parameter}))
@@ -190,8 +182,7 @@ def _pix(reader: Reader, engine: Engine, source: str, targets: list[str], *, res
 
 @router.get("/Patient", summary="Patient search")
 def patient_search(
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: SearchRead,
     linker: LinkerDep,
     identifier: Annotated[str | None, Query(description="[system|]value")] = None,
     family: str | None = None,
@@ -199,13 +190,12 @@ def patient_search(
     birthdate: str | None = None,
 ) -> FhirResponse:
     """By identifier (any documented system, or none: any system), or by family + given + birthdate."""
-    return _search(reader, engine, linker, identifier, family, given, birthdate, resource="GET /fhir/Patient")
+    return _search(read, linker, identifier, family, given, birthdate)
 
 
 @router.post("/Patient/_search", summary="Patient search (parameters in the body)")
 def patient_search_post(
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: SearchRead,
     linker: LinkerDep,
     identifier: Annotated[str | None, Form(description="[system|]value")] = None,
     family: Annotated[str | None, Form()] = None,
@@ -214,50 +204,43 @@ def patient_search_post(
 ) -> FhirResponse:
     """The same search with ``application/x-www-form-urlencoded`` parameters, which keeps identifiers and
     names out of URLs and access logs (prefer it, as ``/api/v1/persons/search`` takes a body)."""
-    return _search(reader, engine, linker, identifier, family, given, birthdate, resource="POST /fhir/Patient/_search")
+    return _search(read, linker, identifier, family, given, birthdate)
 
 
 def _search(
-    reader: Reader,
-    engine: Engine,
+    read: AuditedRead,
     linker: OnlineLinker,
     identifier: str | None,
     family: str | None,
     given: str | None,
     birthdate: str | None,
-    *,
-    resource: str,
 ) -> FhirResponse:
-    with engine.begin() as conn:
+    with read.transaction() as tx:
         if identifier:
-            result = search_token(conn=conn, token=sid.Token.parse(identifier))
+            result = search_token(conn=tx.conn, token=sid.Token.parse(identifier))
         elif family and given and birthdate:
             query = DemographicQuery(name=f"{family} {given}", birth_date=birthdate)
-            result = search_demographics(conn=conn, query=query, linker=linker)
+            result = search_demographics(conn=tx.conn, query=query, linker=linker)
         else:
             raise QueryInvalid("search Patient by identifier, or by family + given + birthdate")
-        hits, ids = _hits(conn, result)
-        _audit_search(conn, reader, "fhir.search", resource, result, ids)
+        hits, ids = _hits(tx.conn, result)
+        _audit_search(tx, result, ids)
     return FhirResponse(searchset(hits))
 
 
 @router.get("/Patient/{patient_id}", summary="Patient read")
-def patient_read(patient_id: str, reader: ReaderDep, engine: EngineDep) -> FhirResponse:
+def patient_read(patient_id: str, read: PatientRead) -> FhirResponse:
     """Every identifier and the demographics as each facility recorded them."""
-    with engine.begin() as conn:
-        summary = person_summary(conn=conn, person_id=_person_id(patient_id))
-        record_read(
-            conn=conn, reader=reader, action="fhir.read", resource="GET /fhir/Patient/{id}",
-            person_id=summary.person.person_id, record_ids=summary.encounter_ids,
-        )  # fmt: skip
+    with read.transaction() as tx:
+        summary = person_summary(conn=tx.conn, person_id=_person_id(patient_id))
+        tx.disclosed(person_id=summary.person.person_id, record_ids=summary.encounter_ids)
     return FhirResponse(to_patient(summary))
 
 
 @router.get("/Patient/{patient_id}/$everything", summary="Patient $everything")
 def patient_everything(
     patient_id: str,
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: EverythingRead,
     start: Annotated[str | None, Query(description="care from this date (YYYY[-MM[-DD]])")] = None,
     end: Annotated[str | None, Query(description="care up to this date, inclusive")] = None,
     since: Annotated[datetime | None, Query(alias="_since", description="received by the hub at or after")] = None,
@@ -272,7 +255,8 @@ def patient_everything(
     wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else None
     if wanted is not None and not wanted <= set(RESOURCE_TYPES):
         raise QueryInvalid(f"_type may name only: {', '.join(RESOURCE_TYPES)}")
-    with engine.begin() as conn:
+    with read.transaction() as tx:
+        conn = tx.conn
         summary = person_summary(conn=conn, person_id=_person_id(patient_id))
         person = summary.person.person_id
         entries, offset = [], 0
@@ -290,10 +274,7 @@ def patient_everything(
             ids = [i for i in ids if i in recent]
         details = [encounter_detail(conn=conn, encounter_id=i) for i in ids]
         resources = everything(patient=to_patient(summary), details=details, types=wanted)
-        record_read(
-            conn=conn, reader=reader, action="fhir.everything", resource="GET /fhir/Patient/{id}/$everything",
-            person_id=person, record_ids=ids,
-        )  # fmt: skip
+        tx.disclosed(person_id=person, record_ids=ids)
     return FhirResponse(collection(resources))
 
 

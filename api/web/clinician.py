@@ -15,12 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 
-from api.deps import CLINICAL_PURPOSES, EngineDep, LinkerDep, SessionDep, SettingsDep
+from api.audited import CLINICAL, CLINICAL_PURPOSES, AuditedRead, open_read, route_resource
+from api.deps import EngineDep, LinkerDep, SessionDep, SettingsDep
 from api.principal import Principal
 from api.web import session as web_session
-from mpi.audit.log import Reader, record_read
-from mpi.errors import MPIError
+from mpi.errors import MPIError, PermissionDenied
 from mpi.keys import Role, verify_key
 from mpi.records import encounter_detail, find_persons, person_summary, person_timeline
 from mpi.records.detail import SECTIONS
@@ -40,12 +41,15 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
-def _reader(principal: Principal, purpose: str) -> Reader | None:
-    if purpose not in CLINICAL_PURPOSES:
+def _read(request: Request, engine: Engine, principal: Principal, purpose: str, action: str) -> AuditedRead | None:
+    """The page's audited read, or None (the refusal audited) when no valid purpose of use was chosen."""
+    try:
+        return open_read(
+            engine=engine, principal=principal, purposes=CLINICAL, claimed=purpose, action=action,
+            resource=route_resource(request),
+        )  # fmt: skip
+    except PermissionDenied:
         return None
-    return Reader(
-        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=purpose
-    )
 
 
 @router.get("", response_class=HTMLResponse)
@@ -109,27 +113,24 @@ def search(
         "patient_code": patient_code.strip(), "name": name.strip(), "birth_date": birth_date.strip(),
         "sex": sex.strip(), "commune_code": commune_code.strip(),
     }  # fmt: skip
-    reader = _reader(principal, purpose)
-    if reader is None:
+    read = _read(request, engine, principal, purpose, "search")
+    if read is None:
         return _render(
             request, "search.html", status=403, principal=principal, form=form, purpose=purpose,
             error="Choose a purpose of use: reading patient data needs one.",
         )  # fmt: skip
     try:
-        with engine.begin() as conn:
+        with read.transaction() as tx:
             result = find_persons(
-                conn=conn, linker=linker, national_id=form["national_id"] or None,
+                conn=tx.conn, linker=linker, national_id=form["national_id"] or None,
                 bhxh_number=form["bhxh_number"] or None, facility_code=form["facility_code"] or None,
                 patient_code=form["patient_code"] or None, name=form["name"] or None,
                 birth_date=form["birth_date"] or None, sex=int(form["sex"]) if form["sex"] in ("1", "2", "3") else None,
                 commune_code=form["commune_code"] or None,
             )  # fmt: skip
-            ids = result.person_ids
-            record_read(
-                conn=conn, reader=reader, action="search", resource="POST /web/clinician/search",
-                person_id=ids[0] if len(ids) == 1 else None,
+            tx.disclosed(
+                person_ids=result.person_ids, details={"kind": result.kind},
                 record_ids=[c.record.encounter_id for c in result.candidates if c.record is not None],
-                details={"kind": result.kind, "person_ids": ids},
             )  # fmt: skip
     except MPIError as exc:
         return _render(
@@ -154,21 +155,19 @@ def person(
     principal = _principal(request, session, settings)
     if principal is None:
         return _render(request, "login.html", status=401)
-    reader = _reader(principal, purpose)
-    if reader is None:
+    read = _read(request, engine, principal, purpose, "person_page")
+    if read is None:
         return _render(request, "search.html", status=403, principal=principal, form={}, purpose="",
                        error="Choose a purpose of use: reading patient data needs one.")  # fmt: skip
     try:
-        with engine.begin() as conn:
+        with read.transaction() as tx:
+            conn = tx.conn
             summary = person_summary(conn=conn, person_id=person_id)
             timeline = person_timeline(
                 conn=conn, person_id=person_id, facility_code=facility, date_from=date_from, date_to=date_to,
                 limit=PAGE, offset=(page - 1) * PAGE,
             )  # fmt: skip
-            record_read(
-                conn=conn, reader=reader, action="person_page", resource="GET /web/clinician/persons/{person_id}",
-                person_id=summary.person.person_id, record_ids=summary.encounter_ids,
-            )  # fmt: skip
+            tx.disclosed(person_id=summary.person.person_id, record_ids=summary.encounter_ids)
     except MPIError as exc:
         return _render(request, "search.html", status=exc.status, principal=principal, form={}, purpose=purpose,
                        error=exc.message)  # fmt: skip
@@ -192,18 +191,14 @@ def encounter(
     principal = _principal(request, session, settings)
     if principal is None:
         return _render(request, "login.html", status=401)
-    reader = _reader(principal, purpose)
-    if reader is None:
+    read = _read(request, engine, principal, purpose, "encounter")
+    if read is None:
         return _render(request, "search.html", status=403, principal=principal, form={}, purpose="",
                        error="Choose a purpose of use: reading patient data needs one.")  # fmt: skip
     try:
-        with engine.begin() as conn:
-            detail = encounter_detail(conn=conn, encounter_id=encounter_id, person_id=person_id)
-            record_read(
-                conn=conn, reader=reader, action="encounter",
-                resource="GET /web/clinician/persons/{person_id}/encounters/{encounter_id}",
-                person_id=detail.person_id, record_ids=[encounter_id],
-            )  # fmt: skip
+        with read.transaction() as tx:
+            detail = encounter_detail(conn=tx.conn, encounter_id=encounter_id, person_id=person_id)
+            tx.disclosed(person_id=detail.person_id, record_ids=[encounter_id])
     except MPIError as exc:
         return _render(request, "search.html", status=exc.status, principal=principal, form={}, purpose=purpose,
                        error=exc.message)  # fmt: skip

@@ -49,14 +49,21 @@ def test_a_steward_reads_the_queue_and_decides_with_an_audited_purpose(
     again = client.post(f"/api/v1/reviews/{review}/decision", headers=steward, json={"verdict": "different_person"})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "review_closed")
     assert client.get("/api/v1/reviews", headers=steward).json()["total"] == 0
+    events = AuditEvent.__table__  # type: ignore[attr-defined]
     with app.state.engine.connect() as conn:
-        actions = conn.execute(select(AuditEvent.__table__.c.action).order_by(AuditEvent.__table__.c.id)).scalars()
-        assert list(actions) == ["review_queue", "review_read", "review_decision", "review_queue"]
+        actions = conn.execute(select(events.c.action, events.c.outcome).order_by(events.c.id)).all()
+    assert [tuple(a) for a in actions] == [
+        ("review_queue", "ok"), ("review_read", "ok"), ("review_decision", "ok"),
+        ("review_decision", "conflict"),  # the second decision on a closed item, refused and audited
+        ("review_queue", "ok"),
+    ]  # fmt: skip
 
 
 def test_reviews_need_a_steward_and_a_purpose(app: FastAPI, client: TestClient, auth: KeyFactory) -> None:
     _open_review(app)
-    for role, facility in ((Role.CLINICIAN, "74001"), (Role.SUBMITTER, "74001"), (Role.ANALYST, None)):
+    for role, facility in (
+        (Role.CLINICIAN, "74001"), (Role.SUBMITTER, "74001"), (Role.ANALYST, None), (Role.ADMIN, None)
+    ):  # fmt: skip - an admin manages keys, not identities: the review queue is for stewards only
         response = client.get("/api/v1/reviews", headers=auth(role, facility) | HOPERAT)
         assert (response.status_code, response.json()["error"]["code"]) == (403, "role_forbidden")
     steward = auth(Role.STEWARD, None)

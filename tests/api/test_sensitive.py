@@ -1,0 +1,96 @@
+"""Sensitive data in REST: an HIV encounter is withheld from other facilities, the record says it exists,
+break-glass (ETREAT + typed reason) reveals it and is audited as such, the producing facility sees it."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from mpi.audit.models import AuditEvent
+from mpi.keys import Role
+from tests import builders as b
+from tests.api.conftest import KeyFactory
+
+events = AuditEvent.__table__  # type: ignore[attr-defined]
+REASON = "Cấp cứu: hôn mê, cần biết thuốc đang dùng"
+
+
+def _hiv_visit(ma_lk: str) -> dict[str, bytes]:
+    visit = b.outpatient(ma_lk, "74002", MA_BENH_CHINH="B24", MA_BENH_KT="", CHAN_DOAN_RV="(B24) HIV")
+    visit["XML6"] = b.inner_document("XML6", [{"MA_LK": ma_lk, "NGAYKD_HIV": "20250101"}])
+    return visit
+
+
+def _store(client: TestClient, auth: KeyFactory) -> tuple[int, int, int]:
+    """A person with an ordinary visit at 74001 and an HIV visit at 74002 (same CCCD)."""
+    for facility, hoso in (("74001", b.outpatient("LKA", "74001")), ("74002", _hiv_visit("LKH"))):
+        response = client.post(
+            "/api/v1/submissions", content=b.envelope([hoso], facility=facility),
+            headers=auth(Role.SUBMITTER, facility) | {"Content-Type": "application/xml"},
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+    admin = auth(Role.CLINICIAN, "74002") | {"X-Purpose-Of-Use": "TREAT"}
+    found = client.post("/api/v1/persons/search", json={"national_id": "074190001234"}, headers=admin).json()
+    (candidate,) = found["candidates"]
+    person = candidate["person_id"]
+    timeline = client.get(f"/api/v1/persons/{person}/timeline", headers=admin).json()
+    by_facility = {e["facility_code"]: e["encounter_id"] for e in timeline["entries"]}
+    return person, by_facility["74001"], by_facility["74002"]
+
+
+def test_hiv_encounter_withheld_marked_and_revealed_by_break_glass(
+    app: FastAPI, client: TestClient, auth: KeyFactory
+) -> None:
+    person, ordinary, hiv = _store(client, auth)
+    other = auth(Role.CLINICIAN, "74001") | {"X-Purpose-Of-Use": "TREAT"}
+
+    summary = client.get(f"/api/v1/persons/{person}", headers=other).json()
+    assert summary["withheld_encounters"] == 1
+    assert [f["facility_code"] for f in summary["facilities"]] == ["74001"]
+    assert "B24" not in {d["code"] for d in summary["recurring_diagnoses"]}
+    timeline = client.get(f"/api/v1/persons/{person}/timeline", headers=other).json()
+    assert ([e["encounter_id"] for e in timeline["entries"]], timeline["total"]) == ([ordinary], 1)
+    assert timeline["withheld_encounters"] == 1
+    refused = client.get(f"/api/v1/persons/{person}/encounters/{hiv}", headers=other)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "sensitive_withheld")
+
+    # a reason with TREAT is not enough; ETREAT without a reason neither
+    glass = {"X-Break-Glass-Reason": quote(REASON)}
+    assert client.get(f"/api/v1/persons/{person}/timeline", headers=other | glass).json()["withheld_encounters"] == 1
+    emergency = other | {"X-Purpose-Of-Use": "ETREAT"}
+    assert client.get(f"/api/v1/persons/{person}/timeline", headers=emergency).json()["withheld_encounters"] == 1
+    short = client.get(f"/api/v1/persons/{person}", headers=emergency | {"X-Break-Glass-Reason": "xem"})
+    assert (short.status_code, short.json()["error"]["code"]) == (422, "break_glass_invalid")
+
+    opened = client.get(f"/api/v1/persons/{person}/encounters/{hiv}", headers=emergency | glass)
+    assert opened.status_code == 200
+    assert (opened.json()["sensitivity"], opened.json()["disclosure"]) == (["hiv"], "revealed")
+    revealed = client.get(f"/api/v1/persons/{person}/timeline", headers=emergency | glass).json()
+    assert (revealed["total"], revealed["withheld_encounters"], revealed["revealed_encounters"]) == (2, 0, [hiv])
+
+    with app.state.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.action, events.c.outcome, events.c.purpose, events.c.record_ids, events.c.details)
+            .where(events.c.person_id == person, events.c.action.in_(["break_glass", "encounter"]))
+            .order_by(events.c.id)
+        ).all()  # fmt: skip
+        denied = conn.execute(
+            select(events.c.action, events.c.details).where(events.c.outcome == "denied").order_by(events.c.id)
+        ).all()
+    assert [(r.action, r.outcome, r.purpose, r.record_ids) for r in rows] == [
+        ("break_glass", "ok", "ETREAT", [hiv]), ("encounter", "ok", "ETREAT", [hiv]),
+        ("break_glass", "ok", "ETREAT", [hiv]),
+    ]  # fmt: skip
+    assert rows[0].details == {"reason": REASON, "categories": ["hiv"], "read": "encounter"}
+    assert [(a, d["code"]) for a, d in denied] == [("encounter", "sensitive_withheld")]
+
+
+def test_the_producing_facility_always_sees_its_own_data(client: TestClient, auth: KeyFactory) -> None:
+    person, _, hiv = _store(client, auth)
+    own = auth(Role.CLINICIAN, "74002") | {"X-Purpose-Of-Use": "TREAT"}
+    assert client.get(f"/api/v1/persons/{person}", headers=own).json()["withheld_encounters"] == 0
+    detail = client.get(f"/api/v1/persons/{person}/encounters/{hiv}", headers=own).json()
+    assert (detail["sensitivity"], detail["disclosure"]) == (["hiv"], "own_facility")
