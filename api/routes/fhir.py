@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.audited import CLINICAL, AuditedRead, ReadTransaction, audited_read
 from api.deps import LinkerDep
+from api.params import MAX_DB_INT
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
 from mpi.fhir.bundle import Hit, collection, searchset
@@ -86,7 +87,8 @@ EverythingRead = Annotated[AuditedRead, Depends(audited_read("fhir.everything", 
 
 
 def _person_id(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    """A Patient id is our person id: ASCII digits only (``'١'.isdigit()`` is true too), in the id range."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DB_INT:
         raise NotFound("no Patient with that id", code="person_not_found")
     return int(value)
 

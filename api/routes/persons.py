@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.audited import CLINICAL, AuditedRead, audited_read
 from api.deps import LinkerDep
+from api.params import DbId, Offset
 from api.schemas import ErrorOut
 from api.schemas_records import (
     EncounterDetailOut,
@@ -31,7 +32,7 @@ from mpi.records import encounter_detail, find_persons, person_summary, person_t
 router = APIRouter(prefix="/api/v1/persons", tags=["records"])
 _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, **_ERRORS}
-PersonId = Annotated[int, Path(ge=1)]
+PersonId = DbId
 SearchRead = Annotated[AuditedRead, Depends(audited_read("search", CLINICAL))]
 SummaryRead = Annotated[AuditedRead, Depends(audited_read("summary", CLINICAL))]
 TimelineRead = Annotated[AuditedRead, Depends(audited_read("timeline", CLINICAL))]
@@ -82,7 +83,7 @@ def timeline(
     facility: Annotated[str | None, Query(pattern=r"^\d{5}$", description="MA_CSKCB")] = None,
     encounter_type: Annotated[str | None, Query(alias="type", pattern=r"^\d{2}$", description="MA_LOAI_KCB")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TimelineOut:
     """Encounters across facilities, newest first: date, facility, type, diagnoses, outcome, referrals."""
     with read.transaction() as tx:
@@ -104,7 +105,7 @@ def timeline(
 
 
 @router.get("/{person_id}/encounters/{encounter_id}", response_model=EncounterDetailOut, responses=_NOT_FOUND)
-def encounter(person_id: PersonId, encounter_id: Annotated[int, Path(ge=1)], read: EncounterRead) -> EncounterDetailOut:
+def encounter(person_id: PersonId, encounter_id: DbId, read: EncounterRead) -> EncounterDetailOut:
     """One encounter with every table it came with: drugs, services, lab results, notes, papers..."""
     with read.transaction() as tx:
         detail = encounter_detail(conn=tx.conn, encounter_id=encounter_id, person_id=person_id)

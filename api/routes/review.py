@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.audited import STEWARD, AuditedRead, audited_read
+from api.params import DbId, Offset
 from api.schemas import ErrorOut
 from mpi.identity.review import ReviewView, Verdict, get_review, list_reviews, resolve_review
 
@@ -74,7 +75,7 @@ def review_queue(
     read: QueueRead,
     status: Annotated[Literal["open", "same_person", "different_person"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReviewPage:
     """Review items, most probable first."""
     with read.transaction() as tx:
@@ -84,7 +85,7 @@ def review_queue(
 
 
 @router.get("/{review_id}", response_model=ReviewOut, responses=_ERRORS)
-def review_item(review_id: Annotated[int, Path(ge=1)], read: ItemRead) -> ReviewOut:
+def review_item(review_id: DbId, read: ItemRead) -> ReviewOut:
     with read.transaction() as tx:
         view = get_review(conn=tx.conn, review_id=review_id)
         tx.disclosed(person_id=view.candidate_person_id, record_ids=_disclosed(view))
@@ -92,7 +93,7 @@ def review_item(review_id: Annotated[int, Path(ge=1)], read: ItemRead) -> Review
 
 
 @router.post("/{review_id}/decision", response_model=ReviewOut, responses={409: {"model": ErrorOut}, **_ERRORS})
-def decide_review(review_id: Annotated[int, Path(ge=1)], decision: DecisionIn, read: DecisionRead) -> ReviewOut:
+def decide_review(review_id: DbId, decision: DecisionIn, read: DecisionRead) -> ReviewOut:
     """Record a steward's verdict: ``same_person`` merges and pins, ``different_person`` forbids the link."""
     with read.transaction() as tx:
         view = resolve_review(
