@@ -8,6 +8,7 @@ identifiers never appear in URLs or access logs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,21 +16,31 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from api.audited import CLINICAL, CLINICAL_PURPOSES, AuditedRead, open_read, route_resource
 from api.deps import EngineDep, LinkerDep, SettingsDep
 from api.params import DbId, PageNumber
 from api.principal import Principal
+from api.web import i18n
 from api.web import session as web_session
+from api.web.charts import sparkline
+from api.web.i18n import gettext, language
 from mpi.errors import MPIError, PermissionDenied
+from mpi.facilities import FacilityLabel, describe_facilities
 from mpi.keys import Role, verify_key
-from mpi.records import encounter_detail, find_persons, person_summary, person_timeline
+from mpi.records import PersonSummary, encounter_detail, find_persons, person_summary, person_timeline
+from mpi.records.clinical import lab_series, medications
+from mpi.records.codes import SEX, field_code_labels, route_label
 from mpi.records.detail import SECTIONS
+from mpi.records.icd10 import icd10_label
+from mpi.records.sensitivity import BreakGlassInvalid
+from mpi.settings import Settings
 
 router = APIRouter(prefix="/web/clinician", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+i18n.install(templates)
 PAGE = 20
 
 
@@ -43,15 +54,25 @@ def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Pr
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("purposes", CLINICAL_PURPOSES)
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    context.setdefault("sex_labels", SEX)
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    i18n.remember(request, response)
+    return response
 
 
-def _read(request: Request, engine: Engine, principal: Principal, purpose: str, action: str) -> AuditedRead | None:
-    """The page's audited read, or None (the refusal audited) when no valid purpose of use was chosen."""
+def _t(request: Request, key: str, **fields: Any) -> str:
+    return gettext(language(request), key, **fields)
+
+
+def _read(
+    request: Request, engine: Engine, principal: Principal, purpose: str, action: str, reason: str = ""
+) -> AuditedRead | None:
+    """The page's audited read, or None (the refusal audited) when no valid purpose of use was chosen;
+    :class:`BreakGlassInvalid` (audited) for a break-glass reason too short or too long."""
     try:
         return open_read(
             engine=engine, principal=principal, purposes=CLINICAL, claimed=purpose, action=action,
-            resource=route_resource(request),
+            resource=route_resource(request), policy=request.app.state.sensitivity, break_glass_reason=reason,
         )  # fmt: skip
     except PermissionDenied:
         return None
@@ -72,9 +93,9 @@ def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: A
             key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
             session.commit()
     except MPIError:
-        return _render(request, "login.html", status=401, error="This API key is not valid.")
+        return _render(request, "login.html", status=401, error=_t(request, "login.invalid"))
     if key.role != Role.CLINICIAN.value or key.id is None:
-        return _render(request, "login.html", status=403, error="This page is for clinician keys.")
+        return _render(request, "login.html", status=403, error=_t(request, "login.not_clinician"))
     response = RedirectResponse("/web/clinician", status_code=303)
     response.set_cookie(
         web_session.COOKIE,
@@ -123,7 +144,7 @@ def search(
     if read is None:
         return _render(
             request, "search.html", status=403, principal=principal, form=form, purpose=purpose,
-            error="Choose a purpose of use: reading patient data needs one.",
+            error=_t(request, "error.purpose"),
         )  # fmt: skip
     try:
         with read.transaction() as tx:
@@ -145,6 +166,30 @@ def search(
     return _render(request, "search.html", principal=principal, form=form, purpose=purpose, result=result)
 
 
+def _facilities(conn: Connection, codes: Iterable[str | None]) -> dict[str, FacilityLabel]:
+    return describe_facilities(conn=conn, codes=[c for c in codes if c])
+
+
+def _banner(summary: PersonSummary, visits: list[str | None]) -> dict[str, Any]:
+    """The patient banner: newest name, date of birth at its precision and age, sex, identifiers."""
+    newest = summary.demographics[0] if summary.demographics else None
+    birth = newest.birth_date if newest else None
+    age = None
+    if birth:
+        year = int(birth[:4])
+        today = date.today()
+        if len(birth) == 10:
+            born = date.fromisoformat(birth)
+            age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        else:
+            age = today.year - year
+    return {
+        "name": newest.name if newest else None, "birth": birth, "age": age,
+        "sex": SEX.get(newest.sex) if newest and newest.sex is not None else None,
+        "last_visit": max((v for v in visits if v), default=None),
+    }  # fmt: skip
+
+
 @router.get("/persons/{person_id}", response_class=HTMLResponse)
 def person(
     request: Request,
@@ -157,28 +202,62 @@ def person(
     date_to: Annotated[date | None, Query()] = None,
     page: PageNumber = 1,
 ) -> Response:
+    return _person_page(request, person_id, settings, engine, purpose, facility, date_from, date_to, page, "")
+
+
+@router.post("/persons/{person_id}", response_class=HTMLResponse)
+def person_break_glass(
+    request: Request,
+    person_id: DbId,
+    settings: SettingsDep,
+    engine: EngineDep,
+    purpose: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Break-glass: the same page with withheld data revealed when the purpose and reason allow it."""
+    return _person_page(request, person_id, settings, engine, purpose, None, None, None, 1, reason)
+
+
+def _person_page(
+    request: Request, person_id: int, settings: Settings, engine: Engine, purpose: str, facility: str | None,
+    date_from: date | None, date_to: date | None, page: int, reason: str,
+) -> Response:  # fmt: skip
     principal = _principal(request, engine, settings)
     if principal is None:
         return _render(request, "login.html", status=401)
-    read = _read(request, engine, principal, purpose, "person_page")
+    try:
+        read = _read(request, engine, principal, purpose, "person_page", reason)
+    except BreakGlassInvalid as exc:
+        return _render(request, "search.html", status=422, principal=principal, form={}, purpose=purpose,
+                       error=exc.message)  # fmt: skip
     if read is None:
         return _render(request, "search.html", status=403, principal=principal, form={}, purpose="",
-                       error="Choose a purpose of use: reading patient data needs one.")  # fmt: skip
+                       error=_t(request, "error.purpose"))  # fmt: skip
     try:
         with read.transaction() as tx:
             conn = tx.conn
-            summary = person_summary(conn=conn, person_id=person_id)
+            _, seg = tx.person(person_id)
+            summary = person_summary(conn=conn, person_id=person_id, exclude=seg.withheld_ids)
             timeline = person_timeline(
                 conn=conn, person_id=person_id, facility_code=facility, date_from=date_from, date_to=date_to,
-                limit=PAGE, offset=(page - 1) * PAGE,
+                limit=PAGE, offset=(page - 1) * PAGE, exclude=seg.withheld_ids,
             )  # fmt: skip
+            meds = medications(conn=conn, encounter_ids=summary.encounter_ids)
+            labs = lab_series(conn=conn, encounter_ids=summary.encounter_ids)
+            codes = [f.facility_code for f in summary.facilities] + [m.facility_code for m in meds]
+            codes += [c for e in timeline.entries for c in (e.facility_code, e.referred_from, e.referred_to) if c]
+            facilities = _facilities(conn, codes)
             tx.disclosed(person_id=summary.person.person_id, record_ids=summary.encounter_ids)
     except MPIError as exc:
         return _render(request, "search.html", status=exc.status, principal=principal, form={}, purpose=purpose,
                        error=exc.message)  # fmt: skip
+    lang = language(request)
     return _render(
         request, "person.html", principal=principal, purpose=purpose, summary=summary, timeline=timeline,
-        page=page, pages=max(1, -(-timeline.total // PAGE)),
+        page=page, pages=max(1, -(-timeline.total // PAGE)), segmented=seg, reason_given=bool(reason.strip()),
+        banner=_banner(summary, [f.last for f in summary.facilities]), meds=meds, labs=labs,
+        fac=lambda code: facilities[code].text(lang) if code in facilities else code, sex=SEX, icd=icd10_label,
+        sparkline=sparkline,
         filters={"facility": facility or "", "date_from": date_from or "", "date_to": date_to or ""},
     )  # fmt: skip
 
@@ -192,21 +271,49 @@ def encounter(
     engine: EngineDep,
     purpose: Annotated[str, Query()] = "",
 ) -> Response:
+    return _encounter_page(request, person_id, encounter_id, settings, engine, purpose, "")
+
+
+@router.post("/persons/{person_id}/encounters/{encounter_id}", response_class=HTMLResponse)
+def encounter_break_glass(
+    request: Request,
+    person_id: DbId,
+    encounter_id: DbId,
+    settings: SettingsDep,
+    engine: EngineDep,
+    purpose: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    return _encounter_page(request, person_id, encounter_id, settings, engine, purpose, reason)
+
+
+def _encounter_page(
+    request: Request, person_id: int, encounter_id: int, settings: Settings, engine: Engine, purpose: str, reason: str
+) -> Response:
     principal = _principal(request, engine, settings)
     if principal is None:
         return _render(request, "login.html", status=401)
-    read = _read(request, engine, principal, purpose, "encounter")
+    try:
+        read = _read(request, engine, principal, purpose, "encounter", reason)
+    except BreakGlassInvalid as exc:
+        return _render(request, "search.html", status=422, principal=principal, form={}, purpose=purpose,
+                       error=exc.message)  # fmt: skip
     if read is None:
         return _render(request, "search.html", status=403, principal=principal, form={}, purpose="",
-                       error="Choose a purpose of use: reading patient data needs one.")  # fmt: skip
+                       error=_t(request, "error.purpose"))  # fmt: skip
     try:
         with read.transaction() as tx:
             detail = encounter_detail(conn=tx.conn, encounter_id=encounter_id, person_id=person_id)
+            decision = tx.encounter(encounter_id, detail.person_id)
+            e = detail.entry
+            facilities = _facilities(tx.conn, [e.facility_code, e.referred_from, e.referred_to])
             tx.disclosed(person_id=detail.person_id, record_ids=[encounter_id])
     except MPIError as exc:
         return _render(request, "search.html", status=exc.status, principal=principal, form={}, purpose=purpose,
                        error=exc.message)  # fmt: skip
+    lang = language(request)
     return _render(
         request, "encounter.html", principal=principal, purpose=purpose, person_id=person_id, detail=detail,
-        sections=SECTIONS,
+        sections=SECTIONS, decision=decision, icd=icd10_label, route=route_label, labels=field_code_labels,
+        fac=lambda code: facilities[code].text(lang) if code in facilities else code,
     )  # fmt: skip

@@ -152,6 +152,22 @@ _M: dict[str, tuple[str, str]] = {
         "Dữ liệu nhạy cảm được mở bằng truy cập khẩn cấp; lượt xem đã được ghi nhật ký.",
         "Sensitive data opened by break-glass access; this view is audited.",
     ),
+    # --- the standard's tables ---
+    "section.XML1": ("Tổng hợp khám bệnh, chữa bệnh", "Encounter summary"),
+    "section.XML2": ("Chi tiết thuốc", "Drugs"),
+    "section.XML3": ("Dịch vụ kỹ thuật và vật tư y tế", "Services and supplies"),
+    "section.XML4": ("Chi tiết cận lâm sàng", "Lab and imaging results"),
+    "section.XML5": ("Diễn biến lâm sàng", "Progress notes"),
+    "section.XML6": ("Hồ sơ chăm sóc và điều trị HIV/AIDS", "HIV/AIDS care record"),
+    "section.XML7": ("Giấy ra viện", "Discharge paper"),
+    "section.XML8": ("Tóm tắt hồ sơ bệnh án", "Record summary"),
+    "section.XML9": ("Giấy chứng sinh", "Birth certificate"),
+    "section.XML10": ("Giấy nghỉ dưỡng thai", "Pregnancy leave"),
+    "section.XML11": ("Giấy chứng nhận nghỉ việc hưởng BHXH", "Sick leave certificate"),
+    "section.XML12": ("Giám định y khoa", "Medical assessment"),
+    "section.XML13": ("Giấy chuyển tuyến", "Referral letter"),
+    "section.XML14": ("Giấy hẹn khám lại", "Re-visit appointment"),
+    "section.XML15": ("Điều trị bệnh lao", "TB treatment"),
     # --- sensitive data ---
     "sensitive.withheld": (
         "Có {n} lượt khám chứa dữ liệu nhạy cảm đã được ẩn.",

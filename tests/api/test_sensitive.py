@@ -18,15 +18,9 @@ events = AuditEvent.__table__  # type: ignore[attr-defined]
 REASON = "Cấp cứu: hôn mê, cần biết thuốc đang dùng"
 
 
-def _hiv_visit(ma_lk: str) -> dict[str, bytes]:
-    visit = b.outpatient(ma_lk, "74002", MA_BENH_CHINH="B24", MA_BENH_KT="", CHAN_DOAN_RV="(B24) HIV")
-    visit["XML6"] = b.inner_document("XML6", [{"MA_LK": ma_lk, "NGAYKD_HIV": "20250101"}])
-    return visit
-
-
 def _store(client: TestClient, auth: KeyFactory) -> tuple[int, int, int]:
     """A person with an ordinary visit at 74001 and an HIV visit at 74002 (same CCCD)."""
-    for facility, hoso in (("74001", b.outpatient("LKA", "74001")), ("74002", _hiv_visit("LKH"))):
+    for facility, hoso in (("74001", b.outpatient("LKA", "74001")), ("74002", b.hiv_visit("LKH"))):
         response = client.post(
             "/api/v1/submissions", content=b.envelope([hoso], facility=facility),
             headers=auth(Role.SUBMITTER, facility) | {"Content-Type": "application/xml"},
@@ -94,3 +88,43 @@ def test_the_producing_facility_always_sees_its_own_data(client: TestClient, aut
     assert client.get(f"/api/v1/persons/{person}", headers=own).json()["withheld_encounters"] == 0
     detail = client.get(f"/api/v1/persons/{person}/encounters/{hiv}", headers=own).json()
     assert (detail["sensitivity"], detail["disclosure"]) == (["hiv"], "own_facility")
+
+
+def _sign_in(client: TestClient, headers: dict[str, str]) -> None:
+    key = headers["Authorization"].removeprefix("Bearer ")
+    assert client.post("/web/clinician/login", data={"api_key": key}, follow_redirects=False).status_code == 303
+
+
+def test_pages_withhold_mark_and_break_the_glass(app: FastAPI, client: TestClient, auth: KeyFactory) -> None:
+    person, ordinary, hiv = _store(client, auth)
+    _sign_in(client, auth(Role.CLINICIAN, "74001"))
+    page = client.get(f"/web/clinician/persons/{person}", params={"purpose": "TREAT"})
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="withheld"' in html and "Có 1 lượt khám chứa dữ liệu nhạy cảm đã được ẩn." in html
+    assert "TRẦN THỊ MINH THƯ" in html and "Nữ" in html  # banner: name, sex by its label
+    assert f"/encounters/{hiv}" not in html and "B24" not in html
+    assert "Nhiễm trùng đường hô hấp trên cấp, không đặc hiệu" in html  # ICD-10 J06.9 by its name
+    refused = client.get(f"/web/clinician/persons/{person}/encounters/{hiv}", params={"purpose": "TREAT"})
+    assert refused.status_code == 403
+
+    not_enough = client.post(f"/web/clinician/persons/{person}", data={"purpose": "TREAT", "reason": REASON})
+    assert 'id="not-allowed"' in not_enough.text and f"/encounters/{hiv}" not in not_enough.text
+    opened = client.post(f"/web/clinician/persons/{person}", data={"purpose": "ETREAT", "reason": REASON})
+    assert opened.status_code == 200
+    assert 'id="revealed"' in opened.text and f"/encounters/{hiv}" in opened.text and 'id="withheld"' not in opened.text
+    detail = client.post(
+        f"/web/clinician/persons/{person}/encounters/{hiv}", data={"purpose": "ETREAT", "reason": REASON}
+    )
+    assert detail.status_code == 200 and "HIV/AIDS" in detail.text
+    english = client.get(f"/web/clinician/persons/{person}", params={"purpose": "TREAT", "lang": "en"})
+    assert "1 encounters with sensitive data are withheld." in english.text
+    with app.state.engine.connect() as conn:
+        glass = conn.execute(
+            select(events.c.resource, events.c.record_ids, events.c.details).where(events.c.action == "break_glass")
+        ).all()
+    assert [(r.resource, r.record_ids, r.details["reason"]) for r in glass] == [
+        ("POST /web/clinician/persons/{person_id}", [hiv], REASON),
+        ("POST /web/clinician/persons/{person_id}/encounters/{encounter_id}", [hiv], REASON),
+    ]
+    del ordinary
