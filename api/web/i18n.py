@@ -19,8 +19,10 @@ from typing import Any, Final
 from fastapi import Request, Response
 from fastapi.templating import Jinja2Templates
 
-LANGUAGES: Final = ("vi", "en")
-DEFAULT: Final = "vi"
+from mpi.facilities import Lang
+
+LANGUAGES: Final[tuple[Lang, ...]] = ("vi", "en")
+DEFAULT: Final[Lang] = "vi"
 COOKIE: Final = "mpi_lang"
 
 _M: dict[str, tuple[str, str]] = {
@@ -225,9 +227,9 @@ def gettext(lang: str, key: str, /, **fields: Any) -> str:
     return text.format(**fields) if fields else text
 
 
-def language(request: Request) -> str:
+def language(request: Request) -> Lang:
     chosen = request.query_params.get("lang") or request.cookies.get(COOKIE) or DEFAULT
-    return chosen if chosen in LANGUAGES else DEFAULT
+    return "en" if chosen == "en" else "vi"
 
 
 def remember(request: Request, response: Response) -> None:
