@@ -374,7 +374,7 @@ class AuditEntryOut(_Out):
     person_id: int | None
     record_ids: list[int]
     outcome: str
-    details: dict[str, list[int] | str | int | None] | None
+    details: dict[str, list[int] | list[str] | str | int | None] | None
 
 
 class AuditPageOut(_Out):

@@ -23,11 +23,13 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.audited import CLINICAL, AuditedRead, ReadTransaction, audited_read
+from api.audited import ADMIN, CLINICAL, AuditedRead, ReadTransaction, audited_read
 from api.deps import LinkerDep
 from api.params import MAX_DB_INT
+from mpi.audit.access import access_report
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
+from mpi.fhir.audit_event import to_audit_event
 from mpi.fhir.bundle import Hit, collection, searchset
 from mpi.fhir.capability import capability_statement
 from mpi.fhir.everything import RESOURCE_TYPES, date_bounds, everything
@@ -278,6 +280,25 @@ def patient_everything(
         resources = everything(patient=to_patient(summary), details=details, types=wanted)
         tx.disclosed(person_id=person, record_ids=ids)
     return FhirResponse(collection(resources))
+
+
+AccessRead = Annotated[AuditedRead, Depends(audited_read("fhir.audit_event", ADMIN))]
+
+
+@router.get("/AuditEvent", summary="AuditEvent search by patient (the patient access report, BALP-style)")
+def audit_event_search(
+    read: AccessRead,
+    patient: Annotated[str, Query(description="Patient/{id} or {id}")],
+    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
+) -> FhirResponse:
+    """Who read the patient's record: one AuditEvent per read (organisation, role, purpose, time, outcome);
+    never a staff member's name. Administrators, with purpose HOPERAT, PATADMIN or PATRQT."""
+    person_id = _person_id(patient.removeprefix("Patient/"))
+    with read.transaction() as tx:
+        report = access_report(conn=tx.conn, person_id=person_id, limit=count)
+        tx.disclosed(person_id=report.person.person_id, details={"events": len(report.entries)})
+    hits = [Hit(to_audit_event(a, patient_id=report.person.person_id)) for a in report.entries]
+    return FhirResponse(searchset(hits))
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

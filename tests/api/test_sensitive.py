@@ -128,3 +128,44 @@ def test_pages_withhold_mark_and_break_the_glass(app: FastAPI, client: TestClien
         ("POST /web/clinician/persons/{person_id}/encounters/{encounter_id}", [hiv], REASON),
     ]
     del ordinary
+
+
+def test_the_patient_access_report_as_fhir_audit_events(client: TestClient, auth: KeyFactory) -> None:
+    person, _, hiv = _store(client, auth)
+    emergency = auth(Role.CLINICIAN, "74001") | {"X-Purpose-Of-Use": "ETREAT", "X-Break-Glass-Reason": quote(REASON)}
+    assert client.get(f"/api/v1/persons/{person}/encounters/{hiv}", headers=emergency).status_code == 200
+    admin = auth(Role.ADMIN, None)
+    assert client.get("/fhir/AuditEvent", params={"patient": f"Patient/{person}"}, headers=admin).status_code == 403
+    bundle = client.get(
+        "/fhir/AuditEvent", params={"patient": f"Patient/{person}"}, headers=admin | {"X-Purpose-Of-Use": "PATRQT"}
+    ).json()
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "searchset"
+    events_ = [e["resource"] for e in bundle["entry"]]
+    assert {e["resourceType"] for e in events_} == {"AuditEvent"}
+    newest = events_[0]  # newest first: the encounter read, and just before it its break-glass event
+    assert newest["agent"][0]["who"]["identifier"]["value"] == "74001"
+    assert newest["entity"][0]["what"]["reference"] == f"Patient/{person}"
+    codes = [[c["code"] for p in e["agent"][0].get("purposeOfUse", []) for c in p["coding"]] for e in events_]
+    assert ["ETREAT", "BTG"] in codes
+    assert all("Bearer" not in str(e) and "key:" not in str(e) for e in events_)  # no staff identity
+    clinician = auth(Role.CLINICIAN, "74001") | {"X-Purpose-Of-Use": "TREAT"}
+    forbidden = client.get("/fhir/AuditEvent", params={"patient": str(person)}, headers=clinician)
+    assert forbidden.status_code == 403
+
+
+def test_the_department_lists_break_glass_access(client: TestClient, auth: KeyFactory) -> None:
+    person, _, hiv = _store(client, auth)
+    emergency = auth(Role.CLINICIAN, "74001") | {"X-Purpose-Of-Use": "ETREAT", "X-Break-Glass-Reason": quote(REASON)}
+    assert client.get(f"/api/v1/persons/{person}/timeline", headers=emergency).status_code == 200
+    admin = auth(Role.ADMIN, None)
+    report = client.get("/api/v1/audit/sensitive-access", headers=admin).json()
+    assert report["total"] == 1
+    (entry,) = report["entries"]
+    assert (entry["facility_code"], entry["purpose"], entry["person_id"], entry["record_ids"]) == (
+        "74001", "ETREAT", person, [hiv],
+    )  # fmt: skip
+    assert entry["details"]["reason"] == REASON and entry["details"]["categories"] == ["hiv"]
+    assert (
+        client.get("/api/v1/audit/sensitive-access", params={"facility": "74009"}, headers=admin).json()["total"] == 0
+    )
+    assert client.get("/api/v1/audit/sensitive-access", headers=emergency).status_code == 403
