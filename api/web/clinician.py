@@ -166,6 +166,25 @@ def search(
     return _render(request, "search.html", principal=principal, form=form, purpose=purpose, result=result)
 
 
+def _open_page(
+    request: Request, engine: Engine, settings: Settings, purpose: str, action: str, reason: str
+) -> tuple[Principal, AuditedRead] | Response:
+    """The signed-in clinician and the page's audited read, or the page answering why not (sign in, choose
+    a purpose, a break-glass reason too short)."""
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _render(request, "login.html", status=401)
+    try:
+        read = _read(request, engine, principal, purpose, action, reason)
+    except BreakGlassInvalid as exc:
+        return _render(request, "search.html", status=422, principal=principal, form={}, purpose=purpose,
+                       error=exc.message)  # fmt: skip
+    if read is None:
+        return _render(request, "search.html", status=403, principal=principal, form={}, purpose="",
+                       error=_t(request, "error.purpose"))  # fmt: skip
+    return principal, read
+
+
 def _facilities(conn: Connection, codes: Iterable[str | None]) -> dict[str, FacilityLabel]:
     return describe_facilities(conn=conn, codes=[c for c in codes if c])
 
@@ -222,17 +241,10 @@ def _person_page(
     request: Request, person_id: int, settings: Settings, engine: Engine, purpose: str, facility: str | None,
     date_from: date | None, date_to: date | None, page: int, reason: str,
 ) -> Response:  # fmt: skip
-    principal = _principal(request, engine, settings)
-    if principal is None:
-        return _render(request, "login.html", status=401)
-    try:
-        read = _read(request, engine, principal, purpose, "person_page", reason)
-    except BreakGlassInvalid as exc:
-        return _render(request, "search.html", status=422, principal=principal, form={}, purpose=purpose,
-                       error=exc.message)  # fmt: skip
-    if read is None:
-        return _render(request, "search.html", status=403, principal=principal, form={}, purpose="",
-                       error=_t(request, "error.purpose"))  # fmt: skip
+    opened = _open_page(request, engine, settings, purpose, "person_page", reason)
+    if isinstance(opened, Response):
+        return opened
+    principal, read = opened
     try:
         with read.transaction() as tx:
             conn = tx.conn
@@ -290,17 +302,10 @@ def encounter_break_glass(
 def _encounter_page(
     request: Request, person_id: int, encounter_id: int, settings: Settings, engine: Engine, purpose: str, reason: str
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
-        return _render(request, "login.html", status=401)
-    try:
-        read = _read(request, engine, principal, purpose, "encounter", reason)
-    except BreakGlassInvalid as exc:
-        return _render(request, "search.html", status=422, principal=principal, form={}, purpose=purpose,
-                       error=exc.message)  # fmt: skip
-    if read is None:
-        return _render(request, "search.html", status=403, principal=principal, form={}, purpose="",
-                       error=_t(request, "error.purpose"))  # fmt: skip
+    opened = _open_page(request, engine, settings, purpose, "encounter", reason)
+    if isinstance(opened, Response):
+        return opened
+    principal, read = opened
     try:
         with read.transaction() as tx:
             detail = encounter_detail(conn=tx.conn, encounter_id=encounter_id, person_id=person_id)
