@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.linker = OnlineLinker.from_settings(settings)
     app.state.linker.warm(app.state.engine)
     app.state.sensitivity = SensitivityPolicy.from_settings(
-        settings.sensitive_categories, settings.break_glass_purposes
+        settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
     )
     app.include_router(submissions.router)
     app.include_router(encounters.router)

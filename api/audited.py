@@ -42,7 +42,6 @@ from mpi.keys import Role
 from mpi.records.person import ResolvedPerson, resolve_person
 from mpi.records.sensitivity import (
     BreakGlass,
-    Category,
     Decision,
     Disclosure,
     Segmentation,
@@ -187,13 +186,13 @@ class AuditedRead:
     resource: str
     principal: Principal
     policy: SensitivityPolicy = DEFAULT_POLICY
-    granted: frozenset[Category] = frozenset()
     break_glass: BreakGlass | None = None
 
     @property
     def segmentation(self) -> Segmentation:
         viewer = Viewer(
-            facility_code=self.reader.facility_code, purpose=self.reader.purpose, granted=self.granted,
+            facility_code=self.reader.facility_code, purpose=self.reader.purpose,
+            granted=self.policy.granted_to(self.reader.facility_code),
             break_glass=self.break_glass,
         )  # fmt: skip
         return Segmentation(self.policy, viewer)
@@ -247,17 +246,9 @@ def open_read(
     except MPIError as exc:
         AuditedRead(engine, reader_of(principal, kept), action, resource, principal).refused(exc)
         raise
-    granted = granted_categories(engine, principal) if glass is not None else frozenset()
     return AuditedRead(
-        engine, reader_of(principal, purpose), action, resource, principal, policy or DEFAULT_POLICY, granted,
-        glass,
-    )  # fmt: skip
-
-
-def granted_categories(engine: Engine, principal: Principal) -> frozenset[Category]:
-    """Sensitive categories the caller's key is granted (none until grants are recorded)."""
-    del engine, principal
-    return frozenset()
+        engine, reader_of(principal, purpose), action, resource, principal, policy or DEFAULT_POLICY, glass
+    )
 
 
 def audited_read(action: str, purposes: Purposes) -> Callable[..., AuditedRead]:

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     checked when the API starts."""
     break_glass_purposes: str = "ETREAT"
     """Purposes of use that may reveal withheld data with a typed reason."""
+    sensitive_grants: str = ""
+    """Facilities whose clinicians may reveal categories with a typed reason: ``74050:hiv,tb;74051:tb``."""
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:

@@ -41,8 +41,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import Connection, or_, select
@@ -224,23 +225,39 @@ class BreakGlass:
         return cls(reason=text)
 
 
+def _categories(text: str) -> frozenset[Category]:
+    names = [c.strip().lower() for c in text.split(",") if c.strip()]
+    unknown = [n for n in names if n not in {c.value for c in Category}]
+    if unknown:
+        raise ValueError(f"unknown sensitive categories {unknown}: use {', '.join(c.value for c in Category)}")
+    return frozenset(Category(n) for n in names)
+
+
 @dataclass(frozen=True, slots=True)
 class SensitivityPolicy:
     categories: frozenset[Category] = ALL_CATEGORIES
     """Categories withheld by default (HIV should always be among them)."""
     break_glass_purposes: frozenset[str] = frozenset({"ETREAT"})
     """Purposes of use that may reveal every category with a typed reason."""
+    grants: Mapping[str, frozenset[Category]] = field(default_factory=lambda: MappingProxyType({}))
+    """Facility (MA_CSKCB) -> categories its clinicians may reveal with a typed reason under any clinical
+    purpose (the provincial HIV clinic for ``hiv``, the TB programme for ``tb``)."""
 
     @classmethod
-    def from_settings(cls, categories: str, break_glass_purposes: str) -> SensitivityPolicy:
-        """From the comma-separated settings ``MPI_SENSITIVE_CATEGORIES`` and ``MPI_BREAK_GLASS_PURPOSES``."""
-        names = [c.strip().lower() for c in categories.split(",") if c.strip()]
-        unknown = [n for n in names if n not in {c.value for c in Category}]
-        if unknown:
-            known = ", ".join(c.value for c in Category)
-            raise ValueError(f"unknown sensitive categories {unknown}: use {known}")
+    def from_settings(cls, categories: str, break_glass_purposes: str, grants: str = "") -> SensitivityPolicy:
+        """From ``MPI_SENSITIVE_CATEGORIES`` and ``MPI_BREAK_GLASS_PURPOSES`` (comma-separated) and
+        ``MPI_SENSITIVE_GRANTS`` (``74050:hiv,tb;74051:tb``)."""
         purposes = frozenset(p.strip().upper() for p in break_glass_purposes.split(",") if p.strip())
-        return cls(categories=frozenset(Category(n) for n in names), break_glass_purposes=purposes)
+        granted: dict[str, frozenset[Category]] = {}
+        for item in (g.strip() for g in grants.split(";") if g.strip()):
+            facility, sep, names = item.partition(":")
+            if not sep or not re.fullmatch(r"\d{5}", facility.strip()):
+                raise ValueError(f"MPI_SENSITIVE_GRANTS: {item!r} is not FACILITY:category[,category]")
+            granted[facility.strip()] = _categories(names)
+        return cls(categories=_categories(categories), break_glass_purposes=purposes, grants=MappingProxyType(granted))
+
+    def granted_to(self, facility_code: str | None) -> frozenset[Category]:
+        return self.grants.get(facility_code or "", frozenset())
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from mpi.audit.models import AuditEvent
 from mpi.keys import Role
+from mpi.records.sensitivity import SensitivityPolicy
 from tests import builders as b
 from tests.api.conftest import KeyFactory
 
@@ -169,3 +170,17 @@ def test_the_department_lists_break_glass_access(client: TestClient, auth: KeyFa
         client.get("/api/v1/audit/sensitive-access", params={"facility": "74009"}, headers=admin).json()["total"] == 0
     )
     assert client.get("/api/v1/audit/sensitive-access", headers=emergency).status_code == 403
+
+
+def test_a_granted_facility_reveals_its_category_with_a_reason(
+    app: FastAPI, client: TestClient, auth: KeyFactory
+) -> None:
+    person, _, hiv = _store(client, auth)
+    app.state.sensitivity = SensitivityPolicy.from_settings("hiv,tb", "ETREAT", "74001:hiv")
+    clinic = auth(Role.CLINICIAN, "74001") | {"X-Purpose-Of-Use": "TREAT"}
+    assert client.get(f"/api/v1/persons/{person}", headers=clinic).json()["withheld_encounters"] == 1
+    opened = client.get(f"/api/v1/persons/{person}", headers=clinic | {"X-Break-Glass-Reason": quote(REASON)})
+    assert (opened.json()["withheld_encounters"], opened.json()["revealed_encounters"]) == (0, [hiv])
+    app.state.sensitivity = SensitivityPolicy.from_settings("hiv,tb", "ETREAT", "74001:tb")
+    still = client.get(f"/api/v1/persons/{person}", headers=clinic | {"X-Break-Glass-Reason": quote(REASON)})
+    assert still.json()["withheld_encounters"] == 1

@@ -88,3 +88,12 @@ def test_fhir_security_labels() -> None:
     assert security_labels([]) == []
     labels = security_labels([HIV, TB])
     assert [(label["code"]) for label in labels] == ["R", "HIV", "COMDIS"]
+
+
+def test_grants_are_read_from_settings() -> None:
+    policy = SensitivityPolicy.from_settings("hiv,tb", "ETREAT", "74050:hiv,tb; 74051:tb")
+    assert policy.granted_to("74050") == {HIV, TB} and policy.granted_to("74051") == {TB}
+    assert policy.granted_to("74001") == frozenset() and policy.granted_to(None) == frozenset()
+    for bad in ("7405:hiv", "74050", "74050:cancer"):
+        with pytest.raises(ValueError):
+            SensitivityPolicy.from_settings("hiv", "ETREAT", bad)
