@@ -30,7 +30,15 @@ from api.web.i18n import gettext, language
 from mpi.errors import MPIError, PermissionDenied
 from mpi.facilities import FacilityLabel, describe_facilities
 from mpi.keys import Role, verify_key
-from mpi.records import PersonSummary, encounter_detail, find_persons, person_summary, person_timeline
+from mpi.records import (
+    PersonSummary,
+    encounter_detail,
+    find_persons,
+    incoming_referrals,
+    person_summary,
+    person_timeline,
+    upcoming_appointments,
+)
 from mpi.records.clinical import lab_series, medications
 from mpi.records.codes import SEX, field_code_labels, route_label
 from mpi.records.detail import SECTIONS
@@ -322,3 +330,40 @@ def _encounter_page(
         sections=SECTIONS, decision=decision, icd=icd10_label, route=route_label, labels=field_code_labels,
         fac=lambda code: facilities[code].text(lang) if code in facilities else code,
     )  # fmt: skip
+
+
+@router.get("/referrals", response_class=HTMLResponse)
+def referrals_page(
+    request: Request, settings: SettingsDep, engine: EngineDep, purpose: Annotated[str, Query()] = "COC"
+) -> Response:
+    """Referrals addressed to the clinician's facility: pending, received, overdue."""
+    opened = _open_page(request, engine, settings, purpose, "referrals", "")
+    if isinstance(opened, Response):
+        return opened
+    principal, read = opened
+    assert principal.facility_code is not None  # clinician keys are bound to a facility
+    with read.transaction() as tx:
+        result = incoming_referrals(conn=tx.conn, facility_code=principal.facility_code, limit=200)
+        facilities = _facilities(tx.conn, [r.sender for r in result.entries])
+        tx.disclosed(person_ids=result.person_ids, record_ids=[r.encounter_id for r in result.entries])
+    lang = language(request)
+    return _render(
+        request, "referrals.html", principal=principal, purpose=purpose, result=result, icd=icd10_label,
+        fac=lambda code: facilities[code].text(lang) if code in facilities else code,
+    )  # fmt: skip
+
+
+@router.get("/appointments", response_class=HTMLResponse)
+def appointments_page(
+    request: Request, settings: SettingsDep, engine: EngineDep, purpose: Annotated[str, Query()] = "TREAT"
+) -> Response:
+    """Upcoming re-visit appointments at the clinician's facility, soonest first."""
+    opened = _open_page(request, engine, settings, purpose, "appointments", "")
+    if isinstance(opened, Response):
+        return opened
+    principal, read = opened
+    assert principal.facility_code is not None
+    with read.transaction() as tx:
+        result = upcoming_appointments(conn=tx.conn, facility_code=principal.facility_code, limit=200)
+        tx.disclosed(person_ids=result.person_ids, record_ids=[a.encounter_id for a in result.entries])
+    return _render(request, "appointments.html", principal=principal, purpose=purpose, result=result, icd=icd10_label)

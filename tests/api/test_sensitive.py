@@ -118,6 +118,9 @@ def test_pages_withhold_mark_and_break_the_glass(app: FastAPI, client: TestClien
         f"/web/clinician/persons/{person}/encounters/{hiv}", data={"purpose": "ETREAT", "reason": REASON}
     )
     assert detail.status_code == 200 and "HIV/AIDS" in detail.text
+    for path, title in (("referrals", "Người bệnh được chuyển đến cơ sở"), ("appointments", "Lịch hẹn khám lại")):
+        worklist = client.get(f"/web/clinician/{path}")
+        assert worklist.status_code == 200 and title in worklist.text
     english = client.get(f"/web/clinician/persons/{person}", params={"purpose": "TREAT", "lang": "en"})
     assert "1 encounters with sensitive data are withheld." in english.text
     with app.state.engine.connect() as conn:
