@@ -26,6 +26,7 @@ from api.routes import (
     submissions,
 )
 from api.web import clinician
+from api.web import reports as reports_page
 from api.web import steward as steward_web
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir.router)
     app.include_router(facilities.router)
     app.include_router(reports.router)
+    app.include_router(reports_page.router)
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log
 

@@ -69,7 +69,6 @@ SEARCH_LIMIT: Final = 50
 """Candidates a Patient search ranks (paged by ``_count``); ``total`` is given when all of them fit."""
 _HOST: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 _PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~\-]+)*")
-_PAGED_TYPES: Final = ("Patient", "everything")
 
 
 class NotAcceptable(MPIError):
@@ -389,7 +388,8 @@ def _match_parameters(body: dict[str, Any]) -> tuple[MatchInput, int, bool]:
     return match_input(patient), count, only_certain
 
 
-@router.api_route("/Patient/$ihe-pix", methods=["GET", "POST"], summary="IHE PIXm cross-reference (ITI-83)")
+@router.get("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83)")
+@router.post("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83), parameters in the body")
 async def patient_pix(request: Request, reader: ReaderDep, engine: EngineDep) -> Response:
     """``sourceIdentifier=system|value`` (required) and ``targetSystem`` (repeatable): a Parameters with the
     person's other identifiers (``targetIdentifier``) and the Patient (``targetId``). POST takes the same
@@ -569,7 +569,8 @@ def patient_read(request: Request, patient_id: str, reader: ReaderDep, engine: E
 EVERYTHING_PARAMETERS: Final = ("start", "end", "_since", "_type")
 
 
-@router.api_route("/Patient/{patient_id}/$everything", methods=["GET", "POST"], summary="Patient $everything")
+@router.get("/Patient/{patient_id}/$everything", summary="Patient $everything")
+@router.post("/Patient/{patient_id}/$everything", summary="Patient $everything (Parameters or form body)")
 async def patient_everything(request: Request, patient_id: str, reader: ReaderDep, engine: EngineDep) -> Response:
     """A paged searchset: the Patient, then each encounter (newest first) with what it recorded (Condition,
     MedicationRequest, Procedure, Observation, ServiceRequest, Appointment); each page includes the
