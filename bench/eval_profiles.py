@@ -386,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     load = os.getloadavg()[0]
     print(
-        f"{args.persons:,} persons per province; seeds {' '.join(map(str, args.seeds))}; "
+        f"{args.persons:,} persons per province; seeds {' '.join(sorted({str(r.seed) for r in runs}))}; "
         f"load average {load:.1f} at the end\n"
     )
     print(summarise(runs))
