@@ -28,8 +28,11 @@ GROUPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "measles": ("Sởi", "Measles", ("B05",)),
     "influenza": ("Cúm / hội chứng cúm", "Influenza-like illness", ("J09", "J10", "J11")),
     "tb": ("Lao", "Tuberculosis", ("A15", "A16", "A17", "A18", "A19")),
-    "diarrhoea": ("Tiêu chảy cấp", "Acute diarrhoea", ("A00", "A01", "A02", "A03", "A04", "A05", "A06", "A07",
-                                                      "A08", "A09")),
+    "diarrhoea": (
+        "Tiêu chảy cấp",
+        "Acute diarrhoea",
+        ("A00", "A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09"),
+    ),
     "chickenpox": ("Thủy đậu", "Chickenpox", ("B01",)),
 }
 """Group -> (Vietnamese label, English label, ICD-10 prefixes without the dot)."""
