@@ -53,7 +53,7 @@ PAGE = 50
 
 def _lang(request: Request) -> Lang:
     wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
-    return wanted if wanted in LANGS else "vi"  # type: ignore[return-value]
+    return wanted if wanted in LANGS else "vi"
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
