@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
 from api.middleware import RequestGuard
+from api.ops import ready
 from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, submissions
 from api.web import clinician
 from mpi.errors import MPIError
@@ -57,7 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers (it does not touch the database)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "the database does not answer"}})
+    def readyz() -> Response:
+        """Readiness: the database answers a query within the pool's limits."""
+        return ready(app.state.engine)
 
     return app
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -203,15 +204,26 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs)."""
+    """Serve the REST API (OpenAPI at /docs), in ``--workers`` processes.
+
+    The schema is migrated once, here, before any worker starts; the workers share
+    ``MPI_DB_MAX_CONNECTIONS`` database connections (each gets its share as its pool and request threads).
+    """
     import uvicorn
 
-    open_store(get_settings().database_url)
+    settings = get_settings()
+    open_store(settings.database_url).dispose()
+    if workers > 1:
+        os.environ["MPI_DB_POOL_SIZE"] = str(max(4, settings.db_max_connections // workers))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # No uvicorn access log: it prints query strings, and FHIR token searches carry identifiers there.
-    # api.app logs method, path and status instead.
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", access_log=False)
+    # api.middleware logs method, route template and status instead.
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+        access_log=False, timeout_graceful_shutdown=10,
+    )  # fmt: skip
 
 
 # Commands of capabilities that live in their own packages.
