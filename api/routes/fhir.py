@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import EngineDep, LinkerDep, ReaderDep
+from api.errors import OPERATION_OUTCOME_RESPONSES
 from api.params import MAX_DB_INT
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, NotFound
@@ -75,7 +76,10 @@ class FhirRoute(APIRoute):
         return fhir_handler
 
 
-router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse)
+router = APIRouter(
+    prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse,
+    responses=OPERATION_OUTCOME_RESPONSES,
+)  # fmt: skip
 _STARTED: Final = datetime.now(UTC).date().isoformat()
 
 
