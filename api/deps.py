@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.principal import Principal
-from mpi.audit.log import Reader
+from api.ratelimit import ReadLimiter
+from mpi.audit.log import Reader, record_read
 from mpi.errors import AuthenticationError, PermissionDenied
 from mpi.identity.online import OnlineLinker
 from mpi.keys import Role, verify_key
@@ -110,10 +111,19 @@ AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 PurposeDep = Annotated[str, Depends(_purpose)]
 
 
-def _reader(principal: ClinicianDep, purpose: PurposeDep) -> Reader:
-    return Reader(
+def _reader(request: Request, principal: ClinicianDep, purpose: PurposeDep) -> Reader:
+    reader = Reader(
         actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=purpose
     )
+    limiter: ReadLimiter = request.app.state.read_limiter
+    reads_last_hour = limiter.take(principal.key_id)  # 429 beyond the key's rate
+    if reads_last_hour is not None:
+        with _engine(request).begin() as conn:  # its own short transaction, before the read's
+            record_read(
+                conn=conn, reader=reader, action="alert.read_volume", resource=f"{request.method} {request.url.path}",
+                outcome="alert", details={"reads_last_hour": reads_last_hour, "threshold": limiter.alert_per_hour},
+            )  # fmt: skip
+    return reader
 
 
 def _linker(request: Request) -> OnlineLinker:

@@ -51,8 +51,8 @@ class FhirResponse(Response):
         super().__init__(content=resource.model_dump_json(exclude_none=True), status_code=status_code, headers=headers)
 
 
-def outcome_response(status: int, code: str, message: str) -> FhirResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def outcome_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> FhirResponse:
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
     return FhirResponse(operation_outcome(status=status, code=code, message=message), status, headers)
 
 
@@ -66,7 +66,7 @@ class FhirRoute(APIRoute):
             try:
                 return await handler(request)
             except MPIError as exc:
-                return outcome_response(exc.status, exc.code, exc.message)
+                return outcome_response(exc.status, exc.code, exc.message, exc.headers)
             except RequestValidationError as exc:
                 where = "; ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
                 return outcome_response(422, "request_invalid", f"the request is not valid: {where}")
