@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mpi.synth.config import SynthConfig
+from mpi.synth.outbreak import Outbreak
 from mpi.synth.province import generate_province
 
 
@@ -34,12 +35,25 @@ def register(app: typer.Typer) -> None:
             dir_okay=False,
             help="JSON file with SynthConfig fields (see mpi/synth/README.md).",
         ),
+        outbreak: list[str] = typer.Option(
+            [],
+            "--outbreak",
+            help="Inject an outbreak: GROUP:COMMUNE|auto:YYYY-MM-DD:PERSONS[:WEEKS] (GROUP: dengue, diarrhoea, "
+            "chickenpox, tb); repeatable. See mpi/synth/outbreak.py.",
+        ),
     ) -> None:
         """Generate a synthetic province: XML 130 files plus the ground-truth table."""
         config = SynthConfig.from_file(config_file) if config_file else SynthConfig()
         if noise_scale != 1.0:
             config = config.scaled(noise_scale)
-        summary = generate_province(persons=persons, seed=seed, out=out, config=config, batch=batch)
+        try:
+            outbreaks = [Outbreak.parse(o) for o in outbreak]
+            summary = generate_province(
+                persons=persons, seed=seed, out=out, config=config, batch=batch, outbreaks=outbreaks
+            )
+        except ValueError as exc:
+            Console(stderr=True).print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
         console = Console()
         table = Table(title=f"Synthetic province in {summary.out}")
         table.add_column("what")

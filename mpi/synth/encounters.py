@@ -127,6 +127,10 @@ class EncounterFactory:
             if visit.refer_to is not None:
                 yield self._render(person, self._receiving_visit(visit, enc))
 
+    def extra_visit(self, person: Person, *, day: date, dx: str, facility: Facility) -> Encounter:
+        """One outpatient visit outside the person's plan (an injected outbreak: mpi.synth.outbreak)."""
+        return self._render(person, _Visit(day, facility, "01", dx))
+
     def _random_day(self, lo: date | None = None) -> date:
         lo = max(lo or self.start, self.start)
         span = (self.end - lo).days

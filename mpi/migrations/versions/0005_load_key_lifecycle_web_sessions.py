@@ -1,7 +1,7 @@
 """key lifecycle (expiry, last use, replacement) and server-side web sessions
 
 Revision ID: 0005_load
-Revises: 0005_reports
+Revises: 0005_steward
 Create Date: 2026-12-01 05:25:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0005_load'
-down_revision = '0005_reports'
+down_revision = '0005_steward'
 branch_labels = None
 depends_on = None
 
