@@ -43,7 +43,7 @@ _BEARER = HTTPBearer(auto_error=False, scheme_name="apiKey", description="An API
 def _principal(
     request: Request,
     engine: Annotated[Engine, Depends(_engine)],
-    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],  # documents the scheme in the OpenAPI
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],  # documents the scheme
 ) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 from starlette.responses import Response
@@ -25,7 +26,7 @@ def error_response(
     message: str,
     *,
     details: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The error answer for a request to ``path``; 401s carry ``WWW-Authenticate: Bearer``."""
     headers = dict(headers or {})

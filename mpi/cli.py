@@ -252,7 +252,7 @@ def serve(
     # api.middleware logs method, route template and status instead.
     uvicorn.run(
         "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-        access_log=False, timeout_graceful_shutdown=10,
+        access_log=False, timeout_graceful_shutdown=10, timeout_keep_alive=75,
     )  # fmt: skip
 
 
