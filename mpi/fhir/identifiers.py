@@ -47,6 +47,8 @@ SERVICE: Final = f"{BASE}/CodeSystem/ma-dich-vu"
 LAB_INDEX: Final = f"{BASE}/CodeSystem/ma-chi-so"
 COMMUNE: Final = f"{BASE}/StructureDefinition/commune-code"
 """Extension on ``Address``: the commune code (MAXA_CU_TRU); ``Address.state`` holds the province code."""
+ERROR_CODES: Final = f"{BASE}/CodeSystem/error"
+"""Our stable error codes (``OperationOutcome.issue.details.coding``), the same as ``/api/v1`` answers."""
 REFERRAL_NUMBER: Final = f"{BASE}/sid/giay-chuyen-tuyen"
 APPOINTMENT_SLIP: Final = f"{BASE}/sid/giay-hen-kham-lai"
 
