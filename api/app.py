@@ -29,9 +29,11 @@ from api.routes import (
     submissions,
 )
 from api.web import clinician
+from api.web import reports as reports_page
 from api.web import steward as steward_web
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
+from mpi.records.sensitivity import SensitivityPolicy
 from mpi.settings import Settings, get_settings
 from mpi.store import create_db_engine, open_store
 
@@ -61,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_minute=settings.read_rate_per_minute, burst=settings.read_burst, alert_per_hour=settings.read_alert_per_hour
     )
     app.state.linker.warm(app.state.engine)
+    app.state.sensitivity = SensitivityPolicy.from_settings(
+        settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
+    )
     app.include_router(submissions.router)
     app.include_router(encounters.router)
     app.include_router(persons.router)
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir.router)
     app.include_router(facilities.router)
     app.include_router(reports.router)
+    app.include_router(reports_page.router)
     app.include_router(keys.router)
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log

@@ -14,6 +14,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from fastapi import Request
+from sqlalchemy import Engine
+
+from api.principal import Principal
+from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError
 
 
@@ -64,3 +69,22 @@ class ReadLimiter:
                 bucket.alerted_at = now
                 return len(bucket.recent)
             return None
+
+
+def throttle(request: Request, principal: Principal, engine: Engine) -> None:
+    """Spend one read of the caller's key (429 when none is left); on crossing the hourly alert threshold,
+    write the ``alert.read_volume`` audit event in its own short transaction, before the read's."""
+    limiter: ReadLimiter | None = getattr(request.app.state, "read_limiter", None)
+    if limiter is None:
+        return
+    reads_last_hour = limiter.take(principal.key_id)
+    if reads_last_hour is None:
+        return
+    reader = Reader(
+        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=None
+    )
+    with engine.begin() as conn:
+        record_read(
+            conn=conn, reader=reader, action="alert.read_volume", resource=f"{request.method} {request.url.path}",
+            outcome="alert", details={"reads_last_hour": reads_last_hour, "threshold": limiter.alert_per_hour},
+        )  # fmt: skip

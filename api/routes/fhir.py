@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.parameters import Parameters
@@ -30,13 +30,16 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import EngineDep, LinkerDep, ReaderDep
+from api.audited import ADMIN, AuditedRead, ReaderDep, audited_read
+from api.deps import EngineDep, LinkerDep
 from api.errors import OPERATION_OUTCOME_RESPONSES
 from api.params import MAX_DB_INT
+from mpi.audit.access import access_report
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
 from mpi.fhir import params as P
+from mpi.fhir.audit_event import to_audit_event
 from mpi.fhir.bundle import Hit, searchset
 from mpi.fhir.capability import capability_statement
 from mpi.fhir.everything import RESOURCE_TYPES, date_bounds
@@ -67,7 +70,6 @@ SEARCH_LIMIT: Final = 50
 """Candidates a Patient search ranks (paged by ``_count``); ``total`` is given when all of them fit."""
 _HOST: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 _PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~\-]+)*")
-_PAGED_TYPES: Final = ("Patient", "everything")
 
 
 class NotAcceptable(MPIError):
@@ -397,7 +399,8 @@ def _match_parameters(body: dict[str, Any]) -> tuple[MatchInput, int, bool]:
     return match_input(patient), count, only_certain
 
 
-@router.api_route("/Patient/$ihe-pix", methods=["GET", "POST"], summary="IHE PIXm cross-reference (ITI-83)")
+@router.get("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83)")
+@router.post("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83), parameters in the body")
 async def patient_pix(request: Request, reader: ReaderDep, engine: EngineDep) -> Response:
     """``sourceIdentifier=system|value`` (required) and ``targetSystem`` (repeatable): a Parameters with the
     person's other identifiers (``targetIdentifier``) and the Patient (``targetId``). POST takes the same
@@ -577,7 +580,8 @@ def patient_read(request: Request, patient_id: str, reader: ReaderDep, engine: E
 EVERYTHING_PARAMETERS: Final = ("start", "end", "_since", "_type")
 
 
-@router.api_route("/Patient/{patient_id}/$everything", methods=["GET", "POST"], summary="Patient $everything")
+@router.get("/Patient/{patient_id}/$everything", summary="Patient $everything")
+@router.post("/Patient/{patient_id}/$everything", summary="Patient $everything (Parameters or form body)")
 async def patient_everything(request: Request, patient_id: str, reader: ReaderDep, engine: EngineDep) -> Response:
     """A paged searchset: the Patient, then each encounter (newest first) with what it recorded (Condition,
     MedicationRequest, Procedure, Observation, ServiceRequest, Appointment); each page includes the
@@ -651,6 +655,30 @@ def _instant(value: str) -> datetime:
 
 
 # --- reads of the other resource types ---------------------------------------------------------------------
+
+
+# --- the patient access report ---------------------------------------------------------------------------
+
+AccessRead = Annotated[AuditedRead, Depends(audited_read("fhir.audit_event", ADMIN))]
+
+
+@router.get("/AuditEvent", summary="AuditEvent search by patient (the patient access report, BALP-style)")
+def audit_event_search(
+    request: Request,
+    read: AccessRead,
+    patient: Annotated[str, Query(description="Patient/{id} or {id}")],
+    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
+) -> Response:
+    """Who read the patient's record: one AuditEvent per read (organisation, role, purpose, time, outcome),
+    newest first; never a staff member. Administrators, with purpose HOPERAT, PATADMIN or PATRQT."""
+    person_id = _person_id(patient.removeprefix("Patient/"))
+    with read.transaction() as tx:
+        report = access_report(conn=tx.conn, person_id=person_id, limit=count)
+        tx.disclosed(person_id=report.person.person_id, details={"events": len(report.entries)})
+    hits = [Hit(to_audit_event(a, patient_id=report.person.person_id)) for a in report.entries]
+    base = base_url(request)
+    bundle = searchset(hits, base=base, self_url=f"{base}/AuditEvent?patient=Patient/{person_id}", total=report.total)
+    return _respond(request, bundle)
 
 
 @router.get("/{resource_type}/{resource_id}", summary="Read a resource a Patient's record references")

@@ -25,6 +25,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.meta import Meta
 from fhir.resources.R4B.resource import Resource
 
+from mpi.facilities import FacilityLabel
 from mpi.fhir import identifiers as sid
 from mpi.records import EncounterDetail
 from mpi.records.detail import TableRow
@@ -69,32 +70,41 @@ def _build(data: dict[str, Any]) -> Resource:
     return resource
 
 
-def organization(facility_code: str) -> Resource:
-    """A facility (MA_CSKCB) as the Organization that provides care."""
+def _facility_name(label: FacilityLabel) -> str:
+    """The registry's name; an unregistered facility is named by its code (marked as such)."""
+    return label.name if label.registered and label.name else label.text("vi")
+
+
+def organization(label: FacilityLabel) -> Resource:
+    """A facility (MA_CSKCB) as the Organization that provides care: name and level from the facility
+    registry (its Vietnamese label; the level's code in the hub's facility-level system)."""
+    kinds: list[dict[str, Any]] = [{"system": _ORG_TYPE, "code": "prov", "display": "Healthcare Provider"}]
+    if label.level is not None:
+        kinds.append({"system": sid.FACILITY_LEVEL, "code": label.level, "display": label.level_label("vi")})
     return _build(
         {
             "resourceType": "Organization",
-            "id": facility_code,
-            "identifier": [{"system": sid.FACILITY, "value": facility_code}],
-            "active": True,
-            "type": [{"coding": [{"system": _ORG_TYPE, "code": "prov", "display": "Healthcare Provider"}]}],
-            "name": f"CSKCB {facility_code}",
+            "id": label.code,
+            "identifier": [{"system": sid.FACILITY, "value": label.code}],
+            "active": label.active,
+            "type": [{"coding": kinds, "text": label.level_label("vi")}],
+            "name": _facility_name(label),
         }
     )
 
 
-def location(facility_code: str) -> Resource:
+def location(label: FacilityLabel) -> Resource:
     """A facility as the place where encounters and re-visits happen (``Location`` id = MA_CSKCB)."""
     return _build(
         {
             "resourceType": "Location",
-            "id": facility_code,
-            "identifier": [{"system": sid.FACILITY, "value": facility_code}],
-            "status": "active",
+            "id": label.code,
+            "identifier": [{"system": sid.FACILITY, "value": label.code}],
+            "status": "active" if label.active else "inactive",
             "mode": "instance",
-            "name": f"CSKCB {facility_code}",
+            "name": _facility_name(label),
             "physicalType": {"coding": [{"system": _LOCATION_TYPE, "code": "bu", "display": "Building"}]},
-            "managingOrganization": _ref("Organization", facility_code),
+            "managingOrganization": _ref("Organization", label.code),
         }
     )
 

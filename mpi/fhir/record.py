@@ -19,6 +19,7 @@ from fhir.resources.R4B.resource import Resource
 from sqlalchemy import Connection, func, or_, select
 
 from mpi.errors import NotFound
+from mpi.facilities import describe_facilities, describe_facility
 from mpi.fhir.bundle import Hit
 from mpi.fhir.everything import encounter_of, encounter_resources, facilities_of, location, organization, pick
 from mpi.fhir.lookup import received_at
@@ -114,11 +115,12 @@ def everything_page(
         ref = str(managing.get("reference") or "")
         if ref.startswith("Organization/") and ref.split("/", 1)[1] not in codes:
             codes.insert(0, ref.split("/", 1)[1])
+    places = list(dict.fromkeys(d.entry.facility_code for d in details))
+    labels = describe_facilities(conn=conn, codes=[*codes, *places])
     if types is None or "Organization" in types:
-        hits += [Hit(organization(c), mode="include") for c in codes]
+        hits += [Hit(organization(labels[c]), mode="include") for c in codes]
     if types is None or "Location" in types:
-        places = list(dict.fromkeys(d.entry.facility_code for d in details))
-        hits += [Hit(location(c), mode="include") for c in places]
+        hits += [Hit(location(labels[c]), mode="include") for c in places]
     return EverythingPage(hits=hits, next_position=next_position, encounter_ids=used)
 
 
@@ -149,7 +151,7 @@ def read_resource(*, conn: Connection, resource_type: str, resource_id: str) -> 
         if not facility_known(conn, resource_id):
             raise NotFound(f"no {resource_type} with that id", code="resource_not_found")
         build = organization if resource_type == "Organization" else location
-        return Found(build(resource_id), None, [])
+        return Found(build(describe_facility(conn=conn, code=resource_id)), None, [])
     eid = encounter_of(resource_type, resource_id)
     current = (
         conn.execute(select(encounters.c.is_current).where(encounters.c.id == eid)).scalar_one_or_none()

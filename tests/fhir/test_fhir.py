@@ -20,7 +20,9 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from sqlalchemy import func, select
+from sqlmodel import Session
 
+from mpi.facilities import LEVELS, RegistryRow, upsert_facility
 from mpi.fhir import identifiers as sid
 from mpi.identity import links as L
 from mpi.keys import Role
@@ -464,7 +466,15 @@ def test_reads_of_unknown_superseded_or_malformed_ids_and_interactions(
     person = _person(client, headers, store)
     encounter = next(r for r in _all_pages(client, headers, f"/fhir/Patient/{person}/$everything", _count="200")
                      if r["resourceType"] == "Encounter")  # fmt: skip
-    assert _json(client.get(f"/fhir/Organization/{s.facility_a}", headers=headers))["id"] == s.facility_a
+    with Session(store.engine) as session:  # the facility registry names facility A
+        upsert_facility(session=session, row=RegistryRow(facility_code=s.facility_a, name="Bệnh viện Thử nghiệm",
+                                                         level="district"))  # fmt: skip
+        session.commit()
+    organization = _json(client.get(f"/fhir/Organization/{s.facility_a}", headers=headers))
+    assert organization["name"] == "Bệnh viện Thử nghiệm"
+    assert {"system": sid.FACILITY_LEVEL, "code": "district", "display": LEVELS["district"][0]} in (
+        organization["type"][0]["coding"]
+    )
     assert _json(client.get(f"/fhir/Location/{s.facility_b}", headers=headers))["managingOrganization"] == {
         "reference": f"Organization/{s.facility_b}"
     }
