@@ -30,6 +30,7 @@ from api.web import reports as reports_page
 from api.web import steward as steward_web
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
+from mpi.records.sensitivity import SensitivityPolicy
 from mpi.settings import Settings, get_settings
 from mpi.store import create_db_engine, open_store
 
@@ -56,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
     app.state.linker = OnlineLinker.from_settings(settings)
     app.state.linker.warm(app.state.engine)
+    app.state.sensitivity = SensitivityPolicy.from_settings(
+        settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
+    )
     app.include_router(submissions.router)
     app.include_router(encounters.router)
     app.include_router(persons.router)

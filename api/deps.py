@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.principal import Principal
-from mpi.audit.log import Reader
 from mpi.errors import AuthenticationError, PermissionDenied
 from mpi.identity.online import OnlineLinker
 from mpi.keys import Role, verify_key
@@ -65,47 +64,10 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 SubmitterDep = Annotated[Principal, Depends(require_roles(Role.SUBMITTER, Role.ADMIN))]
 
 
-# --- reads of patient data: clinicians, with a purpose of use ---------------------------------------
-
-PURPOSE_HEADER = "X-Purpose-Of-Use"
-CLINICAL_PURPOSES: dict[str, str] = {
-    "TREAT": "treatment",
-    "ETREAT": "emergency treatment",
-    "COC": "coordination of care (referral)",
-    "CAREMGT": "care management",
-    "PATRQT": "patient requested",
-}
-"""HL7 v3 PurposeOfUse codes accepted for reading a patient's record. Others (payment, research, public
-health...) are not purposes a clinician's record read may claim."""
-
-
-def _purpose(request: Request) -> str:
-    value = request.headers.get(PURPOSE_HEADER, "").strip().upper()
-    if not value:
-        raise PermissionDenied(
-            f"reading patient data needs a purpose of use: send the header {PURPOSE_HEADER} with one of "
-            f"{', '.join(CLINICAL_PURPOSES)} (HL7 PurposeOfUse)",
-            code="purpose_required",
-        )
-    if value not in CLINICAL_PURPOSES:
-        raise PermissionDenied(
-            f"{PURPOSE_HEADER} must be one of {', '.join(CLINICAL_PURPOSES)} (HL7 PurposeOfUse codes)",
-            code="purpose_invalid",
-        )
-    return value
-
-
 ClinicianDep = Annotated[Principal, Depends(require_roles(Role.CLINICIAN))]
-"""Reads of patient records: clinicians only (bound to a facility). Submitters, analysts, stewards and
-admins are refused; stewards see candidate pairs in their own review tools, admins read the audit."""
+"""Clinicians only (bound to a facility). Reads of patient data declare their purposes with
+:func:`api.audited.audited_read` instead."""
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
-PurposeDep = Annotated[str, Depends(_purpose)]
-
-
-def _reader(principal: ClinicianDep, purpose: PurposeDep) -> Reader:
-    return Reader(
-        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=purpose
-    )
 
 
 def _linker(request: Request) -> OnlineLinker:
@@ -113,6 +75,4 @@ def _linker(request: Request) -> OnlineLinker:
     return linker
 
 
-ReaderDep = Annotated[Reader, Depends(_reader)]
-"""A clinician with a valid purpose of use: what every audited read needs."""
 LinkerDep = Annotated[OnlineLinker, Depends(_linker)]

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     model_path: str | None = None
     """The linkage model JSON; ``None`` means the model shipped in ``linkage/models``."""
 
+    sensitive_categories: str = "hiv,tb,mental_health,reproductive_health"
+    """Categories of sensitive data withheld by default (``mpi.records.sensitivity``), comma-separated;
+    checked when the API starts."""
+    break_glass_purposes: str = "ETREAT"
+    """Purposes of use that may reveal withheld data with a typed reason."""
+    sensitive_grants: str = ""
+    """Facilities whose clinicians may reveal categories with a typed reason: ``74050:hiv,tb;74051:tb``."""
+
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:
         if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:

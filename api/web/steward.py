@@ -61,7 +61,7 @@ def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Pr
         principal = web_session.principal_from_cookie(
             session, settings.secret_key, request.cookies.get(web_session.COOKIE)
         )
-    return principal if principal is not None and principal.role in (Role.STEWARD, Role.ADMIN) else None
+    return principal if principal is not None and principal.role is Role.STEWARD else None  # stewards only
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -95,7 +95,7 @@ def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: A
             session.commit()
     except MPIError:
         return _login_page(request, 401, t["key_invalid"])
-    if key.role not in (Role.STEWARD.value, Role.ADMIN.value) or key.id is None:
+    if key.role != Role.STEWARD.value or key.id is None:
         return _login_page(request, 403, t["key_not_steward"])
     response = RedirectResponse("/web/steward", status_code=303)
     response.set_cookie(
