@@ -83,8 +83,13 @@ def link(
     match_probability: float | None = None,
     model_id: str | None = None,
     previous_person_id: int | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> int:
-    """Assign a record to a person: a new immutable link row, the mirror column, and an event."""
+    """Assign a record to a person: a new immutable link row, the mirror column, and an event.
+
+    ``evidence``: what the policy read beyond the model's score (e.g. a birth-year typo the CCCD corrected,
+    a guardian's number); kept in the ``linked`` event's details.
+    """
     link_id = _id(
         conn.execute(
             _INSERT_LINK,
@@ -110,7 +115,7 @@ def link(
         person_id=person_id,
         other_person_id=previous_person_id,
         link_id=link_id,
-        details={"state": state, "rule": rule},
+        details={"state": state, "rule": rule, **({"evidence": evidence} if evidence else {})},
     )
     return link_id
 

@@ -33,6 +33,18 @@ def _ingest(engine: Engine, linker: OnlineLinker, ma_lk: str, facility: str = "7
     return enc.identity
 
 
+def _evidence(engine: Engine, source_record_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        details = conn.execute(
+            select(L.events.c.details)
+            .where(L.events.c.source_record_id == source_record_id, L.events.c.kind == "linked")
+            .order_by(L.events.c.seq.desc())
+        ).first()
+    assert details is not None
+    evidence: dict[str, Any] | None = details[0].get("evidence")
+    return evidence
+
+
 def test_a_valid_cccd_with_consistent_demographics_links_across_facilities(
     engine: Engine, linker: OnlineLinker
 ) -> None:
@@ -52,10 +64,11 @@ def test_a_childs_record_under_the_mothers_cccd_is_never_linked_to_her(engine: E
         **{**MOTHER, "HO_TEN": "LÊ VĂN NAM", "NGAY_SINH": "202401100000", "GIOI_TINH": "1"},
         MA_BN="BN-CHILD",
     )
-    # The CCCD's sex and year digits contradict the child's record, so it is not a valid identifier for
-    # it; the shared card, phone and address make the model hesitate: review, never a silent link.
+    # The CCCD's digits fit the mother's record and the child was born decades later: the number is the
+    # guardian's. Never linked to her, no review either; the relation is kept in the link's evidence.
     assert child["person_id"] != mother["person_id"]
-    assert (child["link_state"], child["rule"]) == ("review", "model_band")
+    assert (child["link_state"], child["rule"]) == ("auto", "new_person")
+    assert _evidence(engine, child["source_record_id"]) == {"guardian_person_ids": [mother["person_id"]]}
 
 
 def test_the_same_facility_patient_code_links(engine: Engine, linker: OnlineLinker) -> None:
@@ -115,3 +128,28 @@ def test_an_equal_valid_cccd_with_another_birth_year_goes_to_review(engine: Engi
     )
     assert (other["link_state"], other["rule"]) == ("review", "national_id_conflict")
     assert other["person_id"] != first["person_id"]
+
+
+def test_a_birth_year_typo_the_cccd_corrects_links_and_says_so(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", **MOTHER)
+    # The last two digits of the birth year swapped (1990 -> 1909); the CCCD's digits say 1990.
+    typo = _ingest(engine, linker, "B1", "74002", **{**MOTHER, "NGAY_SINH": "190905150000"}, MA_BN="Z1")
+    assert (typo["rule"], typo["link_state"]) == ("national_id_corroborated", "auto")
+    assert typo["person_id"] == first["person_id"]
+    evidence = _evidence(engine, typo["source_record_id"])
+    assert evidence is not None
+    assert (evidence["national_id"], evidence["corrected"], evidence["typo_on"]) == (
+        "corroborated",
+        ["birth_year"],
+        {"birth_year": "incoming"},
+    )
+
+
+def test_a_wrong_birth_year_digit_on_the_earlier_record_is_corrected_by_the_later_ones_cccd(
+    engine: Engine, linker: OnlineLinker
+) -> None:
+    first = _ingest(engine, linker, "A1", **{**MOTHER, "NGAY_SINH": "198005150000"})  # 1990 written 1980
+    later = _ingest(engine, linker, "B1", "74002", **MOTHER, MA_BN="Z1")
+    assert (later["rule"], later["person_id"]) == ("national_id_corroborated", first["person_id"])
+    evidence = _evidence(engine, later["source_record_id"])
+    assert evidence is not None and evidence["typo_on"] == {"birth_year": "candidate"}
