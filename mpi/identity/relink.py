@@ -10,7 +10,9 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
    never through ORM objects.
 2. ``linkage.predict_links`` on DuckDB keeps the pairs at or above the review threshold. Candidate
    pairs come from ``linkage.model.BATCH_BLOCKING_RULES`` (the model's keys, with the one whose work
-   grows with the square of a commune's size narrowed by the family key: see there).
+   grows with the square of a commune's size narrowed by the family key: see there). Pairs of records
+   with the same CCCD on different persons are added whatever their score: the policy's national-ID
+   rule decides them, as it does online.
 3. Pairs whose records sit on different persons become proposals, one per pair of persons (its best
    pair), strongest first. Each proposal is re-checked against the store as it is applied:
    - records already on one person (an earlier merge of this run joined them): nothing;
@@ -19,14 +21,19 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
      has answered that question);
    - a review item between the two persons exists, open or resolved: skipped (a steward is asked or
      has answered; an automatic merge must not pre-empt them);
-   - probability >= auto: **merge** the newer person (higher id) into the older one, through
-     :func:`mpi.identity.links.merge`, which leaves a redirect; its links carry the rule ``relink``,
-     the pair's weight and probability and the model id. Exceptions, mirroring the online policy:
-     equal CCCDs with conflicting demographics open a review instead (never a silent link); a person
-     holding a record a steward linked by hand (``manual_link``) is never the one whose records move:
-     the merge goes the other way, and when both persons hold such records a review is opened;
-   - review <= probability < auto: a review item (reason ``relink``) for the newer person's record
-     against the older person.
+   - otherwise the identity policy decides (:func:`mpi.identity.policy.decide`, the function the online
+     path calls): the proposal's record of the newer person against *every* record of the older person,
+     scored in process with the run's term frequencies. A link **merges** the newer person (higher id)
+     into the older one only when the evidence holds for both whole clusters: no other record of the
+     newer person is contradicted by a record of the older one (:func:`mpi.identity.policy.contradicts`);
+     one strong pair between two clusters that otherwise disagree opens a review instead
+     (``cluster_contradicted``). Merges go through :func:`mpi.identity.links.merge`, which leaves a
+     redirect; its links carry the rule ``relink``, the weight and probability and the model id. A person
+     holding a record a steward linked by hand (``manual_link``) is never the one whose records move: the
+     merge goes the other way, and when both persons hold such records a review is opened;
+   - a review decision (model band, CCCD conflict) opens a review item (reason ``relink``) for the newer
+     person's record against the older person, with the policy's rule and the comparison levels and
+     weights of the pair in its evidence; a decision for a new person (e.g. a guardian's CCCD) does nothing.
    Person ids never change otherwise. Proposals are committed in batches (``commit_every``); each is
    self-contained, so an interrupted run leaves a consistent store and the next run continues.
 4. A ``relink_run`` event with the report's counts closes a (non dry) run.

@@ -153,3 +153,63 @@ def test_a_wrong_birth_year_digit_on_the_earlier_record_is_corrected_by_the_late
     assert (later["rule"], later["person_id"]) == ("national_id_corroborated", first["person_id"])
     evidence = _evidence(engine, later["source_record_id"])
     assert evidence is not None and evidence["typo_on"] == {"birth_year": "candidate"}
+
+
+NO_IDS = {"SO_CCCD": "", "MA_THE_BHYT": "", "DIEN_THOAI": ""}
+
+
+@pytest.mark.parametrize("written", ["MINH THƯ TRẦN THỊ", "THƯ MINH TRẦN", "MINH THƯ TRẦN"])
+def test_a_name_written_in_another_order_links(engine: Engine, linker: OnlineLinker, written: str) -> None:
+    # Only the name, birth date, sex and commune: the model alone decides, on the order-invariant level.
+    first = _ingest(engine, linker, "A1", "74001", **NO_IDS, MA_BN="X1")
+    again = _ingest(engine, linker, "B1", "74002", **NO_IDS, HO_TEN=written, MA_BN="Y1")
+    assert (again["rule"], again["person_id"]) == ("model", first["person_id"])
+
+
+def test_a_namesake_with_the_name_reversed_is_another_person(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", "74001", **NO_IDS, MA_BN="X1")
+    namesake = _ingest(
+        engine,
+        linker,
+        "B1",
+        "74002",
+        **NO_IDS,
+        HO_TEN="MINH THƯ TRẦN THỊ",
+        NGAY_SINH="197311020000",
+        MATINH_CU_TRU="01",
+        MAXA_CU_TRU="00004",
+        MA_BN="Y1",
+    )
+    assert namesake["person_id"] != first["person_id"]
+    assert namesake["link_state"] == "auto"  # not even a review: nothing but the name agrees
+
+
+TWINS = [
+    ("T1a", "74001", "NGUYỄN VĂN MINH"),
+    ("T2a", "74002", "NGUYỄN VĂN MẠNH"),
+    ("T1b", "74003", "NGUYEN VAN MINH"),
+    ("T2b", "74001", "NGUYỄN MẠNH"),
+]
+TWIN_FIELDS = {"NGAY_SINH": "201503040000", "GIOI_TINH": "1", "SO_CCCD": "", "MA_THE_BHYT": ""}
+
+
+def test_twins_are_told_apart_whatever_order_their_records_arrive_in(linker: OnlineLinker, tmp_path: Any) -> None:
+    from mpi.store import open_store
+
+    partitions = set()
+    for n, order in enumerate([(0, 1, 2, 3), (1, 0, 3, 2), (2, 3, 0, 1), (3, 2, 1, 0), (0, 3, 1, 2)]):
+        store = open_store(f"sqlite:///{tmp_path}/twins{n}.db")
+        try:
+            person_of = {}
+            for i in order:
+                ma_lk, facility, name = TWINS[i]
+                identity = _ingest(store, linker, ma_lk, facility, **TWIN_FIELDS, HO_TEN=name, MA_BN=ma_lk)
+                person_of[ma_lk] = identity["person_id"]
+            with store.connect() as conn:
+                person_of = {k: L.current_person(conn, p) for k, p in person_of.items()}
+        finally:
+            store.dispose()
+        groups = frozenset(frozenset(k for k, p in person_of.items() if p == q) for q in person_of.values())
+        assert all(not ({"T1a", "T1b"} & g and {"T2a", "T2b"} & g) for g in groups), groups
+        partitions.add(groups)
+    assert len(partitions) == 1, partitions  # the same persons whatever the order
