@@ -35,12 +35,15 @@ def _session(engine: Annotated[Engine, Depends(_engine)]) -> Iterator[Session]:
         yield session
 
 
-def _principal(request: Request, session: Annotated[Session, Depends(_session)]) -> Principal:
+def _principal(request: Request, engine: Annotated[Engine, Depends(_engine)]) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("send an API key as 'Authorization: Bearer <key>'", code="key_missing")
-    key = verify_key(session=session, plaintext=token, secret=request.app.state.settings.secret_key)
+    # A session of its own, closed before the handler runs: a request never holds two connections.
+    with Session(engine, expire_on_commit=False) as session:
+        key = verify_key(session=session, plaintext=token, secret=request.app.state.settings.secret_key)
+        session.commit()
     assert key.id is not None
     return Principal(key_id=key.id, role=Role(key.role), facility_code=key.facility_code)
 

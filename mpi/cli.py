@@ -20,6 +20,7 @@ from rich.table import Column, Table
 
 from mpi.errors import MPIError
 from mpi.evaluation_commands import register as register_evaluation
+from mpi.facilities.commands import register as register_facilities
 from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import Receipt, ingest_parsed, parse_paths
@@ -217,3 +218,4 @@ def serve(
 register_synth(app)
 register_identity(app)
 register_evaluation(app)
+register_facilities(app)

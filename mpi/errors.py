@@ -6,6 +6,7 @@
     │   ├── AuthenticationError  no key, or an unknown or revoked key         -> HTTP 401
     │   └── PermissionDenied     a valid key without the right role/facility  -> HTTP 403
     ├── NotFound                 the thing asked for does not exist            -> HTTP 404
+    ├── InvalidInputFile         an uploaded table (facility registry) has problems: all listed -> 422
     └── ConfigurationError       the deployment is misconfigured              -> HTTP 500
 
 Each error carries a stable machine-readable ``code`` and a message that never contains patient data.
@@ -47,6 +48,17 @@ class PermissionDenied(AuthError):
 class NotFound(MPIError):
     code = "not_found"
     status = 404
+
+
+class InvalidInputFile(MPIError):
+    """A CSV/XLSX input with problems; ``problems`` lists every one (where, what, why)."""
+
+    code = "file_invalid"
+    status = 422
+
+    def __init__(self, message: str, *, problems: list[str], code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.problems = problems
 
 
 class ConfigurationError(MPIError):

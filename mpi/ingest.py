@@ -31,6 +31,8 @@ from sqlalchemy.exc import IntegrityError
 
 from mpi.store.bulk import BulkInsert
 from mpi.store.content import content_tables
+from mpi.store.db import read_only
+from mpi.store.locks import named_lock
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
 from mpi.xml130.issues import Severity, issue
@@ -63,6 +65,8 @@ _FINALISE = (
 _INSERT_CONTENT = {name: BulkInsert(table) for name, table in content_tables.items()}
 _BULK_ISSUES = BulkInsert(_issues)
 # Facility codes known to exist, per store: spares an upsert per encounter. Filled only after commit.
+_ATTEMPTS = 5
+"""Tries to store a file whose encounters other files keep versioning concurrently (each try resumes)."""
 _known_facilities: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
 
 
@@ -168,15 +172,21 @@ def ingest_parsed(
                 enc.issues.append(
                     issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
                 )
-    for attempt in (1, 2):
-        try:
-            if len(parsed.encounters) <= 1:
-                return _ingest_at_once(engine, data, parsed, submitter, linker)
-            return _ingest_per_encounter(engine, data, parsed, submitter, linker)
-        except IntegrityError:
-            # A concurrent writer stored the same file or a version of the same encounter first.
-            if attempt == 2:
-                raise
+    # One connection for the whole file, holding the file's lock: the same file sent again meanwhile (by
+    # this or another process) waits here, then finds the finished receipt and answers it as a duplicate.
+    with engine.connect() as conn, named_lock(conn, f"submission:{parsed.sha256}"):
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                if len(parsed.encounters) <= 1:
+                    return _ingest_at_once(conn, data, parsed, submitter, linker)
+                return _ingest_per_encounter(conn, data, parsed, submitter, linker)
+            except IntegrityError:
+                # Another file stored a version of the same encounter first: what is stored is kept, and
+                # the next attempt resumes the file and sees that version.
+                if conn.in_transaction():
+                    conn.rollback()
+                if attempt == _ATTEMPTS:
+                    raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -223,10 +233,10 @@ def _open_submission(
 
 
 def _ingest_at_once(
-    engine: Engine, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
 ) -> Receipt:
-    known = _known_facilities.setdefault(engine, set())
-    with engine.begin() as conn:
+    known = _known_facilities.setdefault(conn.engine, set())
+    with conn.begin():
         replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
         if replayed is not None:
             return replayed
@@ -237,20 +247,20 @@ def _ingest_at_once(
 
 
 def _ingest_per_encounter(
-    engine: Engine, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
 ) -> Receipt:
-    known = _known_facilities.setdefault(engine, set())
-    with engine.begin() as conn:
+    known = _known_facilities.setdefault(conn.engine, set())
+    with conn.begin():
         replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
     if replayed is not None:
         return replayed
     receipts = []
     for enc in parsed.encounters:
-        with engine.begin() as conn:
+        with conn.begin():
             receipts.append(_write_encounter(conn, submission_id, enc, linker, known))
         if receipts[-1].status == "accepted" and enc.facility_code:
             known.add(enc.facility_code)
-    with engine.begin() as conn:
+    with conn.begin():
         return _finalise(conn, submission_id, parsed, receipts, existing)
 
 
@@ -285,7 +295,7 @@ def _finalise(
 
 
 def get_receipt(*, engine: Engine, submission_id: int) -> Receipt | None:
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:
         row = conn.execute(select(_submissions.c.receipt).where(_submissions.c.id == submission_id)).first()
     if row is None or row.receipt is None:
         return None

@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     max_table_bytes: int = 10 * 1024 * 1024
     """Largest decoded inner table (one NOIDUNGFILE)."""
     max_hoso_per_file: int = 10_000
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body of any route but submissions (JSON, forms); refused with 413 before parsing."""
+    body_idle_seconds: float = 20.0
+    """A client that sends nothing of its request body for this long is answered 408."""
+    body_total_seconds: float = 300.0
+    """A request body not complete after this long is answered 408, however it trickles."""
+    db_pool_size: int = 24
+    """Database connections per server process, and as many request threads: a request holds at most one,
+    so requests queue for a thread, never for a connection. ``mpi serve --workers N`` divides
+    ``db_max_connections`` between its workers instead."""
+    db_max_connections: int = 72
+    """Connections all workers of ``mpi serve`` may open together (keep under PostgreSQL's max_connections)."""
     total_tolerance_vnd: str = "1.00"
     """Largest difference between a declared total and the sum of its lines that is still rounding."""
 

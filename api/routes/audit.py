@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, EngineDep
+from api.params import MAX_DB_INT, Offset
 from api.schemas import ErrorOut
 from api.schemas_records import AuditPageOut
 from mpi.audit.log import search_audit
@@ -19,14 +20,14 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 def audit(
     _: AdminDep,
     engine: EngineDep,
-    person_id: Annotated[int | None, Query(ge=1)] = None,
+    person_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
     actor: Annotated[str | None, Query(max_length=64, description="key:<id>")] = None,
     facility: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[datetime | None, Query(description="Inclusive")] = None,
     until: Annotated[datetime | None, Query(description="Exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPageOut:
     """Audit events, newest first, filtered by person, user (key), facility, action and time."""
     with engine.connect() as conn:

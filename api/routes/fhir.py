@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import EngineDep, LinkerDep, ReaderDep
+from api.params import MAX_DB_INT
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
@@ -79,7 +80,8 @@ _STARTED: Final = datetime.now(UTC).date().isoformat()
 
 
 def _person_id(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    """A Patient id is our person id: ASCII digits only (``'١'.isdigit()`` is true too), in the id range."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DB_INT:
         raise NotFound("no Patient with that id", code="person_not_found")
     return int(value)
 

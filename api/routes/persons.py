@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from api.deps import EngineDep, LinkerDep, ReaderDep
+from api.params import DbId, Offset
 from api.schemas import ErrorOut
 from api.schemas_records import (
     EncounterDetailOut,
@@ -31,7 +32,7 @@ from mpi.records import encounter_detail, find_persons, person_summary, person_t
 router = APIRouter(prefix="/api/v1/persons", tags=["records"])
 _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, **_ERRORS}
-PersonId = Annotated[int, Path(ge=1)]
+PersonId = DbId
 
 
 @router.post("/search", response_model=SearchOut, responses={422: {"model": ErrorOut}, **_ERRORS})
@@ -82,7 +83,7 @@ def timeline(
     facility: Annotated[str | None, Query(pattern=r"^\d{5}$", description="MA_CSKCB")] = None,
     encounter_type: Annotated[str | None, Query(alias="type", pattern=r"^\d{2}$", description="MA_LOAI_KCB")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TimelineOut:
     """Encounters across facilities, newest first: date, facility, type, diagnoses, outcome, referrals."""
     with engine.begin() as conn:
@@ -105,7 +106,7 @@ def timeline(
 
 @router.get("/{person_id}/encounters/{encounter_id}", response_model=EncounterDetailOut, responses=_NOT_FOUND)
 def encounter(
-    person_id: PersonId, encounter_id: Annotated[int, Path(ge=1)], reader: ReaderDep, engine: EngineDep
+    person_id: PersonId, encounter_id: DbId, reader: ReaderDep, engine: EngineDep
 ) -> EncounterDetailOut:
     """One encounter with every table it came with: drugs, services, lab results, notes, papers..."""
     with engine.begin() as conn:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import EngineDep, ReaderDep
+from api.params import Offset
 from api.schemas import ErrorOut
 from api.schemas_records import AppointmentListOut, ReferralListOut
 from mpi.audit.log import record_read
@@ -30,7 +31,7 @@ def referrals(
     status: Annotated[Literal["pending", "received", "overdue"] | None, Query()] = None,
     overdue_days: Annotated[int, Query(ge=1, le=365, description="Pending longer than this is overdue")] = OVERDUE_DAYS,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReferralListOut:
     """Referrals (XML13, or XML1 MA_NOI_DEN) addressed to the caller's facility, newest first."""
     assert reader.facility_code is not None  # clinician keys are bound to a facility
@@ -55,7 +56,7 @@ def appointments(
     date_from: Annotated[date | None, Query(description="First day, inclusive; default today")] = None,
     date_to: Annotated[date | None, Query(description="Last day, inclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AppointmentListOut:
     """Upcoming re-visit appointments (XML14 NGAY_HEN_KL) at the caller's facility, soonest first."""
     assert reader.facility_code is not None

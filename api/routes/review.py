@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, require_roles
+from api.params import DbId, Offset
 from api.principal import Principal
 from api.schemas import ErrorOut
 from mpi.audit.log import Reader, record_read
@@ -89,7 +90,7 @@ def review_queue(
     engine: EngineDep,
     status: Annotated[Literal["open", "same_person", "different_person"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReviewPage:
     """Review items, most probable first."""
     with engine.begin() as conn:
@@ -105,7 +106,7 @@ def review_queue(
 
 
 @router.get("/{review_id}", response_model=ReviewOut, responses=_ERRORS)
-def review_item(review_id: Annotated[int, Path(ge=1)], reader: StewardReader, engine: EngineDep) -> ReviewOut:
+def review_item(review_id: DbId, reader: StewardReader, engine: EngineDep) -> ReviewOut:
     with engine.begin() as conn:
         view = get_review(conn=conn, review_id=review_id)
         record_read(
@@ -121,7 +122,7 @@ def review_item(review_id: Annotated[int, Path(ge=1)], reader: StewardReader, en
 
 @router.post("/{review_id}/decision", response_model=ReviewOut, responses={409: {"model": ErrorOut}, **_ERRORS})
 def decide_review(
-    review_id: Annotated[int, Path(ge=1)], decision: DecisionIn, reader: StewardReader, engine: EngineDep
+    review_id: DbId, decision: DecisionIn, reader: StewardReader, engine: EngineDep
 ) -> ReviewOut:
     """Record a steward's verdict: ``same_person`` merges and pins, ``different_person`` forbids the link."""
     with engine.begin() as conn:

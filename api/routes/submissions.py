@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
 
 from api.deps import EngineDep, SettingsDep, SubmitterDep
+from api.params import DbId
 from api.schemas import ErrorOut, ReceiptOut
 from mpi.errors import MPIError, NotFound, PermissionDenied
 from mpi.ingest import get_receipt, ingest_file
@@ -136,7 +136,7 @@ async def submit(
 
 
 @router.get("/{submission_id}", response_model=ReceiptOut, responses={404: {"model": ErrorOut}, **_ERRORS})
-def read_receipt(submission_id: Annotated[int, Path(ge=1)], principal: SubmitterDep, engine: EngineDep) -> ReceiptOut:
+def read_receipt(submission_id: DbId, principal: SubmitterDep, engine: EngineDep) -> ReceiptOut:
     """The receipt of an earlier submission (the submitting facility's keys, or an admin)."""
     receipt = get_receipt(engine=engine, submission_id=submission_id)
     if receipt is None:

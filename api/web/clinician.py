@@ -15,8 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 
-from api.deps import CLINICAL_PURPOSES, EngineDep, LinkerDep, SessionDep, SettingsDep
+from api.deps import CLINICAL_PURPOSES, EngineDep, LinkerDep, SettingsDep
+from api.params import DbId, PageNumber
 from api.principal import Principal
 from api.web import session as web_session
 from mpi.audit.log import Reader, record_read
@@ -30,8 +32,11 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 PAGE = 20
 
 
-def _principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal | None:
-    principal = web_session.principal_from_cookie(session, settings.secret_key, request.cookies.get(web_session.COOKIE))
+def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
+    with Session(engine) as session:  # closed before the page's own transaction: one connection at a time
+        principal = web_session.principal_from_cookie(
+            session, settings.secret_key, request.cookies.get(web_session.COOKIE)
+        )
     return principal if principal is not None and principal.role is Role.CLINICIAN else None
 
 
@@ -49,17 +54,19 @@ def _reader(principal: Principal, purpose: str) -> Reader | None:
 
 
 @router.get("", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    principal = _principal(request, session, settings)
+def home(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    principal = _principal(request, engine, settings)
     if principal is None:
         return _render(request, "login.html")
     return _render(request, "search.html", principal=principal, form={}, purpose="TREAT")
 
 
 @router.post("/login")
-def login(request: Request, session: SessionDep, settings: SettingsDep, api_key: Annotated[str, Form()]) -> Response:
+def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: Annotated[str, Form()]) -> Response:
     try:
-        key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
+        with Session(engine, expire_on_commit=False) as session:
+            key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
+            session.commit()
     except MPIError:
         return _render(request, "login.html", status=401, error="This API key is not valid.")
     if key.role != Role.CLINICIAN.value or key.id is None:
@@ -87,7 +94,6 @@ def logout() -> Response:
 @router.post("/search", response_class=HTMLResponse)
 def search(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     engine: EngineDep,
     linker: LinkerDep,
@@ -101,7 +107,7 @@ def search(
     sex: Annotated[str, Form()] = "",
     commune_code: Annotated[str, Form()] = "",
 ) -> Response:
-    principal = _principal(request, session, settings)
+    principal = _principal(request, engine, settings)
     if principal is None:
         return _render(request, "login.html", status=401)
     form = {
@@ -141,17 +147,16 @@ def search(
 @router.get("/persons/{person_id}", response_class=HTMLResponse)
 def person(
     request: Request,
-    person_id: int,
-    session: SessionDep,
+    person_id: DbId,
     settings: SettingsDep,
     engine: EngineDep,
     purpose: Annotated[str, Query()] = "",
     facility: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
     date_from: Annotated[date | None, Query()] = None,
     date_to: Annotated[date | None, Query()] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
-    principal = _principal(request, session, settings)
+    principal = _principal(request, engine, settings)
     if principal is None:
         return _render(request, "login.html", status=401)
     reader = _reader(principal, purpose)
@@ -182,14 +187,13 @@ def person(
 @router.get("/persons/{person_id}/encounters/{encounter_id}", response_class=HTMLResponse)
 def encounter(
     request: Request,
-    person_id: int,
-    encounter_id: int,
-    session: SessionDep,
+    person_id: DbId,
+    encounter_id: DbId,
     settings: SettingsDep,
     engine: EngineDep,
     purpose: Annotated[str, Query()] = "",
 ) -> Response:
-    principal = _principal(request, session, settings)
+    principal = _principal(request, engine, settings)
     if principal is None:
         return _render(request, "login.html", status=401)
     reader = _reader(principal, purpose)

@@ -11,7 +11,12 @@ ISSUE_TYPES: Final[dict[int, str]] = {
     401: "login",
     403: "forbidden",
     404: "not-found",
+    405: "not-supported",
+    408: "timeout",
+    413: "too-long",
+    415: "not-supported",
     422: "processing",
+    429: "throttled",
     500: "exception",
 }
 """HTTP status -> OperationOutcome issue type (http://hl7.org/fhir/issue-type)."""

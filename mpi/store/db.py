@@ -12,8 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
+def create_db_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> Engine:
+    """An engine on ``url``. ``pool_size`` is the most connections this process opens (no overflow): a
+    server sizes it to its request threads, so a request never waits for another request's connection."""
     parsed = make_url(url)
+    if pool_size is not None:
+        kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=60)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -21,6 +25,7 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
@@ -39,6 +44,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: index updates stay in memory as the store grows
     cursor.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) every ~40 MiB, not every 4 MiB
     cursor.close()
+    # The driver's own transaction handling is switched off: ``_sqlite_begin_immediate`` opens each one.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    """Every transaction takes SQLite's write lock up front (``BEGIN IMMEDIATE``), waiting up to the busy
+    timeout for it. A deferred transaction that reads, then writes after another connection committed
+    fails at once with "database is locked" (its WAL snapshot is stale) instead of waiting; nearly every
+    request here writes (an ingest, or the audit event of a read), so they queue for the lock instead.
+    A connection that only reads opts out with ``execution_options(read_only=True)`` (see ``read_only``)."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+
+
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for transactions that never write: on SQLite they do not queue for the write lock."""
+    return engine.execution_options(read_only=True)
 
 
 @contextmanager

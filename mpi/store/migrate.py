@@ -10,6 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from mpi.store.db import read_only
+from mpi.store.locks import named_lock
+
 
 def alembic_config(engine: Engine | None = None) -> Config:
     config = Config()
@@ -20,16 +23,23 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``. Safe to call on every start: a current schema is left alone."""
-    config = alembic_config(engine)
-    if is_current(engine):
+    """Bring the schema to ``revision``. Safe to call on every start: a current schema is left alone.
+
+    Processes starting together (server workers, CLI commands) migrate once: the first takes the
+    migration lock and upgrades, the others wait for it and then find the schema current.
+    """
+    if revision == "head" and is_current(engine):
         return
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    config = alembic_config(engine)
+    with engine.connect() as connection, named_lock(connection, "mpi:schema-migration"):
+        if revision == "head" and is_current(engine):
+            return
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
 
 
 def is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as connection:
+    with read_only(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head

@@ -7,7 +7,7 @@ versioned: a corrected resubmission adds a version and earlier versions stay rea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
@@ -19,12 +19,23 @@ def utcnow() -> datetime:
 
 
 class Facility(SQLModel, table=True):
-    """A health facility, created the first time one of its encounters or keys appears."""
+    """A health facility: created the first time one of its encounters or keys appears, described by the
+    registry (:mod:`mpi.facilities`). ``registered_at`` is empty until the registry names it."""
 
     code: str = Field(primary_key=True, max_length=20)
     """MA_CSKCB: 2-digit province + 3-digit sequence."""
     name: str | None = None
     first_seen_at: datetime = Field(default_factory=utcnow)
+    level: str | None = Field(default=None, max_length=20)
+    """One of :data:`mpi.facilities.LEVELS`."""
+    commune_code: str | None = Field(default=None, max_length=10)
+    """Post-2025 commune (xã/phường) where the facility stands."""
+    wave: int | None = None
+    """Onboarding wave of the deployment (1, 2, ...)."""
+    onboarded_on: date | None = None
+    active: bool = True
+    registered_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class Submission(SQLModel, table=True):

@@ -23,6 +23,7 @@ from mpi.synth.envelope_writer import SubmissionSink, render_hoso
 from mpi.synth.facilities import build_province
 from mpi.synth.noise import NoiseModel
 from mpi.synth.population import Person, PopulationContext
+from mpi.synth.registry import write_registry
 from mpi.synth.truth import PERSONS_SCHEMA, TRUTH_SCHEMA, TableWriter
 
 CHUNK_PERSONS = 2_000
@@ -80,7 +81,8 @@ def generate_province(
     """Write ``persons`` synthetic persons' encounters under ``out`` and return what was produced.
 
     Layout: ``out/xml/<MA_CSKCB>/*.xml`` (GIAMDINHHS files), ``out/truth.{csv,parquet}``,
-    ``out/persons.{csv,parquet}``, ``out/facilities.json`` and ``out/config.json``.
+    ``out/persons.{csv,parquet}``, ``out/facilities.json``, ``out/facilities.csv`` (the registry for
+    ``mpi facilities import``) and ``out/config.json``.
     """
     if persons < 1:
         raise ValueError("persons must be >= 1")
@@ -133,6 +135,7 @@ def generate_province(
         {"code": f.code, "name": f.name, "level": f.level, "habits": sorted(f.habits)} for f in province.facilities
     ]
     (out / "facilities.json").write_text(json.dumps(facilities, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_registry(province, start=cfg.start, path=out / "facilities.csv")
     (out / "config.json").write_text(
         json.dumps(
             {"persons": persons, "seed": seed, "batch": batch, "config": cfg.to_json()},
