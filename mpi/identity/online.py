@@ -64,11 +64,16 @@ def _blocked_persons(conn: Connection, source_record_ids: list[int]) -> set[int]
     return {L.current_person(conn, int(p)) for p in rows}
 
 
-def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
+def canonical_raw(enc: ParsedEncounter) -> dict[str, str | None]:
+    """The XML1 identity fields of an encounter as sent (what :func:`canonical_from_encounter` normalises)."""
     summary = enc.summary
     raw: dict[str, str | None] = {name: (summary.text(name) if summary else None) for name in _IDENTITY_FIELDS}
     raw["MA_CSKCB"] = enc.facility_code
-    return normalise_record(raw)
+    return raw
+
+
+def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
+    return normalise_record(canonical_raw(enc))
 
 
 def source_values(

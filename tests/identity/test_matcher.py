@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from linkage import load_model
 from linkage.model import BATCH_BLOCKING_RULES, BLOCKING_RULES, build_settings
-from mpi.identity.matching import BLOCKING_CAPS, DEFAULT_CAP, blocking_keys
+from mpi.identity.matching import blocking_keys
 from mpi.identity.models import SourceRecord
 
 
@@ -23,17 +22,6 @@ def test_every_blocking_rule_has_an_index_led_by_its_columns() -> None:
     # the batch rules only narrow the online ones (DuckDB needs no index): each starts from one of them
     for rule in BATCH_BLOCKING_RULES:
         assert any(set(online) <= set(rule) for online in BLOCKING_RULES), rule
-
-
-def test_the_shipped_models_rules_are_the_matchers_look_ups_each_indexed_and_capped() -> None:
-    keys = blocking_keys(load_model().model)
-    assert [k.columns for k in keys] == list(BLOCKING_RULES)
-    indexes = _indexes()
-    for key in keys:
-        assert any(set(index[: len(key.columns)]) == set(key.columns) for index in indexes), key
-        assert key.cap == BLOCKING_CAPS[key.columns]
-    assert set(BLOCKING_CAPS) == set(BLOCKING_RULES)
-    assert DEFAULT_CAP > 0
 
 
 def test_a_rule_that_is_not_an_equality_is_refused() -> None:
