@@ -21,10 +21,12 @@ The order of evidence:
 2. **Same facility and patient code (MA_BN), or an earlier version of the same encounter**: strong
    evidence, not proof: it links when the model does not contradict it (probability at least the review
    threshold), and goes to review when it does.
-3. **The model**, person by person: a person is linked when its best record reaches ``auto`` and none of
-   its scored records contradicts the incoming one (probability below :data:`CONTRADICTION` — the evidence
-   must hold for the person's records, not for one strong pair); at least ``review`` opens a review item;
-   below, the record starts a new person.
+3. **The model**, person by person, strongest first: a person is linked when its best record reaches
+   ``auto``, none of its scored records contradicts the incoming one (probability below
+   :data:`CONTRADICTION` — the evidence must hold for the person's records, not for one strong pair) and,
+   unless a personal identifier (BHXH number, CCCD) agrees, the given names agree (twins and siblings
+   share everything else); an auto-band person failing these opens a review; at least ``review`` opens a
+   review item; below, the record starts a new person.
 
 A person a steward said the record is not (``blocked``) is never a candidate; relinking never moves
 records off a person a steward pinned (see :mod:`mpi.identity.relink`).
@@ -295,12 +297,48 @@ def decide(
         return Decision(Action.NEW, "new_person", evidence=evidence)
     persons = _by_person(remaining)
     ranked = sorted(persons.values(), key=lambda cs: (-_best(cs).match_weight, _best(cs).source_record_id))
-    best_records = ranked[0]
-    best = _best(best_records)
-    if best.match_probability >= thresholds.auto:
-        if not any(contradicts(record, c.features, c.match_probability) for c in best_records):
+    doubts: list[tuple[Candidate, str]] = []
+    for records in ranked:
+        best = _best(records)
+        if best.match_probability < thresholds.auto:
+            break
+        doubt = _model_doubt(record, best, records)
+        if doubt is None:
             return _decision(Action.LINK, "model", best, **evidence)
-        return _decision(Action.REVIEW, "model_contradicted", best, **evidence)
+        doubts.append((best, doubt))
+    if doubts:
+        chosen, doubt = doubts[0]
+        return _decision(Action.REVIEW, doubt, chosen, **evidence)
+    best = _best(ranked[0])
     if best.match_probability >= thresholds.review:
         return _decision(Action.REVIEW, "model_band", best, **evidence)
     return Decision(Action.NEW, "new_person", None, best.match_weight, best.match_probability, evidence=evidence)
+
+
+def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both records name someone, and not the same given name (typos and reordered names allowed)."""
+    if not a.get("given_key") or not b.get("given_key"):
+        return False
+    return not _given_agrees(a, b) and not (a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"))
+
+
+def _same_identifier(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if a.get("bhxh_number") and a.get("bhxh_number") == b.get("bhxh_number"):
+        return True
+    found = national_id_evidence(a, b)
+    return found is not None and found.verdict in ("consistent", "corroborated")
+
+
+def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[Candidate]) -> str | None:
+    """Why an auto-band person must not be linked on the model's word alone, or None.
+
+    - another of the person's scored records contradicts the incoming one (``model_contradicted``);
+    - the given names differ and no personal identifier agrees (``model_given_name_differs``): twins and
+      siblings share a household's phone, address, family name and often the birth date, which together
+      outweigh one disagreeing field in the model; a steward decides.
+    """
+    if any(contradicts(record, c.features, c.match_probability) for c in records):
+        return "model_contradicted"
+    if given_names_differ(record, best.features) and not _same_identifier(record, best.features):
+        return "model_given_name_differs"
+    return None

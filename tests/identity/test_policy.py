@@ -152,3 +152,15 @@ def test_the_online_and_the_batch_path_decide_a_pair_alike(name: str, linker: On
         online_store.dispose()
         batch_store.dispose()
     assert online == batch
+
+
+def test_a_twin_is_not_linked_on_the_model_alone_but_the_same_bhxh_number_links() -> None:
+    twin = row(HO_TEN="NGUYỄN VĂN AN", NGAY_SINH="201503040000", DIEN_THOAI="0912000111", MA_THE_BHYT="")
+    other = row(HO_TEN="NGUYỄN VĂN BÌNH", NGAY_SINH="201503040000", DIEN_THOAI="0912000111", MA_THE_BHYT="")
+    decision = decide(twin, [_candidate(other, 0.999)], THRESHOLDS)
+    assert (decision.action, decision.rule) == (Action.REVIEW, "model_given_name_differs")
+    card = "TE1740123456789"
+    renamed = decide(
+        {**twin, "bhxh_number": card[-10:]}, [_candidate({**other, "bhxh_number": card[-10:]}, 0.999)], THRESHOLDS
+    )
+    assert renamed.action is Action.LINK
