@@ -13,8 +13,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
 from api.middleware import RequestGuard
-from api.routes import audit, encounters, facilities, fhir, persons, referrals, review, submissions
+from api.routes import (
+    audit,
+    encounters,
+    facilities,
+    fhir,
+    persons,
+    referrals,
+    reports,
+    review,
+    steward,
+    submissions,
+)
 from api.web import clinician
+from api.web import steward as steward_web
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
 from mpi.settings import Settings, get_settings
@@ -49,9 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(referrals.router)
     app.include_router(audit.router)
     app.include_router(clinician.router)
+    app.include_router(steward_web.router)
     app.include_router(review.router)
+    app.include_router(steward.router)
+    app.include_router(steward.events_router)
     app.include_router(fhir.router)
     app.include_router(facilities.router)
+    app.include_router(reports.router)
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log
 

@@ -370,5 +370,3 @@ class AuditEntryOut(_Out):
 class AuditPageOut(_Out):
     total: int
     entries: list[AuditEntryOut]
-
-

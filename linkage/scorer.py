@@ -53,10 +53,13 @@ from linkage.model import model_row, model_table
 
 __all__ = [
     "ComparisonExplanation",
+    "Explanation",
     "PairScore",
     "Scorer",
     "TfTables",
+    "WaterfallBar",
     "build_tf_tables",
+    "explain",
     "tf_columns",
 ]
 
@@ -439,6 +442,7 @@ class Scorer:
         self._comparisons = tuple(_compile_comparison(c) for c in model["comparisons"])
         self._tf_columns = tf_columns(model)
         self._tf: TfTables = tf_tables or {}
+        self._input_columns = tuple(_input_columns(c) for c in model["comparisons"])
 
     @classmethod
     def from_path(cls, path: Path, tf_tables: TfTables | None = None) -> Scorer:
@@ -508,3 +512,79 @@ class Scorer:
             total += level.weight + tf
             explanations.append(ComparisonExplanation(comparison.name, level.gamma, level.label, level.weight, tf))
         return PairScore(total, probability_from_weight(total), tuple(explanations))
+
+
+# ---- explanation: Splink's waterfall, from the same numbers ----------------------------------------
+def _input_columns(comparison: Mapping[str, Any]) -> tuple[str, ...]:
+    """The input columns a comparison's levels read, in order of first use."""
+    columns: list[str] = []
+    for level in comparison["comparison_levels"]:
+        sql = level["sql_condition"].strip()
+        if sql.upper() == "ELSE":
+            continue
+        for node in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column):
+            _, column = _side_column(node)
+            if column not in columns:
+                columns.append(column)
+    return tuple(columns)
+
+
+@dataclass(frozen=True, slots=True)
+class WaterfallBar:
+    """One bar of Splink's waterfall chart (``records_to_waterfall_data``): the prior, a comparison's
+    level, a comparison's term-frequency adjustment, or the final score."""
+
+    column_name: str
+    """``Prior``, the comparison's output column, ``tf_<comparison>`` or ``Final score``."""
+    label: str
+    log2_bayes_factor: float
+    """The match weight this bar adds (the final bar: the total)."""
+    comparison_vector_value: int | None
+    value_l: str
+    value_r: str
+    term_frequency_adjustment: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a pair scored what it did: prior + each comparison's level weight + its TF adjustment = total."""
+
+    bars: tuple[WaterfallBar, ...]
+    match_weight: float
+    match_probability: float
+
+    @property
+    def prior_weight(self) -> float:
+        return self.bars[0].log2_bayes_factor
+
+
+def explain(scorer: Scorer, left: Row, right: Row) -> Explanation:
+    """Splink's waterfall data for one pair, computed by ``scorer`` (same levels, weights and TF tables).
+
+    Bars in Splink's order: the prior, then per comparison its level and, when the comparison has
+    term-frequency adjustments, a TF bar (0 when the level taken has none), then the final score. The bars
+    add up to ``match_weight``, which is ``scorer.score(left, right).match_weight``.
+    """
+    scored = scorer.score(left, right)
+    bars = [WaterfallBar("Prior", "Starting match weight (prior)", scorer.prior_weight, None, "", "", False)]
+    for comparison, explanation, columns in zip(
+        scorer._comparisons, scored.comparisons, scorer._input_columns, strict=True
+    ):
+        value_l = ", ".join(str(left.get(c)) for c in columns)
+        value_r = ", ".join(str(right.get(c)) for c in columns)
+        gamma = explanation.gamma
+        bars.append(
+            WaterfallBar(comparison.name, explanation.label, explanation.match_weight, gamma, value_l, value_r, False)
+        )
+        if any(level.tf_column is not None for level in comparison.levels):
+            level = next(lv for lv in comparison.levels if lv.gamma == gamma)
+            if level.tf_column is not None:
+                label = f"Term freq adjustment on {level.tf_column}"
+                value_l, value_r = str(left.get(level.tf_column)), str(right.get(level.tf_column))
+            else:
+                label, value_l, value_r = explanation.label, "", ""
+            bars.append(
+                WaterfallBar(f"tf_{comparison.name}", label, explanation.tf_adjustment, gamma, value_l, value_r, True)
+            )
+    bars.append(WaterfallBar("Final score", "Final score", scored.match_weight, None, "", "", False))
+    return Explanation(bars=tuple(bars), match_weight=scored.match_weight, match_probability=scored.match_probability)

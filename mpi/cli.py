@@ -25,6 +25,7 @@ from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import Receipt, ingest_parsed, parse_paths
 from mpi.keys import Role, create_key, list_keys, revoke_key
+from mpi.reports.commands import register as register_reports
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
 from mpi.synth.cli import register as register_synth
@@ -62,8 +63,12 @@ def ingest(
     engine = open_store(get_settings().database_url)
     receipts: list[tuple[Path, Receipt]] = []
     with Progress(
-        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, disable=as_json or not err.is_terminal,
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
     ) as progress:
         task = progress.add_task("ingest", total=len(files))
         settings = get_settings()
@@ -146,7 +151,7 @@ def _print_summary(totals: dict[str, Any]) -> None:
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="submitter, clinician, steward, analyst or admin")],
+    role: Annotated[Role, typer.Option(help="submitter, clinician, steward, subscriber, analyst or admin")],
     facility: Annotated[str | None, typer.Option(help="MA_CSKCB the key is bound to (submitter, clinician)")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what holds the key")] = None,
 ) -> None:
@@ -174,9 +179,15 @@ def keys_list() -> None:
         prefix = Column("prefix", no_wrap=True, min_width=12)
         table = Table("id", prefix, "role", "facility", "label", "created", "revoked")
         for k in list_keys(session=session):
-            table.add_row(str(k.id), k.prefix, k.role, k.facility_code or "", k.label or "",
-                          k.created_at.isoformat(timespec="seconds"),
-                          k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+            table.add_row(
+                str(k.id),
+                k.prefix,
+                k.role,
+                k.facility_code or "",
+                k.label or "",
+                k.created_at.isoformat(timespec="seconds"),
+                k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+            )
         Console().print(table)
 
 
@@ -219,3 +230,4 @@ register_synth(app)
 register_identity(app)
 register_evaluation(app)
 register_facilities(app)
+register_reports(app)

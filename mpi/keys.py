@@ -28,6 +28,8 @@ class Role(StrEnum):
     """Resolves ambiguous matches."""
     ANALYST = "analyst"
     """Aggregates only."""
+    SUBSCRIBER = "subscriber"
+    """A downstream system (national hub, facility HIS) following the identity change feed: ids only."""
     ADMIN = "admin"
 
 

@@ -1,26 +1,33 @@
-"""``/fhir``: the longitudinal record as FHIR R4 — Patient read and search, ``$match`` (IHE PDQm style),
-``$everything``, IHE PIXm ``$ihe-pix``, and the CapabilityStatement.
+"""``/fhir``: the longitudinal record as FHIR R4 — Patient read and search (IHE PDQm ITI-78), ``$match``
+(ITI-119), ``$everything``, IHE PIXm ``$ihe-pix`` (ITI-83), reads of every resource a Patient's record
+references, and the CapabilityStatement.
 
 Reads of patient data take the same clinician key and ``X-Purpose-Of-Use`` as ``/api/v1/persons`` and write
 one audit event each, in the read's transaction. Every error on these routes, including those raised by
 the auth dependencies and request validation, is answered as an ``OperationOutcome`` (``FhirRoute``); the
-JSON error shape of ``/api/v1`` is untouched.
+JSON error shape of ``/api/v1`` is untouched. Links and ``fullUrl``s are absolute, from the request's base
+(``X-Forwarded-Proto`` / ``-Host`` / ``-Port`` / ``-Prefix`` or ``Forwarded`` behind a proxy). Answers are
+JSON, or XML for ``Accept: application/fhir+xml`` / ``_format=xml``; anything else is a 406.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import json
+import re
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any, Final
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Form, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import EngineDep, LinkerDep, ReaderDep
@@ -28,31 +35,147 @@ from api.params import MAX_DB_INT
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
-from mpi.fhir.bundle import Hit, collection, searchset
+from mpi.fhir import params as P
+from mpi.fhir.bundle import Hit, searchset
 from mpi.fhir.capability import capability_statement
-from mpi.fhir.everything import RESOURCE_TYPES, date_bounds, everything
-from mpi.fhir.lookup import received_since
-from mpi.fhir.outcome import operation_outcome
-from mpi.fhir.patient import to_patient
-from mpi.fhir.search import MatchInput, cross_reference, match, match_input, score, search_token
-from mpi.identity.online import OnlineLinker
-from mpi.records import DemographicQuery, QueryInvalid, SearchResult, encounter_detail, person_summary, person_timeline
+from mpi.fhir.everything import RESOURCE_TYPES, date_bounds
+from mpi.fhir.lookup import recorded_identities, review_partners
+from mpi.fhir.outcome import operation_outcome, warnings
+from mpi.fhir.paging import read_cursor, sign_cursor
+from mpi.fhir.patient import replaced_patient, to_patient
+from mpi.fhir.record import care_encounters, everything_page, everything_total, read_resource
+from mpi.fhir.search import (
+    MatchInput,
+    canonical_id,
+    cross_reference,
+    match,
+    match_input,
+    score,
+    search_ids,
+    search_tokens,
+)
+from mpi.records import Candidate, DemographicQuery, SearchResult, person_summary, resolve_person
 from mpi.records.lookup import MAX_RESULTS, search_demographics
-from mpi.records.timeline import MAX_PAGE
 
 FHIR_JSON: Final = "application/fhir+json"
+FHIR_XML: Final = "application/fhir+xml"
+_JSON_FORMATS: Final = frozenset({"json", "application/json", FHIR_JSON})
+_XML_FORMATS: Final = frozenset({"xml", "text/xml", "application/xml", FHIR_XML})
+_ANY: Final = frozenset({"*/*", "application/*"})
+SEARCH_LIMIT: Final = 50
+"""Candidates a Patient search ranks (paged by ``_count``); ``total`` is given when all of them fit."""
+_HOST: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+_PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~\-]+)*")
+
+
+class NotAcceptable(MPIError):
+    code = "format_not_acceptable"
+    status = 406
+
+
+class MethodNotAllowed(MPIError):
+    code = "interaction_not_supported"
+    status = 405
+
+
+class BodyInvalid(MPIError):
+    code = "body_invalid"
+    status = 400
+
+
+# --- HTTP: base URL, content negotiation, responses ---------------------------------------------------
+
+
+def _first(value: str | None) -> str | None:
+    return value.split(",")[0].strip() or None if value else None
+
+
+def base_url(request: Request) -> str:
+    """The server's FHIR base as the client sees it: proxy headers when they are well-formed, else the
+    request's own scheme and host."""
+    headers = request.headers
+    proto, host = _first(headers.get("x-forwarded-proto")), _first(headers.get("x-forwarded-host"))
+    forwarded = _first(headers.get("forwarded"))
+    if forwarded:
+        fields = dict(p.strip().split("=", 1) for p in forwarded.split(";") if "=" in p)
+        proto = proto or fields.get("proto", "").strip('"') or None
+        host = host or fields.get("host", "").strip('"') or None
+    if proto not in ("http", "https"):
+        proto = request.url.scheme
+    if host is None or not _HOST.fullmatch(host):
+        host = headers.get("host") or request.url.netloc
+    port = _first(headers.get("x-forwarded-port"))
+    default_port = (proto, port) in (("http", "80"), ("https", "443"))
+    if port and port.isdigit() and ":" not in host.rsplit("]", 1)[-1] and not default_port:
+        host = f"{host}:{port}"
+    prefix = (_first(headers.get("x-forwarded-prefix")) or "").rstrip("/")
+    if not _PREFIX.fullmatch(prefix):
+        prefix = ""
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return f"{proto}://{host}{prefix}{root}/fhir"
+
+
+def negotiate(request: Request) -> str:
+    """``json`` or ``xml`` from ``_format`` (wins) or ``Accept``; :class:`NotAcceptable` otherwise."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None:
+        fmt = fmt.split(";")[0].strip().lower()
+        if fmt in _JSON_FORMATS:
+            return "json"
+        if fmt in _XML_FORMATS:
+            return "xml"
+        raise NotAcceptable("_format must be json or xml (application/fhir+json, application/fhir+xml)")
+    accept = request.headers.get("accept", "").strip()
+    if not accept:
+        return "json"
+    for part in accept.split(","):
+        media, *options = (x.strip() for x in part.split(";"))
+        if any(o.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for o in options):
+            continue
+        media = media.lower()
+        if media in _JSON_FORMATS or media in _ANY:
+            return "json"
+        if media in _XML_FORMATS:
+            return "xml"
+    raise NotAcceptable(f"this server answers {FHIR_JSON} or {FHIR_XML}, not what Accept asks for")
 
 
 class FhirResponse(Response):
     media_type = FHIR_JSON
 
-    def __init__(self, resource: Resource, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
-        super().__init__(content=resource.model_dump_json(exclude_none=True), status_code=status_code, headers=headers)
+    def __init__(
+        self,
+        resource: Resource,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        fmt: str = "json",
+        pretty: bool = False,
+    ) -> None:
+        if fmt == "xml":
+            content = resource.model_dump_xml(exclude_none=True, pretty_print=pretty)
+            super().__init__(content=content, status_code=status_code, headers=headers, media_type=FHIR_XML)
+        else:
+            body = resource.model_dump_json(exclude_none=True, indent=2 if pretty else None)
+            super().__init__(content=body, status_code=status_code, headers=headers)
 
 
-def outcome_response(status: int, code: str, message: str) -> FhirResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return FhirResponse(operation_outcome(status=status, code=code, message=message), status, headers)
+def _respond(
+    request: Request, resource: Resource, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    pretty = request.query_params.get("_pretty") == "true"
+    return FhirResponse(resource, status, headers, fmt=negotiate(request), pretty=pretty)
+
+
+def outcome_response(request: Request, status: int, code: str, message: str, issue_type: str | None = None) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status == 405:
+        headers["Allow"] = "GET, POST" if "/Patient/$" in request.url.path else "GET"
+    try:
+        fmt = negotiate(request)
+    except NotAcceptable:
+        fmt = "json"
+    outcome = operation_outcome(status=status, code=code, message=message, issue_type=issue_type)
+    return FhirResponse(outcome, status, headers or None, fmt=fmt)
 
 
 class FhirRoute(APIRoute):
@@ -65,12 +188,13 @@ class FhirRoute(APIRoute):
             try:
                 return await handler(request)
             except MPIError as exc:
-                return outcome_response(exc.status, exc.code, exc.message)
+                issue_type = getattr(exc, "issue_type", None)
+                return outcome_response(request, exc.status, exc.code, exc.message, issue_type)
             except RequestValidationError as exc:
                 where = "; ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
-                return outcome_response(422, "request_invalid", f"the request is not valid: {where}")
+                return outcome_response(request, 400, "request_invalid", f"the request is not valid: {where}")
             except StarletteHTTPException as exc:
-                return outcome_response(exc.status_code, "http_error", str(exc.detail))
+                return outcome_response(request, exc.status_code, "http_error", str(exc.detail))
 
         return fhir_handler
 
@@ -79,227 +203,473 @@ router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default
 _STARTED: Final = datetime.now(UTC).date().isoformat()
 
 
-def _person_id(value: str) -> int:
-    """A Patient id is our person id: ASCII digits only (``'١'.isdigit()`` is true too), in the id range."""
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DB_INT:
-        raise NotFound("no Patient with that id", code="person_not_found")
-    return int(value)
+# --- request parameters --------------------------------------------------------------------------------
 
 
-def _hits(conn: Connection, result: SearchResult) -> tuple[list[Hit], list[int]]:
-    """Each candidate as its Patient, with score and grade; and the encounter ids those Patients disclose."""
-    shared = len(result.candidates) > 1
-    hits: list[Hit] = []
-    encounter_ids: list[int] = []
-    for candidate in result.candidates:
-        summary = person_summary(conn=conn, person_id=candidate.person_id)
-        encounter_ids += summary.encounter_ids
-        hits.append(Hit(to_patient(summary), score=round(score(candidate, shared=shared), 6), grade=candidate.grade))
-    return hits, encounter_ids
+def _strict(request: Request) -> bool:
+    return "handling=strict" in request.headers.get("prefer", "").replace(" ", "")
 
 
-def _audit_search(
-    conn: Connection, reader: Reader, action: str, resource: str, result: SearchResult, ids: list[int]
-) -> None:
-    persons = result.person_ids
-    record_read(
-        conn=conn, reader=reader, action=action, resource=resource,
-        person_id=persons[0] if len(persons) == 1 else None, record_ids=ids,
-        details={"kind": result.kind, "person_ids": persons},
-    )  # fmt: skip
+async def _pairs(request: Request) -> list[tuple[str, str]]:
+    """Query parameters, plus form fields for a form-encoded POST (FHIR allows both together)."""
+    pairs = list(request.query_params.multi_items())
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        form = await request.form()
+        pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    return pairs
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except json.JSONDecodeError as exc:
+        raise BodyInvalid(f"the body is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise BodyInvalid("the body is not UTF-8") from exc
+    if not isinstance(body, dict):
+        raise BodyInvalid("the body must be a FHIR resource (a JSON object)")
+    return body
+
+
+def _parameters(body: dict[str, Any]) -> Parameters:
+    if body.get("resourceType") != "Parameters":
+        raise BodyInvalid("the body must be a Parameters resource")
+    try:
+        return Parameters.model_validate(body)
+    except ValidationError as exc:
+        where = "; ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
+        raise BodyInvalid(f"not a valid Parameters resource: {where}") from exc
+
+
+def _is_json(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind in _JSON_FORMATS
+
+
+def _parameter_pairs(parameters: Parameters) -> list[tuple[str, str]]:
+    """A Parameters body as name/value pairs (Identifier as system|value, primitives as text)."""
+    pairs: list[tuple[str, str]] = []
+    for p in parameters.parameter or ():
+        data = p.model_dump(mode="json", exclude_none=True)
+        value = next((v for k, v in data.items() if k.startswith("value")), None)
+        if isinstance(value, dict) and "value" in value and ("system" in value or "use" in value):
+            value = f"{value.get('system', '')}|{value['value']}"
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        if value is None:
+            raise BodyInvalid(f"parameter '{p.name}' has no value")
+        pairs.append((str(p.name), str(value)))
+    return pairs
+
+
+def _ignored_outcome(params: P.Params) -> Any:
+    if not params.ignored:
+        return None
+    return warnings([("parameter_ignored", f"parameter '{n}' was ignored: not supported here") for n in params.ignored])
+
+
+def _url(base: str, path: str, pairs: Sequence[tuple[str, str]]) -> str:
+    return f"{base}/{path}" + (f"?{urlencode(list(pairs))}" if pairs else "")
+
+
+def _cursor(request: Request, reader: Reader, state: dict[str, Any]) -> str:
+    return sign_cursor(secret=request.app.state.settings.secret_key, actor=reader.actor, state=state)
+
+
+def _uncursor(request: Request, reader: Reader, cursor: str, kind: str) -> dict[str, Any]:
+    state = read_cursor(secret=request.app.state.settings.secret_key, actor=reader.actor, cursor=cursor)
+    if state.get("k") != kind:
+        raise P.ParamInvalid("_page belongs to another search")
+    return state
+
+
+# --- metadata --------------------------------------------------------------------------------------------
 
 
 @router.get("/metadata", summary="CapabilityStatement")
-def metadata(request: Request) -> FhirResponse:
+def metadata(request: Request) -> Response:
     """What this server supports (no key needed)."""
-    return FhirResponse(capability_statement(software_version=request.app.version, date=_STARTED))
+    statement = capability_statement(software_version=request.app.version, date=_STARTED, base=base_url(request))
+    return _respond(request, statement)
+
+
+# --- Patient: $match, $ihe-pix, search, read, $everything ------------------------------------------------
+
+
+def _patient(conn: Connection, person_id: int) -> tuple[Patient, tuple[int, ...]]:
+    """The Patient of a (surviving) person and the encounter ids it discloses."""
+    summary = person_summary(conn=conn, person_id=person_id)
+    cluster = summary.person.cluster
+    patient = to_patient(
+        summary,
+        recorded_identities(conn=conn, cluster=cluster),
+        review_partners(conn=conn, cluster=cluster),
+    )
+    return patient, summary.encounter_ids
+
+
+def _hits(conn: Connection, ranked: Sequence[tuple[int, float, str]]) -> tuple[list[Hit], list[int]]:
+    hits: list[Hit] = []
+    ids: list[int] = []
+    for person_id, value, grade in ranked:
+        patient, encounter_ids = _patient(conn, person_id)
+        ids += encounter_ids
+        hits.append(Hit(patient, score=value, grade=grade))
+    return hits, ids
+
+
+def _ranked(result: SearchResult) -> list[tuple[int, float, str]]:
+    """Candidates best first: (person id, score, grade)."""
+    shared = len(result.candidates) > 1
+    ranked = [(c.person_id, round(score(c, shared=shared), 6), c.grade) for c in result.candidates]
+    return sorted(ranked, key=lambda r: (-r[1], r[0]))
+
+
+def _audit(
+    conn: Connection,
+    reader: Reader,
+    action: str,
+    resource: str,
+    persons: Sequence[int],
+    ids: Sequence[int],
+    **details: Any,
+) -> None:
+    record_read(
+        conn=conn, reader=reader, action=action, resource=resource,
+        person_id=persons[0] if len(persons) == 1 else None, record_ids=ids,
+        details={"person_ids": list(persons), **details},
+    )  # fmt: skip
 
 
 @router.post("/Patient/$match", summary="Patient $match (IHE PDQm ITI-119)")
-def patient_match(
-    reader: ReaderDep, engine: EngineDep, linker: LinkerDep, body: Annotated[dict[str, Any], Body()]
-) -> FhirResponse:
-    """A Parameters resource with ``resource`` (a Patient), optional ``count`` and ``onlyCertainMatches``;
-    answers a searchset Bundle of graded candidates (``search.score`` and the match-grade extension)."""
-    query, count, only_certain = _match_parameters(body)
+async def patient_match(request: Request, reader: ReaderDep, engine: EngineDep, linker: LinkerDep) -> Response:
+    """A Parameters resource with ``resource`` (a Patient), optional ``count`` and ``onlyCertainMatches`` —
+    or a bare Patient as the body; answers a searchset Bundle of graded candidates (``search.score`` and
+    the match-grade extension), best first."""
+    query, count, only_certain = _match_parameters(await _json_body(request))
     with engine.begin() as conn:
         result = match(conn=conn, linker=linker, query=query, count=count)
-        if only_certain:
-            result = SearchResult(
-                kind=result.kind, candidates=[c for c in result.candidates if c.grade == "certain"],
-                truncated=result.truncated,
-            )  # fmt: skip
-        hits, ids = _hits(conn, result)
-        _audit_search(conn, reader, "fhir.match", "POST /fhir/Patient/$match", result, ids)
-    return FhirResponse(searchset(hits))
+        candidates = [c for c in result.candidates if c.grade == "certain"] if only_certain else result.candidates
+        ranked = _ranked(SearchResult(kind=result.kind, candidates=candidates, truncated=False))[:count]
+        hits, ids = _hits(conn, ranked)
+        _audit(conn, reader, "fhir.match", "POST /fhir/Patient/$match", [r[0] for r in ranked], ids, kind=result.kind)
+    base = base_url(request)
+    return _respond(request, searchset(hits, base=base, self_url=f"{base}/Patient/$match", total=len(hits)))
 
 
 def _match_parameters(body: dict[str, Any]) -> tuple[MatchInput, int, bool]:
-    if body.get("resourceType") != "Parameters":
-        raise QueryInvalid("$match takes a Parameters resource")
-    try:
-        parameters = Parameters.model_validate(body)
-    except ValidationError as exc:
-        raise QueryInvalid(f"not a valid Parameters resource ({exc.error_count()} problems)") from exc
+    if body.get("resourceType") == "Patient":
+        body = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": body}]}
+    parameters = _parameters(body)
     patient: dict[str, Any] | None = None
     count, only_certain = MAX_RESULTS, False
     for p in parameters.parameter or ():
-        if p.name == "resource" and isinstance(p.resource, Patient):
+        if p.name == "resource":
+            if not isinstance(p.resource, Patient):
+                raise BodyInvalid("$match: parameter 'resource' must hold a Patient")
             patient = p.resource.model_dump(mode="json", exclude_none=True)
-        elif p.name == "count" and p.valueInteger is not None:
-            count = max(1, min(int(p.valueInteger), MAX_RESULTS))
-        elif p.name == "onlyCertainMatches" and p.valueBoolean is not None:
+        elif p.name == "count":
+            if p.valueInteger is None or int(p.valueInteger) < 1:
+                raise P.ParamInvalid("$match: 'count' must be a valueInteger of at least 1")
+            count = min(int(p.valueInteger), MAX_RESULTS)
+        elif p.name == "onlyCertainMatches":
+            if p.valueBoolean is None:
+                raise P.ParamInvalid("$match: 'onlyCertainMatches' must be a valueBoolean")
             only_certain = bool(p.valueBoolean)
+        else:
+            raise P.ParamInvalid(f"$match has no parameter '{p.name}' (resource, count, onlyCertainMatches)")
     if patient is None:
-        raise QueryInvalid("$match needs a parameter 'resource' holding a Patient")
+        raise P.ParamInvalid("$match needs a parameter 'resource' holding a Patient")
     return match_input(patient), count, only_certain
 
 
 @router.get("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83)")
-def patient_pix(
-    reader: ReaderDep,
-    engine: EngineDep,
-    source_identifier: Annotated[str, Query(alias="sourceIdentifier", description="system|value")],
-    target_system: Annotated[list[str] | None, Query(alias="targetSystem")] = None,
-) -> FhirResponse:
-    """The person ids and identifiers (CCCD, BHXH number, MA_BN per facility) cross-referenced to one."""
-    return _pix(reader, engine, source_identifier, target_system or [], resource="GET /fhir/Patient/$ihe-pix")
-
-
 @router.post("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83), parameters in the body")
-def patient_pix_post(
-    reader: ReaderDep,
-    engine: EngineDep,
-    source_identifier: Annotated[str, Form(alias="sourceIdentifier", description="system|value")],
-    target_system: Annotated[list[str] | None, Form(alias="targetSystem")] = None,
-) -> FhirResponse:
-    """The same, form-encoded: the identifier stays out of URLs and access logs."""
-    return _pix(reader, engine, source_identifier, target_system or [], resource="POST /fhir/Patient/$ihe-pix")
-
-
-def _pix(reader: Reader, engine: Engine, source: str, targets: list[str], *, resource: str) -> FhirResponse:
+async def patient_pix(request: Request, reader: ReaderDep, engine: EngineDep) -> Response:
+    """``sourceIdentifier=system|value`` (required) and ``targetSystem`` (repeatable): a Parameters with the
+    person's other identifiers (``targetIdentifier``) and the Patient (``targetId``). POST takes the same
+    form-encoded or as a Parameters body, which keeps the identifier out of URLs and access logs."""
+    if request.method == "POST" and _is_json(request):
+        pairs = list(request.query_params.multi_items()) + _parameter_pairs(_parameters(await _json_body(request)))
+    else:
+        pairs = await _pairs(request)
+    params = P.parse(pairs, supported=("sourceIdentifier", "targetSystem"), strict=_strict(request), paged=False)
+    sources = params.values.get("sourceIdentifier", [])
+    if len(sources) != 1 or not sources[0].strip():
+        raise P.ParamInvalid("$ihe-pix needs exactly one sourceIdentifier=system|value")
+    targets = [t for v in params.values.get("targetSystem", []) for t in P.split_commas(v) if t]
+    resource = f"{request.method} /fhir/Patient/$ihe-pix"
     with engine.begin() as conn:
-        xref = cross_reference(conn=conn, source=sid.Token.parse(source), target_systems=targets)
-        record_read(
-            conn=conn, reader=reader, action="fhir.pix", resource=resource,
-            person_id=xref.person_ids[0] if len(xref.person_ids) == 1 else None, record_ids=xref.encounter_ids,
-            details={"person_ids": xref.person_ids},
-        )  # fmt: skip
+        xref = cross_reference(conn=conn, source=sid.Token.parse(sources[0].strip()), target_systems=targets)
+        _audit(conn, reader, "fhir.pix", resource, xref.person_ids, xref.encounter_ids)
     parameter: list[dict[str, Any]] = [{"name": "targetIdentifier", "valueIdentifier": i} for i in xref.identifiers]
     parameter += [{"name": "targetId", "valueReference": {"reference": f"Patient/{p}"}} for p in xref.person_ids]
-    return FhirResponse(Parameters.model_validate({"resourceType": "Parameters", "parameter": parameter}))
+    return _respond(request, Parameters.model_validate({"resourceType": "Parameters", "parameter": parameter}))
 
 
-@router.get("/Patient", summary="Patient search")
-def patient_search(
-    reader: ReaderDep,
-    engine: EngineDep,
-    linker: LinkerDep,
-    identifier: Annotated[str | None, Query(description="[system|]value")] = None,
-    family: str | None = None,
-    given: str | None = None,
-    birthdate: str | None = None,
-) -> FhirResponse:
-    """By identifier (any documented system, or none: any system), or by family + given + birthdate."""
-    return _search(reader, engine, linker, identifier, family, given, birthdate, resource="GET /fhir/Patient")
+PATIENT_PARAMETERS: Final = ("_id", "identifier", "family", "given", "birthdate", "gender")
+_GENDERS: Final = {"male": 1, "female": 2}
+
+
+@router.get("/Patient", summary="Patient search (IHE PDQm ITI-78)")
+async def patient_search(request: Request, reader: ReaderDep, engine: EngineDep, linker: LinkerDep) -> Response:
+    """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs) or ``family`` + ``given`` + ``birthdate``
+    (+ ``gender``); paged with ``_count`` and ``next`` / ``previous`` links; ``_summary=count``."""
+    return await _search(request, reader, engine, linker, "GET /fhir/Patient")
 
 
 @router.post("/Patient/_search", summary="Patient search (parameters in the body)")
-def patient_search_post(
-    reader: ReaderDep,
-    engine: EngineDep,
-    linker: LinkerDep,
-    identifier: Annotated[str | None, Form(description="[system|]value")] = None,
-    family: Annotated[str | None, Form()] = None,
-    given: Annotated[str | None, Form()] = None,
-    birthdate: Annotated[str | None, Form()] = None,
-) -> FhirResponse:
+async def patient_search_post(request: Request, reader: ReaderDep, engine: EngineDep, linker: LinkerDep) -> Response:
     """The same search with ``application/x-www-form-urlencoded`` parameters, which keeps identifiers and
     names out of URLs and access logs (prefer it, as ``/api/v1/persons/search`` takes a body)."""
-    return _search(reader, engine, linker, identifier, family, given, birthdate, resource="POST /fhir/Patient/_search")
+    return await _search(request, reader, engine, linker, "POST /fhir/Patient/_search")
 
 
-def _search(
-    reader: Reader,
-    engine: Engine,
-    linker: OnlineLinker,
-    identifier: str | None,
-    family: str | None,
-    given: str | None,
-    birthdate: str | None,
-    *,
-    resource: str,
-) -> FhirResponse:
+def _find(conn: Connection, linker: Any, params: P.Params) -> SearchResult:
+    """Each criterion's persons; criteria together are AND (the intersection)."""
+    results: list[SearchResult] = []
+    for value in params.values.get("_id", []):
+        results.append(search_ids(conn=conn, ids=[v.strip() for v in P.split_commas(value)]))
+    for value in params.values.get("identifier", []):
+        results.append(search_tokens(conn=conn, alternatives=P.tokens(value, name="identifier")))
+    family, given, birthdate = params.one("family"), params.one("given"), params.one("birthdate")
+    gender = params.one("gender")
+    if gender is not None and gender not in ("male", "female", "other", "unknown"):
+        raise P.ParamInvalid("gender must be male, female, other or unknown")
+    demographic = family is not None or given is not None or birthdate is not None
+    if demographic:
+        if not (family and given and birthdate):
+            raise P.ParamInvalid("a search by name needs family, given and birthdate together")
+        query = DemographicQuery(
+            name=f"{family} {given}", birth_date=P.date_eq(birthdate, name="birthdate"),
+            sex=_GENDERS.get(gender) if gender else None,
+        )  # fmt: skip
+        results.append(search_demographics(conn=conn, query=query, linker=linker, limit=SEARCH_LIMIT))
+    elif gender is not None and not results:
+        raise P.ParamInvalid("gender narrows a search by family + given + birthdate; it cannot search alone")
+    if not results:
+        raise P.ParamInvalid("search Patient by _id, identifier, or family + given + birthdate")
+    keep = set(results[0].person_ids).intersection(*(r.person_ids for r in results[1:]))
+    best: dict[int, Candidate] = {}
+    for r in results:
+        for c in r.candidates:
+            if c.person_id in keep and (c.person_id not in best or c.match_probability is not None):
+                best[c.person_id] = c
+    return SearchResult(
+        kind=results[0].kind if len(results) == 1 else "combined",
+        candidates=list(best.values()),
+        truncated=any(r.truncated for r in results),
+    )
+
+
+async def _search(request: Request, reader: Reader, engine: Any, linker: Any, resource: str) -> Response:
+    params = P.parse(await _pairs(request), supported=PATIENT_PARAMETERS, strict=_strict(request))
+    base = base_url(request)
+    outcome = _ignored_outcome(params)
+    if params.page is not None:
+        state = _uncursor(request, reader, params.page, "Patient")
+        ranked = [(int(p), float(s), str(g)) for p, s, g in state["r"]]
+        offset, count, total = int(state["o"]), int(state["c"]), state.get("t")
+    else:
+        with engine.connect() as conn:
+            result = _find(conn, linker, params)
+        ranked, offset, count = _ranked(result), 0, params.count
+        total = None if result.truncated else len(ranked)
+    self_url = (
+        _url(base, "Patient", params.used) if params.page is None else _url(base, "Patient", [("_page", params.page)])
+    )
+    if params.summary_count:
+        with engine.begin() as conn:
+            _audit(conn, reader, "fhir.search", resource, [], [], summary="count")
+        return _respond(request, searchset([], base=base, self_url=self_url, total=total, outcome=outcome))
+    page = ranked[offset : offset + count]
+
+    def link(at: int) -> str:
+        state = {"k": "Patient", "r": ranked, "o": at, "c": count, "t": total}
+        return _url(base, "Patient", [("_page", _cursor(request, reader, state))])
+
+    next_url = link(offset + count) if offset + count < len(ranked) else None
+    previous_url = link(max(offset - count, 0)) if offset > 0 else None
     with engine.begin() as conn:
-        if identifier:
-            result = search_token(conn=conn, token=sid.Token.parse(identifier))
-        elif family and given and birthdate:
-            query = DemographicQuery(name=f"{family} {given}", birth_date=birthdate)
-            result = search_demographics(conn=conn, query=query, linker=linker)
-        else:
-            raise QueryInvalid("search Patient by identifier, or by family + given + birthdate")
-        hits, ids = _hits(conn, result)
-        _audit_search(conn, reader, "fhir.search", resource, result, ids)
-    return FhirResponse(searchset(hits))
+        hits, ids = _hits(conn, page)
+        _audit(conn, reader, "fhir.search", resource, [r[0] for r in page], ids)
+    bundle = searchset(
+        hits, base=base, self_url=self_url, total=total, next_url=next_url, previous_url=previous_url, outcome=outcome
+    )
+    return _respond(request, bundle)
+
+
+def _person_id(value: str) -> int:
+    """A Patient id is our person id as we write it: ASCII digits, no leading zero, in the id range."""
+    if not canonical_id(value) or int(value) > MAX_DB_INT:
+        raise NotFound("no Patient with that id", code="person_not_found")
+    return int(value)
+
+
+def _validators(resource: Resource) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    meta = resource.meta
+    if meta is not None and meta.versionId is not None:
+        headers["ETag"] = f'W/"{meta.versionId}"'
+    if meta is not None and meta.lastUpdated is not None:
+        when = (
+            meta.lastUpdated
+            if isinstance(meta.lastUpdated, datetime)
+            else datetime.fromisoformat(str(meta.lastUpdated))
+        )
+        headers["Last-Modified"] = format_datetime(when.astimezone(UTC), usegmt=True)
+    return headers
+
+
+def _not_modified(request: Request, headers: dict[str, str]) -> bool:
+    """``If-None-Match`` (weak comparison) or ``If-Modified-Since`` says the client's copy is current."""
+    tags = request.headers.get("if-none-match")
+    if tags is not None and "ETag" in headers:
+        theirs = {t.strip().removeprefix("W/") for t in tags.split(",")}
+        return "*" in theirs or headers["ETag"].removeprefix("W/") in theirs
+    since = request.headers.get("if-modified-since")
+    if since is not None and "Last-Modified" in headers:
+        try:
+            return parsedate_to_datetime(headers["Last-Modified"]) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _read_response(request: Request, resource: Resource) -> Response:
+    headers = _validators(resource)
+    if _not_modified(request, headers):
+        return Response(status_code=304, headers=headers)
+    return _respond(request, resource, headers=headers)
 
 
 @router.get("/Patient/{patient_id}", summary="Patient read")
-def patient_read(patient_id: str, reader: ReaderDep, engine: EngineDep) -> FhirResponse:
-    """Every identifier and the demographics as each facility recorded them."""
+def patient_read(request: Request, patient_id: str, reader: ReaderDep, engine: EngineDep) -> Response:
+    """Every identifier and the demographics as each facility recorded them; a person merged into another
+    reads as an inactive Patient with ``link`` ``replaced-by`` the survivor."""
+    if patient_id.startswith("$"):
+        raise MethodNotAllowed(f"operation {patient_id} is not supported on Patient instances or with GET")
+    negotiate(request)
+    ids: Sequence[int] = ()
     with engine.begin() as conn:
-        summary = person_summary(conn=conn, person_id=_person_id(patient_id))
-        record_read(
-            conn=conn, reader=reader, action="fhir.read", resource="GET /fhir/Patient/{id}",
-            person_id=summary.person.person_id, record_ids=summary.encounter_ids,
-        )  # fmt: skip
-    return FhirResponse(to_patient(summary))
+        person = resolve_person(conn=conn, person_id=_person_id(patient_id))
+        if person.person_id != person.requested_id:
+            patient, ids = replaced_patient(person.requested_id, person.person_id), ()
+        else:
+            patient, ids = _patient(conn, person.person_id)
+        _audit(conn, reader, "fhir.read", "GET /fhir/Patient/{id}", [person.person_id], ids)
+    return _read_response(request, patient)
+
+
+EVERYTHING_PARAMETERS: Final = ("start", "end", "_since", "_type")
 
 
 @router.get("/Patient/{patient_id}/$everything", summary="Patient $everything")
-def patient_everything(
-    patient_id: str,
-    reader: ReaderDep,
-    engine: EngineDep,
-    start: Annotated[str | None, Query(description="care from this date (YYYY[-MM[-DD]])")] = None,
-    end: Annotated[str | None, Query(description="care up to this date, inclusive")] = None,
-    since: Annotated[datetime | None, Query(alias="_since", description="received by the hub at or after")] = None,
-    types: Annotated[str | None, Query(alias="_type", description="comma-separated resource types")] = None,
-) -> FhirResponse:
-    """Patient, Encounters and what they recorded (Condition, MedicationRequest, Procedure, Observation,
-    ServiceRequest, Appointment) and the Organizations they name; newest encounter first."""
+@router.post("/Patient/{patient_id}/$everything", summary="Patient $everything (Parameters or form body)")
+async def patient_everything(request: Request, patient_id: str, reader: ReaderDep, engine: EngineDep) -> Response:
+    """A paged searchset: the Patient, then each encounter (newest first) with what it recorded (Condition,
+    MedicationRequest, Procedure, Observation, ServiceRequest, Appointment); each page includes the
+    Organizations and Locations it references. ``start``/``end``: care overlapping those days; ``_since``:
+    received at or after; ``_type`` (comma-separated, repeatable); ``_count``. POST takes a Parameters."""
+    if request.method == "POST" and _is_json(request):
+        pairs = list(request.query_params.multi_items()) + _parameter_pairs(_parameters(await _json_body(request)))
+    else:
+        pairs = await _pairs(request)
+    params = P.parse(pairs, supported=EVERYTHING_PARAMETERS, strict=_strict(request))
+    requested = _person_id(patient_id)
+    base = base_url(request)
+    path = f"Patient/{patient_id}/$everything"
+    if params.page is not None:
+        state = _uncursor(request, reader, params.page, "everything")
+        if state["p"] != requested:
+            raise P.ParamInvalid("_page belongs to another Patient's $everything")
+        start, end, since_text = state["f"], state["t"], state["s"]
+        types = frozenset(state["y"]) if state["y"] is not None else None
+        position, count, history = (int(state["g"]), int(state["sk"])), int(state["c"]), state["h"]
+    else:
+        start, end, since_text = params.one("start"), params.one("end"), params.one("_since")
+        types = P.types(params.values.get("_type", []), allowed=RESOURCE_TYPES)
+        position, count, history = (0, 0), params.count, []
     try:
         date_from, date_to = date_bounds(start, end)
     except ValueError as exc:
-        raise QueryInvalid(f"start/end: {exc}") from exc
-    wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else None
-    if wanted is not None and not wanted <= set(RESOURCE_TYPES):
-        raise QueryInvalid(f"_type may name only: {', '.join(RESOURCE_TYPES)}")
+        raise P.ParamInvalid(f"start/end: {exc}") from exc
+    since = _instant(since_text) if since_text else None
+    self_url = _url(base, path, params.used if params.page is None else [("_page", params.page)])
+    outcome = _ignored_outcome(params)
     with engine.begin() as conn:
-        summary = person_summary(conn=conn, person_id=_person_id(patient_id))
-        person = summary.person.person_id
-        entries, offset = [], 0
-        while True:
-            page = person_timeline(
-                conn=conn, person_id=person, date_from=date_from, date_to=date_to, limit=MAX_PAGE, offset=offset
-            )
-            entries += page.entries
-            offset += MAX_PAGE
-            if offset >= page.total:
-                break
-        ids = [e.encounter_id for e in entries]
-        if since is not None:
-            recent = received_since(conn=conn, encounter_ids=ids, since=since)
-            ids = [i for i in ids if i in recent]
-        details = [encounter_detail(conn=conn, encounter_id=i) for i in ids]
-        resources = everything(patient=to_patient(summary), details=details, types=wanted)
-        record_read(
-            conn=conn, reader=reader, action="fhir.everything", resource="GET /fhir/Patient/{id}/$everything",
-            person_id=person, record_ids=ids,
-        )  # fmt: skip
-    return FhirResponse(collection(resources))
+        person = resolve_person(conn=conn, person_id=requested)
+        patient, _ = _patient(conn, person.person_id)
+        ids = care_encounters(conn=conn, cluster=person.cluster, date_from=date_from, date_to=date_to, since=since)
+        resource = "GET /fhir/Patient/{id}/$everything"
+        if params.summary_count:
+            total = everything_total(conn=conn, patient=patient, encounter_ids=ids, types=types)
+            _audit(conn, reader, "fhir.everything", resource, [person.person_id], [], summary="count")
+            return _respond(request, searchset([], base=base, self_url=self_url, total=total, outcome=outcome))
+        page = everything_page(
+            conn=conn, patient=patient, encounter_ids=ids, types=types, position=position, count=count
+        )
+        _audit(conn, reader, "fhir.everything", resource, [person.person_id], page.encounter_ids)
+
+    def link(at: tuple[int, int], trail: list[list[int]]) -> str:
+        state = {
+            "k": "everything", "p": requested, "f": start, "t": end, "s": since_text,
+            "y": sorted(types) if types is not None else None, "g": at[0], "sk": at[1], "c": count, "h": trail,
+        }  # fmt: skip
+        return _url(base, path, [("_page", _cursor(request, reader, state))])
+
+    trail = [*history, list(position)]
+    next_url = link(page.next_position, trail) if page.next_position is not None else None
+    previous_url = None
+    if history:
+        before = history[-1]
+        previous_url = link((before[0], before[1]), history[:-1])
+    bundle = searchset(
+        page.hits, base=base, self_url=self_url, next_url=next_url, previous_url=previous_url, outcome=outcome
+    )
+    return _respond(request, bundle)
+
+
+def _instant(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise P.ParamInvalid("_since must be an instant, e.g. 2024-05-01T00:00:00Z") from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+# --- reads of the other resource types ---------------------------------------------------------------------
+
+
+@router.get("/{resource_type}/{resource_id}", summary="Read a resource a Patient's record references")
+def resource_read(
+    request: Request, resource_type: str, resource_id: str, reader: ReaderDep, engine: EngineDep
+) -> Response:
+    """Encounter, Condition, MedicationRequest, Procedure, Observation, ServiceRequest, Appointment (ids as
+    ``$everything`` gives them), Organization and Location (id = MA_CSKCB)."""
+    if resource_type not in RESOURCE_TYPES:
+        raise NotFound(f"this server has no resource type '{resource_type}'", code="type_not_supported")
+    if resource_id.startswith("$"):
+        raise MethodNotAllowed(f"operation {resource_id} is not supported on {resource_type}")
+    negotiate(request)
+    with engine.begin() as conn:
+        found = read_resource(conn=conn, resource_type=resource_type, resource_id=resource_id)
+        persons = [found.person_id] if found.person_id is not None else []
+        _audit(conn, reader, "fhir.read", f"GET /fhir/{resource_type}/{{id}}", persons, found.encounter_ids)
+    return _read_response(request, found.resource)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-def unsupported(path: str) -> FhirResponse:
-    """Anything else under /fhir: an OperationOutcome too, not the /api/v1 error shape."""
-    raise NotFound("this FHIR server does not support that resource or interaction", code="not_supported")
+def unsupported(request: Request, path: str) -> Response:
+    """Anything else under /fhir: 404 for a type this server does not have, 405 for an interaction or an
+    operation it does not offer on a type it has."""
+    parts = [p for p in path.split("/") if p]
+    kind = parts[0] if parts else ""
+    if kind not in RESOURCE_TYPES and not kind.startswith("$"):
+        raise NotFound(f"this server has no resource type '{kind}'", code="type_not_supported")
+    what = next((p for p in parts if p.startswith("$")), None)
+    if what is not None:
+        raise MethodNotAllowed(f"operation {what} is not supported here ({request.method})")
+    raise MethodNotAllowed(f"{request.method} is not supported on {'/'.join(parts[:2])}: this server only reads")

@@ -105,9 +105,7 @@ def timeline(
 
 
 @router.get("/{person_id}/encounters/{encounter_id}", response_model=EncounterDetailOut, responses=_NOT_FOUND)
-def encounter(
-    person_id: PersonId, encounter_id: DbId, reader: ReaderDep, engine: EngineDep
-) -> EncounterDetailOut:
+def encounter(person_id: PersonId, encounter_id: DbId, reader: ReaderDep, engine: EngineDep) -> EncounterDetailOut:
     """One encounter with every table it came with: drugs, services, lab results, notes, papers..."""
     with engine.begin() as conn:
         detail = encounter_detail(conn=conn, encounter_id=encounter_id, person_id=person_id)

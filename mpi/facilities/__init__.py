@@ -156,9 +156,7 @@ def parse_registry(header: Sequence[str], rows: Iterable[Sequence[Any]], *, sour
         if row is None:
             continue
         if row.facility_code in first_row:
-            problems.append(
-                f"{where}: facility_code {row.facility_code} repeats row {first_row[row.facility_code]}"
-            )
+            problems.append(f"{where}: facility_code {row.facility_code} repeats row {first_row[row.facility_code]}")
             continue
         first_row[row.facility_code] = number
         out.append(row)

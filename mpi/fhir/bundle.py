@@ -1,13 +1,16 @@
-"""Bundles: ``searchset`` for searches and ``$match`` (with score and match grade), ``collection`` for
-``$everything``."""
+"""``searchset`` Bundles for searches, ``$match`` (with score and match grade) and ``$everything``: absolute
+``fullUrl``s from the request's base, ``self`` / ``next`` / ``previous`` links, ``total`` where it is known,
+and an ``OperationOutcome`` entry (``search.mode = outcome``) for warnings such as ignored parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.resource import Resource
 
 from mpi.fhir.identifiers import MATCH_GRADE
@@ -19,24 +22,43 @@ class Hit:
     score: float | None = None
     grade: str | None = None
     """``certain`` | ``probable`` | ``possible``."""
+    mode: str = "match"
+    """``match`` (a result) or ``include`` (referenced by a result)."""
 
 
-def _full_url(resource: Resource) -> str:
-    return f"{resource.get_resource_type()}/{resource.id}"
+def full_url(base: str, resource: Resource) -> str:
+    return f"{base}/{resource.get_resource_type()}/{resource.id}"
 
 
-def searchset(hits: Sequence[Hit]) -> Bundle:
+def searchset(
+    hits: Sequence[Hit],
+    *,
+    base: str,
+    self_url: str,
+    total: int | None = None,
+    next_url: str | None = None,
+    previous_url: str | None = None,
+    outcome: OperationOutcome | None = None,
+) -> Bundle:
+    """A page of results. ``total`` is the number of matches of the whole search (None: not known)."""
     entries: list[dict[str, Any]] = []
     for hit in hits:
-        search: dict[str, Any] = {"mode": "match"}
+        search: dict[str, Any] = {"mode": hit.mode}
         if hit.score is not None:
             search["score"] = hit.score
         if hit.grade is not None:
             search["extension"] = [{"url": MATCH_GRADE, "valueCode": hit.grade}]
-        entries.append({"fullUrl": _full_url(hit.resource), "resource": hit.resource, "search": search})
-    return Bundle.model_validate({"resourceType": "Bundle", "type": "searchset", "total": len(hits), "entry": entries})
-
-
-def collection(resources: Iterable[Resource]) -> Bundle:
-    entries = [{"fullUrl": _full_url(r), "resource": r} for r in resources]
-    return Bundle.model_validate({"resourceType": "Bundle", "type": "collection", "entry": entries})
+        entries.append({"fullUrl": full_url(base, hit.resource), "resource": hit.resource, "search": search})
+    if outcome is not None:
+        entries.append({"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": outcome, "search": {"mode": "outcome"}})
+    links = [{"relation": "self", "url": self_url}]
+    if next_url is not None:
+        links.append({"relation": "next", "url": next_url})
+    if previous_url is not None:
+        links.append({"relation": "previous", "url": previous_url})
+    data: dict[str, Any] = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "searchset", "link": links}
+    if total is not None:
+        data["total"] = total
+    if entries:
+        data["entry"] = entries
+    return Bundle.model_validate(data)

@@ -15,14 +15,17 @@ precision.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
-from datetime import date
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.meta import Meta
 from fhir.resources.R4B.resource import Resource
 
+from mpi.facilities import FacilityLabel
 from mpi.fhir import identifiers as sid
 from mpi.records import EncounterDetail
 from mpi.records.detail import TableRow
@@ -37,9 +40,14 @@ ENCOUNTER_CLASSES: Final[dict[str, tuple[str, str]]] = {
 commune-station stays) is ambulatory."""
 _AMBULATORY: Final = ("AMB", "ambulatory")
 _ORG_TYPE: Final = "http://terminology.hl7.org/CodeSystem/organization-type"
+_LOCATION_TYPE: Final = "http://terminology.hl7.org/CodeSystem/location-physical-type"
+_OBSERVATION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
+VISIT_MINUTES: Final = 30
+"""A re-visit slip (XML14) gives the hour the patient is expected, not how long the visit lasts; a booked
+``Appointment`` needs an end (invariant app-3), so a timed slip books this long a slot."""
 RESOURCE_TYPES: Final = (
     "Patient", "Encounter", "Condition", "MedicationRequest", "Procedure", "Observation", "ServiceRequest",
-    "Appointment", "Organization",
+    "Appointment", "Organization", "Location",
 )  # fmt: skip
 """What ``$everything`` can return (and what ``_type`` may ask for)."""
 
@@ -62,14 +70,41 @@ def _build(data: dict[str, Any]) -> Resource:
     return resource
 
 
-def organization(facility_code: str) -> Resource:
+def _facility_name(label: FacilityLabel) -> str:
+    """The registry's name; an unregistered facility is named by its code (marked as such)."""
+    return label.name if label.registered and label.name else label.text("vi")
+
+
+def organization(label: FacilityLabel) -> Resource:
+    """A facility (MA_CSKCB) as the Organization that provides care: name and level from the facility
+    registry (its Vietnamese label; the level's code in the hub's facility-level system)."""
+    kinds: list[dict[str, Any]] = [{"system": _ORG_TYPE, "code": "prov", "display": "Healthcare Provider"}]
+    if label.level is not None:
+        kinds.append({"system": sid.FACILITY_LEVEL, "code": label.level, "display": label.level_label("vi")})
     return _build(
         {
             "resourceType": "Organization",
-            "id": facility_code,
-            "identifier": [{"system": sid.FACILITY, "value": facility_code}],
-            "active": True,
-            "type": [{"coding": [{"system": _ORG_TYPE, "code": "prov", "display": "Healthcare Provider"}]}],
+            "id": label.code,
+            "identifier": [{"system": sid.FACILITY, "value": label.code}],
+            "active": label.active,
+            "type": [{"coding": kinds, "text": label.level_label("vi")}],
+            "name": _facility_name(label),
+        }
+    )
+
+
+def location(label: FacilityLabel) -> Resource:
+    """A facility as the place where encounters and re-visits happen (``Location`` id = MA_CSKCB)."""
+    return _build(
+        {
+            "resourceType": "Location",
+            "id": label.code,
+            "identifier": [{"system": sid.FACILITY, "value": label.code}],
+            "status": "active" if label.active else "inactive",
+            "mode": "instance",
+            "name": _facility_name(label),
+            "physicalType": {"coding": [{"system": _LOCATION_TYPE, "code": "bu", "display": "Building"}]},
+            "managingOrganization": _ref("Organization", label.code),
         }
     )
 
@@ -103,6 +138,7 @@ def _encounter(detail: EncounterDetail, patient: str, conditions: list[str]) -> 
                 {"condition": _ref("Condition", c), "rank": i + 1} for i, c in enumerate(conditions)
             ],
             "hospitalization": hospitalization or None,
+            "location": [{"location": _ref("Location", e.facility_code)}],
             "serviceProvider": _ref("Organization", e.facility_code),
         }
     )  # fmt: skip
@@ -195,10 +231,17 @@ def _procedure(detail: EncounterDetail, row: TableRow, patient: str) -> Resource
 
 
 def _observation(detail: EncounterDetail, row: TableRow, patient: str) -> Resource:
+    """A lab result (MA_CHI_SO with GIA_TRI) as a ``laboratory`` Observation; a result without an index
+    (MO_TA / KET_LUAN of an imaging or functional examination: X-ray, ultrasound, ECG) as an ``imaging``
+    Observation whose value is the report's text."""
     e = detail.entry
     raw, unit = row.text("GIA_TRI"), row.text("DON_VI_DO")
+    description, conclusion = row.text("MO_TA"), row.text("KET_LUAN")
+    imaging = row.text("MA_CHI_SO") is None and raw is None and (description or conclusion) is not None
     value: dict[str, Any] = {}
-    if raw is not None:
+    if imaging:
+        value["valueString"] = "\n".join(t for t in (description, conclusion) if t)
+    elif raw is not None:
         try:
             number = Decimal(raw.replace(",", "."))
             if not number.is_finite():
@@ -206,17 +249,16 @@ def _observation(detail: EncounterDetail, row: TableRow, patient: str) -> Resour
             value["valueQuantity"] = {"value": number, **({"unit": unit} if unit else {})}
         except InvalidOperation:
             value["valueString"] = raw if not unit else f"{raw} {unit}"
-    notes = [{"text": t} for t in (row.text("MO_TA"), row.text("KET_LUAN")) if t]
+    notes = [] if imaging else [{"text": t} for t in (description, conclusion) if t]
     code = row.text("MA_CHI_SO") or row.text("MA_DICH_VU")
     coding = [{"system": sid.LAB_INDEX if row.text("MA_CHI_SO") else sid.SERVICE, "code": code}] if code else None
+    category = "imaging" if imaging else "laboratory"
     return _build(
         {
             "resourceType": "Observation",
             "id": f"{e.encounter_id}-lab-{row.row_no}",
             "status": "final",
-            "category": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory",
-            }]}],
+            "category": [{"coding": [{"system": _OBSERVATION_CATEGORY, "code": category}]}],
             "code": {"coding": coding, "text": row.text("TEN_CHI_SO") or row.text("TEN_DICH_VU")},
             "subject": _ref("Patient", patient),
             "encounter": _ref("Encounter", e.encounter_id),
@@ -258,15 +300,22 @@ def _referral(detail: EncounterDetail, patient: str) -> Resource | None:
 
 
 def _appointment(detail: EncounterDetail, row: TableRow, patient: str) -> Resource:
+    """A re-visit slip (XML14). With an hour it is ``booked`` for a slot of :data:`VISIT_MINUTES` from that
+    hour; dated to the day only, no slot was booked, so it is ``proposed`` with the day as
+    ``requestedPeriod`` (invariant app-3: only proposed, cancelled or waitlisted appointments may lack
+    start and end). The issuing facility is the place (``Location``) and the encounter that issued the
+    slip is its supporting information."""
     e = detail.entry
     at = row.text("NGAY_HEN_KL")
     slip = row.text("SO_GIAYHEN_KL")
     diagnosis = row.text("MA_BENH_CHINH")
     timing: dict[str, Any] = {}
+    status = "proposed"
     if at and "T" in at:
-        # Appointment.start is an instant; a slip dated to the day only gets a requested period instead
-        timing["start"] = fhir_datetime(at)
-        timing["end"] = fhir_datetime(at)
+        begin = datetime.fromisoformat(f"{at[:16]}:00{LOCAL_OFFSET}")
+        finish = begin + timedelta(minutes=VISIT_MINUTES)
+        timing = {"start": begin.isoformat(), "end": finish.isoformat(), "minutesDuration": VISIT_MINUTES}
+        status = "booked"
     elif at:
         timing["requestedPeriod"] = [{"start": at, "end": at}]
     return _build(
@@ -274,18 +323,24 @@ def _appointment(detail: EncounterDetail, row: TableRow, patient: str) -> Resour
             "resourceType": "Appointment",
             "id": f"{e.encounter_id}-appt-{row.row_no}",
             "identifier": [{"system": sid.APPOINTMENT_SLIP, "value": slip}] if slip else None,
-            "status": "booked",
+            "status": status,
             "serviceType": [{"text": "Khám lại"}],
             "reasonCode": [{"coding": [{"system": sid.ICD10, "code": diagnosis}]}] if diagnosis else None,
             "description": row.text("CHAN_DOAN_RV"),
-            "participant": [{"actor": _ref("Patient", patient), "status": "accepted"}],
+            "supportingInformation": [_ref("Encounter", e.encounter_id)],
+            "created": (e.end or e.start or "")[:10] or None,
+            "participant": [
+                {"actor": _ref("Patient", patient), "status": "accepted"},
+                {"actor": _ref("Location", e.facility_code), "status": "accepted"},
+            ],
             **timing,
         }
     )  # fmt: skip
 
 
-def encounter_resources(detail: EncounterDetail, patient: str) -> list[Resource]:
-    """The Encounter and everything recorded in it (Organizations are added once per bundle)."""
+def encounter_resources(detail: EncounterDetail, patient: str, meta: Meta | None = None) -> list[Resource]:
+    """The Encounter and everything recorded in it (Organizations are added once per bundle); each carries
+    ``meta`` (the encounter version's)."""
     conditions = _conditions(detail, patient)
     out: list[Resource] = [_encounter(detail, patient, [str(c.id) for c in conditions]), *conditions]
     out += [_medication(detail, r, patient) for r in detail.section("XML2")]
@@ -295,7 +350,34 @@ def encounter_resources(detail: EncounterDetail, patient: str) -> list[Resource]
     if referral is not None:
         out.append(referral)
     out += [_appointment(detail, r, patient) for r in detail.section("XML14")]
+    if meta is not None:
+        for r in out:
+            r.meta = meta
     return out
+
+
+ENCOUNTER_ID_FORMS: Final[dict[str, re.Pattern[str]]] = {
+    "Encounter": re.compile(r"([1-9]\d*)"),
+    "Condition": re.compile(r"([1-9]\d*)-dx-[1-9]\d*"),
+    "MedicationRequest": re.compile(r"([1-9]\d*)-med-[1-9]\d*"),
+    "Procedure": re.compile(r"([1-9]\d*)-svc-[1-9]\d*"),
+    "Observation": re.compile(r"([1-9]\d*)-lab-[1-9]\d*"),
+    "ServiceRequest": re.compile(r"([1-9]\d*)-referral"),
+    "Appointment": re.compile(r"([1-9]\d*)-appt-[1-9]\d*"),
+}
+"""The id of each resource derived from an encounter, in its one canonical spelling (no leading zeros):
+the encounter id it came from is the first group."""
+
+
+def encounter_of(resource_type: str, resource_id: str) -> int | None:
+    """The encounter id a resource id derives from, or None when no such resource can exist."""
+    pattern = ENCOUNTER_ID_FORMS.get(resource_type)
+    match = pattern.fullmatch(resource_id) if pattern is not None else None
+    return int(match.group(1)) if match else None
+
+
+def pick(resources: Iterable[Resource], resource_type: str, resource_id: str) -> Resource | None:
+    return next((r for r in resources if r.get_resource_type() == resource_type and r.id == resource_id), None)
 
 
 def facilities_of(details: Iterable[EncounterDetail]) -> list[str]:
@@ -310,18 +392,6 @@ def facilities_of(details: Iterable[EncounterDetail]) -> list[str]:
             if (receiver := letter.text("MA_NOI_DEN")) is not None:
                 codes[receiver] = None
     return list(codes)
-
-
-def everything(
-    *, patient: Resource, details: Sequence[EncounterDetail], types: frozenset[str] | None = None
-) -> list[Resource]:
-    """Patient first, then each encounter with its resources (newest first), then the Organizations."""
-    pid = str(patient.id)
-    out: list[Resource] = [patient]
-    for d in details:
-        out += encounter_resources(d, pid)
-    out += [organization(f) for f in facilities_of(details)]
-    return [r for r in out if types is None or r.get_resource_type() in types]
 
 
 def date_bounds(start: str | None, end: str | None) -> tuple[date | None, date | None]:

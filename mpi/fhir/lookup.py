@@ -3,7 +3,9 @@
 - MA_BN without a facility: FHIR token search ``identifier=value`` matches any system, so a bare value is
   looked up as a patient code at *every* facility (records services insist on a facility, as a clinician
   typing an MA_BN should give one).
-- ``_since``: which of a person's encounter versions the hub received at or after an instant.
+- ``_since`` and ``meta.lastUpdated``: when the hub received each encounter version.
+- Each current encounter's identity fields with their dates (Patient names and identifier periods), and
+  the persons an open review item pairs with a person (``Patient.link`` ``seealso``).
 
 Read-only, keyword-only, on the caller's connection; never logs a value.
 """
@@ -11,15 +13,18 @@ Read-only, keyword-only, on the caller's connection; never logs a value.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
+from linkage import parse_insurance_cards
 from mpi.identity import links as L
 from mpi.identity.matching import IDENTIFIER_CAP
 from mpi.records import Candidate, SearchResult
+from mpi.records.dates import partial_iso
 from mpi.records.lookup import MAX_RESULTS
-from mpi.records.person import encounters, survivors
+from mpi.records.person import current_encounters, encounters, survivors
 
 
 def search_patient_code_anywhere(*, conn: Connection, value: str, limit: int = MAX_RESULTS) -> SearchResult:
@@ -64,3 +69,65 @@ def received_since(*, conn: Connection, encounter_ids: Iterable[int], since: dat
 def _utc(value: datetime) -> datetime:
     """Aware UTC (SQLite hands back naive UTC, PostgreSQL aware)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def received_at(*, conn: Connection, encounter_ids: Iterable[int]) -> dict[int, datetime]:
+    """When the hub received each encounter version (aware UTC): its ``meta.lastUpdated``."""
+    ids = list(set(encounter_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(encounters.c.id, encounters.c.received_at).where(encounters.c.id.in_(ids)))
+    return {int(r.id): _utc(r.received_at) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedIdentity:
+    """The identity fields of one current encounter version of a person, as its facility sent them."""
+
+    encounter_id: int
+    facility_code: str
+    seen: str | None
+    """NGAY_VAO (ISO, cut to its precision): when the facility recorded these values."""
+    received_at: datetime
+    name: str | None
+    national_id: str | None
+    bhxh_numbers: tuple[str, ...]
+    patient_code: str | None
+
+
+def recorded_identities(*, conn: Connection, cluster: tuple[int, ...]) -> list[RecordedIdentity]:
+    """Every current encounter version of the person's cluster, oldest first: what Patient names and
+    identifiers are counted and dated from."""
+    rows = conn.execute(current_encounters(cluster)).all()
+    out = [
+        RecordedIdentity(
+            encounter_id=int(r.id),
+            facility_code=str(r.facility_code),
+            seen=partial_iso(r.ngay_vao, r.ngay_vao_precision),
+            received_at=_utc(r.received_at),
+            name=r.ho_ten,
+            national_id=r.so_cccd,
+            bhxh_numbers=tuple(c.bhxh_number for c in parse_insurance_cards(";".join(r.ma_the_bhyt or ()))),
+            patient_code=r.ma_bn,
+        )
+        for r in rows
+    ]
+    return sorted(out, key=lambda i: (i.seen or "", i.encounter_id))
+
+
+def review_partners(*, conn: Connection, cluster: tuple[int, ...]) -> list[int]:
+    """The persons an open review item pairs with this person's cluster (either side): the MPI is not sure
+    whether they are one person, so each Patient points at the other (``seealso``)."""
+    s, r = L.sources, L.reviews
+    candidates = conn.execute(
+        select(r.c.candidate_person_id)
+        .join(s, s.c.id == r.c.source_record_id)
+        .where(r.c.status == "open", s.c.person_id.in_(cluster))
+    ).scalars()
+    holders = conn.execute(
+        select(s.c.person_id)
+        .join(r, s.c.id == r.c.source_record_id)
+        .where(r.c.status == "open", r.c.candidate_person_id.in_(cluster))
+    ).scalars()
+    found = survivors(conn, [int(p) for p in [*candidates, *holders]])
+    return sorted({p for p in found.values() if p not in cluster})

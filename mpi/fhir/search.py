@@ -10,31 +10,57 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection
 
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
 from mpi.fhir.lookup import search_patient_code_anywhere
+from mpi.fhir.params import TokenQuery
 from mpi.fhir.patient import patient_identifiers
 from mpi.identity.online import OnlineLinker
-from mpi.records import Candidate, DemographicQuery, QueryInvalid, SearchResult, person_summary, resolve_person
+from mpi.records import Candidate, DemographicQuery, SearchResult, person_summary, resolve_person
 from mpi.records.lookup import normalised_identifier, search_demographics, search_identifier
 
 
 class UnknownSystem(MPIError):
-    """An identifier system the hub does not assign or cross-reference (PIXm: 400)."""
+    """A ``sourceIdentifier`` whose assigning authority (system) the hub does not know (PIXm: 400,
+    ``code-invalid``)."""
 
     code = "unknown_system"
     status = 400
+    issue_type = "code-invalid"
 
 
 class UnknownTargetSystem(MPIError):
-    """A ``targetSystem`` the hub does not know (PIXm answers 403 for it)."""
+    """A ``targetSystem`` the hub does not know (PIXm: 403, ``code-invalid``)."""
 
     code = "target_system_unknown"
     status = 403
+    issue_type = "code-invalid"
+
+
+class SourceNotFound(NotFound):
+    """No person holds the ``sourceIdentifier`` (PIXm: 404, ``not-found``)."""
+
+    code = "source_identifier_not_found"
+
+
+class MatchTooVague(MPIError):
+    """A ``$match`` Patient with neither an identifier nor a name and birth date (PDQm: 400)."""
+
+    code = "match_too_vague"
+    status = 400
+    issue_type = "required"
+
+
+class TooBroad(MPIError):
+    """A search that would list every person holding some identifier (``system|`` with no value)."""
+
+    code = "search_too_broad"
+    status = 400
+    issue_type = "too-costly"
 
 
 def _merge(results: Sequence[SearchResult]) -> SearchResult:
@@ -49,7 +75,8 @@ def _merge(results: Sequence[SearchResult]) -> SearchResult:
 
 
 def search_token(*, conn: Connection, token: sid.Token) -> SearchResult:
-    """Persons carrying the identifier; an unknown system finds nobody (as a FHIR server answers)."""
+    """Persons carrying the identifier; a bare value (no system) is tried under every system, an unknown
+    system finds nobody (as a FHIR server answers)."""
     if token.system is None:
         found = [
             search_identifier(conn=conn, kind=kind, value=token.value)
@@ -64,9 +91,29 @@ def search_token(*, conn: Connection, token: sid.Token) -> SearchResult:
     return _search_resolved(conn=conn, resolved=resolved, value=token.value)
 
 
+def search_tokens(*, conn: Connection, alternatives: Sequence[TokenQuery]) -> SearchResult:
+    """A token parameter's alternatives (comma-OR): the persons any of them finds. ``|value`` asks for
+    identifiers without a system, which the hub never has; ``system|`` alone would list every holder of
+    that kind of identifier and is refused."""
+    found = []
+    for alt in alternatives:
+        if alt.value is None:
+            raise TooBroad("identifier=system| (every identifier of a system) would list persons in bulk: give a value")
+        if alt.any_system:
+            found.append(search_token(conn=conn, token=sid.Token(system=None, value=alt.value)))
+        elif alt.system is not None:
+            found.append(search_token(conn=conn, token=sid.Token(system=alt.system, value=alt.value)))
+    return _merge(found)
+
+
+def search_ids(*, conn: Connection, ids: Sequence[str]) -> SearchResult:
+    """``_id``: the persons with these ids (canonical spelling only: ``0123`` is not ``123``)."""
+    return _merge([_search_resolved(conn=conn, resolved=sid.Resolved("person"), value=i) for i in ids])
+
+
 def _search_resolved(*, conn: Connection, resolved: sid.Resolved, value: str) -> SearchResult:
     if resolved.kind == "person":
-        if not value.strip().isdigit():
+        if not canonical_id(value):
             return SearchResult(kind="person", candidates=[], truncated=False)
         try:
             person = resolve_person(conn=conn, person_id=int(value))
@@ -80,6 +127,16 @@ def _search_resolved(*, conn: Connection, resolved: sid.Resolved, value: str) ->
     if resolved.kind != "patient_code" and normalised_identifier(resolved.kind, value) is None:
         return SearchResult(kind=resolved.kind, candidates=[], truncated=False)
     return search_identifier(conn=conn, kind=resolved.kind, value=value, facility_code=resolved.facility_code)
+
+
+MAX_ID: Final = 2**31 - 1
+"""Ids above this cannot exist (and must not reach the database: PostgreSQL integers are 32-bit)."""
+
+
+def canonical_id(value: str) -> bool:
+    """A person id as the hub writes it: ASCII digits (``'١'.isdigit()`` is true too) without a leading
+    zero, within the id range."""
+    return value.isascii() and value.isdigit() and not value.startswith("0") and int(value) <= MAX_ID
 
 
 def score(candidate: Candidate, *, shared: bool) -> float:
@@ -131,7 +188,10 @@ def match(*, conn: Connection, linker: OnlineLinker, query: MatchInput, count: i
         if token.system is not None and sid.resolve_system(token.system) is not None:
             result = search_token(conn=conn, token=token)
             if result.candidates:
-                return result
+                return SearchResult(
+                    kind=result.kind, candidates=result.candidates[:count],
+                    truncated=result.truncated or len(result.candidates) > count,
+                )  # fmt: skip
     if query.name and query.birth_date:
         demographic = DemographicQuery(
             name=query.name, birth_date=query.birth_date, sex=query.sex, commune_code=query.commune_code
@@ -139,34 +199,43 @@ def match(*, conn: Connection, linker: OnlineLinker, query: MatchInput, count: i
         return search_demographics(conn=conn, query=demographic, linker=linker, limit=count)
     if query.tokens:
         return SearchResult(kind="identifier", candidates=[], truncated=False)
-    raise QueryInvalid("$match needs a Patient with an identifier, or a name and a birthDate")
+    raise MatchTooVague("$match needs a Patient with an identifier, or a name and a birthDate")
 
 
 @dataclass(frozen=True, slots=True)
 class CrossReference:
     person_ids: list[int]
     identifiers: list[dict[str, Any]]
-    """FHIR Identifier objects (system, value) of those persons, the source identifier left out."""
+    """FHIR Identifier objects (system, value) of the person, the source identifier left out; empty when
+    the source identifier names several persons (their identifiers must not be mixed in one list)."""
     encounter_ids: list[int]
 
 
+KNOWN_TARGETS = (sid.CCCD, sid.BHXH, sid.PERSON)
+
+
 def cross_reference(*, conn: Connection, source: sid.Token, target_systems: Sequence[str] = ()) -> CrossReference:
-    """PIXm: the other identifiers of the person(s) ``source`` names, restricted to ``target_systems``."""
+    """PIXm ITI-83: the other identifiers of the person ``source`` names, restricted to ``target_systems``.
+
+    A source identifier several persons hold (a guardian's CCCD on a child's records) answers each person
+    as a ``targetId`` and no ``targetIdentifier``: a flat list would attach one person's numbers to the
+    other; the client reads each Patient to choose.
+    """
     if source.system is None:
-        raise UnknownSystem("sourceIdentifier needs a system: system|value")
+        raise UnknownSystem("sourceIdentifier Assigning Authority not found: give it as system|value")
     resolved = sid.resolve_system(source.system)
     if resolved is None:
-        raise UnknownSystem("sourceIdentifier's system is not one the hub knows")
+        raise UnknownSystem("sourceIdentifier Assigning Authority not found")
     for target in target_systems:
-        if target not in (sid.CCCD, sid.BHXH, sid.PERSON, sid.FACILITY) and sid.resolve_system(target) is None:
-            raise UnknownTargetSystem("targetSystem is not one the hub knows")
+        if target not in KNOWN_TARGETS and sid.resolve_system(target) is None:
+            raise UnknownTargetSystem("targetSystem not found")
     found = _search_resolved(conn=conn, resolved=resolved, value=source.value)
     if not found.candidates:
-        raise NotFound("no person holds sourceIdentifier", code="source_identifier_not_found")
+        raise SourceNotFound("sourceIdentifier Patient Identifier not found")
     identifiers: list[dict[str, Any]] = []
     encounter_ids: list[int] = []
-    for candidate in found.candidates:
-        summary = person_summary(conn=conn, person_id=candidate.person_id)
+    if len(found.candidates) == 1:  # several persons: targetIds only, no identifier of either
+        summary = person_summary(conn=conn, person_id=found.candidates[0].person_id)
         encounter_ids += summary.encounter_ids
         for identifier in patient_identifiers(summary):
             if (identifier["system"], identifier["value"]) == (source.system, source.value.strip()):

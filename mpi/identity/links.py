@@ -1,21 +1,38 @@
-"""The only code that changes who is who: persons, source records, links, merges, and their event log.
+"""The only code that changes who is who: persons, source records, links, merges, steward constraints,
+review items, and their event log.
 
 Every function works inside the caller's transaction (a SQLAlchemy ``Connection``) and appends one event
-per change to ``link_event``, so replaying the log reproduces the current state
-(:func:`replay_assignments`). Invariants kept here:
+per change to ``link_event``, so replaying the log reproduces the current state (:func:`replay_state`).
+Invariants kept here:
 - a source record belongs to exactly one person at a time (``source_record.person_id``, mirrored by its
   newest ``link`` row);
 - persons are never renumbered or deleted: a merge leaves a redirect, and :func:`unmerge` undoes it;
-- automatic decisions never override a steward's constraint (checked by :func:`is_blocked`).
+- automatic decisions never override a steward's constraint (checked by :func:`is_blocked`);
+- events are numbered in commit order without gaps (:func:`lock_feed`): the change feed can be read with
+  a cursor and never misses or reorders a change, however many writers there are.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
-from mpi.identity.models import Link, LinkEvent, Person, ReviewItem, SourceRecord, StewardConstraint
+from mpi.errors import MPIError, NotFound
+from mpi.identity.models import (
+    EventFeedHead,
+    Link,
+    LinkEvent,
+    Person,
+    ReviewItem,
+    SourceRecord,
+    StewardAction,
+    StewardConstraint,
+)
 from mpi.store.models import utcnow
 
 persons = Person.__table__  # type: ignore[attr-defined]
@@ -24,6 +41,8 @@ links = Link.__table__  # type: ignore[attr-defined]
 events = LinkEvent.__table__  # type: ignore[attr-defined]
 reviews = ReviewItem.__table__  # type: ignore[attr-defined]
 constraints = StewardConstraint.__table__  # type: ignore[attr-defined]
+actions = StewardAction.__table__  # type: ignore[attr-defined]
+feed_head = EventFeedHead.__table__  # type: ignore[attr-defined]
 
 _INSERT_PERSON = insert(persons)
 _INSERT_EVENT = insert(events)
@@ -34,18 +53,85 @@ _MOVE_SOURCE = (
     .where(sources.c.id == bindparam("sid"))
     .values(person_id=bindparam("pid"), link_state=bindparam("state"))
 )
+_NEXT_SEQ = (
+    update(feed_head)
+    .where(feed_head.c.id == 1)
+    .values(last_seq=feed_head.c.last_seq + 1)
+    .returning(feed_head.c.last_seq)
+)
+_TAKE_FEED = update(feed_head).where(feed_head.c.id == 1).values(last_seq=feed_head.c.last_seq)
+_FEED_TX: Final = "mpi.identity.feed_transaction"
+_ACTION: Final = "mpi.identity.steward_action"
+
+
+class Conflict(MPIError):
+    """The change cannot be applied to the current state (someone else changed it first)."""
+
+    code = "conflict"
+    status = 409
 
 
 def _id(result: Any) -> int:
     return int(result.inserted_primary_key[0])
 
 
+def lock_feed(conn: Connection) -> None:
+    """Take the event feed's lock for this transaction (once; a no-op afterwards).
+
+    The lock is the row lock of ``event_feed_head``, held until commit or rollback. Every writer here takes
+    it before its first change, so writers touching identity are serialised, event numbers are handed out
+    in commit order, and the lock is always taken before any identity row (no lock-order deadlocks). On
+    SQLite the write lock of the database does the same; the update is then what makes the transaction a
+    writer before it reads, so a steward's check-then-write cannot act on a stale snapshot.
+    """
+    transaction = conn.get_transaction()
+    if transaction is not None and conn.info.get(_FEED_TX) is transaction:
+        return
+    conn.execute(_TAKE_FEED)
+    conn.info[_FEED_TX] = conn.get_transaction()
+
+
 def emit(conn: Connection, kind: str, *, actor: str, **fields: Any) -> int:
-    """Append one event to the ordered log."""
-    return _id(conn.execute(_INSERT_EVENT, {"kind": kind, "actor": actor, "created_at": utcnow(), **fields}))
+    """Append one event to the ordered log; returns its sequence number (gap-free, in commit order)."""
+    lock_feed(conn)
+    seq = int(conn.execute(_NEXT_SEQ).scalar_one())
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "seq": seq,
+            "kind": kind,
+            "actor": actor,
+            "created_at": utcnow(),
+            "action_id": conn.info.get(_ACTION),
+            **fields,
+        },
+    )
+    return seq
+
+
+@contextmanager
+def steward_action(
+    conn: Connection, *, kind: str, actor: str, undoes_id: int | None = None, details: dict[str, Any] | None = None
+) -> Iterator[int]:
+    """Group the changes made inside the block as one steward action (what an undo reverses)."""
+    if conn.info.get(_ACTION) is not None:
+        raise RuntimeError("steward actions do not nest")
+    lock_feed(conn)
+    action_id = _id(
+        conn.execute(
+            insert(actions),
+            {"kind": kind, "actor": actor, "created_at": utcnow(), "undoes_id": undoes_id, "details": details},
+        )
+    )
+    conn.info[_ACTION] = action_id
+    try:
+        yield action_id
+    finally:
+        conn.info.pop(_ACTION, None)
 
 
 def create_person(conn: Connection, *, actor: str) -> int:
+    lock_feed(conn)
     person_id = _id(conn.execute(_INSERT_PERSON, {"created_at": utcnow()}))
     emit(conn, "person_created", actor=actor, person_id=person_id)
     return person_id
@@ -66,6 +152,7 @@ def current_person(conn: Connection, person_id: int) -> int:
 
 def add_source_record(conn: Connection, *, values: dict[str, Any], person_id: int, state: str) -> int:
     """Insert a source record already assigned to ``person_id`` (its first link is written by the caller)."""
+    lock_feed(conn)
     return _id(
         conn.execute(_INSERT_SOURCE, {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()})
     )
@@ -89,7 +176,13 @@ def link(
 
     ``evidence``: what the policy read beyond the model's score (e.g. a birth-year typo the CCCD corrected,
     a guardian's number); kept in the ``linked`` event's details.
+
+    The event keeps the record's previous person and state, so the change can be reversed exactly.
     """
+    lock_feed(conn)
+    before = conn.execute(
+        select(sources.c.person_id, sources.c.link_state).where(sources.c.id == source_record_id)
+    ).one()
     link_id = _id(
         conn.execute(
             _INSERT_LINK,
@@ -115,19 +208,33 @@ def link(
         person_id=person_id,
         other_person_id=previous_person_id,
         link_id=link_id,
-        details={"state": state, "rule": rule, **({"evidence": evidence} if evidence else {})},
+        details={
+            "state": state,
+            "rule": rule,
+            "previous_person_id": int(before.person_id),
+            "previous_state": str(before.link_state),
+            **({"evidence": evidence} if evidence else {}),
+        },
     )
     return link_id
 
 
-def is_blocked(conn: Connection, *, source_record_id: int, person_id: int) -> bool:
-    """True when a steward said this record is not that person (or its merged-in persons)."""
+def blocked_persons(conn: Connection, source_record_ids: Iterable[int]) -> set[int]:
+    """The persons (as they are now, through merges) a steward said these records are not."""
+    ids = list(source_record_ids)
+    if not ids:
+        return set()
     rows = conn.execute(
         select(constraints.c.person_id).where(
-            constraints.c.source_record_id == source_record_id, constraints.c.kind == "different_person"
+            constraints.c.source_record_id.in_(ids), constraints.c.kind == "different_person"
         )
     ).scalars()
-    return any(current_person(conn, int(p)) == person_id for p in rows)
+    return {current_person(conn, int(p)) for p in rows}
+
+
+def is_blocked(conn: Connection, *, source_record_id: int, person_id: int) -> bool:
+    """True when a steward said this record is not that person (or its merged-in persons)."""
+    return current_person(conn, person_id) in blocked_persons(conn, [source_record_id])
 
 
 def is_pinned(conn: Connection, *, source_record_id: int) -> bool:
@@ -154,6 +261,7 @@ def open_review(
     model_id: str | None = None,
     evidence: dict[str, Any] | None = None,
 ) -> int:
+    lock_feed(conn)
     existing = conn.execute(
         select(reviews.c.id).where(
             reviews.c.source_record_id == source_record_id,
@@ -205,6 +313,7 @@ def merge(
 
     A merge the model proposed (batch relinking) passes the evidence: it is stored on every link it writes.
     """
+    lock_feed(conn)
     from_person_id = current_person(conn, from_person_id)
     into_person_id = current_person(conn, into_person_id)
     if from_person_id == into_person_id:
@@ -242,6 +351,7 @@ def merge(
 
 def unmerge(conn: Connection, *, person_id: int, actor: str) -> list[int]:
     """Undo the merge of ``person_id`` into another: its records (as moved by that merge) come back."""
+    lock_feed(conn)
     target = conn.execute(select(persons.c.merged_into_id).where(persons.c.id == person_id)).scalar_one_or_none()
     if target is None:
         return []
@@ -271,9 +381,401 @@ def unmerge(conn: Connection, *, person_id: int, actor: str) -> list[int]:
 
 def replay_assignments(conn: Connection) -> dict[int, int]:
     """Rebuild record -> person from the event log alone (the invariant tests compare it with the state)."""
-    state: dict[int, int] = {}
-    for row in conn.execute(
-        select(events.c.source_record_id, events.c.person_id).where(events.c.kind == "linked").order_by(events.c.seq)
-    ):
-        state[int(row.source_record_id)] = int(row.person_id)
+    return {record: person for record, (person, _) in replay_state(conn).assignments.items()}
+
+
+# ---- constraints and review items ------------------------------------------------------------------
+def add_constraint(conn: Connection, *, kind: str, source_record_id: int, person_id: int, actor: str) -> int:
+    """A sticky steward fact: ``different_person`` (never link there automatically) or ``manual_link``."""
+    lock_feed(conn)
+    constraint_id = _id(
+        conn.execute(
+            insert(constraints),
+            {
+                "kind": kind,
+                "source_record_id": source_record_id,
+                "person_id": person_id,
+                "actor": actor,
+                "created_at": utcnow(),
+            },
+        )
+    )
+    emit(
+        conn,
+        "constraint_added",
+        actor=actor,
+        source_record_id=source_record_id,
+        person_id=person_id,
+        details={"constraint_id": constraint_id, "kind": kind},
+    )
+    return constraint_id
+
+
+def remove_constraint(conn: Connection, *, constraint_id: int, actor: str) -> None:
+    lock_feed(conn)
+    row = conn.execute(select(constraints).where(constraints.c.id == constraint_id)).first()
+    if row is None:
+        raise NotFound(f"no steward constraint {constraint_id}")
+    conn.execute(delete(constraints).where(constraints.c.id == constraint_id))
+    emit(
+        conn,
+        "constraint_removed",
+        actor=actor,
+        source_record_id=int(row.source_record_id),
+        person_id=int(row.person_id),
+        details={"constraint_id": constraint_id, "kind": row.kind},
+    )
+
+
+def close_review(conn: Connection, *, review_id: int, status: str, actor: str) -> bool:
+    """Close an open review item with ``status``; False when it was no longer open (someone decided first).
+
+    The update is conditional on the item being open, so of two stewards deciding at once exactly one
+    closes it: on PostgreSQL the second waits for the first's commit and then finds it closed.
+    """
+    lock_feed(conn)
+    closed = conn.execute(
+        update(reviews)
+        .where(reviews.c.id == review_id, reviews.c.status == "open")
+        .values(status=status, resolved_by=actor, resolved_at=utcnow())
+    ).rowcount
+    if not closed:
+        return False
+    row = conn.execute(
+        select(reviews.c.source_record_id, reviews.c.candidate_person_id).where(reviews.c.id == review_id)
+    ).one()
+    emit(
+        conn,
+        "review_resolved",
+        actor=actor,
+        source_record_id=int(row.source_record_id),
+        person_id=int(row.candidate_person_id),
+        details={"review_id": review_id, "verdict": status},
+    )
+    return True
+
+
+def reopen_review(conn: Connection, *, review_id: int, actor: str) -> None:
+    lock_feed(conn)
+    row = conn.execute(
+        select(reviews.c.source_record_id, reviews.c.candidate_person_id, reviews.c.status).where(
+            reviews.c.id == review_id
+        )
+    ).one()
+    conn.execute(
+        update(reviews).where(reviews.c.id == review_id).values(status="open", resolved_by=None, resolved_at=None)
+    )
+    emit(
+        conn,
+        "review_reopened",
+        actor=actor,
+        source_record_id=int(row.source_record_id),
+        person_id=int(row.candidate_person_id),
+        details={"review_id": review_id, "previous_status": row.status},
+    )
+
+
+def skip_review(conn: Connection, *, review_id: int) -> bool:
+    """ "Not sure": the item stays open and goes to the back of the queue. Not an identity change: no event."""
+    return bool(
+        conn.execute(
+            update(reviews).where(reviews.c.id == review_id, reviews.c.status == "open").values(skipped_at=utcnow())
+        ).rowcount
+    )
+
+
+# ---- redirects -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PersonLinks:
+    """Who replaced whom, for ``Patient.link``: ``replaced_by`` is the direct merge target (None if the
+    person survives), ``survivor`` the end of the redirect chain, ``replaces`` the persons merged into it."""
+
+    person_id: int
+    replaced_by: int | None
+    survivor: int
+    replaces: tuple[int, ...]
+
+
+def person_links(conn: Connection, person_id: int) -> PersonLinks:
+    row = conn.execute(select(persons.c.merged_into_id).where(persons.c.id == person_id)).first()
+    if row is None:
+        raise NotFound(f"no person {person_id}")
+    replaces = conn.execute(
+        select(persons.c.id).where(persons.c.merged_into_id == person_id).order_by(persons.c.id)
+    ).scalars()
+    return PersonLinks(
+        person_id=person_id,
+        replaced_by=int(row.merged_into_id) if row.merged_into_id is not None else None,
+        survivor=current_person(conn, person_id),
+        replaces=tuple(int(p) for p in replaces),
+    )
+
+
+# ---- state, replay and undo -------------------------------------------------------------------------
+@dataclass(slots=True)
+class IdentityState:
+    """Everything the identity log decides: compared whole to prove replay and undo exact."""
+
+    assignments: dict[int, tuple[int, str]] = field(default_factory=dict)
+    """source record -> (person, link state)."""
+    merged_into: dict[int, int] = field(default_factory=dict)
+    constraints: dict[int, tuple[str, int, int]] = field(default_factory=dict)
+    """constraint id -> (kind, source record, person)."""
+    reviews: dict[int, str] = field(default_factory=dict)
+    """review item -> status."""
+
+
+def current_state(conn: Connection) -> IdentityState:
+    return IdentityState(
+        assignments={
+            int(r.id): (int(r.person_id), str(r.link_state))
+            for r in conn.execute(select(sources.c.id, sources.c.person_id, sources.c.link_state))
+        },
+        merged_into={
+            int(r.id): int(r.merged_into_id)
+            for r in conn.execute(
+                select(persons.c.id, persons.c.merged_into_id).where(persons.c.merged_into_id.is_not(None))
+            )
+        },
+        constraints={
+            int(r.id): (str(r.kind), int(r.source_record_id), int(r.person_id))
+            for r in conn.execute(
+                select(constraints.c.id, constraints.c.kind, constraints.c.source_record_id, constraints.c.person_id)
+            )
+        },
+        reviews={int(r.id): str(r.status) for r in conn.execute(select(reviews.c.id, reviews.c.status))},
+    )
+
+
+def replay_state(conn: Connection, *, until_seq: int | None = None) -> IdentityState:
+    """The state rebuilt from the event log alone, up to ``until_seq`` (everything when None)."""
+    state = IdentityState()
+    query = select(
+        events.c.kind, events.c.source_record_id, events.c.person_id, events.c.other_person_id, events.c.details
+    )
+    if until_seq is not None:
+        query = query.where(events.c.seq <= until_seq)
+    for row in conn.execute(query.order_by(events.c.seq)):
+        details = row.details or {}
+        if row.kind == "linked":
+            state.assignments[int(row.source_record_id)] = (int(row.person_id), str(details.get("state")))
+        elif row.kind == "merged":
+            state.merged_into[int(row.other_person_id)] = int(row.person_id)
+        elif row.kind == "unmerged":
+            state.merged_into.pop(int(row.person_id), None)
+        elif row.kind == "constraint_added":
+            state.constraints[int(details["constraint_id"])] = (
+                str(details["kind"]),
+                int(row.source_record_id),
+                int(row.person_id),
+            )
+        elif row.kind == "constraint_removed":
+            state.constraints.pop(int(details["constraint_id"]), None)
+        elif row.kind in ("review_opened", "review_reopened"):
+            state.reviews[int(details["review_id"])] = "open"
+        elif row.kind == "review_resolved":
+            state.reviews[int(details["review_id"])] = str(details["verdict"])
     return state
+
+
+@dataclass(frozen=True, slots=True)
+class ActionView:
+    id: int
+    kind: str
+    actor: str
+    created_at: datetime
+    undoes_id: int | None
+    undone_by_id: int | None
+    details: dict[str, Any] | None
+
+
+def get_action(conn: Connection, action_id: int) -> ActionView:
+    row = conn.execute(select(actions).where(actions.c.id == action_id)).first()
+    if row is None:
+        raise NotFound(f"no steward action {action_id}")
+    return ActionView(
+        id=int(row.id),
+        kind=str(row.kind),
+        actor=str(row.actor),
+        created_at=row.created_at,
+        undoes_id=row.undoes_id,
+        undone_by_id=row.undone_by_id,
+        details=row.details,
+    )
+
+
+def _touched(rows: Iterable[Any]) -> tuple[set[int], set[int]]:
+    records: set[int] = set()
+    people: set[int] = set()
+    for row in rows:
+        if row.source_record_id is not None:
+            records.add(int(row.source_record_id))
+        for p in (row.person_id, row.other_person_id):
+            if p is not None:
+                people.add(int(p))
+        if row.kind == "linked" and row.details:
+            people.add(int(row.details["previous_person_id"]))
+    return records, people
+
+
+def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
+    """Reverse one steward action exactly; returns the id of the undo action.
+
+    Refused (409) when the action was already undone, is itself an undo, or when a later change touched
+    the same records or persons: reversing it then would not restore the state before the action, so the
+    later change has to be undone first (an action undone since, with its undo, does not count).
+
+    The action's events are inverted newest first: each link goes
+    back to the previous person and state, each redirect is removed, each constraint added is removed, each
+    review item it closed is reopened. A person the action created stays, without records (ids are never
+    reused).
+    """
+    lock_feed(conn)
+    action = get_action(conn, action_id)
+    if action.kind == "undo":
+        raise Conflict(f"action {action_id} is an undo; decide again instead of undoing it", code="undo_of_undo")
+    if action.undone_by_id is not None:
+        raise Conflict(f"action {action_id} was already undone (action {action.undone_by_id})", code="already_undone")
+    own = conn.execute(
+        select(
+            events.c.seq,
+            events.c.kind,
+            events.c.source_record_id,
+            events.c.person_id,
+            events.c.other_person_id,
+            events.c.details,
+        )
+        .where(events.c.action_id == action_id)
+        .order_by(events.c.seq)
+    ).all()
+    if not own:
+        raise Conflict(f"action {action_id} changed nothing", code="nothing_to_undo")
+    records, people = _touched(own)
+    cancelled = select(actions.c.id).where(or_(actions.c.undone_by_id.is_not(None), actions.c.undoes_id.is_not(None)))
+    later = conn.execute(
+        select(events.c.seq, events.c.kind, events.c.actor, events.c.created_at)
+        .where(
+            events.c.seq > own[-1].seq,
+            # an action undone since, and its undo, cancel out: they changed nothing in between
+            or_(events.c.action_id.is_(None), events.c.action_id.not_in(cancelled)),
+            events.c.kind.in_(("linked", "merged", "unmerged", "constraint_added", "constraint_removed")),
+            or_(
+                events.c.source_record_id.in_(records),
+                events.c.person_id.in_(people),
+                events.c.other_person_id.in_(people),
+            ),
+        )
+        .order_by(events.c.seq)
+        .limit(1)
+    ).first()
+    if later is not None:
+        raise Conflict(
+            f"a later change touched the same records or persons (event {later.seq}, {later.kind} by {later.actor} "
+            f"at {later.created_at:%Y-%m-%d %H:%M}); undo that first",
+            code="changed_since",
+        )
+    with steward_action(conn, kind="undo", actor=actor, undoes_id=action_id) as undo_id:
+        for row in reversed(own):
+            details = row.details or {}
+            if row.kind == "linked":
+                link(
+                    conn,
+                    source_record_id=int(row.source_record_id),
+                    person_id=int(details["previous_person_id"]),
+                    state=str(details["previous_state"]),
+                    rule="undo",
+                    actor=actor,
+                    previous_person_id=int(row.person_id),
+                )
+            elif row.kind == "merged":
+                conn.execute(
+                    update(persons)
+                    .where(persons.c.id == int(row.other_person_id))
+                    .values(merged_into_id=None, merged_at=None)
+                )
+                emit(
+                    conn,
+                    "unmerged",
+                    actor=actor,
+                    person_id=int(row.other_person_id),
+                    other_person_id=int(row.person_id),
+                    details={"moved": list(details.get("moved", [])), "undo_of": action_id},
+                )
+            elif row.kind == "constraint_added":
+                remove_constraint(conn, constraint_id=int(details["constraint_id"]), actor=actor)
+            elif row.kind == "review_resolved":
+                reopen_review(conn, review_id=int(details["review_id"]), actor=actor)
+            elif row.kind not in ("person_created",):
+                raise Conflict(
+                    f"action {action_id} holds a {row.kind} event, which cannot be undone", code="not_undoable"
+                )
+        conn.execute(update(actions).where(actions.c.id == action_id).values(undone_by_id=undo_id))
+    return undo_id
+
+
+# ---- the change feed --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    id: int
+    kind: str
+    at: datetime
+    actor: str
+    person_id: int | None
+    other_person_id: int | None
+    source_record_id: int | None
+    facility_code: str | None
+    """MA_CSKCB of the encounter the event is about, if any."""
+    ma_lk: str | None
+    version: int | None
+    action_id: int | None
+    details: dict[str, Any] | None
+
+
+MAX_FEED_PAGE: Final = 5000
+
+
+def read_feed(conn: Connection, *, after: int = 0, limit: int = 1000) -> list[FeedEvent]:
+    """Events with ``seq > after`` in order. Numbers are gap-free and given in commit order
+    (:func:`lock_feed`), so a consumer that keeps the last id it saw receives every change exactly once."""
+    limit = max(1, min(limit, MAX_FEED_PAGE))
+    query = (
+        select(
+            events.c.seq,
+            events.c.kind,
+            events.c.created_at,
+            events.c.actor,
+            events.c.person_id,
+            events.c.other_person_id,
+            events.c.source_record_id,
+            events.c.action_id,
+            events.c.details,
+            sources.c.facility_code,
+            sources.c.ma_lk,
+            sources.c.version,
+        )
+        .select_from(events.outerjoin(sources, sources.c.id == events.c.source_record_id))
+        .where(events.c.seq > after)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return [
+        FeedEvent(
+            id=int(r.seq),
+            kind=str(r.kind),
+            at=r.created_at,
+            actor=str(r.actor),
+            person_id=r.person_id,
+            other_person_id=r.other_person_id,
+            source_record_id=r.source_record_id,
+            facility_code=r.facility_code,
+            ma_lk=r.ma_lk,
+            version=r.version,
+            action_id=r.action_id,
+            details=r.details,
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def last_seq(conn: Connection) -> int:
+    return int(conn.execute(select(feed_head.c.last_seq).where(feed_head.c.id == 1)).scalar_one())

@@ -95,6 +95,40 @@ class LinkEvent(SQLModel, table=True):
     actor: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    action_id: int | None = Field(default=None, foreign_key="steward_action.id", index=True)
+    """The steward action (decision, merge, move, bulk, undo) this event belongs to; None for automatic ones."""
+
+
+class EventFeedHead(SQLModel, table=True):
+    """One row: the last ``link_event.seq`` handed out.
+
+    Every transaction that appends events increments it first and holds its row lock until commit, so
+    sequence numbers are given out in commit order and without gaps (a rollback returns them): a consumer
+    reading ``seq > cursor`` never misses an event committed later with a smaller number.
+    """
+
+    __tablename__ = "event_feed_head"
+
+    id: int = Field(primary_key=True)
+    last_seq: int = 0
+
+
+class StewardAction(SQLModel, table=True):
+    """One thing a steward did (a decision, a merge, a move, a bulk decision) or the undo of one.
+
+    Its events carry its id, so an undo knows exactly which changes to reverse.
+    """
+
+    __tablename__ = "steward_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    """``decision``, ``bulk``, ``merge``, ``move``, ``undo``."""
+    actor: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    undoes_id: int | None = Field(default=None, foreign_key="steward_action.id")
+    undone_by_id: int | None = Field(default=None, foreign_key="steward_action.id")
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ReviewItem(SQLModel, table=True):
@@ -114,6 +148,8 @@ class ReviewItem(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     resolved_by: str | None = Field(default=None, max_length=64)
     resolved_at: datetime | None = None
+    skipped_at: datetime | None = None
+    """Last time a steward said "not sure": the item stays open and goes to the back of the queue."""
 
 
 class StewardConstraint(SQLModel, table=True):

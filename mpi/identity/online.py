@@ -55,15 +55,6 @@ _KEY_COLUMNS: Final = (
 )
 
 
-def _blocked_persons(conn: Connection, source_record_ids: list[int]) -> set[int]:
-    """Persons a steward said an earlier version of this encounter is not (followed through merges)."""
-    c = L.constraints
-    rows = conn.execute(
-        select(c.c.person_id).where(c.c.source_record_id.in_(source_record_ids), c.c.kind == "different_person")
-    ).scalars()
-    return {L.current_person(conn, int(p)) for p in rows}
-
-
 def canonical_raw(enc: ParsedEncounter) -> dict[str, str | None]:
     """The XML1 identity fields of an encounter as sent (what :func:`canonical_from_encounter` normalises)."""
     summary = enc.summary
@@ -150,7 +141,7 @@ class OnlineLinker:
             conn, values, facility_code=facility_code, patient_code=record.patient_code, ma_lk=ma_lk
         )
         previous = [int(r.id) for r in rows if r.facility_code == facility_code and r.ma_lk == ma_lk]
-        blocked = _blocked_persons(conn, previous) if previous else set()
+        blocked = L.blocked_persons(conn, previous) if previous else set()
         candidates = [
             Candidate(
                 source_record_id=int(s.row.id),

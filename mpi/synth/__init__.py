@@ -13,8 +13,10 @@ from mpi.synth.config import (
     EXPORT_DEVIATIONS,
     HABIT_KINDS,
     NOISE_KINDS,
+    PROFILES,
     SynthConfig,
     SynthSummary,
+    profile_config,
 )
 from mpi.synth.province import generate_province
 
@@ -24,7 +26,9 @@ __all__ = [
     "EXPORT_DEVIATIONS",
     "HABIT_KINDS",
     "NOISE_KINDS",
+    "PROFILES",
     "SynthConfig",
     "SynthSummary",
     "generate_province",
+    "profile_config",
 ]

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mpi.synth.config import SynthConfig
+from mpi.synth.config import PROFILES, SynthConfig, profile_config
+from mpi.synth.outbreak import Outbreak
 from mpi.synth.province import generate_province
 
 
@@ -27,19 +28,41 @@ def register(app: typer.Typer) -> None:
         noise_scale: float = typer.Option(
             1.0, "--noise-scale", min=0.0, help="Multiply every record-level noise rate (0 = clean)."
         ),
+        profile: str = typer.Option(
+            "default",
+            "--profile",
+            help=f"Preset of noise rates and facility habits: {', '.join(PROFILES)} (see mpi/synth/README.md).",
+        ),
         config_file: Path | None = typer.Option(
             None,
             "--config",
             exists=True,
             dir_okay=False,
-            help="JSON file with SynthConfig fields (see mpi/synth/README.md).",
+            help="JSON file with SynthConfig fields, applied on top of --profile (see mpi/synth/README.md).",
+        ),
+        outbreak: list[str] = typer.Option(
+            [],
+            "--outbreak",
+            help="Inject an outbreak: GROUP:COMMUNE|auto:YYYY-MM-DD:PERSONS[:WEEKS] (GROUP: dengue, diarrhoea, "
+            "chickenpox, tb); repeatable. See mpi/synth/outbreak.py.",
         ),
     ) -> None:
         """Generate a synthetic province: XML 130 files plus the ground-truth table."""
-        config = SynthConfig.from_file(config_file) if config_file else SynthConfig()
+        try:
+            base = profile_config(profile)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--profile") from exc
+        config: SynthConfig = SynthConfig.from_file(config_file, base) if config_file else base
         if noise_scale != 1.0:
             config = config.scaled(noise_scale)
-        summary = generate_province(persons=persons, seed=seed, out=out, config=config, batch=batch)
+        try:
+            outbreaks = [Outbreak.parse(o) for o in outbreak]
+            summary = generate_province(
+                persons=persons, seed=seed, out=out, config=config, batch=batch, outbreaks=outbreaks
+            )
+        except ValueError as exc:
+            Console(stderr=True).print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
         console = Console()
         table = Table(title=f"Synthetic province in {summary.out}")
         table.add_column("what")

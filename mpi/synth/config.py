@@ -45,6 +45,10 @@ NOISE_KINDS: tuple[str, ...] = (
     "card_prefix_changed",
     "ma_bn_duplicate",
     "newborn_parent_name",
+    # Kinds the default profile leaves at 0 (its output stays what it was); the hard profile raises them.
+    "name_order_reversed",
+    "dob_year_digit_wrong",
+    "dob_year_digits_swapped",
 )
 
 DEFAULT_NOISE: Mapping[str, float] = {
@@ -73,6 +77,9 @@ DEFAULT_NOISE: Mapping[str, float] = {
     "card_prefix_changed": 0.03,
     "ma_bn_duplicate": 0.01,
     "newborn_parent_name": 0.80,
+    "name_order_reversed": 0.0,
+    "dob_year_digit_wrong": 0.0,
+    "dob_year_digits_swapped": 0.0,
 }
 
 # Facility habits: the share of facilities whose software behaves this way. Chosen facilities are drawn
@@ -88,6 +95,7 @@ HABIT_KINDS: tuple[str, ...] = (
     "export_undefined_bs_doc_kq",
     "export_undefined_ma_nhom",
     "export_inner_xmlns",
+    "facility_name_reversed",
 )
 
 # Habits whose effect leaves the field table (or is a known .NET serialiser artefact): the reader may warn.
@@ -103,6 +111,7 @@ DEFAULT_HABITS: Mapping[str, float] = {
     "export_undefined_bs_doc_kq": 0.10,
     "export_undefined_ma_nhom": 0.10,
     "export_inner_xmlns": 0.50,
+    "facility_name_reversed": 0.0,
 }
 
 
@@ -133,6 +142,9 @@ class SynthConfig:
     old_phone_user_share: float = 0.0  # persons still giving an 11-digit number everywhere (beyond noise)
     cmnd_holder_share_pre1990: float = 0.6  # of people born before 1990, who still has an old 9-digit CMND
     child_without_card_share: float = 0.7  # under-14s whose CCCD number is not known to facilities
+    # How long a newborn without a card may still be recorded under the mother's name (TT 30/2020 allows
+    # the first 28 days; some facilities keep the mother's-name record for months).
+    newborn_parent_name_days: int = 28
     # Care.
     visits_scale: float = 1.0
     chronic_share_40plus: float = 0.22
@@ -164,6 +176,8 @@ class SynthConfig:
                 problems.append(f"{name} must be a probability in [0, 1], got {value!r}")
         if not 1 <= self.months <= 60:
             problems.append(f"months must be 1..60, got {self.months}")
+        if not 0 <= self.newborn_parent_name_days <= 366:
+            problems.append(f"newborn_parent_name_days must be 0..366, got {self.newborn_parent_name_days}")
         if not 0.0 < self.visits_scale <= 20.0:
             problems.append(f"visits_scale must be in (0, 20], got {self.visits_scale}")
         if problems:
@@ -196,8 +210,9 @@ class SynthConfig:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SynthConfig:
-        """Build from a JSON object; missing keys keep their defaults, unknown keys are refused."""
+    def from_json(cls, data: Mapping[str, Any], base: SynthConfig | None = None) -> SynthConfig:
+        """Build from a JSON object; missing keys keep the values of ``base`` (default: the defaults), noise
+        and habit rates are merged kind by kind onto ``base``'s, unknown keys are refused."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -205,11 +220,16 @@ class SynthConfig:
         kwargs = dict(data)
         if "start" in kwargs and isinstance(kwargs["start"], str):
             kwargs["start"] = date.fromisoformat(kwargs["start"])
-        return cls(**kwargs)
+        if base is None:
+            return cls(**kwargs)
+        for mapping in ("noise", "habits"):
+            if mapping in kwargs:
+                kwargs[mapping] = {**getattr(base, mapping), **kwargs[mapping]}
+        return dataclasses.replace(base, **kwargs)
 
     @classmethod
-    def from_file(cls, path: Path) -> SynthConfig:
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+    def from_file(cls, path: Path, base: SynthConfig | None = None) -> SynthConfig:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")), base)
 
 
 @dataclass(frozen=True)
@@ -226,3 +246,61 @@ class SynthSummary:
     habit_facilities: Mapping[str, int]
     seconds: float
     out: Path
+
+
+# Named presets of `mpi synth --profile`. "default" is `SynthConfig()` unchanged (its output is pinned by
+# seed). "hard" is at least as hard as exports we did not generate: every variation kind a real province
+# shows is frequent enough to move pairwise recall — names in reversed order (per record, and whole
+# facilities whose software writes the given name first or the family name last), one wrong or two
+# swapped digits in the birth year, newborns kept under the mother's name for months, whole facilities
+# without diacritics or in NFD, more typos, missing CCCDs and guardians' CCCDs on children's records.
+PROFILES: tuple[str, ...] = ("default", "hard")
+
+HARD_NOISE: Mapping[str, float] = {
+    "cccd_missing": 0.15,
+    "cccd_digit_wrong": 0.015,
+    "cccd_guardian": 0.50,
+    "name_no_diacritics": 0.08,
+    "name_nfd": 0.06,
+    "name_wrong_tone": 0.02,
+    "name_middle_dropped": 0.05,
+    "name_middle_added": 0.02,
+    "name_y_i": 0.08,
+    "name_typo": 0.04,
+    "name_double_space": 0.02,
+    "dob_year_only": 0.02,
+    "dob_day_month_swapped": 0.02,
+    "dob_off_by_one": 0.02,
+    "dob_jan_first": 0.01,
+    "phone_changed": 0.08,
+    "phone_missing": 0.10,
+    "address_moved": 0.05,
+    "ma_bn_duplicate": 0.02,
+    "newborn_parent_name": 0.90,
+    "name_order_reversed": 0.04,
+    "dob_year_digit_wrong": 0.02,
+    "dob_year_digits_swapped": 0.02,
+}
+
+HARD_HABITS: Mapping[str, float] = {
+    "facility_strip_diacritics": 0.20,
+    "facility_nfd": 0.12,
+    "facility_empty_cccd": 0.10,
+    "facility_name_reversed": 0.08,
+}
+
+
+def profile_config(name: str) -> SynthConfig:
+    """The preset called ``name`` (one of :data:`PROFILES`)."""
+    if name == "default":
+        return SynthConfig()
+    if name == "hard":
+        return SynthConfig(
+            noise=HARD_NOISE,
+            habits=HARD_HABITS,
+            newborn_parent_name_days=120,
+            newborn_share_young_mothers=0.15,
+            namesake_share=0.02,
+            twin_birth_share=0.02,
+        )
+    raise ValueError(f"unknown synth profile {name!r}; known: {', '.join(PROFILES)}")

@@ -127,6 +127,10 @@ class EncounterFactory:
             if visit.refer_to is not None:
                 yield self._render(person, self._receiving_visit(visit, enc))
 
+    def extra_visit(self, person: Person, *, day: date, dx: str, facility: Facility) -> Encounter:
+        """One outpatient visit outside the person's plan (an injected outbreak: mpi.synth.outbreak)."""
+        return self._render(person, _Visit(day, facility, "01", dx))
+
     def _random_day(self, lo: date | None = None) -> date:
         lo = max(lo or self.start, self.start)
         span = (self.end - lo).days
@@ -143,19 +147,27 @@ class EncounterFactory:
         fraction = max(0.0, (self.end - first_day).days / max(1, self.window_days))
         for _ in range(_poisson(rng, rate * scale * fraction)):
             visits.append(self._acute(person, self._random_day(first_day)))
+        # Programme visits of a child born inside the window start after its birth, never before.
+        programme_from = first_day if born_in_window else None
         for cond in person.chronic:
             for _ in range(_poisson(rng, 5.0 * scale)):
-                visits.append(self._chronic(person, cx.CHRONIC_DX[cond], self._random_day()))
+                visits.append(self._chronic(person, cx.CHRONIC_DX[cond], self._random_day(programme_from)))
         if person.tb:
             tb_hosp = rng.choice(self.province.with_specialty("tb"))
             for _ in range(max(1, _poisson(rng, 4 * scale))):
                 visits.append(
-                    _Visit(self._random_day(), tb_hosp, "02" if rng.random() < 0.5 else "01", "A15.0", kind="tb")
+                    _Visit(
+                        self._random_day(programme_from),
+                        tb_hosp,
+                        "02" if rng.random() < 0.5 else "01",
+                        "A15.0",
+                        kind="tb",
+                    )
                 )
         if person.hiv:
             hiv_site = rng.choice(self.province.with_specialty("hiv"))
             for _ in range(max(1, _poisson(rng, 4 * scale))):
-                visits.append(_Visit(self._random_day(), hiv_site, "01", "B24", kind="hiv"))
+                visits.append(_Visit(self._random_day(programme_from), hiv_site, "01", "B24", kind="hiv"))
         if person.newborns:
             visits.append(self._delivery(person))
         if born_in_window:

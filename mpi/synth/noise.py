@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from calendar import isleap
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -54,6 +55,15 @@ def dob_text(person: Person) -> str:
     return f"{person.dob:%Y%m%d}{h:02d}{m:02d}"
 
 
+def reorder_name(tokens: list[str], *, given_first: bool) -> list[str]:
+    """The name in a foreign order: the given name first (``Khai Nguyễn Thị Minh``), or the family name
+    moved last (``Thị Minh Khai Nguyễn``)."""
+    family, *rest = tokens
+    if given_first:
+        return [rest[-1], family, *rest[:-1]]
+    return [*rest, family]
+
+
 def _swap_digits(value: str, rng: random.Random) -> str | None:
     positions = [i for i in range(len(value) - 1) if value[i] != value[i + 1]]
     if not positions:
@@ -67,13 +77,16 @@ class NoiseModel:
         self.rng = rng
         self.rates = dict(config.noise)
         self.undefined_share = config.undefined_row_share
+        self.newborn_days = config.newborn_parent_name_days
         self.counts: dict[str, int] = dict.fromkeys(NOISE_KINDS, 0)
         self.eligible: dict[str, int] = dict.fromkeys(NOISE_KINDS, 0)
         self.habit_counts: dict[str, int] = {}
 
     def _draw(self, kind: str) -> bool:
         self.eligible[kind] += 1
-        if self.rng.random() < self.rates[kind]:
+        rate = self.rates[kind]
+        # A kind switched off draws nothing, so adding a kind at rate 0 leaves every other draw unchanged.
+        if rate > 0.0 and self.rng.random() < rate:
             self.counts[kind] += 1
             return True
         return False
@@ -92,7 +105,12 @@ class NoiseModel:
         # Names. A newborn without its own card is written under the mother's name (TT 30/2020).
         tokens = [person.name.family, *person.name.middles, person.name.given]
         mother = person.mother
-        if mother is not None and not person.has_card and (day - person.dob).days <= 28 and draw("newborn_parent_name"):
+        if (
+            mother is not None
+            and not person.has_card
+            and (day - person.dob).days <= self.newborn_days
+            and draw("newborn_parent_name")
+        ):
             tokens = [mother.name.family, *mother.name.middles, mother.name.given]
             applied.append("newborn_parent_name")
         if len(tokens) >= 3 and draw("name_middle_dropped"):
@@ -115,6 +133,13 @@ class NoiseModel:
         if draw("name_typo"):
             tokens[-1] = typo(tokens[-1], rng)
             applied.append("name_typo")
+        if len(tokens) >= 2 and draw("name_order_reversed"):
+            tokens = reorder_name(tokens, given_first=rng.random() < 0.5)
+            applied.append("name_order_reversed")
+        elif len(tokens) >= 2 and "facility_name_reversed" in facility.habits:
+            # The facility's software always writes the same order: a fixed choice per facility.
+            tokens = reorder_name(tokens, given_first=int(facility.code) % 2 == 0)
+            self.habit("facility_name_reversed", applied)
         name = " ".join(tokens)
         if has_tone(name) and draw("name_wrong_tone"):
             name = wrong_tone(name, rng)
@@ -176,6 +201,28 @@ class NoiseModel:
             elif (m, d) != (1, 1) and draw("dob_jan_first"):
                 dob = f"{y:04d}0101{dob[8:]}"
                 applied.append("dob_jan_first")
+        # Typing errors in the birth year, on any precision; only years that could be real (1900 up to
+        # the encounter's year) and that differ from the true one.
+        year = int(dob[:4])
+        wrong = [
+            y
+            for pos in (2, 3)
+            for digit in "0123456789"
+            if digit != dob[pos] and 1900 <= (y := int(dob[:pos] + digit + dob[pos + 1 : 4])) <= day.year
+        ]
+        if wrong and draw("dob_year_digit_wrong"):
+            year = rng.choice(wrong)
+            applied.append("dob_year_digit_wrong")
+        else:
+            swapped_year = int(dob[:2] + dob[3] + dob[2])
+            if swapped_year != year and 1900 <= swapped_year <= day.year and draw("dob_year_digits_swapped"):
+                year = swapped_year
+                applied.append("dob_year_digits_swapped")
+        if year != int(dob[:4]):
+            month_day = dob[4:8]
+            if month_day == "0229" and not isleap(year):
+                month_day = "0228"
+            dob = f"{year:04d}{month_day}{dob[8:]}"
         ident.ngay_sinh = dob
 
         # Phone.

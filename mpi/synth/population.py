@@ -520,7 +520,11 @@ class PopulationContext:
             new_dob = date(other.dob.year, target.dob.month, min(target.dob.day, 28))
             target.dob = new_dob
             century = (new_dob.year // 100 - 19) * 2 + (target.sex - 1)
+            old_cccd = target.cccd
             target.cccd = f"{target.cccd[:3]}{century}{new_dob.year % 100:02d}{target.cccd[6:]}"
+            for member in members:  # children who carry this guardian's number carry the new one
+                if member.guardian_cccd == old_cccd:
+                    member.guardian_cccd = target.cccd
             if new_dob.year >= 1990:
                 target.cmnd = ""
         target.tags.add("namesake")

@@ -13,6 +13,7 @@ import json
 import random
 import time
 from calendar import monthrange
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from mpi.synth.encounters import Encounter, EncounterFactory
 from mpi.synth.envelope_writer import SubmissionSink, render_hoso
 from mpi.synth.facilities import build_province
 from mpi.synth.noise import NoiseModel
+from mpi.synth.outbreak import Outbreak, inject
 from mpi.synth.population import Person, PopulationContext
 from mpi.synth.registry import write_registry
 from mpi.synth.truth import PERSONS_SCHEMA, TRUTH_SCHEMA, TableWriter
@@ -76,7 +78,13 @@ def _truth_row(enc: Encounter, file: str) -> dict[str, Any]:
 
 
 def generate_province(
-    *, persons: int, seed: int, out: Path, config: SynthConfig | None = None, batch: int = 1
+    *,
+    persons: int,
+    seed: int,
+    out: Path,
+    config: SynthConfig | None = None,
+    batch: int = 1,
+    outbreaks: Sequence[Outbreak] = (),
 ) -> SynthSummary:
     """Write ``persons`` synthetic persons' encounters under ``out`` and return what was produced.
 
@@ -100,6 +108,8 @@ def generate_province(
         rng=rng, config=cfg, province=province, noise=noise, window_start=cfg.start, window_end=window_end
     )
     sink = SubmissionSink(out / "xml", batch=batch)
+    residents: dict[str, list[Person]] = {}
+    injected: list[dict[str, object]] = []
     encounters = referrals = 0
     with (
         TableWriter(out / "truth", TRUTH_SCHEMA) as truth,
@@ -121,6 +131,8 @@ def generate_province(
             members = population.household(persons - population.next_idx)
             for person in members:
                 chunk_people.append(person)
+                if outbreaks:
+                    residents.setdefault(person.address.commune.new_code, []).append(person)
                 for enc in factory.encounters(person):
                     hoso = render_hoso(enc.documents)
                     file = sink.add(facility_code=enc.facility.code, ma_lk=enc.ma_lk, ngaylap=enc.ngaylap, hoso=hoso)
@@ -129,6 +141,14 @@ def generate_province(
                     referrals += enc.referral_source is not None
             if len(chunk_people) >= CHUNK_PERSONS:
                 flush()
+        for outbreak in outbreaks:
+            described, extra = inject(outbreak, residents=residents, factory=factory, province=province, seed=seed)
+            injected.append(described)
+            for enc in extra:
+                hoso = render_hoso(enc.documents)
+                file = sink.add(facility_code=enc.facility.code, ma_lk=enc.ma_lk, ngaylap=enc.ngaylap, hoso=hoso)
+                chunk_rows.append((_truth_row(enc, f"xml/{file}"), enc.person))
+                encounters += 1
         flush()
         sink.close()
     facilities = [
@@ -136,6 +156,8 @@ def generate_province(
     ]
     (out / "facilities.json").write_text(json.dumps(facilities, ensure_ascii=False, indent=1), encoding="utf-8")
     write_registry(province, start=cfg.start, path=out / "facilities.csv")
+    if injected:
+        (out / "outbreaks.json").write_text(json.dumps(injected, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "config.json").write_text(
         json.dumps(
             {"persons": persons, "seed": seed, "batch": batch, "config": cfg.to_json()},

@@ -30,15 +30,28 @@ class Kind(StrEnum):
 # `;`-separated fields (SPEC §6) that are queried as lists. Others stay strings with `;` inside.
 LIST_FIELDS: Final = frozenset(
     {
-        ("XML1", "MA_THE_BHYT"), ("XML1", "MA_DKBD"), ("XML1", "GT_THE_TU"), ("XML1", "GT_THE_DEN"),
-        ("XML1", "MA_BENH_KT"), ("XML1", "MA_BENH_YHCT"), ("XML1", "MA_PTTT_QT"), ("XML1", "MA_KHOA"),
-        ("XML1", "CAN_NANG_CON"), ("XML1", "NGAY_TAI_KHAM"),
-        ("XML2", "MA_BAC_SI"), ("XML2", "MA_DICH_VU"),
-        ("XML3", "MA_BAC_SI"), ("XML3", "NGUOI_THUC_HIEN"), ("XML3", "MA_GIUONG"),
+        ("XML1", "MA_THE_BHYT"),
+        ("XML1", "MA_DKBD"),
+        ("XML1", "GT_THE_TU"),
+        ("XML1", "GT_THE_DEN"),
+        ("XML1", "MA_BENH_KT"),
+        ("XML1", "MA_BENH_YHCT"),
+        ("XML1", "MA_PTTT_QT"),
+        ("XML1", "MA_KHOA"),
+        ("XML1", "CAN_NANG_CON"),
+        ("XML1", "NGAY_TAI_KHAM"),
+        ("XML2", "MA_BAC_SI"),
+        ("XML2", "MA_DICH_VU"),
+        ("XML3", "MA_BAC_SI"),
+        ("XML3", "NGUOI_THUC_HIEN"),
+        ("XML3", "MA_GIUONG"),
         ("XML5", "NGUOI_THUC_HIEN"),
-        ("XML6", "MA_TINH_TRANG_DK"), ("XML6", "MA_XU_TRI"),
-        ("XML13", "MA_BENH_KT"), ("XML13", "MA_THE_BHYT"),
-        ("XML14", "MA_BENH_KT"), ("XML14", "MA_THE_BHYT"),
+        ("XML6", "MA_TINH_TRANG_DK"),
+        ("XML6", "MA_XU_TRI"),
+        ("XML13", "MA_BENH_KT"),
+        ("XML13", "MA_THE_BHYT"),
+        ("XML14", "MA_BENH_KT"),
+        ("XML14", "MA_THE_BHYT"),
     }
 )
 

@@ -96,9 +96,7 @@ def type_row(
                 values[tag] = value
     for name in _MANDATORY_BY_TABLE.get(table, ()):
         if not raw.get(name, "").strip():
-            issues.append(
-                issue("date_mandatory", hoso=hoso, table=table, row=index, field=name, detail="missing")
-            )
+            issues.append(issue("date_mandatory", hoso=hoso, table=table, row=index, field=name, detail="missing"))
     return row
 
 

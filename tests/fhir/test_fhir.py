@@ -1,58 +1,81 @@
-"""FHIR R4 over the synthetic province: every resource produced parses back with ``fhir.resources``.
+"""FHIR R4 over the synthetic province: every resource produced conforms to the official R4 JSON schema,
+``fhir.resources`` and the checked invariants (``tests/fhir/conformance.py``).
 
 The scenario patient (referred from facility A to B, CCCD known, A's encounter with drugs and lab results)
-is looked up by each identifier system, matched by demographics, read whole with ``$everything`` and
-cross-referenced with PIXm; errors come back as OperationOutcome and each read is one audit event.
+is looked up by each identifier system, matched by demographics, read whole with ``$everything`` (paged)
+and cross-referenced with PIXm; every reference resolves with a read; errors come back as
+OperationOutcome with the status FHIR, PIXm and PDQm ask for; each read is one audit event.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir.resources.R4B.parameters import Parameters
-from fhir.resources.R4B.patient import Patient
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlmodel import Session
 
+from mpi.facilities import LEVELS, RegistryRow, upsert_facility
 from mpi.fhir import identifiers as sid
 from mpi.identity import links as L
 from mpi.keys import Role
+from mpi.store.content import content_tables
+from tests.fhir.conformance import check
 from tests.records.conftest import KeyFactory, Store, key_actor
 
 FHIR_JSON = "application/fhir+json"
 GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
+BASE = "http://testserver/fhir"
 
 
 def _json(response: Any, status: int = 200) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(FHIR_JSON)
     body: dict[str, Any] = response.json()
-    return body
+    return check(body)
 
 
 def _bundle(response: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The Bundle (parsed whole, then each entry's resource again by its own class) and its resources."""
+    """The searchset (checked whole) and its match/include resources (not the outcome entry)."""
     body = _json(response)
-    Bundle.model_validate(body)
-    resources = [e["resource"] for e in body.get("entry", [])]
-    for r in resources:
-        get_fhir_model_class(r["resourceType"]).model_validate(r)
-    return body, resources
+    assert body["type"] == "searchset"
+    entries = body.get("entry", [])
+    for e in entries:
+        if e["search"]["mode"] != "outcome":
+            r = e["resource"]
+            assert e["fullUrl"] == f"{BASE}/{r['resourceType']}/{r['id']}"
+    return body, [e["resource"] for e in entries if e["search"]["mode"] != "outcome"]
 
 
-def _outcome(response: Any, status: int) -> str:
-    """The OperationOutcome's error code (ours, in details.coding)."""
+def _matches(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["resource"] for e in body.get("entry", []) if e["search"]["mode"] == "match"]
+
+
+def _link(body: dict[str, Any], relation: str) -> str | None:
+    return next((x["url"] for x in body.get("link", []) if x["relation"] == relation), None)
+
+
+def _warnings(body: dict[str, Any]) -> list[str]:
+    outcomes = [e["resource"] for e in body.get("entry", []) if e["search"]["mode"] == "outcome"]
+    return [i["diagnostics"] for o in outcomes for i in o["issue"] if i["severity"] == "warning"]
+
+
+def _outcome(response: Any, status: int, issue_type: str | None = None) -> str:
+    """The OperationOutcome's error code (ours, in details.coding), after checking status and issue type."""
     outcome = OperationOutcome.model_validate(_json(response, status))
     (issue,) = outcome.issue
     assert issue.severity == "error"
+    if issue_type is not None:
+        assert issue.code == issue_type
     assert issue.details is not None and issue.details.coding is not None
+    assert issue.details.coding[0].system == sid.ERROR_CODES
     code = issue.details.coding[0].code
     assert code is not None
     return str(code)
@@ -60,7 +83,8 @@ def _outcome(response: Any, status: int) -> str:
 
 def _person(client: TestClient, headers: dict[str, str], store: Store) -> int:
     cccd = store.province.scenario.cccd
-    _, (patient,) = _bundle(client.get("/fhir/Patient", params={"identifier": f"{sid.CCCD}|{cccd}"}, headers=headers))
+    body, _ = _bundle(client.get("/fhir/Patient", params={"identifier": f"{sid.CCCD}|{cccd}"}, headers=headers))
+    (patient,) = _matches(body)
     return int(patient["id"])
 
 
@@ -68,203 +92,417 @@ def _identifiers(patient: dict[str, Any], system: str) -> list[str]:
     return [i["value"] for i in patient["identifier"] if i["system"] == system]
 
 
-def test_metadata_is_a_capability_statement_without_a_key(client: TestClient) -> None:
+def _relative(url: str) -> str:
+    assert url.startswith(BASE), url
+    return "/fhir" + url.removeprefix(BASE)
+
+
+def _all_pages(client: TestClient, headers: dict[str, str], url: str, **params: Any) -> list[dict[str, Any]]:
+    """Follow ``next`` links to the end; each page checked; the match and include entries of all pages."""
+    body, resources = _bundle(client.get(url, params=params, headers=headers))
+    out = list(resources)
+    while (following := _link(body, "next")) is not None:
+        body, resources = _bundle(client.get(_relative(following), headers=headers))
+        out += resources
+    return out
+
+
+# --- CapabilityStatement ------------------------------------------------------------------------------
+
+
+def test_metadata_declares_what_is_supported_and_instantiates_the_ihe_actors(client: TestClient) -> None:
     body = _json(client.get("/fhir/metadata"))
-    CapabilityStatement.model_validate(body)
     assert body["fhirVersion"] == "4.0.1"
+    assert body["implementation"]["url"] == BASE
+    assert set(body["instantiates"]) == {
+        "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager",
+        "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.Supplier",
+    }
+    assert {"application/fhir+json", "application/fhir+xml"} <= set(body["format"])
     (rest,) = body["rest"]
-    patient = next(r for r in rest["resource"] if r["type"] == "Patient")
-    assert [o["name"] for o in patient["operation"]] == ["match", "everything", "ihe-pix"]
-    assert sid.CCCD in patient["searchParam"][0]["documentation"]
-    assert {r["type"] for r in rest["resource"]} == {
+    by_type = {r["type"]: r for r in rest["resource"]}
+    assert set(by_type) == {
         "Patient", "Encounter", "Condition", "MedicationRequest", "Procedure", "Observation", "ServiceRequest",
-        "Appointment", "Organization",
+        "Appointment", "Organization", "Location",
     }  # fmt: skip
+    patient = by_type.pop("Patient")
+    assert [i["code"] for i in patient["interaction"]] == ["read", "search-type"]
+    assert [o["name"] for o in patient["operation"]] == ["match", "everything", "ihe-pix"]
+    params = {p["name"]: p for p in patient["searchParam"]}
+    assert set(params) == {"_id", "identifier", "family", "given", "birthdate", "gender"}
+    assert all(p["definition"].startswith("http://hl7.org/fhir/SearchParameter/") for p in params.values())
+    assert sid.CCCD in params["identifier"]["documentation"]
+    assert all([i["code"] for i in r["interaction"]] == ["read"] for r in by_type.values())
+    behind_proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hub.example.vn", "X-Forwarded-Prefix": "/mpi"}
+    assert client.get("/fhir/metadata", headers=behind_proxy).json()["implementation"]["url"] == (
+        "https://hub.example.vn/mpi/fhir"
+    )
 
 
-def test_patient_read_carries_every_identifier_and_demographics_as_recorded(
+# --- Patient read and search ----------------------------------------------------------------------------
+
+
+def test_patient_read_one_official_name_identifiers_told_apart_meta_and_etag(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
     headers = auth(Role.CLINICIAN, s.facility_b)
     person = _person(client, headers, store)
-    body = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
-    patient = Patient.model_validate(body)
-    assert patient.id == str(person)
+    response = client.get(f"/fhir/Patient/{person}", headers=headers)
+    body = _json(response)
+    assert body["id"] == str(person) and body["active"] is True
     assert _identifiers(body, sid.PERSON) == [str(person)]
     assert _identifiers(body, sid.CCCD) == [s.cccd]
     assert _identifiers(body, sid.BHXH) == [s.bhxh]
-    assert len(_identifiers(body, sid.facility_patient_system(s.facility_a))) == 1
-    summary = client.get(f"/api/v1/persons/{person}", headers=headers).json()
-    recorded = summary["demographics"]  # newest facility first, as each facility sent them
-    assert [n["text"] for n in body["name"]] == list(dict.fromkeys(d["name"] for d in recorded if d["name"]))
+    (cccd,) = [i for i in body["identifier"] if i["system"] == sid.CCCD]
+    assert cccd["assigner"] == {"display": "Bộ Công an"}
+    assert cccd["period"]["start"][:4].isdigit()
+    (ma_bn,) = [i for i in body["identifier"] if i["system"] == sid.facility_patient_system(s.facility_a)]
+    assert ma_bn["assigner"] == {"reference": f"Organization/{s.facility_a}"}
+    uses = [n.get("use") for n in body["name"]]
+    assert uses.count("official") == 1 and uses[0] == "official"
+    assert body["name"][0]["text"].casefold() == s.name.casefold()  # with its diacritics, as recorded
     for name in body["name"]:
         assert " ".join([name["family"], *name["given"]]) == " ".join(name["text"].split())
-    assert body["birthDate"] == next(d["birth_date"] for d in recorded if d["birth_date"])
+        assert name["extension"][0]["url"] == f"{sid.BASE}/StructureDefinition/recorded-by"
     assert body["birthDate"] == s.birth_date
-    phones = [t["value"] for t in body.get("telecom", [])]
-    assert phones == list(dict.fromkeys(d["phone"] for d in recorded if d["phone"]))
-    assert body["gender"] == {1: "male", 2: "female", 3: "unknown"}[recorded[0]["sex"]]
-    assert all(a["country"] == "VN" for a in body["address"])
+    assert body["meta"]["versionId"] and body["meta"]["lastUpdated"]
+    etag, modified = response.headers["etag"], response.headers["last-modified"]
+    assert etag == f'W/"{body["meta"]["versionId"]}"'
+    again = client.get(f"/fhir/Patient/{person}", headers={**headers, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(f"/fhir/Patient/{person}", headers={**headers, "If-Modified-Since": modified}).status_code == 304
+    assert client.get(f"/fhir/Patient/{person}", headers={**headers, "If-None-Match": 'W/"other"'}).status_code == 200
+    # ids are compared as written: 0123 is not 123
+    assert _outcome(client.get(f"/fhir/Patient/0{person}", headers=headers), 404, "not-found") == "person_not_found"
 
 
-def test_identifier_search_by_cccd_bhxh_and_facility_patient_id_with_and_without_system(
-    store: Store, client: TestClient, auth: KeyFactory
-) -> None:
+def test_name_rules_official_form_variants_and_former_names() -> None:
+    from datetime import UTC, datetime
+
+    from mpi.fhir.lookup import RecordedIdentity
+    from mpi.fhir.patient import patient_names
+
+    def seen(n: int, name: str, day: str, facility: str = "33001") -> RecordedIdentity:
+        return RecordedIdentity(n, facility, day, datetime(2024, 1, 1, tzinfo=UTC), name, None, (), None)
+
+    names = patient_names([
+        seen(1, "Con của Trần Thị Lan", "2023-01-02"),
+        seen(2, "NGUYEN VAN AN", "2023-06-01", "33002"),
+        seen(3, "Nguyễn Văn An", "2023-07-01"),
+        seen(4, "Nguyễn Văn An", "2024-01-01", "33003"),
+    ])  # fmt: skip
+    assert [(n["text"], n.get("use")) for n in names] == [
+        ("Nguyễn Văn An", "official"), ("NGUYEN VAN AN", None), ("Con của Trần Thị Lan", "old"),
+    ]  # fmt: skip
+    assert [e["valueReference"]["reference"] for e in names[0]["extension"]] == [
+        "Organization/33003", "Organization/33001"
+    ]  # fmt: skip
+
+
+def test_token_search_semantics_ids_comma_ors_and_errors(store: Store, client: TestClient, auth: KeyFactory) -> None:
     s = store.province.scenario
     headers = auth(Role.CLINICIAN, s.facility_b)
     person = _person(client, headers, store)
     patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     (ma_bn,) = _identifiers(patient, sid.facility_patient_system(s.facility_a))
 
-    def ids(identifier: str) -> list[str]:
-        bundle, resources = _bundle(client.get("/fhir/Patient", params={"identifier": identifier}, headers=headers))
-        assert bundle["type"] == "searchset"
-        assert bundle["total"] == len(resources)
-        return [r["id"] for r in resources]
+    def ids(**params: str) -> list[str]:
+        body, _ = _bundle(client.get("/fhir/Patient", params=params, headers=headers))
+        found = [r["id"] for r in _matches(body)]
+        assert body["total"] == len(found)
+        assert _link(body, "self") is not None
+        return found
 
-    assert ids(f"{sid.CCCD}|{s.cccd}") == [str(person)]
-    assert ids(s.cccd) == [str(person)]
-    assert ids(f"{sid.BHXH}|{s.bhxh}") == [str(person)]
-    assert ids(s.bhxh) == [str(person)]
-    assert str(person) in ids(f"{sid.facility_patient_system(s.facility_a)}|{ma_bn}")
-    assert str(person) in ids(ma_bn)
-    assert ids(f"{sid.PERSON}|{person}") == [str(person)]
-    assert ids(f"{sid.BHXH}|{s.cccd}") == []  # a CCCD is not a BHXH number
-    assert ids(f"https://example.org/sid/other|{s.cccd}") == []
-    assert ids("001099000000") == []
+    me = [str(person)]
+    assert ids(identifier=f"{sid.CCCD}|{s.cccd}") == me
+    assert ids(identifier=s.cccd) == me  # any system
+    assert ids(identifier=f"|{s.cccd}") == []  # identifiers without a system: the hub has none
+    assert ids(identifier=f"{sid.BHXH}|{s.bhxh}") == me
+    assert str(person) in ids(identifier=f"{sid.facility_patient_system(s.facility_a)}|{ma_bn}")
+    assert ids(identifier=f"{sid.PERSON}|{person}") == me
+    assert ids(identifier=f"{sid.BHXH}|{s.cccd}") == []
+    assert ids(identifier=f"https://example.org/sid/other|{s.cccd}") == []
+    assert ids(identifier=f"{sid.CCCD}|001099000000,{sid.CCCD}|{s.cccd}") == me  # comma: OR
+    assert ids(_id=str(person)) == me
+    assert ids(_id=f"0{person}") == []
+    assert ids(_id=str(person), identifier=f"{sid.CCCD}|{s.cccd}") == me  # AND
+    assert ids(_id="1", identifier=f"{sid.CCCD}|{s.cccd}") == ([] if person != 1 else me)
+    family, given = s.name.split(" ", 1)
+    assert str(person) in ids(family=family, given=given, birthdate=f"eq{s.birth_date}")
     posted = client.post("/fhir/Patient/_search", data={"identifier": f"{sid.CCCD}|{s.cccd}"}, headers=headers)
-    assert [r["id"] for r in _bundle(posted)[1]] == [str(person)]
+    assert [r["id"] for r in _matches(_bundle(posted)[0])] == me
+
+    def error(status: int, issue: str, **params: str) -> str:
+        return _outcome(client.get("/fhir/Patient", params=params, headers=headers), status, issue)
+
+    assert error(400, "too-costly", identifier=f"{sid.CCCD}|") == "search_too_broad"
+    assert error(400, "invalid", family=family) == "parameter_invalid"
+    assert error(400, "invalid", family=family, given=given, birthdate=f"gt{s.birth_date}") == "parameter_invalid"
+    assert error(400, "invalid", family=family, given=given, birthdate="05/03/1990") == "parameter_invalid"
+    assert error(400, "invalid", _count="many", identifier=s.cccd) == "parameter_invalid"
+    assert error(400, "invalid") == "parameter_invalid"
+
+    # an unknown parameter is ignored and said so; with Prefer: handling=strict it is refused
+    body, _ = _bundle(client.get("/fhir/Patient", params={"identifier": s.cccd, "name": "x"}, headers=headers))
+    assert _warnings(body) == ["parameter 'name' was ignored: not supported here"]
+    assert "name=" not in (_link(body, "self") or "")
+    strict = client.get("/fhir/Patient", params={"identifier": s.cccd, "name": "x"},
+                        headers={**headers, "Prefer": "handling=strict"})  # fmt: skip
+    assert _outcome(strict, 400, "invalid") == "parameter_unsupported"
 
 
-def test_demographic_search_by_family_given_birthdate(store: Store, client: TestClient, auth: KeyFactory) -> None:
+def test_search_pages_with_signed_cursors_and_summary_count(
+    store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
+) -> None:
     s = store.province.scenario
     headers = auth(Role.CLINICIAN, s.facility_b)
-    person = _person(client, headers, store)
-    family, given = s.name.split(" ", 1)
-    params = {"family": family, "given": given, "birthdate": s.birth_date}
-    _, resources = _bundle(client.get("/fhir/Patient", params=params, headers=headers))
-    assert resources[0]["id"] == str(person)
-    assert _outcome(client.get("/fhir/Patient", params={"family": family}, headers=headers), 422) == "query_invalid"
+    query = {"identifier": ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])}
+    body, _ = _bundle(client.get("/fhir/Patient", params=query, headers=headers))
+    everyone = [r["id"] for r in _matches(body)]
+    assert len(everyone) >= 3 and body["total"] == len(everyone)
+    self_link = urlsplit(_link(body, "self") or "")
+    assert parse_qs(self_link.query) == {k: [v] for k, v in query.items()}
+
+    pages: list[list[str]] = []
+    page, _ = _bundle(client.get("/fhir/Patient", params={**query, "_count": "1"}, headers=headers))
+    assert _link(page, "previous") is None
+    while True:
+        pages.append([r["id"] for r in _matches(page)])
+        following = _link(page, "next")
+        if following is None:
+            break
+        assert not any(c in following for c in store.province.cccds[:4])  # the cursor carries no query values
+        previous = page
+        page, _ = _bundle(client.get(_relative(following), headers=headers))
+        back, _ = _bundle(client.get(_relative(_link(page, "previous") or ""), headers=headers))
+        assert [r["id"] for r in _matches(back)] == [r["id"] for r in _matches(previous)]
+    assert [i for p in pages for i in p] == everyone and all(len(p) == 1 for p in pages)
+
+    opening, _ = _bundle(client.get("/fhir/Patient", params={**query, "_count": "1"}, headers=headers))
+    cursor = parse_qs(urlsplit(_link(opening, "next") or "").query)["_page"][0]
+    tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    assert _outcome(client.get("/fhir/Patient", params={"_page": tampered}, headers=headers), 400) == "cursor_invalid"
+    other = auth(Role.CLINICIAN, s.facility_b)
+    assert _outcome(client.get("/fhir/Patient", params={"_page": cursor}, headers=other), 400) == "cursor_invalid"
+
+    counted = _json(client.get("/fhir/Patient", params={**query, "_summary": "count"}, headers=headers))
+    assert "entry" not in counted and counted["total"] == len(everyone)
+    zero = _json(client.get("/fhir/Patient", params={**query, "_count": "0"}, headers=headers))
+    assert "entry" not in zero and zero["total"] == len(everyone)
 
 
-def test_match_returns_graded_scored_candidates(store: Store, client: TestClient, auth: KeyFactory) -> None:
+# --- $match (PDQm ITI-119) ------------------------------------------------------------------------------
+
+
+def test_match_graded_scored_count_bare_patient_and_only_certain(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
     s = store.province.scenario
     headers = auth(Role.CLINICIAN, s.facility_b)
     person = _person(client, headers, store)
 
     def parameters(patient: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        body = {
+        return check({
             "resourceType": "Parameters",
             "parameter": [
                 {"name": "resource", "resource": {"resourceType": "Patient", **patient}},
                 *({"name": k, **v} for k, v in extra.items()),
             ],
-        }
-        Parameters.model_validate(body)
-        return body
+        })  # fmt: skip
+
+    def matched(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+        bundle, _ = _bundle(client.post("/fhir/Patient/$match", json=body, headers=headers))
+        return [r["id"] for r in _matches(bundle)], [e["search"] for e in bundle.get("entry", [])]
 
     by_name = parameters({"name": [{"text": s.name}], "birthDate": s.birth_date}, count={"valueInteger": 5})
-    bundle, resources = _bundle(client.post("/fhir/Patient/$match", json=by_name, headers=headers))
-    assert 1 <= len(resources) <= 5
-    assert resources[0]["id"] == str(person)
-    searches = [e["search"] for e in bundle["entry"]]
+    found, searches = matched(by_name)
+    assert 1 <= len(found) <= 5 and found[0] == str(person)
     assert {x["mode"] for x in searches} == {"match"}
     assert all(0.0 < x["score"] <= 1.0 for x in searches)
-    assert all([ext["url"] for ext in x["extension"]] == [GRADE] for x in searches)
+    assert [x["score"] for x in searches] == sorted((x["score"] for x in searches), reverse=True)
     grades = [x["extension"][0]["valueCode"] for x in searches]
     assert grades[0] in ("certain", "probable")
-    order = {"certain": 0, "probable": 1, "possible": 2}
-    ranked = [(order[g], -x["score"]) for g, x in zip(grades, searches, strict=True)]
-    assert ranked == sorted(ranked)
 
-    by_id = parameters({"identifier": [{"system": sid.CCCD, "value": s.cccd}]})
-    bundle, resources = _bundle(client.post("/fhir/Patient/$match", json=by_id, headers=headers))
-    assert [r["id"] for r in resources] == [str(person)]
-    assert bundle["entry"][0]["search"] == {
-        "extension": [{"url": GRADE, "valueCode": "certain"}], "mode": "match", "score": 1.0
-    }  # fmt: skip
+    by_id = parameters({"identifier": [{"system": sid.CCCD, "value": s.cccd}]}, count={"valueInteger": 1})
+    assert matched(by_id) == ([str(person)], [{"extension": [{"url": GRADE, "valueCode": "certain"}],
+                                               "mode": "match", "score": 1.0}])  # fmt: skip
+    bare = {"resourceType": "Patient", "identifier": [{"system": sid.CCCD, "value": s.cccd}]}
+    assert matched(bare)[0] == [str(person)]  # a Patient as the whole body (one resource parameter)
 
-    only = parameters(
-        {"name": [{"text": s.name}], "birthDate": s.birth_date},
-        count={"valueInteger": 5},
-        onlyCertainMatches={"valueBoolean": True},
+    only = parameters({"name": [{"text": s.name}], "birthDate": s.birth_date}, count={"valueInteger": 5},
+                      onlyCertainMatches={"valueBoolean": True})  # fmt: skip
+    assert matched(only)[0] == [i for i, g in zip(found, grades, strict=True) if g == "certain"]
+
+    def refused(body: Any) -> str:
+        return _outcome(client.post("/fhir/Patient/$match", json=body, headers=headers), 400)
+
+    assert refused(parameters({"gender": "male"})) == "match_too_vague"
+    assert refused({"resourceType": "Patient"}) == "match_too_vague"
+    assert refused({"resourceType": "Parameters", "parameter": [{"name": "count", "valueInteger": 2}]}) == (
+        "parameter_invalid"
     )
-    _, certain = _bundle(client.post("/fhir/Patient/$match", json=only, headers=headers))
-    by_name_ids = [r["id"] for r in _bundle(client.post("/fhir/Patient/$match", json=by_name, headers=headers))[1]]
-    assert [r["id"] for r in certain] == [i for i, g in zip(by_name_ids, grades, strict=True) if g == "certain"]
-
-    bare = parameters({"gender": "male"})
-    assert _outcome(client.post("/fhir/Patient/$match", json=bare, headers=headers), 422) == "query_invalid"
-    assert _outcome(client.post("/fhir/Patient/$match", json={"resourceType": "Patient"}, headers=headers), 422) == (
-        "query_invalid"
-    )
+    assert refused(parameters({"gender": "male"}, count={"valueInteger": 0})) == "parameter_invalid"
+    assert refused({"resourceType": "Observation"}) == "body_invalid"
+    bad_json = client.post("/fhir/Patient/$match", content=b"{nope", headers={**headers, "Content-Type": FHIR_JSON})
+    assert _outcome(bad_json, 400) == "body_invalid"
 
 
-def test_everything_has_the_record_as_fhir_and_filters(store: Store, client: TestClient, auth: KeyFactory) -> None:
+# --- $everything ---------------------------------------------------------------------------------------
+
+
+def test_everything_is_a_paged_searchset_whose_references_all_resolve(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
     s = store.province.scenario
     headers = auth(Role.CLINICIAN, s.facility_b)
     person = _person(client, headers, store)
     url = f"/fhir/Patient/{person}/$everything"
-    bundle, resources = _bundle(client.get(url, headers=headers))
-    assert bundle["type"] == "collection"
-    types = {r["resourceType"] for r in resources}
-    assert types >= {
-        "Patient", "Encounter", "Condition", "MedicationRequest", "Observation", "ServiceRequest", "Organization"
-    }  # fmt: skip
-    assert resources[0]["resourceType"] == "Patient"
+    first, _ = _bundle(client.get(url, params={"_count": "3"}, headers=headers))
+    assert len(_matches(first)) == 3 and _link(first, "next") is not None and "total" not in first
+    paged = _all_pages(client, headers, url, _count="3")
+    whole = _all_pages(client, headers, url, _count="200")
+    key = [(r["resourceType"], r["id"]) for r in paged if r["resourceType"] not in ("Organization", "Location")]
+    assert key == [(r["resourceType"], r["id"]) for r in whole if r["resourceType"] not in ("Organization", "Location")]
+    assert len(set(key)) == len(key)
+    assert key[0] == ("Patient", str(person))
+    types = {t for t, _ in key}
+    assert types >= {"Patient", "Encounter", "Condition", "MedicationRequest", "Observation", "ServiceRequest"}
+
     timeline = client.get(f"/api/v1/persons/{person}/timeline", headers=headers).json()
-    encounters = [r for r in resources if r["resourceType"] == "Encounter"]
+    encounters = [r for r in whole if r["resourceType"] == "Encounter"]
     assert [int(e["id"]) for e in encounters] == [e["encounter_id"] for e in timeline["entries"]]
+    assert all(e["meta"]["versionId"] == "1" and e["meta"]["lastUpdated"] for e in encounters)
+
+    # every reference resolves by a read, to the same resource
+    present = {(r["resourceType"], r["id"]): r for r in whole}
+    references = {ref for r in whole for ref in _references(r)}
+    for ref in sorted(references):
+        kind, rid = ref.split("/")
+        response = client.get(f"/fhir/{ref}", headers=headers)
+        read = _json(response)
+        assert (read["resourceType"], read["id"]) == (kind, rid)
+        if kind != "Patient" and (kind, rid) in present:
+            assert read == present[(kind, rid)]
+            assert response.headers.get("etag", 'W/"1"').startswith('W/"')
 
     (at_a,) = [e for e in timeline["entries"] if e["facility_code"] == s.facility_a and e["ma_lk"] == s.ma_lk_a]
-    mine = [r for r in resources if r.get("encounter", {}).get("reference") == f"Encounter/{at_a['encounter_id']}"]
+    mine = [r for r in whole if r.get("encounter", {}).get("reference") == f"Encounter/{at_a['encounter_id']}"]
     drugs = [r for r in mine if r["resourceType"] == "MedicationRequest"]
-    assert len(drugs) >= 1
-    assert all(d["dosageInstruction"][0]["text"] and d["dosageInstruction"][0]["route"]["coding"][0]["code"]
-               for d in drugs)  # fmt: skip
-    labs = [r for r in mine if r["resourceType"] == "Observation"]
-    assert len(labs) >= 1
-    numeric = [o for o in labs if "valueQuantity" in o]
-    assert all(isinstance(o["valueQuantity"]["value"], int | float) for o in numeric)
-    assert all("valueQuantity" in o or "valueString" in o or "note" in o for o in labs)
+    assert drugs and all(d["dosageInstruction"][0]["route"]["coding"][0]["code"] for d in drugs)
     (referral,) = [r for r in mine if r["resourceType"] == "ServiceRequest"]
     assert referral["performer"] == [{"reference": f"Organization/{s.facility_b}"}]
-    assert referral["requester"] == {"reference": f"Organization/{s.facility_a}"}
     (enc_a,) = [e for e in encounters if e["id"] == str(at_a["encounter_id"])]
     assert enc_a["serviceProvider"] == {"reference": f"Organization/{s.facility_a}"}
-    assert enc_a["class"]["system"] == sid.ACT_CODE
+    assert enc_a["location"] == [{"location": {"reference": f"Location/{s.facility_a}"}}]
     assert enc_a["identifier"] == [{"system": sid.facility_encounter_system(s.facility_a), "value": s.ma_lk_a}]
-    conditions = [r for r in mine if r["resourceType"] == "Condition"]
-    assert conditions[0]["code"]["coding"][0] == {"system": sid.ICD10, "code": at_a["main_diagnosis"]}
-    organizations = {r["id"] for r in resources if r["resourceType"] == "Organization"}
-    assert {s.facility_a, s.facility_b} <= organizations
-
-    # _type
-    _, only = _bundle(client.get(url, params={"_type": "Encounter,Condition"}, headers=headers))
-    assert {r["resourceType"] for r in only} == {"Encounter", "Condition"}
-    assert len(only) == sum(1 for r in resources if r["resourceType"] in ("Encounter", "Condition"))
-    assert _outcome(client.get(url, params={"_type": "Claim"}, headers=headers), 422) == "query_invalid"
-
-    # start / end: one day, a whole year, the future
-    day = at_a["start"][:10]
-    _, same_day = _bundle(client.get(url, params={"start": day, "end": day, "_type": "Encounter"}, headers=headers))
-    assert len(same_day) == sum(1 for e in timeline["entries"] if e["start"][:10] == day)
-    year = day[:4]
-    _, in_year = _bundle(client.get(url, params={"start": year, "end": year, "_type": "Encounter"}, headers=headers))
-    assert len(in_year) == sum(1 for e in timeline["entries"] if e["start"][:4] == year)
-    _, future = _bundle(client.get(url, params={"start": "2100"}, headers=headers))
-    assert [r["resourceType"] for r in future] == ["Patient"]
-    assert _outcome(client.get(url, params={"start": "05/03/2024"}, headers=headers), 422) == "query_invalid"
-
-    # _since: everything was received before now, nothing after
-    _, since_past = _bundle(client.get(url, params={"_since": "2000-01-01T00:00:00Z"}, headers=headers))
-    assert len(since_past) == len(resources)
-    _, since_future = _bundle(client.get(url, params={"_since": "2100-01-01T00:00:00+07:00"}, headers=headers))
-    assert [r["resourceType"] for r in since_future] == ["Patient"]
 
 
-def test_ihe_pix_cross_references_facility_ids_cccd_and_person_id(
+def _kinds(resources: list[dict[str, Any]]) -> list[str]:
+    """Resource types of the results (Organizations and Locations are included for reference only)."""
+    return [r["resourceType"] for r in resources if r["resourceType"] not in ("Organization", "Location")]
+
+
+def _references(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["reference"]] if isinstance(value.get("reference"), str) else []
+        return own + [r for v in value.values() for r in _references(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _references(v)]
+    return []
+
+
+def test_everything_filters_care_overlap_since_types_and_post(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
+    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b)
+    x1 = content_tables["XML1"]
+    with store.engine.connect() as conn:  # a stay of several days, and its person
+        rows = conn.execute(
+            select(x1.c.encounter_id, x1.c.ngay_vao, x1.c.ngay_ra, L.sources.c.person_id)
+            .join(L.sources, L.sources.c.encounter_id == x1.c.encounter_id)
+            .where(x1.c.ngay_ra.is_not(None), x1.c.ngay_vao.is_not(None))
+        ).all()
+        stay = next(r for r in rows if (r.ngay_ra.date() - r.ngay_vao.date()).days >= 2)
+        person = L.current_person(conn, int(stay.person_id))
+    url = f"/fhir/Patient/{person}/$everything"
+    middle = stay.ngay_vao.date().toordinal() + 1
+    day = date.fromordinal(middle).isoformat()
+
+    def encounters(**params: Any) -> list[str]:
+        return [r["id"] for r in _all_pages(client, headers, url, _type="Encounter", **params)
+                if r["resourceType"] == "Encounter"]  # fmt: skip
+
+    assert str(stay.encounter_id) in encounters(start=day, end=day)  # admitted before, discharged after
+    assert str(stay.encounter_id) not in encounters(end=date.fromordinal(middle - 2).isoformat())
+    assert str(stay.encounter_id) not in encounters(start=date.fromordinal(stay.ngay_ra.date().toordinal() + 1)
+                                                    .isoformat())  # fmt: skip
+    everything = _all_pages(client, headers, url, _count="200")
+    assert _kinds(_all_pages(client, headers, url, start="2100")) == ["Patient"]
+    assert len(_all_pages(client, headers, url, _since="2000-01-01T00:00:00Z", _count="200")) == len(everything)
+    assert _kinds(_all_pages(client, headers, url, _since="2100-01-01T00:00:00+07:00")) == ["Patient"]
+    # _type repeated: the union (not the last one)
+    both = client.get(url + "?_type=Encounter&_type=Condition&_count=200", headers=headers)
+    assert {r["resourceType"] for r in _matches(_bundle(both)[0])} == {"Encounter", "Condition"}
+    assert _outcome(client.get(url, params={"_type": "Claim"}, headers=headers), 400) == "parameter_invalid"
+    assert _outcome(client.get(url, params={"start": "05/03/2024"}, headers=headers), 400) == "parameter_invalid"
+    assert _outcome(client.get(url, params={"_since": "yesterday"}, headers=headers), 400) == "parameter_invalid"
+    # POST with a Parameters body: the same answer as GET
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "start", "valueDate": day}, {"name": "end", "valueDate": day},
+        {"name": "_type", "valueString": "Encounter"},
+    ]}  # fmt: skip
+    posted, _ = _bundle(client.post(url, json=body, headers=headers))
+    assert [r["id"] for r in _matches(posted)] == encounters(start=day, end=day)
+    counted = _json(client.get(url, params={"_summary": "count"}, headers=headers))
+    assert counted["total"] == sum(1 for r in everything if r["resourceType"] not in ("Organization", "Location"))
+
+
+def test_reads_of_unknown_superseded_or_malformed_ids_and_interactions(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
+    s = store.province.scenario
+    headers = auth(Role.CLINICIAN, s.facility_b)
+    person = _person(client, headers, store)
+    encounter = next(r for r in _all_pages(client, headers, f"/fhir/Patient/{person}/$everything", _count="200")
+                     if r["resourceType"] == "Encounter")  # fmt: skip
+    with Session(store.engine) as session:  # the facility registry names facility A
+        upsert_facility(session=session, row=RegistryRow(facility_code=s.facility_a, name="Bệnh viện Thử nghiệm",
+                                                         level="district"))  # fmt: skip
+        session.commit()
+    organization = _json(client.get(f"/fhir/Organization/{s.facility_a}", headers=headers))
+    assert organization["name"] == "Bệnh viện Thử nghiệm"
+    assert {"system": sid.FACILITY_LEVEL, "code": "district", "display": LEVELS["district"][0]} in (
+        organization["type"][0]["coding"]
+    )
+    assert _json(client.get(f"/fhir/Location/{s.facility_b}", headers=headers))["managingOrganization"] == {
+        "reference": f"Organization/{s.facility_b}"
+    }
+    for path in (f"Encounter/0{encounter['id']}", "Encounter/99999999", f"Condition/{encounter['id']}-dx-99",
+                 "Observation/abc", "Organization/99998"):  # fmt: skip
+        assert _outcome(client.get(f"/fhir/{path}", headers=headers), 404, "not-found") == "resource_not_found"
+    assert _outcome(client.get("/fhir/Claim/1", headers=headers), 404) == "type_not_supported"
+    assert _outcome(client.put(f"/fhir/Patient/{person}", json={}, headers=headers), 405, "not-supported") == (
+        "interaction_not_supported"
+    )
+    assert _outcome(client.delete(f"/fhir/Encounter/{encounter['id']}", headers=headers), 405) == (
+        "interaction_not_supported"
+    )
+    assert _outcome(client.get("/fhir/Encounter", params={"patient": person}, headers=headers), 405) == (
+        "interaction_not_supported"
+    )
+    assert _outcome(client.post("/fhir/Patient/$validate", json={}, headers=headers), 405) == (
+        "interaction_not_supported"
+    )
+    assert _outcome(client.get(f"/fhir/Patient/{person}/$summary", headers=headers), 405) == (
+        "interaction_not_supported"
+    )
+
+
+# --- PIXm (ITI-83) ---------------------------------------------------------------------------------------
+
+
+def test_ihe_pix_get_form_and_parameters_with_pixm_status_and_issue_codes(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
@@ -278,38 +516,90 @@ def test_ihe_pix_cross_references_facility_ids_cccd_and_person_id(
         params: dict[str, Any] = {"sourceIdentifier": source}
         if targets:
             params["targetSystem"] = list(targets)
-        body = _json(client.get("/fhir/Patient/$ihe-pix", params=params, headers=headers))
-        Parameters.model_validate(body)
-        return body
+        return _json(client.get("/fhir/Patient/$ihe-pix", params=params, headers=headers))
 
     def values(body: dict[str, Any], name: str, key: str) -> list[Any]:
-        return [p[key] for p in body["parameter"] if p["name"] == name]
+        return [p[key] for p in body.get("parameter", []) if p["name"] == name]
 
     from_ma_bn = pix(f"{system_a}|{ma_bn}")
     assert values(from_ma_bn, "targetId", "valueReference") == [{"reference": f"Patient/{person}"}]
     identifiers = values(from_ma_bn, "targetIdentifier", "valueIdentifier")
     assert {"system": sid.CCCD, "value": s.cccd} in identifiers
-    assert {"system": sid.PERSON, "value": str(person)} in identifiers
     assert {"system": system_a, "value": ma_bn} not in identifiers  # the source itself is not echoed
-
     from_cccd = pix(f"{sid.CCCD}|{s.cccd}", system_a)
     assert values(from_cccd, "targetIdentifier", "valueIdentifier") == [{"system": system_a, "value": ma_bn}]
-    posted = client.post(
-        "/fhir/Patient/$ihe-pix", data={"sourceIdentifier": f"{sid.CCCD}|{s.cccd}", "targetSystem": system_a},
-        headers=headers,
-    )  # fmt: skip
-    assert _json(posted) == from_cccd
-    from_person = pix(f"{sid.PERSON}|{person}", sid.CCCD)
-    assert values(from_person, "targetIdentifier", "valueIdentifier") == [{"system": sid.CCCD, "value": s.cccd}]
+    form = client.post("/fhir/Patient/$ihe-pix", data={"sourceIdentifier": f"{sid.CCCD}|{s.cccd}",
+                                                       "targetSystem": system_a}, headers=headers)  # fmt: skip
+    assert _json(form) == from_cccd
+    parameters = {"resourceType": "Parameters", "parameter": [
+        {"name": "sourceIdentifier", "valueIdentifier": {"system": sid.CCCD, "value": s.cccd}},
+        {"name": "targetSystem", "valueUri": system_a},
+    ]}  # fmt: skip
+    assert _json(client.post("/fhir/Patient/$ihe-pix", json=parameters, headers=headers)) == from_cccd
 
-    def error(source: str, *targets: str) -> Any:
-        params: dict[str, Any] = {"sourceIdentifier": source, "targetSystem": list(targets)}
-        return client.get("/fhir/Patient/$ihe-pix", params=params, headers=headers)
+    def error(*pairs: tuple[str, str]) -> Any:
+        return client.get("/fhir/Patient/$ihe-pix", params=list(pairs), headers=headers)
 
-    assert _outcome(error(f"https://example.org/sid/x|{s.cccd}"), 400) == "unknown_system"
-    assert _outcome(error(s.cccd), 400) == "unknown_system"
-    assert _outcome(error(f"{sid.CCCD}|001099000000"), 404) == "source_identifier_not_found"
-    assert _outcome(error(f"{sid.CCCD}|{s.cccd}", "https://example.org/sid/x"), 403) == "target_system_unknown"
+    assert _outcome(error(("sourceIdentifier", f"https://example.org/sid/x|{s.cccd}")), 400, "code-invalid") == (
+        "unknown_system"
+    )
+    assert _outcome(error(("sourceIdentifier", s.cccd)), 400, "code-invalid") == "unknown_system"
+    assert _outcome(error(("sourceIdentifier", f"{sid.CCCD}|001099000000")), 404, "not-found") == (
+        "source_identifier_not_found"
+    )
+    assert _outcome(error(("sourceIdentifier", f"{sid.CCCD}|{s.cccd}"), ("targetSystem", "https://example.org/x")),
+                    403, "code-invalid") == "target_system_unknown"  # fmt: skip
+    assert _outcome(error(), 400, "invalid") == "parameter_invalid"
+
+    # a CCCD two persons hold (a guardian's number on a child's records): each person, none of their numbers
+    x1 = content_tables["XML1"]
+    with store.engine.connect() as conn:
+        shared = conn.execute(
+            select(x1.c.so_cccd)
+            .join(L.sources, L.sources.c.encounter_id == x1.c.encounter_id)
+            .where(x1.c.so_cccd.is_not(None))
+            .group_by(x1.c.so_cccd)
+            .having(func.count(func.distinct(L.sources.c.person_id)) > 1)
+            .limit(1)
+        ).scalar_one_or_none()
+    assert shared is not None, "the province should have a CCCD recorded on two persons' records"
+    body = pix(f"{sid.CCCD}|{shared}")
+    assert len(values(body, "targetId", "valueReference")) >= 2
+    assert values(body, "targetIdentifier", "valueIdentifier") == []
+
+
+# --- formats, errors, audit ------------------------------------------------------------------------------
+
+
+def test_xml_through_fhir_resources_and_406_for_other_formats(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
+    from fhir.resources.R4B.patient import Patient
+
+    s = store.province.scenario
+    headers = auth(Role.CLINICIAN, s.facility_b)
+    person = _person(client, headers, store)
+    as_json = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+    for extra, params in (({"Accept": "application/fhir+xml"}, {}), ({}, {"_format": "xml"})):
+        response = client.get(f"/fhir/Patient/{person}", params=params, headers={**headers, **extra})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/fhir+xml")
+        parsed = Patient.model_validate_xml(response.content)
+        assert parsed.model_dump(mode="json", exclude_none=True) == Patient.model_validate(as_json).model_dump(
+            mode="json", exclude_none=True
+        )
+    bundle = client.get("/fhir/Patient", params={"identifier": s.cccd, "_format": "xml"}, headers=headers)
+    assert Bundle.model_validate_xml(bundle.content).type == "searchset"
+    assert (
+        client.get("/fhir/metadata", headers={"Accept": "text/html,application/xml;q=0.9,*/*;q=0.8"}).status_code == 200
+    )
+    assert _outcome(client.get("/fhir/metadata", headers={"Accept": "application/pdf"}), 406) == (
+        "format_not_acceptable"
+    )
+    assert _outcome(client.get("/fhir/metadata", params={"_format": "turtle"}), 406) == "format_not_acceptable"
+    not_found = client.get("/fhir/Patient/99999999", headers={**headers, "Accept": "application/fhir+xml"})
+    assert not_found.status_code == 404
+    assert OperationOutcome.model_validate_xml(not_found.content).issue[0].code == "not-found"
 
 
 def test_errors_are_operation_outcomes_and_api_v1_errors_keep_their_shape(
@@ -319,25 +609,15 @@ def test_errors_are_operation_outcomes_and_api_v1_errors_keep_their_shape(
     no_purpose = auth(Role.CLINICIAN, "33001", purpose=None)
     steward = auth(Role.STEWARD, None)
     unauthenticated = client.get("/fhir/Patient/1")
-    assert _outcome(unauthenticated, 401) == "key_missing"
+    assert _outcome(unauthenticated, 401, "login") == "key_missing"
     assert unauthenticated.headers["www-authenticate"] == "Bearer"
-    assert _outcome(client.get("/fhir/Patient/1", headers={"Authorization": "Bearer nope"}), 401) != ""
-    assert _outcome(client.get("/fhir/Patient/1", headers=no_purpose), 403) == "purpose_required"
-    assert _outcome(client.get("/fhir/Patient/1/$everything", headers=no_purpose), 403) == "purpose_required"
-    assert _outcome(client.get("/fhir/Patient", params={"identifier": "1"}, headers=no_purpose), 403) == (
-        "purpose_required"
-    )
+    assert _outcome(client.get("/fhir/Patient/1", headers=no_purpose), 403, "forbidden") == "purpose_required"
+    assert _outcome(client.get("/fhir/Encounter/1", headers=no_purpose), 403) == "purpose_required"
     assert _outcome(client.get("/fhir/Patient/1", headers=steward), 403) == "role_forbidden"
     assert _outcome(client.get("/fhir/Patient/99999999", headers=clinician), 404) == "person_not_found"
     assert _outcome(client.get("/fhir/Patient/abc", headers=clinician), 404) == "person_not_found"
-    assert _outcome(client.get("/fhir/Patient/99999999/$everything", headers=clinician), 404) == "person_not_found"
-    assert _outcome(client.get("/fhir/Patient/$ihe-pix", headers=clinician), 422) == "request_invalid"
-    assert _outcome(client.get("/fhir/Observation", headers=clinician), 404) == "not_supported"
-    assert _outcome(client.delete("/fhir/Patient/1", headers=clinician), 404) == "not_supported"
     v1 = client.get("/api/v1/persons/99999999", headers=clinician)
-    assert v1.status_code == 404
     assert v1.json() == {"error": {"code": "person_not_found", "message": "no person 99999999"}}
-    assert client.get("/api/v1/persons/1").json()["error"]["code"] == "key_missing"
 
 
 def test_each_fhir_read_writes_one_audit_event_and_logs_no_identifying_value(
@@ -347,34 +627,30 @@ def test_each_fhir_read_writes_one_audit_event_and_logs_no_identifying_value(
     s = store.province.scenario
     clinician = auth(Role.CLINICIAN, s.facility_b, purpose="COC")
     actor = key_actor(clinician, app)
-    # the POST forms: identifiers travel in the body, never in a URL (GET search URLs reach access logs)
     search = client.post("/fhir/Patient/_search", data={"identifier": f"{sid.CCCD}|{s.cccd}"}, headers=clinician)
-    person = int(_bundle(search)[1][0]["id"])
+    person = int(_matches(_bundle(search)[0])[0]["id"])
     client.get(f"/fhir/Patient/{person}", headers=clinician)
-    match = {
-        "resourceType": "Parameters",
-        "parameter": [{"name": "resource", "resource": {"resourceType": "Patient", "name": [{"text": s.name}],
-                                                        "birthDate": s.birth_date}}],
-    }  # fmt: skip
+    match = {"resourceType": "Patient", "name": [{"text": s.name}], "birthDate": s.birth_date}
     client.post("/fhir/Patient/$match", json=match, headers=clinician)
-    client.get(f"/fhir/Patient/{person}/$everything", headers=clinician)
+    everything = _bundle(client.get(f"/fhir/Patient/{person}/$everything", params={"_count": "200"},
+                                    headers=clinician))[1]  # fmt: skip
+    encounter = next(r for r in everything if r["resourceType"] == "Encounter")
+    client.get(f"/fhir/Encounter/{encounter['id']}", headers=clinician)
     pix = client.post("/fhir/Patient/$ihe-pix", data={"sourceIdentifier": f"{sid.CCCD}|{s.cccd}"}, headers=clinician)
     assert pix.status_code == 200
     client.get("/fhir/metadata")  # not a read of patient data
     client.get("/fhir/Patient/1", headers=auth(Role.CLINICIAN, s.facility_b, purpose=None))  # refused: no event
 
     admin = auth(Role.ADMIN, None, purpose=None)
-    audit = client.get("/api/v1/audit", params={"actor": actor}, headers=admin).json()
-    events = list(reversed(audit["entries"]))
-    assert [e["action"] for e in events] == ["fhir.search", "fhir.read", "fhir.match", "fhir.everything", "fhir.pix"]
+    events = list(reversed(client.get("/api/v1/audit", params={"actor": actor}, headers=admin).json()["entries"]))
+    assert [e["action"] for e in events] == [
+        "fhir.search", "fhir.read", "fhir.match", "fhir.everything", "fhir.read", "fhir.pix"
+    ]  # fmt: skip
     assert {(e["facility_code"], e["purpose"], e["role"]) for e in events} == {(s.facility_b, "COC", "clinician")}
-    assert [e["person_id"] for e in events if e["action"] != "fhir.match"] == [person] * 4
+    assert [e["person_id"] for e in events if e["action"] != "fhir.match"] == [person] * 5
     timeline = client.get(f"/api/v1/persons/{person}/timeline", headers=clinician).json()
     assert events[3]["record_ids"] == sorted(e["encounter_id"] for e in timeline["entries"])
-    assert [e["resource"] for e in events] == [
-        "POST /fhir/Patient/_search", "GET /fhir/Patient/{id}", "POST /fhir/Patient/$match",
-        "GET /fhir/Patient/{id}/$everything", "POST /fhir/Patient/$ihe-pix",
-    ]  # fmt: skip
+    assert events[4]["record_ids"] == [int(encounter["id"])]
     for e in events:
         assert s.cccd not in str(e) and s.name not in str(e)
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -382,25 +658,63 @@ def test_each_fhir_read_writes_one_audit_event_and_logs_no_identifying_value(
         assert value not in logged
 
 
-def test_every_person_of_the_province_reads_and_everything_parses(
-    store: Store, client: TestClient, auth: KeyFactory
-) -> None:
-    """A sweep: newborns (birth to the minute), day-only appointments, imaging results... all valid FHIR."""
+def test_every_resource_of_the_province_conforms(store: Store, client: TestClient, auth: KeyFactory) -> None:
+    """A sweep over every person: Patient read and all of $everything (newborns with a birth time,
+    day-only and timed appointments, imaging results...) against the schema and the invariants."""
     headers = auth(Role.CLINICIAN, "33001")
     with store.engine.connect() as conn:
-        persons = sorted(int(p) for p in conn.execute(select(L.persons.c.id)).scalars())
-    read = 0
-    for person in range(1, persons[-1] + 2):
-        response = client.get(f"/fhir/Patient/{person}/$everything", headers=headers)
-        if response.status_code == 404:
-            continue
-        _, resources = _bundle(response)
-        patient = resources[0]
-        assert len(patient.get("birthDate", "0000")) in (4, 7, 10)
-        birth_time = patient.get("_birthDate", {}).get("extension", [{}])[0].get("valueDateTime")
-        assert birth_time is None or birth_time.startswith(patient["birthDate"])
-        read += 1
-    assert read == len(persons)
+        persons = sorted(int(p) for p in conn.execute(
+            select(L.persons.c.id).where(L.persons.c.merged_into_id.is_(None))).scalars())  # fmt: skip
+    kinds: dict[str, int] = {}
+    statuses: set[str] = set()
+    categories: set[str] = set()
+    for person in persons:
+        _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+        for r in _all_pages(client, headers, f"/fhir/Patient/{person}/$everything", _count="200"):
+            kinds[r["resourceType"]] = kinds.get(r["resourceType"], 0) + 1
+            if r["resourceType"] == "Appointment":
+                statuses.add(r["status"])
+            if r["resourceType"] == "Observation":
+                category = r["category"][0]["coding"][0]["code"]
+                categories.add(category)
+                assert category != "imaging" or (r["valueString"] and "note" not in r)
+    assert statuses == {"booked", "proposed"}
+    assert categories == {"laboratory", "imaging"}
+    assert kinds["Patient"] == len(persons)
+
+
+def test_merged_person_links_and_open_reviews_as_seealso(store: Store, client: TestClient, auth: KeyFactory) -> None:
+    headers = auth(Role.CLINICIAN, "33001")
+    with store.engine.connect() as conn:
+        pair = conn.execute(
+            select(L.sources.c.person_id, L.reviews.c.candidate_person_id)
+            .join(L.reviews, L.reviews.c.source_record_id == L.sources.c.id)
+            .where(L.reviews.c.status == "open")
+            .limit(1)
+        ).first()
+        assert pair is not None, "the province should leave a review item open"
+        holder, candidate = (L.current_person(conn, int(p)) for p in pair)
+        alive = [int(p) for p in conn.execute(
+            select(L.persons.c.id).where(L.persons.c.merged_into_id.is_(None)).order_by(L.persons.c.id.desc())
+            .limit(2)).scalars()]  # fmt: skip
+    holder_links = _json(client.get(f"/fhir/Patient/{holder}", headers=headers)).get("link", [])
+    links = {(x["type"], x["other"]["reference"]) for x in holder_links}
+    assert ("seealso", f"Patient/{candidate}") in links
+    back = _json(client.get(f"/fhir/Patient/{candidate}", headers=headers)).get("link", [])
+    assert {"other": {"reference": f"Patient/{holder}"}, "type": "seealso"} in back
+
+    source, survivor = alive
+    with store.engine.begin() as conn:
+        L.merge(conn, from_person_id=source, into_person_id=survivor, actor="test")
+    try:
+        merged = _json(client.get(f"/fhir/Patient/{source}", headers=headers))
+        assert merged["active"] is False
+        assert merged["link"] == [{"other": {"reference": f"Patient/{survivor}"}, "type": "replaced-by"}]
+        kept = _json(client.get(f"/fhir/Patient/{survivor}", headers=headers))
+        assert {"other": {"reference": f"Patient/{source}"}, "type": "replaces"} in kept["link"]
+    finally:
+        with store.engine.begin() as conn:
+            L.unmerge(conn, person_id=source, actor="test")
 
 
 @pytest.mark.parametrize("value", ["2024-03-05T08:30", "2024-03-05", "2024"])

@@ -300,6 +300,8 @@ def test_hard_cases_are_present(province: Province) -> None:
             "name_nfd",
             "facility_strip_diacritics",
             "facility_nfd",
+            "name_order_reversed",
+            "facility_name_reversed",
         }:
             assert x1.findtext("HO_TEN").upper() == mother["full_name"].upper()
     deliveries = [t for t in province.docs.values() if "XML9" in t]

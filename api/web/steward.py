@@ -1,0 +1,522 @@
+"""``/web/steward``: the data steward's workbench — queue, item page with the evidence, person tools, bulk
+decisions, metrics.
+
+Sign in with a steward key (the signed session cookie of :mod:`api.web.session`). The purpose of use is
+always ``HOPERAT``: every page and every action writes one audit event in its own transaction, like the
+REST routes. A decision is one keystroke (1/S, 2/D, 3/N; U undoes the last one) and the next item opens
+after it. Vietnamese labels by default, English with ``?lang=en`` (kept in a cookie).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection
+from sqlmodel import Session
+
+from api.deps import EngineDep, LinkerDep, SettingsDep
+from api.params import DbId
+from api.principal import Principal
+from api.routes.review import steward_reader_for
+from api.web import session as web_session
+from api.web.steward_text import LANGS, TEXT, Lang
+from mpi.audit.log import Reader, record_read
+from mpi.errors import MPIError
+from mpi.facilities import describe_facilities
+from mpi.identity import links as L
+from mpi.identity import stewardship as S
+from mpi.identity.review import (
+    QueueFilter,
+    Reason,
+    Verdict,
+    action_of_review,
+    get_review,
+    next_review,
+    preview_decision,
+    queue,
+    resolve_review,
+    skip_review,
+)
+from mpi.keys import Role, verify_key
+from mpi.records import find_persons
+
+router = APIRouter(prefix="/web/steward", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+LANG_COOKIE = "mpi_lang"
+PAGE = 50
+
+
+def _lang(request: Request) -> Lang:
+    wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
+    return wanted if wanted in LANGS else "vi"  # type: ignore[return-value]
+
+
+def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
+    with Session(engine) as session:  # closed before the page's own transaction: one connection at a time
+        principal = web_session.principal_from_cookie(
+            session, settings.secret_key, request.cookies.get(web_session.COOKIE)
+        )
+    return principal if principal is not None and principal.role in (Role.STEWARD, Role.ADMIN) else None
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = _lang(request)
+    context.update(t=TEXT[lang], lang=lang, reasons=[r.value for r in Reason])
+    response = templates.TemplateResponse(request, f"steward/{name}", context, status_code=status)
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, samesite="strict", path="/web", httponly=True)
+    return response
+
+
+def _reader(principal: Principal) -> Reader:
+    return steward_reader_for(principal, "HOPERAT")
+
+
+def _facilities(conn: Connection, codes: list[str], lang: Lang) -> dict[str, str]:
+    return {code: label.text(lang) for code, label in describe_facilities(conn=conn, codes=codes).items()}
+
+
+def _login_page(request: Request, status: int = 401, error: str | None = None) -> HTMLResponse:
+    return _render(request, "login.html", status=status, error=error)
+
+
+# ---- sign in ----------------------------------------------------------------------------------------
+@router.post("/login")
+def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: Annotated[str, Form()]) -> Response:
+    t = TEXT[_lang(request)]
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
+            session.commit()
+    except MPIError:
+        return _login_page(request, 401, t["key_invalid"])
+    if key.role not in (Role.STEWARD.value, Role.ADMIN.value) or key.id is None:
+        return _login_page(request, 403, t["key_not_steward"])
+    response = RedirectResponse("/web/steward", status_code=303)
+    response.set_cookie(
+        web_session.COOKIE,
+        web_session.issue(settings.secret_key, key.id),
+        max_age=web_session.LIFETIME_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/web",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/web/steward", status_code=303)
+    response.delete_cookie(web_session.COOKIE, path="/web")
+    return response
+
+
+# ---- queue and items -----------------------------------------------------------------------------------
+def _filters(
+    reason: str | None, facility: str | None, min_p: float | None, max_p: float | None, older: int | None
+) -> QueueFilter:
+    return QueueFilter(
+        reason=reason or None,
+        facility_code=facility or None,
+        min_probability=min_p,
+        max_probability=max_p,
+        older_than_days=older,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    reason: Annotated[str | None, Query(max_length=40)] = None,
+    facility: Annotated[str | None, Query(pattern=r"^(\d{5})?$")] = None,
+    min_p: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_p: Annotated[float | None, Query(ge=0, le=1)] = None,
+    older: Annotated[int | None, Query(ge=0, le=36500)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request, 200)
+    filters = _filters(reason, facility, min_p, max_p, older)
+    with engine.begin() as conn:
+        result = queue(conn=conn, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
+        names = _facilities(conn, [e.facility_code for e in result.entries], _lang(request))
+        record_read(
+            conn=conn,
+            reader=_reader(principal),
+            action="steward_queue_page",
+            resource="GET /web/steward",
+            details={"items": [e.id for e in result.entries]},
+        )
+    query = {k: v for k, v in request.query_params.items() if k not in ("page", "lang")}
+    return _render(
+        request,
+        "queue.html",
+        principal=principal,
+        queue=result,
+        names=names,
+        filters=filters,
+        page=page,
+        pages=max(1, -(-result.total // PAGE)),
+        query=urlencode(query),
+    )
+
+
+@router.get("/items/{review_id}", response_class=HTMLResponse)
+def item_page(
+    request: Request,
+    review_id: DbId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    linker: LinkerDep,
+    done: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    error: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    try:
+        with engine.begin() as conn:
+            seen_seq = L.last_seq(conn)  # first: anything committed later is newer than this page
+            view = get_review(conn=conn, review_id=review_id)
+            evidence = S.item_evidence(
+                conn,
+                source_record_id=view.source_record_id,
+                candidate_person_id=view.candidate_person_id,
+                scorer=linker.scorer,
+                tf_tables_for=linker.tf.tables_for,
+            )
+            previews = {v: preview_decision(conn=conn, view=view, verdict=v) for v in Verdict}
+            codes = [evidence.record.facility_code, *(c.record.facility_code for c in evidence.candidates)]
+            names = _facilities(conn, codes, _lang(request))
+            record_read(
+                conn=conn,
+                reader=_reader(principal),
+                action="steward_item_page",
+                resource="GET /web/steward/items/{id}",
+                person_id=view.candidate_person_id,
+                record_ids=[evidence.record.encounter_id, *(c.record.encounter_id for c in evidence.candidates)],
+                details={"review_id": review_id},
+            )
+            decided_action = action_of_review(conn, review_id) if view.status != "open" else None
+    except MPIError as exc:
+        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+    return _render(
+        request,
+        "item.html",
+        principal=principal,
+        view=view,
+        evidence=evidence,
+        previews=previews,
+        names=names,
+        seen_seq=seen_seq,
+        done=done,
+        decided_action=decided_action,
+        error=error,
+        fields=S.IDENTITY_FIELDS,
+    )
+
+
+@router.post("/items/{review_id}/decide")
+def decide(
+    request: Request,
+    review_id: DbId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    verdict: Annotated[str, Form(pattern="^(same_person|different_person|not_sure)$")],
+    seen_seq: Annotated[int, Form(ge=0)],
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    reader = _reader(principal)
+    try:
+        with engine.begin() as conn:
+            if verdict == "not_sure":
+                skip_review(conn=conn, review_id=review_id)
+                action = None
+            else:
+                resolve_review(
+                    conn=conn, review_id=review_id, verdict=Verdict(verdict), actor=reader.actor, seen_seq=seen_seq
+                )
+                action = action_of_review(conn, review_id)
+            record_read(
+                conn=conn,
+                reader=reader,
+                action="steward_decision",
+                resource="POST /web/steward/items/{id}/decide",
+                details={"review_id": review_id, "verdict": verdict, "action_id": action},
+            )
+            following = next_review(conn=conn, exclude=review_id)
+    except MPIError as exc:
+        return RedirectResponse(f"/web/steward/items/{review_id}?{urlencode({'error': exc.message})}", status_code=303)
+    if following is None:
+        return RedirectResponse("/web/steward" + (f"?done={action}" if action else ""), status_code=303)
+    return RedirectResponse(f"/web/steward/items/{following}" + (f"?done={action}" if action else ""), status_code=303)
+
+
+@router.post("/actions/{action_id}/undo")
+def undo(
+    request: Request,
+    action_id: DbId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    back: Annotated[str, Form(pattern=r"^/web/steward(/[a-z0-9/_-]*)?$")] = "/web/steward",
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    reader = _reader(principal)
+    try:
+        with engine.begin() as conn:
+            action = L.get_action(conn, action_id)
+            undo_id = L.undo_action(conn, action_id=action_id, actor=reader.actor)
+            record_read(
+                conn=conn,
+                reader=reader,
+                action="steward_undo",
+                resource="POST /web/steward/actions/{id}/undo",
+                details={"action_id": action_id, "undo_action_id": undo_id},
+            )
+            review_ids = (action.details or {}).get("review_ids") or []
+    except MPIError as exc:
+        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+    if action.kind == "decision" and len(review_ids) == 1:
+        back = f"/web/steward/items/{review_ids[0]}"
+    return RedirectResponse(back + "?undone=1", status_code=303)
+
+
+# ---- persons -------------------------------------------------------------------------------------
+@router.get("/persons", response_class=HTMLResponse)
+def persons_page(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    person_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    if person_id is not None:
+        return RedirectResponse(f"/web/steward/persons/{person_id}", status_code=303)
+    return _render(request, "persons.html", principal=principal, form={}, result=None)
+
+
+@router.post("/persons", response_class=HTMLResponse)
+def search_persons(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    linker: LinkerDep,
+    national_id: Annotated[str, Form(max_length=20)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Searches are POSTed: identifiers never appear in URLs or access logs."""
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    form = {"national_id": national_id.strip(), "name": name.strip(), "birth_date": birth_date.strip()}
+    try:
+        with engine.begin() as conn:
+            result = find_persons(
+                conn=conn,
+                linker=linker,
+                national_id=form["national_id"] or None,
+                name=form["name"] or None,
+                birth_date=form["birth_date"] or None,
+            )
+            record_read(
+                conn=conn,
+                reader=_reader(principal),
+                action="steward_search",
+                resource="POST /web/steward/persons",
+                record_ids=[c.record.encounter_id for c in result.candidates if c.record is not None],
+                details={"kind": result.kind, "person_ids": result.person_ids},
+            )
+    except MPIError as exc:
+        return _render(
+            request, "persons.html", status=422, principal=principal, form=form, result=None, error=exc.message
+        )
+    return _render(request, "persons.html", principal=principal, form=form, result=result)
+
+
+@router.get("/persons/{person_id}", response_class=HTMLResponse)
+def person_page(
+    request: Request,
+    person_id: DbId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    into: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    done: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    try:
+        with engine.begin() as conn:
+            S.person_exists(conn, person_id)
+            links = L.person_links(conn, person_id)
+            records = S.source_records(conn, person_id=links.survivor)
+            history = S.person_history(conn, person_id=links.survivor)
+            preview = S.preview_merge(conn, from_person_id=person_id, into_person_id=into) if into else None
+            names = _facilities(conn, [r.facility_code for r in records], _lang(request))
+            record_read(
+                conn=conn,
+                reader=_reader(principal),
+                action="steward_person_page",
+                resource="GET /web/steward/persons/{id}",
+                person_id=links.survivor,
+                record_ids=[r.encounter_id for r in records],
+                details={"merge_preview_into": into} if into else None,
+            )
+    except MPIError as exc:
+        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+    return _render(
+        request,
+        "person.html",
+        principal=principal,
+        person_id=person_id,
+        links=links,
+        records=records,
+        history=history,
+        preview=preview,
+        into=into,
+        names=names,
+        done=done,
+        fields=S.IDENTITY_FIELDS,
+    )
+
+
+@router.post("/persons/{person_id}/merge")
+def merge(
+    request: Request,
+    person_id: DbId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    into: Annotated[int, Form(ge=1, le=2**31 - 1)],
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    reader = _reader(principal)
+    try:
+        with engine.begin() as conn:
+            action = S.merge_persons(conn, from_person_id=person_id, into_person_id=into, actor=reader.actor)
+            survivor = L.current_person(conn, into)
+            record_read(
+                conn=conn,
+                reader=reader,
+                action="steward_merge",
+                resource="POST /web/steward/persons/{id}/merge",
+                person_id=survivor,
+                details={"from": person_id, "into": survivor, "action_id": action},
+            )
+    except MPIError as exc:
+        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+    return RedirectResponse(f"/web/steward/persons/{survivor}?done={action}", status_code=303)
+
+
+@router.post("/records/{source_record_id}/move")
+def move(
+    request: Request,
+    source_record_id: DbId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    to_person: Annotated[str, Form(pattern=r"^\d{0,10}$")] = "",
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    reader = _reader(principal)
+    try:
+        with engine.begin() as conn:
+            action, target = S.move_record(
+                conn, source_record_id=source_record_id, to_person_id=int(to_person) if to_person else None,
+                actor=reader.actor,
+            )  # fmt: skip
+            record_read(
+                conn=conn,
+                reader=reader,
+                action="steward_move",
+                resource="POST /web/steward/records/{id}/move",
+                person_id=target,
+                details={"source_record_id": source_record_id, "action_id": action},
+            )
+    except MPIError as exc:
+        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+    return RedirectResponse(f"/web/steward/persons/{target}?done={action}", status_code=303)
+
+
+# ---- bulk and metrics -----------------------------------------------------------------------------
+@router.get("/bulk", response_class=HTMLResponse)
+def bulk_page(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    rule: Annotated[str, Query(max_length=60)] = "cccd_birth_year_one_side",
+    done: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    try:
+        with engine.begin() as conn:
+            preview = S.preview_bulk(conn, rule=rule)
+            record_read(
+                conn=conn,
+                reader=_reader(principal),
+                action="steward_bulk_preview",
+                resource="GET /web/steward/bulk",
+                details={"rule": rule, "items": len(preview.review_ids)},
+            )
+    except MPIError as exc:
+        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+    return _render(request, "bulk.html", principal=principal, preview=preview, rules=S.BULK_RULES, rule=rule, done=done)
+
+
+@router.post("/bulk")
+def bulk_apply(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    rule: Annotated[str, Form(max_length=60)],
+    review_ids: Annotated[str, Form(pattern=r"^[\d,]*$", max_length=200_000)],
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    reader = _reader(principal)
+    expected = [int(i) for i in review_ids.split(",") if i]
+    try:
+        with engine.begin() as conn:
+            action = S.apply_bulk(conn, rule=rule, actor=reader.actor, expected=expected)
+            record_read(
+                conn=conn,
+                reader=reader,
+                action="steward_bulk",
+                resource="POST /web/steward/bulk",
+                details={"rule": rule, "action_id": action, "items": len(expected)},
+            )
+    except MPIError as exc:
+        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+    return RedirectResponse(f"/web/steward/bulk?{urlencode({'rule': rule, 'done': action})}", status_code=303)
+
+
+@router.get("/metrics", response_class=HTMLResponse)
+def metrics_page(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _login_page(request)
+    with engine.begin() as conn:
+        m = S.metrics(conn)
+        record_read(conn=conn, reader=_reader(principal), action="steward_metrics", resource="GET /web/steward/metrics")
+    return _render(request, "metrics.html", principal=principal, m=m, buckets=[b for b, _ in S.AGE_BUCKETS])

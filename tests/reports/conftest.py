@@ -1,0 +1,78 @@
+"""One synthetic province with an injected dengue outbreak, ingested once per session.
+
+The outbreak's files are ingested last: ``baseline_surveillance`` is the surveillance table before them.
+Two facilities that submit are left out of the registry (they must show as unregistered).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from mpi.facilities import import_registry, read_registry_file
+from mpi.identity.online import OnlineLinker
+from mpi.ingest import ingest_parsed, parse_paths
+from mpi.reports import Report, build_report
+from mpi.settings import Settings
+from mpi.store import open_store, session_scope
+from mpi.synth import generate_province
+from mpi.synth.outbreak import Outbreak
+from mpi.xml130 import Limits
+from tests.conftest import TEST_SECRET
+
+PERSONS = 400
+SEED = 5
+OUTBREAK = "dengue:auto:2026-03-02:6:1"
+UNREGISTERED = ("34100", "33101")
+
+
+@dataclass
+class ReportStore:
+    url: str
+    engine: Engine
+    out: Path
+    truth: list[dict[str, str]]
+    registry: list[dict[str, str]]
+    outbreak: dict[str, Any]
+    baseline_surveillance: Report
+
+    def settings(self) -> Settings:
+        return Settings(env="test", secret_key=TEST_SECRET, database_url=self.url)
+
+
+def _ingest(engine: Engine, files: list[Path], settings: Settings, linker: OnlineLinker) -> None:
+    for _, data, parsed in parse_paths(files, limits=Limits.from_settings(settings)):
+        ingest_parsed(engine=engine, data=data, parsed=parsed, submitter="cli", linker=linker)
+
+
+@pytest.fixture(scope="session")
+def report_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportStore]:
+    out = tmp_path_factory.mktemp("report_province")
+    generate_province(persons=PERSONS, seed=SEED, out=out, outbreaks=[Outbreak.parse(OUTBREAK)])
+    with (out / "truth.csv").open(encoding="utf-8") as fh:
+        truth = list(csv.DictReader(fh))
+    (outbreak,) = json.loads((out / "outbreaks.json").read_text(encoding="utf-8"))
+    outbreak_files = {out / t["file"] for t in truth[-outbreak["persons"]:]}
+    url = f"sqlite:///{tmp_path_factory.mktemp('report_store')}/store.sqlite3"
+    engine = open_store(url)
+    settings = Settings(env="test", secret_key=TEST_SECRET, database_url=url)
+    linker = OnlineLinker.from_settings(settings)
+    linker.warm(engine)
+    files = sorted((out / "xml").rglob("*.xml"))
+    _ingest(engine, [f for f in files if f not in outbreak_files], settings, linker)
+    rows = [r for r in read_registry_file(out / "facilities.csv") if r.facility_code not in UNREGISTERED]
+    with session_scope(engine) as session:
+        import_registry(session=session, rows=rows)
+    baseline = build_report(engine=engine, name="surveillance")
+    _ingest(engine, sorted(outbreak_files), settings, linker)
+    with (out / "facilities.csv").open(encoding="utf-8") as fh:
+        registry = [r for r in csv.DictReader(fh) if r["facility_code"] not in UNREGISTERED]
+    yield ReportStore(url, engine, out, truth, registry, outbreak, baseline)
+    engine.dispose()
