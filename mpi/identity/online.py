@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, select
 
-from linkage import CanonicalRecord, model_row, normalise_record
+from linkage import CanonicalRecord, Scorer, model_row, normalise_record
 from mpi.identity import links as L
 from mpi.identity.matching import Matcher
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
@@ -104,6 +104,10 @@ class OnlineLinker:
     @property
     def tf(self) -> TermFrequencies:
         return self.matcher.tf
+
+    @property
+    def scorer(self) -> Scorer:
+        return self.matcher.scorer
 
     def warm(self, engine: Engine) -> None:
         self.matcher.tf.ensure_fresh(engine)
