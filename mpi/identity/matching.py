@@ -22,13 +22,13 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Select, and_, bindparam, select, union
 
-from linkage import Scorer, load_model, probability_from_weight
+from linkage import PairScore, Scorer, load_model, probability_from_weight
 from mpi.identity import links as L
 from mpi.identity.policy import Thresholds
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
 
-__all__ = ["BLOCKING_CAPS", "BlockingKey", "Matcher", "blocking_keys"]
+__all__ = ["BLOCKING_CAPS", "BlockingKey", "Matcher", "blocking_keys", "explanation"]
 
 BLOCKING_CAPS: Final[dict[tuple[str, ...], int]] = {
     ("given_key", "dob_date"): 100,
@@ -157,13 +157,17 @@ class Matcher:
 
     def explain(self, conn: Connection, left: Mapping[str, Any], right: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Why the model scored a pair as it did: each comparison's level, weight and term-frequency adjustment."""
-        score = self.scorer_for(conn, [left, right]).score(left, right)
-        return [
-            {
-                "comparison": c.comparison,
-                "level": c.label,
-                "match_weight": round(c.match_weight, 3),
-                "tf_adjustment": round(c.tf_adjustment, 3),
-            }
-            for c in score.comparisons
-        ]
+        return explanation(self.scorer_for(conn, [left, right]).score(left, right))
+
+
+def explanation(score: PairScore) -> list[dict[str, Any]]:
+    """A pair score as a review item's evidence: each comparison's level, weight and TF adjustment."""
+    return [
+        {
+            "comparison": c.comparison,
+            "level": c.label,
+            "match_weight": round(c.match_weight, 3),
+            "tf_adjustment": round(c.tf_adjustment, 3),
+        }
+        for c in score.comparisons
+    ]

@@ -62,6 +62,7 @@ from sqlalchemy import Connection, Engine, Select, Text, cast, select
 from linkage import Scorer, TrainedModel, build_tf_tables, predict_links, probability_from_weight
 from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
 from mpi.identity import links as L
+from mpi.identity.matching import explanation
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, contradicts, decide
 from mpi.identity.tf import MIN_POPULATION
 from mpi.store.models import Encounter
@@ -376,15 +377,7 @@ class _Applier:
                 **decision.evidence,
                 "rule": rule,
                 "other_source_record_id": other,
-                "comparisons": [
-                    {
-                        "comparison": c.comparison,
-                        "level": c.label,
-                        "match_weight": round(c.match_weight, 3),
-                        "tf_adjustment": round(c.tf_adjustment, 3),
-                    }
-                    for c in score.comparisons
-                ],
+                "comparisons": explanation(score),
             },
         )
         self.report.reviews_opened += 1
