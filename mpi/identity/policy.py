@@ -274,8 +274,6 @@ def decide(
     wards = {c.person_id for c, e in same_id if e.verdict == "guardian" and e.evidence["child"] == "candidate"}
     if wards:
         evidence["ward_person_ids"] = sorted(wards)
-    # A person holding the guardian's number is another person, not a candidate on the model's word either.
-    remaining = [c for c in remaining if c.person_id not in guardians and c.person_id not in wards]
     for verdict, rule in (("consistent", "national_id"), ("corroborated", "national_id_corroborated")):
         agreeing = [(c, e) for c, e in same_id if e.verdict == verdict and c.person_id not in wards]
         if agreeing:

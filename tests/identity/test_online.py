@@ -65,9 +65,10 @@ def test_a_childs_record_under_the_mothers_cccd_is_never_linked_to_her(engine: E
         MA_BN="BN-CHILD",
     )
     # The CCCD's digits fit the mother's record and the child was born decades later: the number is the
-    # guardian's. Never linked to her, no review either; the relation is kept in the link's evidence.
+    # guardian's, never a link; the shared card, phone and address make the model hesitate: review. The
+    # relation is kept in the link's evidence.
     assert child["person_id"] != mother["person_id"]
-    assert (child["link_state"], child["rule"]) == ("auto", "new_person")
+    assert (child["link_state"], child["rule"]) == ("review", "model_band")
     assert _evidence(engine, child["source_record_id"]) == {"guardian_person_ids": [mother["person_id"]]}
 
 

@@ -267,13 +267,15 @@ def test_same_cccd_with_conflicting_demographics_goes_to_review_not_merge(engine
     assert {c["comparison"] for c in review.evidence["comparisons"]} >= {"given", "dob", "national_id"}
 
 
-def test_a_childs_record_under_the_parents_cccd_is_neither_merged_nor_reviewed(
-    engine: Engine, model: TrainedModel
-) -> None:
+def test_a_childs_record_under_the_parents_cccd_is_never_merged(engine: Engine, model: TrainedModel) -> None:
     child = {**PERSON_A, "NGAY_SINH": "201805150000"}  # the father's name and number on a son's record
-    _records(engine, [PERSON_A, child])
+    (_, r2), (p1, _) = _records(engine, [PERSON_A, child])
     report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
-    assert (report.merges, report.reviews_opened, report.not_linked) == (0, 0, 1)
+    assert (report.merges, report.reviews_opened) == (0, 1)
+    with engine.connect() as conn:
+        review = conn.execute(select(L.reviews)).one()
+    assert (review.source_record_id, review.evidence["rule"]) == (r2, "model_contradicted")
+    assert review.evidence["guardian_person_ids"] == [p1]
 
 
 def test_dry_run_reports_exact_counts_and_changes_nothing(engine: Engine, model: TrainedModel) -> None:
