@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.principal import Principal
-from mpi.audit.log import Reader
 from mpi.errors import AuthenticationError, PermissionDenied
 from mpi.identity.online import OnlineLinker
 from mpi.keys import Role, verify_key
@@ -35,7 +35,14 @@ def _session(engine: Annotated[Engine, Depends(_engine)]) -> Iterator[Session]:
         yield session
 
 
-def _principal(request: Request, engine: Annotated[Engine, Depends(_engine)]) -> Principal:
+_BEARER = HTTPBearer(auto_error=False, scheme_name="apiKey", description="An API key: `Authorization: Bearer mpi_...`")
+
+
+def _principal(
+    request: Request,
+    engine: Annotated[Engine, Depends(_engine)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],  # documents the scheme
+) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -65,47 +72,10 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 SubmitterDep = Annotated[Principal, Depends(require_roles(Role.SUBMITTER, Role.ADMIN))]
 
 
-# --- reads of patient data: clinicians, with a purpose of use ---------------------------------------
-
-PURPOSE_HEADER = "X-Purpose-Of-Use"
-CLINICAL_PURPOSES: dict[str, str] = {
-    "TREAT": "treatment",
-    "ETREAT": "emergency treatment",
-    "COC": "coordination of care (referral)",
-    "CAREMGT": "care management",
-    "PATRQT": "patient requested",
-}
-"""HL7 v3 PurposeOfUse codes accepted for reading a patient's record. Others (payment, research, public
-health...) are not purposes a clinician's record read may claim."""
-
-
-def _purpose(request: Request) -> str:
-    value = request.headers.get(PURPOSE_HEADER, "").strip().upper()
-    if not value:
-        raise PermissionDenied(
-            f"reading patient data needs a purpose of use: send the header {PURPOSE_HEADER} with one of "
-            f"{', '.join(CLINICAL_PURPOSES)} (HL7 PurposeOfUse)",
-            code="purpose_required",
-        )
-    if value not in CLINICAL_PURPOSES:
-        raise PermissionDenied(
-            f"{PURPOSE_HEADER} must be one of {', '.join(CLINICAL_PURPOSES)} (HL7 PurposeOfUse codes)",
-            code="purpose_invalid",
-        )
-    return value
-
-
 ClinicianDep = Annotated[Principal, Depends(require_roles(Role.CLINICIAN))]
-"""Reads of patient records: clinicians only (bound to a facility). Submitters, analysts, stewards and
-admins are refused; stewards see candidate pairs in their own review tools, admins read the audit."""
+"""Clinicians only (bound to a facility). Reads of patient data declare their purposes with
+:func:`api.audited.audited_read` instead."""
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
-PurposeDep = Annotated[str, Depends(_purpose)]
-
-
-def _reader(principal: ClinicianDep, purpose: PurposeDep) -> Reader:
-    return Reader(
-        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=purpose
-    )
 
 
 def _linker(request: Request) -> OnlineLinker:
@@ -113,6 +83,4 @@ def _linker(request: Request) -> OnlineLinker:
     return linker
 
 
-ReaderDep = Annotated[Reader, Depends(_reader)]
-"""A clinician with a valid purpose of use: what every audited read needs."""
 LinkerDep = Annotated[OnlineLinker, Depends(_linker)]

@@ -30,7 +30,6 @@ class EncounterReceiptOut(BaseModel):
     warnings: int
     errors: int
     issues: list[IssueOut]
-    identity: dict[str, Any] | None = None
 
 
 class ReceiptOut(BaseModel):

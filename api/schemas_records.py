@@ -132,6 +132,10 @@ class PersonSummaryOut(BaseModel):
     demographics: list[FacilityDemographicsOut] = Field(description="Newest record per facility, as sent")
     facilities: list[FacilityVisitsOut]
     recurring_diagnoses: list[RecurringDiagnosisOut]
+    withheld_encounters: int = Field(
+        0, description="Encounters with sensitive data (HIV, TB...) withheld from this reader; break-glass reveals them"
+    )
+    revealed_encounters: list[int] = Field([], description="Encounters revealed by this break-glass read")
 
 
 class TimelineEntryOut(_Out):
@@ -162,6 +166,10 @@ class TimelineOut(BaseModel):
     limit: int
     offset: int
     entries: list[TimelineEntryOut]
+    withheld_encounters: int = Field(
+        0, description="Encounters matching the filters that are withheld as sensitive from this reader"
+    )
+    revealed_encounters: list[int] = Field([], description="Encounters revealed by this break-glass read")
 
 
 # --- encounter detail --------------------------------------------------------------------------------
@@ -233,6 +241,8 @@ class EncounterDetailOut(BaseModel):
     lab_results: list[LabResultOut]
     progress_notes: list[ProgressNoteOut]
     tables: list[TableOut] = Field(description="Every table the encounter came with, XML1 first")
+    sensitivity: list[str] = Field([], description="Sensitive categories of this encounter (hiv, tb...)")
+    disclosure: str = Field("open", description="open | own_facility | revealed (break-glass)")
 
     @classmethod
     def from_detail(cls, detail: EncounterDetail) -> EncounterDetailOut:
@@ -364,7 +374,7 @@ class AuditEntryOut(_Out):
     person_id: int | None
     record_ids: list[int]
     outcome: str
-    details: dict[str, list[int] | str | int | None] | None
+    details: dict[str, list[int] | list[str] | str | int | None] | None
 
 
 class AuditPageOut(_Out):

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     """Database connections per server process, and as many request threads: a request holds at most one,
     so requests queue for a thread, never for a connection. ``mpi serve --workers N`` divides
     ``db_max_connections`` between its workers instead."""
+    read_rate_per_minute: int = 120
+    """Searches and person reads one API key may make per minute (per server process); beyond: 429."""
+    read_burst: int = 60
+    """Reads a key may make at once before the per-minute rate applies."""
+    read_alert_per_hour: int = 1000
+    """Reads by one key within an hour above which the audit gets an ``alert.read_volume`` event."""
     db_max_connections: int = 72
     """Connections all workers of ``mpi serve`` may open together (keep under PostgreSQL's max_connections)."""
     total_tolerance_vnd: str = "1.00"
@@ -52,6 +58,14 @@ class Settings(BaseSettings):
     """Match probability at or above which (and below the auto threshold) a steward reviews the pair."""
     model_path: str | None = None
     """The linkage model JSON; ``None`` means the model shipped in ``linkage/models``."""
+
+    sensitive_categories: str = "hiv,tb,mental_health,reproductive_health"
+    """Categories of sensitive data withheld by default (``mpi.records.sensitivity``), comma-separated;
+    checked when the API starts."""
+    break_glass_purposes: str = "ETREAT"
+    """Purposes of use that may reveal withheld data with a typed reason."""
+    sensitive_grants: str = ""
+    """Facilities whose clinicians may reveal categories with a typed reason: ``74050:hiv,tb;74051:tb``."""
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:

@@ -234,5 +234,13 @@ def outpatient(ma_lk: str = "LK26000001", facility: str = "74001", **overrides: 
     }
 
 
+def hiv_visit(ma_lk: str, facility: str = "74002", **overrides: str) -> dict[str, bytes]:
+    """An outpatient HIV visit (ICD-10 B24, with the XML6 HIV care table) of the person of :func:`summary`."""
+    fields = {"MA_BENH_CHINH": "B24", "MA_BENH_KT": "", "CHAN_DOAN_RV": "(B24) HIV"} | overrides
+    visit = outpatient(ma_lk, facility, **fields)
+    visit["XML6"] = inner_document("XML6", [{"MA_LK": ma_lk, "NGAYKD_HIV": "20250101"}])
+    return visit
+
+
 def codes(issues: list[object]) -> list[str]:
     return sorted(getattr(i, "code", None) or i["code"] for i in issues)  # type: ignore[index]

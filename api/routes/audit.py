@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.audited import BREAK_GLASS_ACTION
 from api.deps import AdminDep, EngineDep
 from api.params import MAX_DB_INT, Offset
 from api.schemas import ErrorOut
@@ -34,5 +35,27 @@ def audit(
         page = search_audit(
             conn=conn, person_id=person_id, actor=actor, facility_code=facility, action=action, since=since,
             until=until, limit=limit, offset=offset,
+        )  # fmt: skip
+    return AuditPageOut.model_validate(page)
+
+
+@router.get(
+    "/sensitive-access", response_model=AuditPageOut, responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+)
+def sensitive_access(
+    _: AdminDep,
+    engine: EngineDep,
+    facility: Annotated[str | None, Query(pattern=r"^\d{5}$", description="The reader's facility")] = None,
+    since: Annotated[datetime | None, Query(description="Inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="Exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Offset = 0,
+) -> AuditPageOut:
+    """The department's sensitive-access report: every break-glass reveal of withheld data (HIV, TB...),
+    newest first, with who (key, role, facility), the purpose, the typed reason, the person and encounters."""
+    with engine.connect() as conn:
+        page = search_audit(
+            conn=conn, action=BREAK_GLASS_ACTION, facility_code=facility, since=since, until=until, limit=limit,
+            offset=offset,
         )  # fmt: skip
     return AuditPageOut.model_validate(page)

@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.parameters import Parameters
@@ -30,12 +30,16 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import EngineDep, LinkerDep, ReaderDep
+from api.audited import ADMIN, AuditedRead, ReaderDep, audited_read
+from api.deps import EngineDep, LinkerDep
+from api.errors import OPERATION_OUTCOME_RESPONSES
 from api.params import MAX_DB_INT
+from mpi.audit.access import access_report
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
 from mpi.fhir import params as P
+from mpi.fhir.audit_event import to_audit_event
 from mpi.fhir.bundle import Hit, searchset
 from mpi.fhir.capability import capability_statement
 from mpi.fhir.everything import RESOURCE_TYPES, date_bounds
@@ -166,8 +170,15 @@ def _respond(
     return FhirResponse(resource, status, headers, fmt=negotiate(request), pretty=pretty)
 
 
-def outcome_response(request: Request, status: int, code: str, message: str, issue_type: str | None = None) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+def outcome_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    issue_type: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
     if status == 405:
         headers["Allow"] = "GET, POST" if "/Patient/$" in request.url.path else "GET"
     try:
@@ -189,7 +200,7 @@ class FhirRoute(APIRoute):
                 return await handler(request)
             except MPIError as exc:
                 issue_type = getattr(exc, "issue_type", None)
-                return outcome_response(request, exc.status, exc.code, exc.message, issue_type)
+                return outcome_response(request, exc.status, exc.code, exc.message, issue_type, exc.headers)
             except RequestValidationError as exc:
                 where = "; ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
                 return outcome_response(request, 400, "request_invalid", f"the request is not valid: {where}")
@@ -199,7 +210,10 @@ class FhirRoute(APIRoute):
         return fhir_handler
 
 
-router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse)
+router = APIRouter(
+    prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse,
+    responses=OPERATION_OUTCOME_RESPONSES,
+)  # fmt: skip
 _STARTED: Final = datetime.now(UTC).date().isoformat()
 
 
@@ -641,6 +655,30 @@ def _instant(value: str) -> datetime:
 
 
 # --- reads of the other resource types ---------------------------------------------------------------------
+
+
+# --- the patient access report ---------------------------------------------------------------------------
+
+AccessRead = Annotated[AuditedRead, Depends(audited_read("fhir.audit_event", ADMIN))]
+
+
+@router.get("/AuditEvent", summary="AuditEvent search by patient (the patient access report, BALP-style)")
+def audit_event_search(
+    request: Request,
+    read: AccessRead,
+    patient: Annotated[str, Query(description="Patient/{id} or {id}")],
+    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
+) -> Response:
+    """Who read the patient's record: one AuditEvent per read (organisation, role, purpose, time, outcome),
+    newest first; never a staff member. Administrators, with purpose HOPERAT, PATADMIN or PATRQT."""
+    person_id = _person_id(patient.removeprefix("Patient/"))
+    with read.transaction() as tx:
+        report = access_report(conn=tx.conn, person_id=person_id, limit=count)
+        tx.disclosed(person_id=report.person.person_id, details={"events": len(report.entries)})
+    hits = [Hit(to_audit_event(a, patient_id=report.person.person_id)) for a in report.entries]
+    base = base_url(request)
+    bundle = searchset(hits, base=base, self_url=f"{base}/AuditEvent?patient=Patient/{person_id}", total=report.total)
+    return _respond(request, bundle)
 
 
 @router.get("/{resource_type}/{resource_id}", summary="Read a resource a Patient's record references")

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import EngineDep, LinkerDep, ReaderDep
+from api.audited import CLINICAL, AuditedRead, audited_read
+from api.deps import LinkerDep
 from api.params import DbId, Offset
 from api.schemas import ErrorOut
 from api.schemas_records import (
@@ -26,39 +27,37 @@ from api.schemas_records import (
     TimelineEntryOut,
     TimelineOut,
 )
-from mpi.audit.log import record_read
 from mpi.records import encounter_detail, find_persons, person_summary, person_timeline
 
 router = APIRouter(prefix="/api/v1/persons", tags=["records"])
 _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, **_ERRORS}
 PersonId = DbId
+SearchRead = Annotated[AuditedRead, Depends(audited_read("search", CLINICAL))]
+SummaryRead = Annotated[AuditedRead, Depends(audited_read("summary", CLINICAL))]
+TimelineRead = Annotated[AuditedRead, Depends(audited_read("timeline", CLINICAL))]
+EncounterRead = Annotated[AuditedRead, Depends(audited_read("encounter", CLINICAL))]
 
 
 @router.post("/search", response_model=SearchOut, responses={422: {"model": ErrorOut}, **_ERRORS})
-def search(body: SearchIn, reader: ReaderDep, engine: EngineDep, linker: LinkerDep) -> SearchOut:
+def search(body: SearchIn, read: SearchRead, linker: LinkerDep) -> SearchOut:
     """Ranked candidates with a grade (certain / probable / possible) and the reason; never a silent pick."""
-    with engine.begin() as conn:
-        result = find_persons(conn=conn, linker=linker, **body.model_dump())
-        ids = result.person_ids
-        record_read(
-            conn=conn, reader=reader, action="search", resource="POST /api/v1/persons/search",
-            person_id=ids[0] if len(ids) == 1 else None,
+    with read.transaction() as tx:
+        result = find_persons(conn=tx.conn, linker=linker, **body.model_dump())
+        tx.disclosed(
+            person_ids=result.person_ids, details={"kind": result.kind},
             record_ids=[c.record.encounter_id for c in result.candidates if c.record is not None],
-            details={"kind": result.kind, "person_ids": ids},
         )  # fmt: skip
     return SearchOut.model_validate(result)
 
 
 @router.get("/{person_id}", response_model=PersonSummaryOut, responses=_NOT_FOUND)
-def summary(person_id: PersonId, reader: ReaderDep, engine: EngineDep) -> PersonSummaryOut:
+def summary(person_id: PersonId, read: SummaryRead) -> PersonSummaryOut:
     """Identifiers, demographics as each facility recorded them, facilities visited, recurring diagnoses."""
-    with engine.begin() as conn:
-        s = person_summary(conn=conn, person_id=person_id)
-        record_read(
-            conn=conn, reader=reader, action="summary", resource="GET /api/v1/persons/{person_id}",
-            person_id=s.person.person_id, record_ids=s.encounter_ids,
-        )  # fmt: skip
+    with read.transaction() as tx:
+        _, seg = tx.person(person_id)
+        s = person_summary(conn=tx.conn, person_id=person_id, exclude=seg.withheld_ids)
+        tx.disclosed(person_id=s.person.person_id, record_ids=s.encounter_ids)
     return PersonSummaryOut(
         person_id=s.person.person_id,
         requested_id=s.person.requested_id,
@@ -70,14 +69,15 @@ def summary(person_id: PersonId, reader: ReaderDep, engine: EngineDep) -> Person
         demographics=[FacilityDemographicsOut.model_validate(d) for d in s.demographics],
         facilities=[FacilityVisitsOut.model_validate(f) for f in s.facilities],
         recurring_diagnoses=[RecurringDiagnosisOut.model_validate(d) for d in s.recurring_diagnoses],
+        withheld_encounters=s.withheld,
+        revealed_encounters=seg.revealed_ids,
     )
 
 
 @router.get("/{person_id}/timeline", response_model=TimelineOut, responses=_NOT_FOUND)
 def timeline(
     person_id: PersonId,
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: TimelineRead,
     date_from: Annotated[date | None, Query(description="First day (NGAY_VAO), inclusive")] = None,
     date_to: Annotated[date | None, Query(description="Last day, inclusive")] = None,
     facility: Annotated[str | None, Query(pattern=r"^\d{5}$", description="MA_CSKCB")] = None,
@@ -86,32 +86,31 @@ def timeline(
     offset: Offset = 0,
 ) -> TimelineOut:
     """Encounters across facilities, newest first: date, facility, type, diagnoses, outcome, referrals."""
-    with engine.begin() as conn:
+    with read.transaction() as tx:
+        _, seg = tx.person(person_id)
         page = person_timeline(
-            conn=conn, person_id=person_id, date_from=date_from, date_to=date_to, facility_code=facility,
-            encounter_type=encounter_type, limit=limit, offset=offset,
+            conn=tx.conn, person_id=person_id, date_from=date_from, date_to=date_to, facility_code=facility,
+            encounter_type=encounter_type, limit=limit, offset=offset, exclude=seg.withheld_ids,
         )  # fmt: skip
-        record_read(
-            conn=conn, reader=reader, action="timeline", resource="GET /api/v1/persons/{person_id}/timeline",
-            person_id=page.person.person_id, record_ids=page.encounter_ids,
-        )  # fmt: skip
+        tx.disclosed(person_id=page.person.person_id, record_ids=page.encounter_ids)
     return TimelineOut(
         person_id=page.person.person_id,
         total=page.total,
         limit=page.limit,
         offset=page.offset,
         entries=[TimelineEntryOut.model_validate(e) for e in page.entries],
+        withheld_encounters=page.withheld,
+        revealed_encounters=[i for i in seg.revealed_ids if i in set(page.encounter_ids)],
     )
 
 
 @router.get("/{person_id}/encounters/{encounter_id}", response_model=EncounterDetailOut, responses=_NOT_FOUND)
-def encounter(person_id: PersonId, encounter_id: DbId, reader: ReaderDep, engine: EngineDep) -> EncounterDetailOut:
+def encounter(person_id: PersonId, encounter_id: DbId, read: EncounterRead) -> EncounterDetailOut:
     """One encounter with every table it came with: drugs, services, lab results, notes, papers..."""
-    with engine.begin() as conn:
-        detail = encounter_detail(conn=conn, encounter_id=encounter_id, person_id=person_id)
-        record_read(
-            conn=conn, reader=reader, action="encounter",
-            resource="GET /api/v1/persons/{person_id}/encounters/{encounter_id}",
-            person_id=detail.person_id, record_ids=[encounter_id],
-        )  # fmt: skip
-    return EncounterDetailOut.from_detail(detail)
+    with read.transaction() as tx:
+        detail = encounter_detail(conn=tx.conn, encounter_id=encounter_id, person_id=person_id)
+        decision = tx.encounter(encounter_id, detail.person_id)
+        tx.disclosed(person_id=detail.person_id, record_ids=[encounter_id])
+    return EncounterDetailOut.from_detail(detail).model_copy(
+        update={"sensitivity": sorted(c.value for c in decision.categories), "disclosure": decision.disclosure.value}
+    )

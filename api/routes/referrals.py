@@ -10,64 +10,54 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import EngineDep, ReaderDep
+from api.audited import CLINICAL, AuditedRead, audited_read
 from api.params import Offset
 from api.schemas import ErrorOut
 from api.schemas_records import AppointmentListOut, ReferralListOut
-from mpi.audit.log import record_read
 from mpi.records import incoming_referrals, upcoming_appointments
 from mpi.records.referrals import OVERDUE_DAYS
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+ReferralsRead = Annotated[AuditedRead, Depends(audited_read("referrals", CLINICAL))]
+AppointmentsRead = Annotated[AuditedRead, Depends(audited_read("appointments", CLINICAL))]
 
 
 @router.get("/referrals", response_model=ReferralListOut, responses=_ERRORS)
 def referrals(
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: ReferralsRead,
     status: Annotated[Literal["pending", "received", "overdue"] | None, Query()] = None,
     overdue_days: Annotated[int, Query(ge=1, le=365, description="Pending longer than this is overdue")] = OVERDUE_DAYS,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> ReferralListOut:
     """Referrals (XML13, or XML1 MA_NOI_DEN) addressed to the caller's facility, newest first."""
-    assert reader.facility_code is not None  # clinician keys are bound to a facility
-    with engine.begin() as conn:
+    facility = read.reader.facility_code
+    assert facility is not None  # clinician keys are bound to a facility
+    with read.transaction() as tx:
         result = incoming_referrals(
-            conn=conn, facility_code=reader.facility_code, status=status, overdue_days=overdue_days,
-            limit=limit, offset=offset,
-        )  # fmt: skip
-        ids = result.person_ids
-        record_read(
-            conn=conn, reader=reader, action="referrals", resource="GET /api/v1/referrals",
-            person_id=ids[0] if len(ids) == 1 else None, record_ids=result.encounter_ids,
-            details={"person_ids": ids},
-        )  # fmt: skip
+            conn=tx.conn, facility_code=facility, status=status, overdue_days=overdue_days, limit=limit, offset=offset
+        )
+        tx.disclosed(person_ids=result.person_ids, record_ids=result.encounter_ids)
     return ReferralListOut.model_validate(result)
 
 
 @router.get("/appointments", response_model=AppointmentListOut, responses=_ERRORS)
 def appointments(
-    reader: ReaderDep,
-    engine: EngineDep,
+    read: AppointmentsRead,
     date_from: Annotated[date | None, Query(description="First day, inclusive; default today")] = None,
     date_to: Annotated[date | None, Query(description="Last day, inclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> AppointmentListOut:
     """Upcoming re-visit appointments (XML14 NGAY_HEN_KL) at the caller's facility, soonest first."""
-    assert reader.facility_code is not None
-    with engine.begin() as conn:
+    facility = read.reader.facility_code
+    assert facility is not None
+    with read.transaction() as tx:
         result = upcoming_appointments(
-            conn=conn, facility_code=reader.facility_code, today=date_from, until=date_to, limit=limit, offset=offset
+            conn=tx.conn, facility_code=facility, today=date_from, until=date_to, limit=limit, offset=offset
         )
-        ids = result.person_ids
-        record_read(
-            conn=conn, reader=reader, action="appointments", resource="GET /api/v1/appointments",
-            person_id=ids[0] if len(ids) == 1 else None, record_ids=result.encounter_ids,
-            details={"person_ids": ids},
-        )  # fmt: skip
+        tx.disclosed(person_ids=result.person_ids, record_ids=result.encounter_ids)
     return AppointmentListOut.model_validate(result)

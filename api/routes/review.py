@@ -1,8 +1,8 @@
 """``/api/v1/reviews``: the data stewards' queue of ambiguous matches, and their decisions.
 
-Reading a review item discloses two records' demographics, so it needs a purpose of use (``HOPERAT``,
-healthcare operations) and writes an audit event like any other read of patient data. Decisions are
-audited the same way, in the decision's own transaction.
+Stewards only (an admin manages keys, not identities). Reading a review item discloses two records'
+demographics, so it needs a purpose of use (``HOPERAT``, healthcare operations) and writes an audit event
+like any other read of patient data. Decisions are audited the same way, in the decision's own transaction.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from api.audited import STEWARD, check_purpose, reader_of
 from api.deps import EngineDep, require_roles
 from api.params import DbId, Offset
 from api.principal import Principal
 from api.schemas import ErrorOut
 from mpi.audit.log import Reader, record_read
-from mpi.errors import PermissionDenied
 from mpi.identity import links as L
 from mpi.identity.review import (
     QueueFilter,
@@ -34,7 +34,6 @@ from mpi.identity.review import (
 from mpi.keys import Role
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["review"])
-STEWARD_PURPOSES = {"HOPERAT": "healthcare operations (data stewardship)"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
@@ -44,19 +43,12 @@ CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut}, **ERRORS}
 
 
 def steward_reader_for(principal: Principal, purpose: str) -> Reader:
-    """The audit's reader for a steward: refused without the ``HOPERAT`` purpose of use."""
-    purpose = purpose.strip().upper()
-    if purpose not in STEWARD_PURPOSES:
-        raise PermissionDenied(
-            "reviewing matches discloses patient data: send X-Purpose-Of-Use: HOPERAT (healthcare operations)",
-            code="purpose_required" if not purpose else "purpose_invalid",
-        )
-    return Reader(actor=principal.submitter_tag, role=principal.role.value, facility_code=None, purpose=purpose)
+    """The audit's reader for a steward: refused without the ``HOPERAT`` purpose of use (checked by the one
+    purpose-of-use rule, :func:`api.audited.check_purpose`)."""
+    return reader_of(principal, check_purpose(principal, STEWARD, purpose))
 
 
-def _steward_reader(
-    request: Request, principal: Annotated[Principal, Depends(require_roles(Role.STEWARD, Role.ADMIN))]
-) -> Reader:
+def _steward_reader(request: Request, principal: Annotated[Principal, Depends(require_roles(Role.STEWARD))]) -> Reader:
     return steward_reader_for(principal, request.headers.get("X-Purpose-Of-Use", ""))
 
 

@@ -12,9 +12,10 @@ from starlette.types import Message, Receive
 
 from api.deps import EngineDep, SettingsDep, SubmitterDep
 from api.params import DbId
+from api.principal import Principal
 from api.schemas import ErrorOut, ReceiptOut
 from mpi.errors import MPIError, NotFound, PermissionDenied
-from mpi.ingest import get_receipt, ingest_file
+from mpi.ingest import Receipt, get_receipt, ingest_file
 from mpi.keys import Role
 from mpi.xml130 import Limits
 
@@ -131,8 +132,19 @@ async def submit(
         linker=request.app.state.linker,
     )
     if receipt.duplicate:
+        _check_own(principal, receipt)
         response.status_code = status.HTTP_200_OK
     return ReceiptOut.model_validate(receipt.as_dict())
+
+
+def _check_own(principal: Principal, receipt: Receipt) -> None:
+    """A submitter gets the receipt of a file sent before only when the file is its own facility's: a copy
+    of another facility's file must not answer that facility's encounters."""
+    if principal.role is not Role.SUBMITTER:
+        return
+    facilities = {receipt.facility_code, *(e.facility_code for e in receipt.encounters)} - {None}
+    if facilities - {principal.facility_code}:
+        raise PermissionDenied("this file was received before from another facility", code="facility_forbidden")
 
 
 @router.get("/{submission_id}", response_model=ReceiptOut, responses={404: {"model": ErrorOut}, **_ERRORS})
@@ -141,6 +153,5 @@ def read_receipt(submission_id: DbId, principal: SubmitterDep, engine: EngineDep
     receipt = get_receipt(engine=engine, submission_id=submission_id)
     if receipt is None:
         raise NotFound(f"no submission {submission_id}")
-    if principal.role is Role.SUBMITTER and receipt.facility_code != principal.facility_code:
-        raise PermissionDenied("this submission belongs to another facility", code="facility_forbidden")
+    _check_own(principal, receipt)
     return ReceiptOut.model_validate(receipt.as_dict())

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
+from linkage.normalise.mojibake import clean_unicode
 from linkage.normalise.provinces import PROVINCES_2025, PROVINCES_PRE_2025
-from linkage.normalise.text import collapse_spaces, fold_ascii, nfc
+from linkage.normalise.text import collapse_spaces, fold_ascii
 
 __all__ = ["AdminUnit", "fold_address", "normalise_admin_codes"]
 
@@ -124,8 +125,9 @@ _ADDRESS_NOISE = re.compile(r"[^\w\s/]|_")
 
 @lru_cache(maxsize=65536)
 def fold_address(raw: str | None) -> str | None:
-    """DIA_CHI folded for comparison: NFC, ASCII fold, upper case, punctuation out, single spaces."""
+    """DIA_CHI folded for comparison: invisible characters out and compatibility forms folded
+    (:func:`clean_unicode`), ASCII fold, upper case, punctuation out, single spaces."""
     if raw is None:
         return None
-    text = collapse_spaces(_ADDRESS_NOISE.sub(" ", fold_ascii(nfc(raw)))).upper()
+    text = collapse_spaces(_ADDRESS_NOISE.sub(" ", fold_ascii(clean_unicode(raw)))).upper()
     return text or None

@@ -28,7 +28,75 @@ from functools import lru_cache
 
 from linkage.normalise.text import fold_ascii
 
-__all__ = ["repair_mojibake", "repair_vni_typing"]
+__all__ = ["clean_unicode", "repair_mojibake", "repair_utf8_as_cp1252", "repair_vni_typing", "strip_invisible"]
+
+# --- invisible characters, compatibility forms, UTF-8 read as cp1252 ----------------------------
+# Zero-width space/joiners, word joiner, BOM, soft hyphen and bidirectional controls: pasted from web
+# pages and office documents, invisible on screen, and they split a name into strings that never match.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# The soft hyphen is removed last: in TCVN3 text read as cp1252 its byte (0xAD) is the letter ư.
+_SOFT_HYPHEN = re.compile("\u00ad")
+# NFKC is applied only where it cannot change a Vietnamese letter: fullwidth and halfwidth forms
+# (Ｎｇｕｙễｎ from East Asian input methods), Latin ligatures and the typographic spaces.
+_COMPATIBILITY = re.compile("[\u2000-\u200a\u202f\u205f\u3000\ufb00-\ufb06\uff01-\uffee]+")
+# A UTF-8 lead byte of a Vietnamese letter (C3-C6: Latin-1/Latin Extended-A/B; E1: U+1Exx) read as
+# cp1252, followed by a continuation byte read as cp1252 (0x80-0xBF; 0xA0 often became a plain space).
+_CP1252_CONTINUATION = (
+    "\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d"
+    "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178\u0081\u008d"
+    "\u008f\u0090\u009d\u00a0-\u00bf"
+)
+_UTF8_AS_CP1252 = re.compile(f"[\u00c3-\u00c6][{_CP1252_CONTINUATION} ]|\u00e1[\u00ba\u00bb][{_CP1252_CONTINUATION}]")
+
+
+def strip_invisible(text: str, *, soft_hyphen: bool = True) -> str:
+    """Remove zero-width characters, the BOM, bidirectional controls and (unless told not to) soft hyphens."""
+    text = _INVISIBLE.sub("", text)
+    return _SOFT_HYPHEN.sub("", text) if soft_hyphen else text
+
+
+def _cp1252_bytes(text: str) -> bytes | None:
+    out = bytearray()
+    for ch in text:
+        code = ord(ch)
+        if code in (0x81, 0x8D, 0x8F, 0x90, 0x9D):  # undefined in cp1252: decoders pass them through
+            out.append(code)
+            continue
+        try:
+            out += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            return None
+    return bytes(out)
+
+
+def repair_utf8_as_cp1252(text: str) -> str:
+    """``HoÃ ng`` / ``Nguyá»…n`` (UTF-8 bytes decoded as cp1252) → ``Hoàng`` / ``Nguyễn``; anything else
+    unchanged. A non-breaking space (byte A0) that was turned into a plain space is put back first."""
+    if _UTF8_AS_CP1252.search(text) is None:
+        return text
+    for attempt in (text, re.sub("(?<=[\u00c3-\u00c6]) ", "\u00a0", text)):
+        raw = _cp1252_bytes(attempt)
+        if raw is None:
+            continue
+        try:
+            repaired = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if _UTF8_AS_CP1252.search(repaired) is None:
+            return unicodedata.normalize("NFC", repaired)
+    return text
+
+
+def clean_unicode(text: str, *, soft_hyphen: bool = True) -> str:
+    """Invisible characters out, compatibility forms folded (NFKC where safe), UTF-8-read-as-cp1252
+    repaired, NFC: what every normaliser of names and addresses applies first, for linking and search.
+    ``soft_hyphen=False`` keeps soft hyphens for a legacy-encoding repair that reads them as ư."""
+    if text.isascii():
+        return text
+    text = strip_invisible(text, soft_hyphen=soft_hyphen)
+    text = _COMPATIBILITY.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
+    return unicodedata.normalize("NFC", repair_utf8_as_cp1252(text))
+
 
 # --- TCVN3 (VN3): byte value -> character -------------------------------------------------------
 TCVN3: dict[int, str] = {
@@ -158,11 +226,15 @@ def _decode_vni(text: str) -> str:
 def repair_mojibake(text: str) -> str:
     """Repair TCVN3 or VNI text that was decoded as cp1252/Latin-1; leave anything else unchanged.
 
-    The input is first put in NFC, so correct NFD Vietnamese comes back as correct NFC.
+    The input is first cleaned by :func:`clean_unicode` (and so put in NFC: correct NFD Vietnamese comes
+    back as correct NFC).
     """
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFC", text)
+    return _SOFT_HYPHEN.sub("", _repair_legacy(clean_unicode(text, soft_hyphen=False)))
+
+
+def _repair_legacy(text: str) -> str:
     if any(ord(ch) > 0xFF and ch.isalpha() and ch not in "ŠšŒœŽžŸƒ" for ch in text):
         return text  # real Vietnamese letters beyond Latin-1 (ă, ơ, ư, đ, ạ...): already Unicode
     foreign = _foreign_count(text)

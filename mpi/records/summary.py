@@ -4,6 +4,7 @@ recurring diagnoses. Built from the current encounter versions of the person's c
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,15 +64,22 @@ class PersonSummary:
     facilities: list[FacilityVisits]
     recurring_diagnoses: list[RecurringDiagnosis]
     encounter_ids: tuple[int, ...]
+    withheld: int = 0
+    """Encounters left out by the sensitivity policy (:mod:`mpi.records.sensitivity`): the record says they
+    exist, nothing more."""
 
 
 def _sort_key(r: Any) -> tuple[bool, Any, int]:
     return (r.ngay_vao is not None, r.ngay_vao or 0, int(r.id))
 
 
-def person_summary(*, conn: Connection, person_id: int, min_recurrence: int = 2) -> PersonSummary:
+def person_summary(
+    *, conn: Connection, person_id: int, min_recurrence: int = 2, exclude: Collection[int] = ()
+) -> PersonSummary:
+    """``exclude``: encounter ids withheld from this reader; they count in ``withheld`` and nowhere else."""
     person = resolve_person(conn=conn, person_id=person_id)
-    rows = sorted(conn.execute(current_encounters(person.cluster)).all(), key=_sort_key)  # oldest first
+    everything = conn.execute(current_encounters(person.cluster)).all()
+    rows = sorted((r for r in everything if int(r.id) not in exclude), key=_sort_key)  # oldest first
     national_ids: dict[str, None] = {}
     bhxh: dict[str, None] = {}
     codes: dict[tuple[str, str], None] = {}
@@ -142,4 +150,5 @@ def person_summary(*, conn: Connection, person_id: int, min_recurrence: int = 2)
         facilities=facilities,
         recurring_diagnoses=recurring,
         encounter_ids=tuple(int(r.id) for r in rows),
+        withheld=len(everything) - len(rows),
     )

@@ -8,6 +8,7 @@ not the size of the store.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -62,6 +63,8 @@ class TimelinePage:
     limit: int
     offset: int
     entries: list[TimelineEntry]
+    withheld: int = 0
+    """Encounters matching the filters that the sensitivity policy withholds from this reader."""
 
     @property
     def encounter_ids(self) -> list[int]:
@@ -103,8 +106,10 @@ def person_timeline(
     encounter_type: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    exclude: Collection[int] = (),
 ) -> TimelinePage:
-    """Encounters of the person (and persons merged into it), newest first. ``date_to`` is inclusive."""
+    """Encounters of the person (and persons merged into it), newest first. ``date_to`` is inclusive.
+    ``exclude``: encounter ids withheld from this reader (counted in ``withheld``, never listed)."""
     person = resolve_person(conn=conn, person_id=person_id)
     query = current_encounters(person.cluster)
     if date_from is not None:
@@ -116,10 +121,20 @@ def person_timeline(
     if encounter_type is not None:
         query = query.where(xml1.c.ma_loai_kcb == encounter_type)
     limit = max(1, min(limit, MAX_PAGE))
+    withheld = 0
+    if exclude:
+        hidden = list(exclude)
+        withheld = int(
+            conn.execute(
+                select(func.count()).select_from(query.where(encounters.c.id.in_(hidden)).subquery())
+            ).scalar_one()
+        )
+        query = query.where(encounters.c.id.not_in(hidden))
     total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     rows = conn.execute(
         query.order_by(xml1.c.ngay_vao.desc(), encounters.c.id.desc()).limit(limit).offset(max(offset, 0))
     )
     return TimelinePage(
-        person=person, total=total, limit=limit, offset=offset, entries=[entry_from_row(r) for r in rows]
-    )
+        person=person, total=total, limit=limit, offset=offset, entries=[entry_from_row(r) for r in rows],
+        withheld=withheld,
+    )  # fmt: skip

@@ -15,9 +15,7 @@ reduced to present / valid here and goes no further).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -25,7 +23,8 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, text
 
-from linkage import PartialDate, classify_national_id
+from linkage.normalise.provinces import CCCD_PROVINCES
+from mpi.reports.surveillance import group_sql
 
 # One row per current encounter with what the reports need. The first link of each source record is the
 # decision ingest took (later links are merges, steward decisions and relinks).
@@ -61,79 +60,89 @@ SELECT (SELECT max(id) FROM encounter), (SELECT max(id) FROM link), (SELECT max(
 """
 
 
-def _day(value: Any) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+def _columns(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """Run ``sql`` and return its result as Arrow columns (types inferred; dates cast later in DuckDB)."""
+    result = conn.execute(text(sql), params or {})
+    names = list(result.keys())
+    rows = result.fetchall()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    arrays = []
+    for values in cols:
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (e.g. text and numbers): keep the text
+            arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
+    return pa.table(dict(zip(names, arrays, strict=True)))
 
 
-def _cccd_valid(raw: str | None, sex: Any, dob: Any) -> bool | None:
-    """None without a SO_CCCD; else whether it is a CCCD passing every structure check (linkage's rules)."""
-    if raw is None or not str(raw).strip():
-        return None
-    born = _day(dob)
-    nid = classify_national_id(
-        str(raw), sex=int(sex) if sex is not None else None, dob=PartialDate(born.year) if born else None
-    )
-    return nid is not None and nid.kind == "CCCD" and not nid.issues
+def _as_day(column: str) -> str:
+    """A DuckDB expression: the day of a timestamp that SQLite gives as text and PostgreSQL as a value."""
+    return f"TRY_CAST(left(CAST({column} AS VARCHAR), 10) AS DATE)"
 
 
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], types: dict[str, pa.DataType]) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    return pa.table({name: pa.array(values, type=types[name]) for name, values in zip(columns, cols, strict=True)})
+def _cccd_valid_sql() -> str:
+    """SO_CCCD is a 12-digit CCCD passing every structure check of :func:`linkage.check_cccd` (province
+    code, century not begun, sex digit vs GIOI_TINH, century and year vs NGAY_SINH), as one vectorised
+    expression over ``v`` (the cleaned number), ``sex`` and ``birth_year``. ``tests/reports`` checks it
+    agrees with :func:`linkage.classify_national_id` case by case."""
+    provinces = ", ".join(f"'{p}'" for p in sorted(CCCD_PROVINCES))
+    g = "TRY_CAST(substr(v, 4, 1) AS INTEGER)"
+    century = f"(1900 + 100 * ({g} // 2))"
+    return f"""(regexp_full_match(v, '[0-9]{{12}}') AND replace(v, left(v, 1), '') <> ''
+        AND left(v, 3) IN ({provinces}) AND {century} <= 2000
+        AND (sex NOT IN (1, 2) OR sex IS NULL OR {g} % 2 = sex - 1)
+        AND (birth_year IS NULL OR (birth_year // 100 * 100 = {century}
+                                    AND birth_year % 100 = TRY_CAST(substr(v, 5, 2) AS INTEGER))))"""
 
 
-_S, _I, _D, _B = pa.string(), pa.int64(), pa.date32(), pa.bool_()
-
-
-def load_facts(conn: Connection) -> dict[str, pa.Table]:
-    """Read the facts from the store: ``enc``, ``sub``, ``iss``, ``fac`` (Arrow tables)."""
-    rows = conn.execute(text(_ENCOUNTERS), {"true": True}).all()
-    enc_rows = []
-    seen: set[int] = set()
-    for r in rows:
-        if r[0] in seen:  # two XML13 rows on one encounter: the first letter speaks for it
-            continue
-        seen.add(r[0])
-        enc_rows.append(
-            (r[0], r[1], r[2], _day(r[3]), r[4], r[5], r[6], r[7], r[8], _day(r[9]), _day(r[10]), r[11], r[12],
-             r[13], r[14], r[15] is not None and bool(str(r[15]).strip()), _cccd_valid(r[15], r[16], r[17]),
-             r[18], r[19], r[20] is not None)
-        )  # fmt: skip
-    enc = _table(
-        ("id", "facility_code", "submission_id", "received_day", "status", "person_id", "commune_code",
-         "first_rule", "first_state", "visit_day", "discharge_day", "noi_den", "noi_di", "giay_chuyen_tuyen",
-         "icd", "cccd_present", "cccd_valid", "letter_to", "letter_no", "has_letter"),
-        enc_rows,
-        {"id": _I, "facility_code": _S, "submission_id": _I, "received_day": _D, "status": _S, "person_id": _I,
-         "commune_code": _S, "first_rule": _S, "first_state": _S, "visit_day": _D, "discharge_day": _D,
-         "noi_den": _S, "noi_di": _S, "giay_chuyen_tuyen": _S, "icd": _S, "cccd_present": _B, "cccd_valid": _B,
-         "letter_to": _S, "letter_no": _S, "has_letter": _B},
-    )  # fmt: skip
-    sub = _table(
-        ("id", "facility_code", "received_day", "outcome", "hoso_count"),
-        [(r[0], r[1], _day(r[2]), r[3], r[4]) for r in conn.execute(text(_SUBMISSIONS))],
-        {"id": _I, "facility_code": _S, "received_day": _D, "outcome": _S, "hoso_count": _I},
-    )
-    iss = _table(
-        ("submission_id", "encounter_id", "hoso", "code", "field_name", "table_name", "severity", "facility_code",
-         "received_day"),
-        [(*r[:8], _day(r[8])) for r in conn.execute(text(_ISSUES))],
-        {"submission_id": _I, "encounter_id": _I, "hoso": _I, "code": _S, "field_name": _S, "table_name": _S,
-         "severity": _S, "facility_code": _S, "received_day": _D},
-    )  # fmt: skip
-    fac = _table(
-        ("code", "name", "level", "commune_code", "wave", "onboarded_on", "active", "registered", "first_seen_day"),
-        [(r[0], r[1], r[2], r[3], r[4], _day(r[5]), bool(r[6]), r[7] is not None, _day(r[8]))
-         for r in conn.execute(text(_FACILITIES))],
-        {"code": _S, "name": _S, "level": _S, "commune_code": _S, "wave": _I, "onboarded_on": _D, "active": _B,
-         "registered": _B, "first_seen_day": _D},
-    )  # fmt: skip
-    return {"enc": enc, "sub": sub, "iss": iss, "fac": fac}
+def load_facts(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
+    """Read the facts from the store into DuckDB tables ``enc``, ``sub``, ``iss`` and ``fac``."""
+    con.register("enc_raw", _columns(conn, _ENCOUNTERS, {"true": True}))
+    con.execute(f"""
+        CREATE TABLE enc AS
+        WITH cleaned AS (
+            SELECT *, upper(regexp_replace(CAST(so_cccd AS VARCHAR), '[\\s.\\-]', '', 'g')) AS v,
+                   TRY_CAST(gioi_tinh AS INTEGER) AS sex, year({_as_day("ngay_sinh")}) AS birth_year
+            FROM enc_raw)
+        SELECT CAST(id AS BIGINT) AS id, CAST(facility_code AS VARCHAR) AS facility_code,
+               CAST(submission_id AS BIGINT) AS submission_id, {_as_day("received_at")} AS received_day,
+               CAST(status AS VARCHAR) AS status, CAST(person_id AS BIGINT) AS person_id,
+               CAST(commune_code AS VARCHAR) AS commune_code, CAST(first_rule AS VARCHAR) AS first_rule,
+               CAST(first_state AS VARCHAR) AS first_state, {_as_day("ngay_vao")} AS visit_day,
+               {_as_day("ngay_ra")} AS discharge_day, CAST(ma_noi_den AS VARCHAR) AS noi_den,
+               CAST(ma_noi_di AS VARCHAR) AS noi_di, CAST(giay_chuyen_tuyen AS VARCHAR) AS giay_chuyen_tuyen,
+               CAST(ma_benh_chinh AS VARCHAR) AS icd, coalesce(v, '') <> '' AS cccd_present,
+               CASE WHEN coalesce(v, '') = '' THEN NULL ELSE coalesce({_cccd_valid_sql()}, false) END AS cccd_valid,
+               CAST(letter_to AS VARCHAR) AS letter_to, CAST(letter_no AS VARCHAR) AS letter_no,
+               letter_id IS NOT NULL AS has_letter, {group_sql("ma_benh_chinh")} AS disease_group
+        FROM cleaned
+        QUALIFY row_number() OVER (PARTITION BY id ORDER BY letter_id NULLS LAST) = 1
+    """)  # noqa: S608 - built from this module's constants
+    con.register("sub_raw", _columns(conn, _SUBMISSIONS))
+    con.execute(f"""
+        CREATE TABLE sub AS SELECT CAST(id AS BIGINT) AS id, CAST(facility_code AS VARCHAR) AS facility_code,
+               {_as_day("received_at")} AS received_day, CAST(outcome AS VARCHAR) AS outcome,
+               CAST(hoso_count AS BIGINT) AS hoso_count FROM sub_raw
+    """)  # noqa: S608
+    con.register("iss_raw", _columns(conn, _ISSUES))
+    con.execute(f"""
+        CREATE TABLE iss AS SELECT CAST(submission_id AS BIGINT) AS submission_id,
+               CAST(encounter_id AS BIGINT) AS encounter_id, CAST(hoso AS BIGINT) AS hoso,
+               CAST(code AS VARCHAR) AS code,
+               CAST(field_name AS VARCHAR) AS field_name, CAST(table_name AS VARCHAR) AS table_name,
+               CAST(severity AS VARCHAR) AS severity, CAST(facility_code AS VARCHAR) AS facility_code,
+               {_as_day("received_at")} AS received_day FROM iss_raw
+    """)  # noqa: S608
+    con.register("fac_raw", _columns(conn, _FACILITIES))
+    con.execute(f"""
+        CREATE TABLE fac AS SELECT CAST(code AS VARCHAR) AS code, CAST(name AS VARCHAR) AS name,
+               CAST(level AS VARCHAR) AS level, CAST(commune_code AS VARCHAR) AS commune_code,
+               CAST(wave AS BIGINT) AS wave, {_as_day("onboarded_on")} AS onboarded_on,
+               CAST(active AS BOOLEAN) AS active, registered_at IS NOT NULL AS registered,
+               {_as_day("first_seen_at")} AS first_seen_day FROM fac_raw
+    """)  # noqa: S608
+    for name in ("enc_raw", "sub_raw", "iss_raw", "fac_raw"):
+        con.unregister(name)
 
 
 @dataclass
@@ -157,12 +166,8 @@ def facts_connection(engine: Engine) -> duckdb.DuckDBPyConnection:
             snap = _snapshots.get(engine)
             if snap is not None and snap.fingerprint == fingerprint:
                 return snap.con.cursor()
-            facts = load_facts(conn)
             con = duckdb.connect(":memory:")
-            for name, table in facts.items():
-                con.register(f"{name}_arrow", table)
-                con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608 - fixed names
-                con.unregister(f"{name}_arrow")
+            load_facts(conn, con)
             if snap is not None:
                 snap.con.close()
             _snapshots[engine] = _Snapshot(fingerprint, con)

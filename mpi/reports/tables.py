@@ -103,6 +103,24 @@ def months(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
     )  # fmt: skip
 
 
+def totals(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
+    day = _day_column(o.by)
+    rows = _rows(
+        cur,
+        f"""
+        SELECT count(*) AS records, count(DISTINCT person_id) AS patients,
+               count(*) FILTER (WHERE {_REFERRAL}) AS referral_records,
+               count(DISTINCT facility_code) AS facilities
+        FROM enc WHERE {day} BETWEEN ? AND ?
+        """,  # noqa: S608
+        [o.period.first_day, o.period.last_day],
+    )
+    return Report(
+        "totals", "Tổng hợp toàn tỉnh", "Province totals", ["records", "patients", "referral_records", "facilities"],
+        ["Hồ sơ", "Người bệnh", "Hồ sơ chuyển tuyến", "Cơ sở có hồ sơ"], rows,
+    )  # fmt: skip
+
+
 def waves(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
     day = _day_column(o.by)
     rows = _rows(
@@ -358,6 +376,7 @@ def surveillance(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
 
 
 TABLES = {
+    "totals": totals,
     "months": months,
     "waves": waves,
     "facilities": facilities,

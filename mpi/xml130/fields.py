@@ -78,6 +78,8 @@ class FieldDef:
     """``Chuỗi`` or ``Số`` as the QĐ 4750 table says."""
     description: str
     new_in_4750: bool
+    amendment: str = ""
+    """What the QĐ 4750 appendix changed or corrected for this field (its own words)."""
 
     @property
     def column(self) -> str:
@@ -127,6 +129,7 @@ def field_table() -> MappingProxyType[str, tuple[FieldDef, ...]]:
                 official_type=official_type,
                 description=row["description_qd130"].strip(),
                 new_in_4750=bool(row["new_in_4750"].strip()),
+                amendment=row["amendment_qd4750"].strip(),
             )
         )
     return MappingProxyType({t: tuple(sorted(fs, key=lambda f: f.order)) for t, fs in by_table.items()})

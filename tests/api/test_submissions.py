@@ -222,6 +222,26 @@ def test_a_submitter_of_another_facility_cannot_read_the_receipt(
     assert _error(response) == "facility_forbidden"
 
 
+def test_a_copy_of_another_facilitys_file_gets_no_receipt(client: TestClient, auth: KeyFactory) -> None:
+    data = envelope([outpatient("LK1", facility="74002")], facility="74002")
+    assert _post_xml(client, data, auth(Role.SUBMITTER, "74002")).status_code == 201
+    copy = _post_xml(client, data, auth(Role.SUBMITTER, "74001"))
+    assert (copy.status_code, _error(copy)) == (403, "facility_forbidden")
+    assert "LK1" not in copy.text and "person" not in copy.text
+    again = _post_xml(client, data, auth(Role.SUBMITTER, "74002"))  # the facility itself still gets it
+    assert (again.status_code, again.json()["duplicate"]) == (200, True)
+
+
+def test_a_receipt_says_nothing_about_persons(client: TestClient, submitter: dict[str, str]) -> None:
+    """Linking runs on ingest, but a receipt names no person, link rule or match: a submitter must not learn
+    whether a CCCD is known by storing an encounter with it."""
+    receipt = _post_xml(client, envelope([outpatient("LK1")]), submitter).json()
+    (encounter,) = receipt["encounters"]
+    assert encounter["status"] == "accepted"
+    assert not {"identity", "person_id", "link_state", "rule"} & set(encounter)
+    assert "person_id" not in str(receipt)
+
+
 # --- authentication and roles ---------------------------------------------------------------------
 
 

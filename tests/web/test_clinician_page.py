@@ -8,6 +8,7 @@ SQLite store holding the small synthetic province of the record tests.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -19,10 +20,13 @@ import uvicorn
 from sqlalchemy import select
 
 from api.app import create_app
+from mpi.audit.models import AuditEvent
+from mpi.ingest import ingest_file
 from mpi.keys import Role, create_key
 from mpi.records import encounter_detail
 from mpi.settings import Settings
 from mpi.store import Encounter, open_store, session_scope
+from tests import builders as b
 from tests.conftest import TEST_SECRET
 from tests.records.province import Province, ingest_province, province
 
@@ -52,7 +56,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settin
         env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path_factory.mktemp('web')}/store.sqlite3"
     )
     engine = open_store(settings.database_url)
-    ingest_province(engine, prov, settings)
+    linker = ingest_province(engine, prov, settings)
+    for facility, hoso in (("74001", b.outpatient("LKWEB1", "74001")), ("74002", b.hiv_visit("LKWEB2", "74002"))):
+        ingest_file(engine=engine, data=b.envelope([hoso], facility=facility), submitter="cli", linker=linker)
     engine.dispose()
     app = create_app(settings)
     port = _free_port()
@@ -127,16 +133,79 @@ def test_clinician_searches_opens_the_timeline_and_reads_drugs_and_lab_results(
             # the timeline, then A's encounter
             page.locator("a.person-link").first.click()
             page.wait_for_selector("#timeline")
-            assert page.locator("#person").inner_text() == f"Person {person_id}"
+            assert page.locator("html").get_attribute("lang") == "vi"
+            assert page.locator("#person").inner_text() not in ("", f"Person {person_id}")
+            assert "Quá trình khám chữa bệnh" in page.content()
+            facilities = page.locator("#timeline td.facility").all_inner_texts()
+            assert facilities and not any(re.fullmatch(r"\d{5}", f.strip()) for f in facilities)  # names, not codes
+            assert page.locator("#banner-sex").inner_text().split(": ")[1] in ("Nam", "Nữ", "Chưa xác định")
             link = page.locator(f'a.encounter-link[data-facility="{s.facility_a}"][data-ma-lk="{s.ma_lk_a}"]')
             assert link.count() == 1
             link.click()
             page.wait_for_selector("#drugs")
             drug_cells = page.locator("#drugs tr td:first-child").all_inner_texts()
             assert drug_cells == drugs
+            routes = page.locator("#drugs td.route").all_inner_texts()
+            assert routes and not any(re.fullmatch(r"\d\.\d\d", r.strip()) for r in routes)  # "Uống", not "1.01"
             lab_text = page.locator("#labs").inner_text()
             for name, value, unit in measured:
                 assert f"{name}\t{value}\t{unit or ''}".strip() in lab_text
             assert page.locator("#table-XML13").count() == 1
         finally:
             browser.close()
+
+
+def test_hiv_record_is_withheld_and_break_glass_reveals_it_with_an_audit_entry(
+    site: tuple[str, Settings, Province],
+) -> None:
+    """A clinician of another facility sees that sensitive data exists, breaks the glass with a reason and
+    purpose ETREAT, sees the HIV encounter marked; the reveal is in the audit as a break-glass event."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    base, settings, _ = site
+    engine = open_store(settings.database_url)
+    with session_scope(engine) as session:
+        key_row, key = create_key(session=session, role=Role.CLINICIAN, facility_code="74001")
+        actor = f"key:{key_row.id}"
+    reason = "Cấp cứu: người bệnh hôn mê, cần biết thuốc đang dùng"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium), headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )  # fmt: skip
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/web/clinician")
+            page.fill("input[name=api_key]", key)
+            page.click("#login")
+            page.wait_for_selector("#search")
+            page.select_option("#purpose", "TREAT")
+            page.fill("input[name=national_id]", "074190001234")
+            page.click("#search-button")
+            page.locator("a.person-link").first.click()
+            page.wait_for_selector("#withheld")
+            assert "Có 1 lượt khám chứa dữ liệu nhạy cảm đã được ẩn." in page.locator("#withheld").inner_text()
+            assert page.locator(".sensitive-marker").count() == 0
+            assert page.locator("#timeline a.encounter-link").count() == 1  # only the ordinary visit
+
+            page.select_option("#break-glass-purpose", "ETREAT")
+            page.fill("#break-glass-reason", reason)
+            page.click("#break-glass-button")
+            page.wait_for_selector("#revealed")
+            assert page.locator("#withheld").count() == 0
+            assert page.locator("#timeline a.encounter-link").count() == 2
+            assert page.locator("#timeline .sensitive-marker").count() == 1
+        finally:
+            browser.close()
+    events = AuditEvent.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        glass = conn.execute(
+            select(events.c.purpose, events.c.details, events.c.record_ids).where(
+                events.c.actor == actor, events.c.action == "break_glass"
+            )
+        ).all()
+    engine.dispose()
+    assert len(glass) == 1
+    assert (glass[0].purpose, glass[0].details["reason"], glass[0].details["categories"]) == ("ETREAT", reason, ["hiv"])
+    assert len(glass[0].record_ids) == 1

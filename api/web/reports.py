@@ -1,0 +1,206 @@
+"""``/web/reports``: the health department's dashboard (analysts and admins).
+
+Sign in with an analyst or admin key (a signed session cookie, :mod:`api.web.session`). The page shows
+aggregates only — the pilot's tables, charts rendered on the server as SVG (:mod:`api.web.charts`, no
+script, nothing fetched at run time), surveillance alerts, data quality and referral flows — and offers
+every table as CSV, XLSX and Markdown. No page here ever shows a patient. Vietnamese first (``?lang=en``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from api.deps import EngineDep, SessionDep, SettingsDep
+from api.principal import Principal
+from api.web import session as web_session
+from api.web.charts import bar_chart, line_chart
+from mpi.errors import MPIError
+from mpi.facilities import describe_facilities
+from mpi.keys import Role, verify_key
+from mpi.reports import GROUPS, MEDIA_TYPES, TABLES, Period, ReportOptions, build_report, render
+
+router = APIRouter(prefix="/web/reports", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+DEPARTMENT = frozenset({Role.ANALYST, Role.ADMIN})
+_MONTH = r"^(\d{4}-(0[1-9]|1[0-2]))?$"
+"""A month, or empty: the page's form sends empty month fields."""
+Lang = Literal["vi", "en"]
+
+TEXT: dict[str, dict[Lang, str]] = {
+    "title": {"vi": "Báo cáo của Sở Y tế", "en": "Health department reports"},
+    "sign_in": {"vi": "Đăng nhập", "en": "Sign in"},
+    "key": {"vi": "Khóa API (chuyên viên phân tích hoặc quản trị)", "en": "API key (analyst or admin)"},
+    "sign_out": {"vi": "Đăng xuất", "en": "Sign out"},
+    "bad_key": {"vi": "Khóa API không hợp lệ.", "en": "This API key is not valid."},
+    "wrong_role": {"vi": "Trang này dành cho khóa phân tích hoặc quản trị.",
+                   "en": "This page is for analyst or admin keys."},
+    "period": {"vi": "Kỳ báo cáo", "en": "Period"},
+    "from": {"vi": "Từ tháng", "en": "From month"},
+    "to": {"vi": "Đến tháng", "en": "To month"},
+    "by": {"vi": "Tính theo", "en": "Count by"},
+    "by_visit": {"vi": "ngày vào (NGAY_VAO)", "en": "visit day (NGAY_VAO)"},
+    "by_received": {"vi": "ngày hub nhận", "en": "day received"},
+    "show": {"vi": "Xem", "en": "Show"},
+    "records": {"vi": "Hồ sơ", "en": "Records"},
+    "patients": {"vi": "Người bệnh", "en": "Patients"},
+    "referral_records": {"vi": "Hồ sơ chuyển tuyến", "en": "Referral records"},
+    "facilities": {"vi": "Cơ sở", "en": "Facilities"},
+    "unregistered": {"vi": "Cơ sở chưa đăng ký đã gửi dữ liệu", "en": "Unregistered facilities that submitted"},
+    "by_month": {"vi": "Hồ sơ và người bệnh theo tháng", "en": "Records and patients by month"},
+    "waves": {"vi": "Theo đợt triển khai", "en": "By deployment wave"},
+    "levels": {"vi": "Hồ sơ theo tuyến", "en": "Records by level"},
+    "surveillance": {"vi": "Giám sát bệnh truyền nhiễm (số người/tuần, toàn tỉnh)",
+                     "en": "Notifiable diseases (persons per week, province)"},
+    "alerts": {"vi": "Cảnh báo", "en": "Alerts"},
+    "no_alerts": {"vi": "Không có cảnh báo trong kỳ.", "en": "No alerts in this period."},
+    "quality": {"vi": "Chất lượng dữ liệu tại nguồn (cơ sở nhiều cảnh báo nhất)",
+                "en": "Data quality at source (facilities with most warnings)"},
+    "referrals": {"vi": "Chuyển tuyến theo tuyến", "en": "Referrals by level"},
+    "downloads": {"vi": "Tải về", "en": "Downloads"},
+    "week": {"vi": "Tuần", "en": "Week"},
+    "group": {"vi": "Nhóm bệnh", "en": "Disease group"},
+    "commune": {"vi": "Xã", "en": "Commune"},
+    "persons": {"vi": "Số người", "en": "Persons"},
+    "upper": {"vi": "Ngưỡng", "en": "Threshold"},
+    "facility": {"vi": "Cơ sở", "en": "Facility"},
+    "month": {"vi": "Tháng", "en": "Month"},
+    "warnings": {"vi": "Cảnh báo", "en": "Warnings"},
+    "cccd_valid": {"vi": "CCCD hợp lệ", "en": "Valid CCCD"},
+    "review": {"vi": "Chờ rà soát", "en": "In review"},
+    "late": {"vi": "Trễ (trung vị, ngày)", "en": "Late (median days)"},
+    "top_issues": {"vi": "Lỗi thường gặp", "en": "Top issues"},
+    "aggregates_only": {"vi": "Chỉ số liệu tổng hợp: trang này không hiển thị thông tin người bệnh.",
+                        "en": "Aggregates only: this page never shows a patient."},
+}
+
+
+def _t(lang: Lang) -> dict[str, str]:
+    return {k: v[lang] for k, v in TEXT.items()}
+
+
+def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
+    """The signed-in analyst or admin; the session is closed before reports open their own connection."""
+    with Session(engine) as session:
+        principal = web_session.principal_from_cookie(
+            session, settings.secret_key, request.cookies.get(web_session.COOKIE)
+        )
+    return principal if principal is not None and principal.role in DEPARTMENT else None
+
+
+def _render(request: Request, name: str, lang: Lang, status: int = 200, **context: Any) -> HTMLResponse:
+    context.update(t=_t(lang), lang=lang)
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    start: Annotated[str | None, Query(alias="from", pattern=_MONTH)] = None,
+    end: Annotated[str | None, Query(alias="to", pattern=_MONTH)] = None,
+    by: Annotated[Literal["visit", "received"], Query()] = "visit",
+    lang: Annotated[Lang, Query()] = "vi",
+) -> Response:
+    principal = _principal(request, engine, settings)
+    if principal is None:
+        return _render(request, "reports_login.html", lang)
+    options = ReportOptions(period=Period(start or None, end or None), by=by)
+    t = _t(lang)
+    months = build_report(engine=engine, name="months", options=options)
+    waves = build_report(engine=engine, name="waves", options=options)
+    levels = build_report(engine=engine, name="levels", options=options)
+    facilities = build_report(engine=engine, name="facilities", options=options)
+    quality = build_report(engine=engine, name="quality", options=options)
+    referral_levels = build_report(engine=engine, name="referral_levels", options=options)
+    surveillance = build_report(engine=engine, name="surveillance", options=options)
+
+    month_labels = [r["month"] for r in months.rows]
+    month_chart = bar_chart(
+        t["by_month"], month_labels,
+        {t["records"]: [r["records"] for r in months.rows], t["patients"]: [r["patients"] for r in months.rows]},
+        "chart-months",
+    )  # fmt: skip
+    level_names = [r["level_vi"] if lang == "vi" else (r["level"] or "unregistered") for r in levels.rows]
+    level_chart = bar_chart(t["levels"], level_names, {t["records"]: [r["records"] for r in levels.rows]},
+                            "chart-levels")  # fmt: skip
+    province = [r for r in surveillance.rows if r["commune_code"] == "all"]
+    weeks = sorted({r["week"] for r in surveillance.rows})
+    series: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(weeks))
+    marks: dict[str, list[bool]] = defaultdict(lambda: [False] * len(weeks))
+    position = {w: i for i, w in enumerate(weeks)}
+    alert_weeks = {(r["week"], r["group"]) for r in surveillance.rows if r["alert"]}
+    for r in province:
+        vi, en, _ = GROUPS[r["group"]]
+        label = vi if lang == "vi" else en
+        series[label][position[r["week"]]] = r["persons"] or 0
+        marks[label][position[r["week"]]] = (r["week"], r["group"]) in alert_weeks
+    surveillance_chart = line_chart(t["surveillance"], weeks, dict(series), "chart-surveillance", dict(marks))
+    alerts = [r for r in surveillance.rows if r["alert"]]
+
+    codes = {r["facility_code"] for r in facilities.rows} | {r["facility_code"] for r in quality.rows}
+    with engine.connect() as conn:
+        labels = describe_facilities(conn=conn, codes=codes)
+    worst = sorted(quality.rows, key=lambda r: (-r["warnings"], r["facility_code"], r["month"]))[:15]
+    unregistered = [labels[r["facility_code"]] for r in facilities.rows if not r["registered"]]
+    (totals,) = build_report(engine=engine, name="totals", options=options).rows or [{}]
+    return _render(
+        request, "reports.html", lang, principal=principal, options=options, start=start or "", end=end or "",
+        by=by, month_chart=month_chart, level_chart=level_chart, surveillance_chart=surveillance_chart,
+        waves=waves, referral_levels=referral_levels, alerts=alerts, worst=worst, labels=labels,
+        unregistered=unregistered, totals=totals, tables=list(TABLES), groups=GROUPS,
+    )  # fmt: skip
+
+
+@router.get("/download/{table}.{fmt}")
+def download(
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    table: str,
+    fmt: Literal["csv", "xlsx", "md"],
+    start: Annotated[str | None, Query(alias="from", pattern=_MONTH)] = None,
+    end: Annotated[str | None, Query(alias="to", pattern=_MONTH)] = None,
+    by: Annotated[Literal["visit", "received"], Query()] = "visit",
+) -> Response:
+    if _principal(request, engine, settings) is None:
+        return RedirectResponse("/web/reports", status_code=303)
+    options = ReportOptions(period=Period(start or None, end or None), by=by)
+    report = build_report(engine=engine, name=table, options=options)
+    return Response(
+        render(report, fmt), media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{report.name}.{fmt}"'},
+    )  # fmt: skip
+
+
+@router.post("/login")
+def login(
+    request: Request, session: SessionDep, settings: SettingsDep, api_key: Annotated[str, Form()],
+    lang: Annotated[Lang, Query()] = "vi",
+) -> Response:  # fmt: skip
+    try:
+        key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
+    except MPIError:
+        return _render(request, "reports_login.html", lang, status=401, error=_t(lang)["bad_key"])
+    if Role(key.role) not in DEPARTMENT or key.id is None:
+        return _render(request, "reports_login.html", lang, status=403, error=_t(lang)["wrong_role"])
+    response = RedirectResponse(f"/web/reports?lang={lang}", status_code=303)
+    response.set_cookie(
+        web_session.COOKIE, web_session.issue(settings.secret_key, key.id), max_age=web_session.LIFETIME_SECONDS,
+        httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/web",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/web/reports", status_code=303)
+    response.delete_cookie(web_session.COOKIE, path="/web")
+    return response
