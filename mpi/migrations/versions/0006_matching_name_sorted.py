@@ -1,7 +1,7 @@
 """source_record.name_sorted: the order-invariant name key and its blocking index
 
 Revision ID: 0006_matching
-Revises: 0005_steward
+Revises: 0005_load
 Create Date: 2026-12-01 04:30:00
 
 Existing rows get the key computed from their model row's ``name_key`` (the same tokens), in the column
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_matching"
-down_revision = "0005_steward"
+down_revision = "0005_load"
 branch_labels = None
 depends_on = None
 
