@@ -123,11 +123,11 @@ def everything_page(
         if ref.startswith("Organization/") and ref.split("/", 1)[1] not in codes:
             codes.insert(0, ref.split("/", 1)[1])
     places = list(dict.fromkeys(d.entry.facility_code for d in details))
-    labels = describe_facilities(conn=conn, codes=[*codes, *places])
+    facilities = describe_facilities(conn=conn, codes=[*codes, *places])
     if types is None or "Organization" in types:
-        hits += [Hit(organization(labels[c]), mode="include") for c in codes]
+        hits += [Hit(organization(facilities[c]), mode="include") for c in codes]
     if types is None or "Location" in types:
-        hits += [Hit(location(labels[c]), mode="include") for c in places]
+        hits += [Hit(location(facilities[c]), mode="include") for c in places]
     return EverythingPage(hits=hits, next_position=next_position, encounter_ids=used)
 
 
