@@ -41,7 +41,16 @@ from linkage.model import (
     model_table,
 )
 
-__all__ = ["DEFAULT_MODEL_DIR", "TrainedModel", "load_model", "model_id_of", "save_model", "train_model"]
+__all__ = [
+    "DEFAULT_MODEL_DIR",
+    "TrainedModel",
+    "estimate_parameters",
+    "finish_training",
+    "load_model",
+    "model_id_of",
+    "save_model",
+    "train_model",
+]
 
 DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models"
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5  # Splink's progress messages carry only counts, but are noise
@@ -155,12 +164,42 @@ def train_model(
     sdf = db_api.register(table, dataset_display_name="records")
     settings = build_settings(address_text=address_text, blocking_rules=blocking_rules)
     linker = Linker(sdf, settings, log_level=_SPLINK_LOG_LEVEL)
+    estimate_parameters(linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall)
+    model: dict[str, Any] = linker.misc.save_model_to_json()
+    con.close()
+    return finish_training(
+        model,
+        training_records=table.num_rows,
+        seed=seed,
+        max_pairs=max_pairs,
+        u_max_pairs=u_max_pairs,
+        recall=recall,
+        m_floor=m_floor,
+        data_description=data_description,
+    )
+
+
+def estimate_parameters(linker: Any, *, seed: int, max_pairs: float, u_max_pairs: float, recall: float) -> None:
+    """The training recipe on a Splink linker of any backend: prior, u by sampling, m by EM passes."""
     linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     for rule in TRAINING_BLOCKING_RULES:
         linker.training.estimate_parameters_using_expectation_maximisation(_block(rule), max_pairs=max_pairs)
-    model: dict[str, Any] = linker.misc.save_model_to_json()
-    con.close()
+
+
+def finish_training(
+    model: dict[str, Any],
+    *,
+    training_records: int,
+    seed: int,
+    max_pairs: float,
+    u_max_pairs: float,
+    recall: float,
+    m_floor: float,
+    data_description: str,
+    engine: str | None = None,
+) -> TrainedModel:
+    """Post-process a freshly trained model JSON (unobserved levels, m floor) and attach its provenance."""
     model.pop("linker_uid", None)  # random per Linker: would make the content id differ run to run
     unobserved = _unobserved(model)
     floored = _floor_m(model, m_floor)
@@ -171,7 +210,7 @@ def train_model(
         "duckdb_version": duckdb.__version__,
         "python_version": sys.version.split()[0],
         "trained_at": datetime.now(UTC).date().isoformat(),
-        "training_records": table.num_rows,
+        "training_records": training_records,
         "training_data": data_description,
         "seed": seed,
         "em_max_pairs": max_pairs,
@@ -182,6 +221,8 @@ def train_model(
         "m_floor": m_floor,
         "m_floored_levels": floored,
     }
+    if engine is not None:
+        provenance["engine"] = engine
     return TrainedModel(model=model, provenance=provenance)
 
 

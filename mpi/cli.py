@@ -23,13 +23,13 @@ from mpi.evaluation_commands import register as register_evaluation
 from mpi.facilities.commands import register as register_facilities
 from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
-from mpi.ingest import Receipt, ingest_parsed, parse_paths
+from mpi.ingest import Receipt, ingest_many, parse_paths
 from mpi.keys import Role, create_key, list_keys, revoke_key
 from mpi.reports.commands import register as register_reports
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
 from mpi.synth.cli import register as register_synth
-from mpi.xml130 import Limits
+from mpi.xml130 import Limits, ParsedSubmission
 
 app = typer.Typer(help="Provincial health-data hub: XML 130 ingest and master patient index.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (stored hashed; a new key is printed once).", no_args_is_help=True)
@@ -75,11 +75,18 @@ def ingest(
         linker = OnlineLinker.from_settings(settings)
         linker.warm(engine)
         limits = Limits.from_settings(settings)
-        for path, data, parsed in parse_paths(files, limits=limits, workers=min(workers, len(files) or 1)):
-            receipt = ingest_parsed(
-                engine=engine, data=data, parsed=parsed, submitter="cli", allowed_facility=facility, linker=linker
-            )
-            receipts.append((path, receipt))
+        order: list[Path] = []
+
+        def parsed_files() -> Iterator[tuple[bytes, ParsedSubmission]]:
+            for path, data, parsed in parse_paths(files, limits=limits, workers=min(workers, len(files) or 1)):
+                order.append(path)
+                yield data, parsed
+
+        # Group commit: receipts come back once durable, in file order.
+        for receipt in ingest_many(
+            engine=engine, files=parsed_files(), submitter="cli", allowed_facility=facility, linker=linker
+        ):
+            receipts.append((order[len(receipts)], receipt))
             progress.advance(task)
     totals = summarise(r for _, r in receipts)
     if as_json:

@@ -52,6 +52,27 @@ def register(app: typer.Typer) -> None:
         engine.dispose()
         err.print(f"{rows:,} encounter versions -> {out}")
 
+    @export_app.command("parquet")
+    def export_parquet_command(
+        out: Annotated[Path, typer.Option("--out", help="New (or empty) directory to write", file_okay=False)],
+    ) -> None:
+        """Persons, source records (the linkage input), links and encounters by month, as Parquet: the
+        input of `mpi relink --engine spark` on a cluster."""
+        from mpi.lake import export_parquet
+
+        engine = open_store(get_settings().database_url)
+        try:
+            report = export_parquet(engine=engine, out=out)
+        except FileExistsError as exc:
+            err.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+        finally:
+            engine.dispose()
+        err.print(
+            f"{report.persons:,} persons, {report.source_records:,} source records, {report.links:,} links,"
+            f" {report.encounters:,} encounter versions in {len(report.months)} months -> {out}"
+        )
+
     @app.command("evaluate")
     def evaluate_command(
         links: Annotated[Path, typer.Option("--links", exists=True, dir_okay=False, help="`mpi export links` CSV")],

@@ -14,15 +14,16 @@ Never logs values from the file: only counts, codes and ids.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import logging
 import multiprocessing
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, CursorResult, Engine, bindparam, insert, select, update
@@ -166,12 +167,7 @@ def ingest_parsed(
     linker: EncounterLinker | None = None,
 ) -> Receipt:
     """Store a file already read by :func:`parse_submission` (e.g. in a worker process)."""
-    if allowed_facility is not None:
-        for enc in parsed.encounters:
-            if enc.facility_code is not None and enc.facility_code != allowed_facility:
-                enc.issues.append(
-                    issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
-                )
+    _scope(parsed, allowed_facility)
     # One connection for the whole file, holding the file's lock: the same file sent again meanwhile (by
     # this or another process) waits here, then finds the finished receipt and answers it as a duplicate.
     with engine.connect() as conn, named_lock(conn, f"submission:{parsed.sha256}"):
@@ -187,6 +183,102 @@ def ingest_parsed(
                     conn.rollback()
                 if attempt == _ATTEMPTS:
                     raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _scope(parsed: ParsedSubmission, allowed_facility: str | None) -> None:
+    """A submitter bound to a facility: another facility's encounter gets an error (it is not stored)."""
+    if allowed_facility is None:
+        return
+    for enc in parsed.encounters:
+        if enc.facility_code is not None and enc.facility_code != allowed_facility:
+            enc.issues.append(
+                issue("facility_scope", hoso=enc.hoso, table="XML1", field="MA_CSKCB", allowed=allowed_facility)
+            )
+
+
+GROUP_ENCOUNTERS: Final = 64
+"""Encounters per transaction in group commit (:func:`ingest_many`): enough to amortise a commit."""
+
+
+def ingest_many(
+    *,
+    engine: Engine,
+    files: Iterable[tuple[bytes, ParsedSubmission]],
+    submitter: str,
+    allowed_facility: str | None = None,
+    linker: EncounterLinker | None = None,
+    group: int = GROUP_ENCOUNTERS,
+) -> Iterator[Receipt]:
+    """Store many files with group commit; yields each file's receipt once it is durable, in order.
+
+    For a bulk loader (``mpi ingest``). A one-HOSO file is written as :func:`ingest_parsed` writes it, but
+    up to ``group`` encounters share one transaction, each file inside its own savepoint: raw file,
+    encounter and receipt are whole or absent whatever happens, a conflict with a concurrent writer (the
+    same file or encounter stored meanwhile) rolls back that savepoint only and retries it, and a receipt
+    is handed out only after the commit that made it durable. A crash loses only files no receipt was
+    given for; sending them again stores them. A file of several HOSO commits what waits, then goes
+    through :func:`ingest_parsed` (its raw file first, then one transaction per encounter).
+    """
+    if group < 1:
+        raise ValueError("group must be >= 1")
+    waiting: list[Receipt] = []
+    in_group = 0
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        for data, parsed in files:
+            if len(parsed.encounters) > 1:
+                transaction.commit()
+                yield from _acknowledge(engine, waiting)
+                in_group = 0
+                yield ingest_parsed(
+                    engine=engine,
+                    data=data,
+                    parsed=parsed,
+                    submitter=submitter,
+                    allowed_facility=allowed_facility,
+                    linker=linker,
+                )
+                transaction = conn.begin()
+                continue
+            _scope(parsed, allowed_facility)
+            store = functools.partial(_store_at_once, data=data, parsed=parsed, submitter=submitter, linker=linker)
+            waiting.append(_in_savepoint(conn, store))
+            in_group += 1
+            if in_group >= group:
+                transaction.commit()
+                yield from _acknowledge(engine, waiting)
+                in_group = 0
+                transaction = conn.begin()
+        transaction.commit()
+        yield from _acknowledge(engine, waiting)
+    # leaving the block without the last commit (an exception, or the caller stopped) rolls the group back
+
+
+def _acknowledge(engine: Engine, waiting: list[Receipt]) -> Iterator[Receipt]:
+    out = list(waiting)
+    waiting.clear()
+    for receipt in out:
+        _remember_facilities(engine, receipt)
+    yield from out
+
+
+def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Receipt:
+    """``work(conn)`` inside a savepoint; a conflict with a concurrent writer rolls it back and retries."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        savepoint = conn.begin_nested()
+        try:
+            result = work(conn)
+        except IntegrityError:
+            savepoint.rollback()
+            if attempt == _ATTEMPTS:
+                raise
+            continue
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return result
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -235,15 +327,28 @@ def _open_submission(
 def _ingest_at_once(
     conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
 ) -> Receipt:
-    known = _known_facilities.setdefault(conn.engine, set())
     with conn.begin():
-        replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
-        if replayed is not None:
-            return replayed
-        receipts = [_write_encounter(conn, submission_id, enc, linker, known) for enc in parsed.encounters]
-        receipt = _finalise(conn, submission_id, parsed, receipts, existing)
-    known.update(r.facility_code for r in receipts if r.status == "accepted" and r.facility_code)
+        receipt = _store_at_once(conn, data, parsed, submitter, linker)
+    _remember_facilities(conn.engine, receipt)
     return receipt
+
+
+def _store_at_once(
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+) -> Receipt:
+    """A one-HOSO file in the caller's transaction: raw file, encounter and receipt together."""
+    known = _known_facilities.setdefault(conn.engine, set())
+    replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
+    if replayed is not None:
+        return replayed
+    receipts = [_write_encounter(conn, submission_id, enc, linker, known) for enc in parsed.encounters]
+    return _finalise(conn, submission_id, parsed, receipts, existing)
+
+
+def _remember_facilities(engine: Engine, receipt: Receipt) -> None:
+    """Facility codes known to exist once committed: later encounters skip their upsert."""
+    known = _known_facilities.setdefault(engine, set())
+    known.update(r.facility_code for r in receipt.encounters if r.status == "accepted" and r.facility_code)
 
 
 def _ingest_per_encounter(

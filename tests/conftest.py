@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,23 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
         pytest.skip(f"PostgreSQL tests skipped on this machine: {exc}")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local Spark session (Splink's UDF jar on its class path) for the whole test run."""
+    import shutil
+
+    if shutil.which("java") is None or importlib.util.find_spec("pyspark") is None:
+        message = "Spark tests need java (e.g. openjdk-17-jre-headless) and pyspark"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} under CI")
+        pytest.skip(message)
+    from linkage.spark import local_session
+
+    session = local_session(cores=2, memory="2g", app_name="mpi-tests")
+    yield session
+    session.stop()
 
 
 def _pg_database(server: postgres.PostgresServer) -> str:

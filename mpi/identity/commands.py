@@ -9,8 +9,12 @@ Both print counts, ids of models and timings only: never a name, an identifier o
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import functools
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +31,33 @@ MIN_TRAINING_RECORDS = 1_000
 """Below this, EM has too few pairs to estimate m reliably: training is refused."""
 
 
+class Engine_(enum.StrEnum):
+    """Where Splink runs for ``train`` and ``relink``."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+_ENGINE_HELP = "Where Splink runs: duckdb (this process) or spark"
+_MASTER_HELP = "Spark master with --engine spark: local[*] (this machine) or a cluster URL (spark://…, yarn)"
+
+
+@contextlib.contextmanager
+def _spark(master: str) -> Iterator[Any]:
+    """A Spark session for one command: local mode with Splink's jar, or the given cluster master."""
+    from linkage.spark import local_session
+
+    if master.startswith("local"):
+        cores = master.removeprefix("local").strip("[]") or "*"
+        session = local_session(cores=cores if cores == "*" else int(cores))
+    else:
+        session = local_session(master=master)
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``relink`` to ``app``."""
 
@@ -38,23 +69,29 @@ def register(app: typer.Typer) -> None:
         max_pairs: Annotated[float, typer.Option("--max-pairs", min=1e4, help="Pairs per EM pass (cap)")] = 2e6,
         seed: Annotated[int, typer.Option("--seed", help="Seed of u sampling (same data + seed = same model)")] = 42,
         name: Annotated[str | None, typer.Option("--name", help="File name stem (default: model-<id>)")] = None,
+        engine: Annotated[Engine_, typer.Option("--engine", help=_ENGINE_HELP)] = Engine_.duckdb,
+        spark_master: Annotated[str, typer.Option("--spark-master", help=_MASTER_HELP)] = "local[*]",
     ) -> None:
         """Train the linkage model on the store's source records (u by sampling, m by EM)."""
         settings = get_settings()
-        engine = open_store(settings.database_url)
-        records = read_source_records(engine)
-        engine.dispose()
+        store = open_store(settings.database_url)
+        records = read_source_records(store)
+        store.dispose()
         if records.num_rows < MIN_TRAINING_RECORDS:
             Console(stderr=True).print(
                 f"[red]{records.num_rows} source records: training needs at least {MIN_TRAINING_RECORDS}[/]"
             )
             raise typer.Exit(2)
-        trained = train_model(
-            records,
-            seed=seed,
-            max_pairs=max_pairs,
-            data_description=f"mpi store: {records.num_rows} current source records",
-        )
+        description = f"mpi store: {records.num_rows} current source records"
+        if engine is Engine_.spark:
+            from linkage.spark import train_model_spark
+
+            with _spark(spark_master) as spark:
+                trained = train_model_spark(
+                    records, spark=spark, seed=seed, max_pairs=max_pairs, data_description=description
+                )
+        else:
+            trained = train_model(records, seed=seed, max_pairs=max_pairs, data_description=description)
         path = save_model(trained, out, name=name or f"model-{trained.model_id}")
         typer.echo(f"model {trained.model_id} trained on {records.num_rows} source records -> {path}")
         typer.echo(f"use it: MPI_MODEL_PATH={path} (ingest, serve and relink read it; restart running servers)")
@@ -62,18 +99,27 @@ def register(app: typer.Typer) -> None:
     @app.command("relink")
     def relink_command(
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and report, change nothing")] = False,
+        engine: Annotated[Engine_, typer.Option("--engine", help=_ENGINE_HELP)] = Engine_.duckdb,
+        spark_master: Annotated[str, typer.Option("--spark-master", help=_MASTER_HELP)] = "local[*]",
     ) -> None:
         """Batch relinking: Splink over all source records; merges and reviews what the online path missed."""
         settings = get_settings()
         trained = load_model(Path(settings.model_path) if settings.model_path else None)
-        engine = open_store(settings.database_url)
-        report = relink(
-            engine=engine,
-            model=trained,
-            thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),
-            dry_run=dry_run,
-        )
-        engine.dispose()
+        store = open_store(settings.database_url)
+        thresholds = Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability)
+        try:
+            if engine is Engine_.spark:
+                from linkage.spark import predict_links_spark
+
+                with _spark(spark_master) as spark:
+                    predictor = functools.partial(predict_links_spark, spark=spark)
+                    report = relink(
+                        engine=store, model=trained, thresholds=thresholds, dry_run=dry_run, predictor=predictor
+                    )
+            else:
+                report = relink(engine=store, model=trained, thresholds=thresholds, dry_run=dry_run)
+        finally:
+            store.dispose()
         print_report(report)
 
 

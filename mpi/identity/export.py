@@ -25,7 +25,7 @@ from mpi.errors import NotFound
 from mpi.identity import links as L
 from mpi.store.models import Encounter
 
-__all__ = ["EXPORT_COLUMNS", "EncounterLink", "encounter_link", "export_links"]
+__all__ = ["EXPORT_COLUMNS", "EncounterLink", "encounter_link", "export_links", "person_resolver"]
 
 EXPORT_COLUMNS: Final = (
     "facility_code",
@@ -68,6 +68,11 @@ def _resolver(redirects: dict[int, int]) -> Callable[[int | None], int | None]:
         return target
 
     return resolve
+
+
+def person_resolver(conn: Connection) -> Callable[[int | None], int | None]:
+    """Maps a person id to the person it was merged into (redirects followed), read once from the store."""
+    return _resolver(_redirects(conn))
 
 
 def _query() -> Select[Any]:

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -325,11 +325,14 @@ def relink(
     dry_run: bool = False,
     commit_every: int = 500,
     num_chunks: int | None = None,
+    predictor: Callable[..., pa.Table] = predict_links,
 ) -> RelinkReport:
     """Score all current source records with ``model`` and merge / review what the online path missed.
 
     See the module docstring for the rules. ``commit_every``: proposals per transaction.
     ``num_chunks``: passed to ``linkage.batch.predict_links`` (memory bound on large stores).
+    ``predictor``: the engine scoring the pairs, called as ``predict_links`` is (e.g. ``linkage.spark``'s
+    ``predict_links_spark`` with its session bound): only where the pairs are computed changes.
     """
     if not 0 < thresholds.review < thresholds.auto <= 1:
         raise ValueError("need 0 < review < auto <= 1")
@@ -342,7 +345,7 @@ def relink(
     read_done = time.perf_counter()
     report.read_seconds = read_done - began
 
-    pairs = predict_links(
+    pairs = predictor(
         records,
         model.model,
         threshold_probability=thresholds.review,

@@ -1,0 +1,250 @@
+"""Batch linkage on Apache Spark: the same model JSON, predicted and trained with Splink's Spark backend.
+
+The DuckDB path (`linkage.batch`, `linkage.training`) runs on one machine; this one runs wherever Spark
+runs: `local[*]` on a laptop or in CI, or a cluster reading Parquet exports (`mpi export parquet`) or a
+PostgreSQL replica over JDBC. Both read and write the one model JSON format (DuckDB SQL dialect, as
+`linkage.training.save_model` writes it):
+
+- `spark_settings` turns a model JSON into Splink settings for Spark: every comparison's SQL and every
+  blocking rule transpiled DuckDB -> Spark SQL with sqlglot; DuckDB's `jaro_winkler_similarity` becomes
+  the `jaro_winkler` of Splink's Scala UDF jar (same definition); `levenshtein` is Spark's own and
+  `damerau_levenshtein` the jar's. Parameters (m, u, prior, term-frequency settings) are copied as is.
+- `predict_links_spark` returns the same `PAIR_SCHEMA` table as `linkage.batch.predict_links`
+  (parity-tested: same pairs, same weights), or a Spark DataFrame of pairs for cluster-sized outputs.
+- `train_model_spark` runs `linkage.training`'s recipe with Spark doing the work and writes the estimated
+  parameters back into DuckDB-dialect settings, so the online scorer and both engines read the result.
+
+Nothing is downloaded at run time: the UDF jar ships inside the `splink` wheel (`similarity_jar_location`,
+MIT licence) and `local_session` puts it on the session's class path. Never logs a record value.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import pyarrow as pa
+import sqlglot
+
+from linkage.batch import PAIR_SCHEMA, model_input
+from linkage.model import MODEL_COLUMNS, build_settings, prediction_blocking_rules
+from linkage.scorer import tf_columns
+from linkage.training import TrainedModel, estimate_parameters, finish_training
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["local_session", "predict_links_spark", "predict_pairs_spark", "spark_settings", "train_model_spark"]
+
+_SPLINK_LOG_LEVEL: Final = logging.WARNING + 5
+_FUNCTIONS: Final = {"JAROWINKLER_SIMILARITY": "jaro_winkler", "JARO_WINKLER_SIMILARITY": "jaro_winkler"}
+"""DuckDB function names (as sqlglot writes them for Spark) -> the Spark UDF of Splink's jar."""
+
+
+def local_session(
+    *,
+    cores: int | str = "*",
+    memory: str = "4g",
+    shuffle_partitions: int | None = None,
+    app_name: str = "mpi-linkage",
+    master: str | None = None,
+) -> SparkSession:
+    """A Spark session with Splink's UDF jar and a checkpoint directory (what Splink needs).
+
+    Local mode by default: `cores` worker threads (`local[cores]`), `memory` of driver heap (in local mode
+    the driver does all the work). `master` (e.g. `spark://host:7077`, `yarn`) connects to a cluster
+    instead; its executors get the jar through `spark.jars` too. `shuffle_partitions`: Spark's default of
+    200 suits clusters, a local run uses a few per core. Reuses the active session when there is one (its
+    configuration then wins).
+    """
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    partitions = shuffle_partitions or (8 if cores == "*" else max(2, 4 * int(cores)))
+    spark = (
+        SparkSession.builder.master(master or f"local[{cores}]")
+        .appName(app_name)
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.driver.memory", memory)
+        .config("spark.sql.shuffle.partitions", str(partitions))
+        .config("spark.default.parallelism", str(partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    if not spark.sparkContext.getCheckpointDir():
+        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="mpi-spark-checkpoints-"))
+    return spark
+
+
+def _to_spark_sql(sql: str) -> str:
+    if sql.strip().upper() == "ELSE":
+        return sql
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for node in tree.find_all(sqlglot.exp.Func):
+        name = node.sql_name().upper()
+        if isinstance(node, sqlglot.exp.Anonymous):
+            name = str(node.name).upper()
+        if name in _FUNCTIONS:
+            node.replace(sqlglot.exp.Anonymous(this=_FUNCTIONS[name], expressions=list(node.args.values())[:2]))
+    return tree.sql(dialect="spark")
+
+
+def spark_settings(
+    model: Mapping[str, Any], *, blocking_rules: Iterable[tuple[str, ...]] | None = None
+) -> dict[str, Any]:
+    """Splink settings for the Spark backend from a (DuckDB-dialect) model JSON; parameters unchanged.
+
+    `blocking_rules`: equality rules replacing the model's own prediction rules (as in `predict_links`).
+    """
+    settings = copy.deepcopy(dict(model))
+    settings["sql_dialect"] = "spark"
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            level["sql_condition"] = _to_spark_sql(level["sql_condition"])
+    rules = (
+        prediction_blocking_rules(blocking_rules)
+        if blocking_rules is not None
+        else settings.get("blocking_rules_to_generate_predictions", [])
+    )
+    settings["blocking_rules_to_generate_predictions"] = [
+        {**rule, "blocking_rule": _to_spark_sql(rule["blocking_rule"]), "sql_dialect": "spark"} for rule in rules
+    ]
+    return settings
+
+
+def _linker(spark: SparkSession, records: pa.Table | DataFrame, settings: dict[str, Any]) -> Any:
+    from splink import Linker
+    from splink.backends.spark import SparkAPI
+
+    if isinstance(records, pa.Table):
+        records = spark.createDataFrame(model_input(records))
+    db_api = SparkAPI(spark_session=spark, break_lineage_method="checkpoint")  # type: ignore[no-untyped-call]
+    # A generated table name: one session serves many runs, and Splink refuses to register a name twice.
+    return Linker(db_api.register(records), settings, log_level=_SPLINK_LOG_LEVEL)
+
+
+def predict_pairs_spark(
+    records: pa.Table | DataFrame,
+    model: Mapping[str, Any],
+    *,
+    spark: SparkSession,
+    threshold_probability: float,
+    blocking_rules: Iterable[tuple[str, ...]] | None = None,
+) -> DataFrame:
+    """Splink predict on Spark: a DataFrame (unique_id_l < unique_id_r, match_weight, match_probability).
+
+    `records`: model rows with a unique int64 `unique_id`, as an Arrow table or a Spark DataFrame (e.g.
+    `spark.read.parquet(...)` of `mpi export parquet`'s source records). Term frequencies are computed
+    from the records themselves, as on DuckDB. The result stays in Spark (write it with `.write.parquet`).
+    """
+    if not 0.0 <= threshold_probability <= 1.0:
+        raise ValueError("threshold_probability must be within [0, 1]")
+    linker = _linker(spark, records, spark_settings(model, blocking_rules=blocking_rules))
+    for column in tf_columns(dict(model)):
+        linker.table_management.compute_tf_table(column)
+    predicted = linker.inference.predict(threshold_match_probability=threshold_probability)
+    return spark.table(predicted.physical_name).selectExpr(
+        "LEAST(unique_id_l, unique_id_r) AS unique_id_l",
+        "GREATEST(unique_id_l, unique_id_r) AS unique_id_r",
+        "match_weight",
+        "match_probability",
+    )
+
+
+def predict_links_spark(
+    records: pa.Table | DataFrame,
+    model: Mapping[str, Any],
+    *,
+    spark: SparkSession,
+    threshold_probability: float,
+    blocking_rules: Iterable[tuple[str, ...]] | None = None,
+    num_chunks: int | None = None,
+) -> pa.Table:
+    """`linkage.batch.predict_links` on Spark: the pairs as a `PAIR_SCHEMA` Arrow table sorted by ids.
+
+    `num_chunks` is accepted for call compatibility and ignored: Spark partitions the work itself.
+    """
+    del num_chunks
+    if isinstance(records, pa.Table) and records.num_rows < 2:
+        return PAIR_SCHEMA.empty_table()
+    pairs = predict_pairs_spark(
+        records, model, spark=spark, threshold_probability=threshold_probability, blocking_rules=blocking_rules
+    )
+    table = pairs.orderBy("unique_id_l", "unique_id_r").toArrow()
+    return table.rename_columns(PAIR_SCHEMA.names).cast(PAIR_SCHEMA)
+
+
+def _duckdb_model_json(settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` as Splink's DuckDB backend saves them: the exact form a DuckDB-trained model JSON has."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    empty = pa.table({name: pa.array([], type=kind) for name, kind in MODEL_COLUMNS.items()})
+    con = duckdb.connect(":memory:")
+    try:
+        linker = Linker(
+            DuckDBAPI(con).register(empty, dataset_display_name="records"), settings, log_level=_SPLINK_LOG_LEVEL
+        )
+        model: dict[str, Any] = linker.misc.save_model_to_json()
+    finally:
+        con.close()
+    return model
+
+
+def _parameters_into(skeleton: dict[str, Any], trained: Mapping[str, Any]) -> dict[str, Any]:
+    """The estimated prior and m/u of a Spark-trained model, written into the DuckDB-dialect model JSON."""
+    out = copy.deepcopy(skeleton)
+    out["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    by_name = {c["output_column_name"]: c for c in trained["comparisons"]}
+    for comparison in out["comparisons"]:
+        levels = by_name[comparison["output_column_name"]]["comparison_levels"]
+        if len(levels) != len(comparison["comparison_levels"]):  # pragma: no cover - same settings both sides
+            raise ValueError(f"comparison {comparison['output_column_name']}: levels differ between dialects")
+        for mine, theirs in zip(comparison["comparison_levels"], levels, strict=True):
+            for key in ("m_probability", "u_probability"):
+                if key in theirs:
+                    mine[key] = theirs[key]
+                else:
+                    mine.pop(key, None)
+    return out
+
+
+def train_model_spark(
+    records: pa.Table | DataFrame,
+    *,
+    spark: SparkSession,
+    seed: int,
+    max_pairs: float = 2e6,
+    u_max_pairs: float = 5e6,
+    recall: float = 0.7,
+    m_floor: float = 1e-3,
+    data_description: str = "",
+) -> TrainedModel:
+    """`linkage.training.train_model` with Spark doing the work; the model JSON is in the DuckDB dialect.
+
+    Same recipe and post-processing (unobserved levels, m floor, provenance with `"engine": "spark"`).
+    Spark's random sampling differs from DuckDB's, so the same seed gives a close, not identical, model.
+    """
+    settings = build_settings()
+    linker = _linker(spark, records, spark_settings(settings))
+    estimate_parameters(linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall)
+    trained: dict[str, Any] = linker.misc.save_model_to_json()
+    model = _parameters_into(_duckdb_model_json(settings), trained)
+    rows = records.num_rows if isinstance(records, pa.Table) else records.count()
+    return finish_training(
+        model,
+        training_records=rows,
+        seed=seed,
+        max_pairs=max_pairs,
+        u_max_pairs=u_max_pairs,
+        recall=recall,
+        m_floor=m_floor,
+        data_description=data_description,
+        engine=f"spark {spark.version}",
+    )

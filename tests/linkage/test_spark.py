@@ -1,0 +1,92 @@
+"""Splink on Spark (local mode) against Splink on DuckDB: the same model JSON gives the same pairs and clusters.
+
+One Spark session serves the whole test run (`spark` fixture in tests/conftest.py): starting a JVM costs
+seconds. Records: the synthetic population of `tests.linkage.synthetic` (households, twins, namesakes,
+typos), small enough for CI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from linkage import load_model, model_table
+from linkage.batch import cluster, predict_links
+from linkage.model import BATCH_BLOCKING_RULES
+from linkage.spark import predict_links_spark, spark_settings, train_model_spark
+from linkage.training import model_id_of
+from tests.linkage.synthetic import synthetic_records
+
+# Spark in local mode on a shared 2-core machine: a JVM start and a few Spark jobs per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+REVIEW, AUTO = 0.30, 0.99
+
+
+@pytest.fixture(scope="module")
+def records() -> pa.Table:
+    return model_table(synthetic_records(700, seed=5))
+
+
+@pytest.fixture(scope="module")
+def model() -> dict[str, Any]:
+    return load_model().model
+
+
+def _pairs(table: pa.Table) -> dict[tuple[int, int], float]:
+    ids_l, ids_r = table.column("unique_id_l").to_pylist(), table.column("unique_id_r").to_pylist()
+    return dict(zip(zip(ids_l, ids_r, strict=True), table.column("match_weight").to_pylist(), strict=True))
+
+
+def test_spark_settings_transpile_every_function_the_model_uses(model: dict[str, Any]) -> None:
+    settings = spark_settings(model)
+    text = json.dumps(settings)
+    assert "jaro_winkler_similarity" not in text.lower()
+    assert "jaro_winkler(" in text.lower()
+    assert '\\"' not in text  # DuckDB's double-quoted identifiers became Spark's backticks
+    assert settings["sql_dialect"] == "spark"
+    assert all(rule["sql_dialect"] == "spark" for rule in settings["blocking_rules_to_generate_predictions"])
+    # parameters are untouched
+    for mine, theirs in zip(settings["comparisons"], model["comparisons"], strict=True):
+        for a, b in zip(mine["comparison_levels"], theirs["comparison_levels"], strict=True):
+            assert a.get("m_probability") == b.get("m_probability")
+            assert a.get("u_probability") == b.get("u_probability")
+
+
+@pytest.mark.parametrize("rules", [None, BATCH_BLOCKING_RULES], ids=["model rules", "batch rules"])
+def test_spark_and_duckdb_give_the_same_pairs_and_clusters(
+    spark: Any, records: pa.Table, model: dict[str, Any], rules: Any
+) -> None:
+    on_duckdb = predict_links(records, model, threshold_probability=REVIEW, blocking_rules=rules)
+    on_spark = predict_links_spark(records, model, spark=spark, threshold_probability=REVIEW, blocking_rules=rules)
+    assert on_spark.schema == on_duckdb.schema
+    duck, sprk = _pairs(on_duckdb), _pairs(on_spark)
+    assert len(duck) > 500, "the population must produce enough pairs to compare"
+    assert set(sprk) == set(duck)
+    assert max(abs(sprk[k] - duck[k]) for k in duck) < 1e-9
+    ids = records.column("unique_id")
+    assert cluster(on_spark, AUTO, unique_ids=ids).equals(cluster(on_duckdb, AUTO, unique_ids=ids))
+
+
+def test_train_on_spark_writes_a_duckdb_model_both_engines_run(spark: Any, records: pa.Table) -> None:
+    trained = train_model_spark(records, spark=spark, seed=1, max_pairs=2e5, u_max_pairs=2e5)
+    model = trained.model
+    assert trained.provenance["engine"].startswith("spark")
+    assert trained.model_id == model_id_of(model)
+    assert model["sql_dialect"] == "duckdb"
+    assert "jaro_winkler_similarity" in json.dumps(model)
+    shipped = load_model().model
+    assert [c["output_column_name"] for c in model["comparisons"]] == [
+        c["output_column_name"] for c in shipped["comparisons"]
+    ]
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                assert 0.0 < level["m_probability"] <= 1.0 and 0.0 < level["u_probability"] <= 1.0
+    # the trained JSON runs on DuckDB and on Spark with the same result
+    on_duckdb = predict_links(records, model, threshold_probability=REVIEW)
+    on_spark = predict_links_spark(records, model, spark=spark, threshold_probability=REVIEW)
+    assert set(_pairs(on_spark)) == set(_pairs(on_duckdb))

@@ -1,0 +1,117 @@
+"""Group commit (`mpi.ingest.ingest_many`): the same receipts and rows as one transaction per file, and a
+receipt only for what is durable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from mpi.identity import links as L
+from mpi.identity.online import OnlineLinker
+from mpi.ingest import Receipt, ingest_many, ingest_parsed
+from mpi.settings import get_settings
+from mpi.store import content_tables, open_store
+from mpi.store.models import Encounter
+from mpi.synth import generate_province
+from mpi.xml130 import parse_submission
+from tests.builders import envelope, outpatient
+
+_encounters = Encounter.__table__
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    """A small province (one HOSO per file), a file sent twice, a corrected version, a 5-HOSO file, a bad file."""
+    out = tmp_path_factory.mktemp("province")
+    generate_province(persons=40, seed=2, out=out)
+    files = [p.read_bytes() for p in sorted((out / "xml").rglob("*.xml"))]
+    first = outpatient("GRP00001")
+    corrected = outpatient("GRP00001", HO_TEN="NGUYEN VAN SUA")
+    batch = [outpatient(f"GRPB{n:04d}") for n in range(5)]
+    return [
+        *files[:30],
+        envelope([first]),
+        files[3],
+        envelope(batch),
+        *files[30:],
+        envelope([corrected]),
+        b"<GIAMDINHHS><broken>",
+    ]
+
+
+def _summary(receipt: Receipt) -> tuple[Any, ...]:
+    return (
+        receipt.outcome,
+        receipt.duplicate,
+        tuple(
+            (e.ma_lk, e.status, e.version, e.errors, e.warnings, (e.identity or {}).get("rule"))
+            for e in receipt.encounters
+        ),
+    )
+
+
+def _rows(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        out: dict[str, Any] = {
+            "encounters": sorted(
+                conn.execute(select(_encounters.c.facility_code, _encounters.c.ma_lk, _encounters.c.version)).all()
+            ),
+            "persons": conn.execute(select(func.count()).select_from(L.persons)).scalar_one(),
+            "links": sorted(conn.execute(select(L.links.c.state, L.links.c.rule)).all()),
+        }
+        for name, table in content_tables.items():
+            out[name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    return out
+
+
+def test_group_commit_stores_what_one_transaction_per_file_stores(tmp_path: Path, corpus: list[bytes]) -> None:
+    settings = get_settings()
+    single = open_store(f"sqlite:///{tmp_path}/single.sqlite3")
+    grouped = open_store(f"sqlite:///{tmp_path}/grouped.sqlite3")
+    linker = OnlineLinker.from_settings(settings)
+    expected = [
+        ingest_parsed(engine=single, data=b, parsed=parse_submission(b), submitter="t", linker=linker) for b in corpus
+    ]
+    linker = OnlineLinker.from_settings(settings)
+    files = ((b, parse_submission(b)) for b in corpus)
+    got = list(ingest_many(engine=grouped, files=files, submitter="t", linker=linker, group=7))
+    assert [_summary(r) for r in got] == [_summary(r) for r in expected]
+    assert _rows(grouped) == _rows(single)
+    assert any(r.duplicate for r in got) and any(e.new_version for r in got for e in r.encounters)
+    single.dispose()
+    grouped.dispose()
+
+
+def test_a_receipt_is_given_only_for_committed_encounters(tmp_path: Path, corpus: list[bytes]) -> None:
+    """The process fails in the middle of a group: every acknowledged encounter is stored whole, the rest of
+    the group is absent, and sending everything again completes the store."""
+    engine = open_store(f"sqlite:///{tmp_path}/store.sqlite3")
+    files = [(b, parse_submission(b)) for b in corpus[:20]]
+
+    def failing() -> Any:
+        yield from files[:12]
+        raise RuntimeError("the reader died")
+
+    acknowledged: list[Receipt] = []
+    with pytest.raises(RuntimeError, match="reader died"):
+        for receipt in ingest_many(engine=engine, files=failing(), submitter="t", group=8):
+            acknowledged.append(receipt)
+    assert len(acknowledged) == 8
+    stored = {(row.facility_code, row.ma_lk) for row in _rows(engine)["encounters"]}
+    assert stored == {(e.facility_code, e.ma_lk) for r in acknowledged for e in r.encounters}
+    with engine.connect() as conn:
+        xml1 = content_tables["XML1"]
+        per_encounter = conn.execute(select(xml1.c.encounter_id, func.count()).group_by(xml1.c.encounter_id)).all()
+    assert len(per_encounter) == 8 and {n for _, n in per_encounter} == {1}
+    again = list(ingest_many(engine=engine, files=iter(files), submitter="t", group=8))
+    assert len({(row.facility_code, row.ma_lk) for row in _rows(engine)["encounters"]}) == 20
+    assert sum(r.duplicate for r in again) == 8
+    engine.dispose()
+
+
+def test_group_must_be_positive(sqlite_engine: Engine) -> None:
+    with pytest.raises(ValueError, match="group"):
+        list(ingest_many(engine=sqlite_engine, files=[], submitter="t", group=0))
