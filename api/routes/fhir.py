@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.audited import ADMIN, BREAK_GLASS_ACTION, BREAK_GLASS_HEADER, AuditedRead, ReaderDep, audited_read
 from api.deps import EngineDep, LinkerDep
+from api.errors import OPERATION_OUTCOME_RESPONSES
 from api.params import MAX_DB_INT
 from mpi.audit.access import access_report
 from mpi.audit.log import Reader, record_read
@@ -177,8 +178,15 @@ def _respond(
     return FhirResponse(resource, status, headers, fmt=negotiate(request), pretty=pretty)
 
 
-def outcome_response(request: Request, status: int, code: str, message: str, issue_type: str | None = None) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+def outcome_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    issue_type: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
     if status == 405:
         headers["Allow"] = "GET, POST" if "/Patient/$" in request.url.path else "GET"
     try:
@@ -200,7 +208,7 @@ class FhirRoute(APIRoute):
                 return await handler(request)
             except MPIError as exc:
                 issue_type = getattr(exc, "issue_type", None)
-                return outcome_response(request, exc.status, exc.code, exc.message, issue_type)
+                return outcome_response(request, exc.status, exc.code, exc.message, issue_type, exc.headers)
             except RequestValidationError as exc:
                 where = "; ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
                 return outcome_response(request, 400, "request_invalid", f"the request is not valid: {where}")
@@ -210,7 +218,10 @@ class FhirRoute(APIRoute):
         return fhir_handler
 
 
-router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse)
+router = APIRouter(
+    prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse,
+    responses=OPERATION_OUTCOME_RESPONSES,
+)  # fmt: skip
 _STARTED: Final = datetime.now(UTC).date().isoformat()
 
 

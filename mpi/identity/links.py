@@ -768,7 +768,7 @@ def read_feed(conn: Connection, *, after: int = 0, limit: int = 1000) -> list[Fe
             action_id=r.action_id,
             details=r.details,
         )
-        for r in conn.execute(query)
+        for r in conn.execute(query).all()
     ]
 
 
