@@ -6,7 +6,9 @@
   body is answered 408, and neither ever holds a thread or a database connection;
 - an unexpected exception is answered as a clean 500 (the connection stays usable; the log gets the
   exception type only, never its message or any request value);
-- every answer carries ``nosniff``, ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer``; answers
+- every answer carries ``nosniff``, ``X-Frame-Options: DENY`` and ``Referrer-Policy: same-origin``
+  (``no-referrer`` would make browsers send ``Origin: null`` with their own forms, which the CSRF check
+  refuses); answers
   under ``/api``, ``/fhir`` and ``/web`` (patient data) ``Cache-Control: no-store``; the web pages a CSP
   with ``frame-ancestors 'none'``; a form posted to ``/web`` from another origin is refused (403);
 - one access-log line per request: method, the *route template* (``/fhir/Patient/{patient_id}``, never
@@ -36,7 +38,7 @@ WEB_CSP: Final = (
     "form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 _ALWAYS: Final = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                  (b"referrer-policy", b"no-referrer")]  # fmt: skip
+                  (b"referrer-policy", b"same-origin")]  # fmt: skip
 _DIGITS = re.compile(r"\d+")
 
 

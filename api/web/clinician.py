@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
@@ -29,7 +29,7 @@ from api.web.charts import sparkline
 from api.web.i18n import gettext, language
 from mpi.errors import MPIError, PermissionDenied
 from mpi.facilities import FacilityLabel, describe_facilities
-from mpi.keys import Role, verify_key
+from mpi.keys import Role
 from mpi.records import (
     PersonSummary,
     encounter_detail,
@@ -97,35 +97,18 @@ def home(request: Request, engine: EngineDep, settings: SettingsDep) -> Response
 @router.post("/login")
 def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: Annotated[str, Form()]) -> Response:
     try:
-        with Session(engine, expire_on_commit=False) as session:
-            key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
-            if key.role != Role.CLINICIAN.value or key.id is None:
-                return _render(request, "login.html", status=403, error=_t(request, "login.not_clinician"))
-            cookie = web_session.issue(session, settings.secret_key, key.id)
-            session.commit()
-    except MPIError:
-        return _render(request, "login.html", status=401, error=_t(request, "login.invalid"))
-    response = RedirectResponse("/web/clinician", status_code=303)
-    response.set_cookie(
-        web_session.COOKIE,
-        cookie,
-        max_age=web_session.LIFETIME_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/web",
-    )
-    return response
+        token = web_session.sign_in(
+            engine=engine, secret=settings.secret_key, plaintext=api_key, roles=frozenset({Role.CLINICIAN})
+        )
+    except web_session.SignInRefused as refused:
+        error = "login.not_clinician" if refused.status == 403 else "login.invalid"
+        return _render(request, "login.html", status=refused.status, error=_t(request, error))
+    return web_session.signed_in(request, "/web/clinician", token)
 
 
 @router.post("/logout")
 def logout(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
-    with Session(engine) as session:
-        web_session.revoke(session, settings.secret_key, request.cookies.get(web_session.COOKIE))
-        session.commit()
-    response = RedirectResponse("/web/clinician", status_code=303)
-    response.delete_cookie(web_session.COOKIE, path="/web")
-    return response
+    return web_session.sign_out(request, engine=engine, secret=settings.secret_key, location="/web/clinician")
 
 
 @router.post("/search", response_class=HTMLResponse)

@@ -17,18 +17,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from api.deps import EngineDep, SessionDep, SettingsDep
+from api.deps import EngineDep, SettingsDep
 from api.principal import Principal
+from api.routes.reports import DEPARTMENT
 from api.web import session as web_session
 from api.web.charts import bar_chart, line_chart
-from mpi.errors import MPIError
 from mpi.facilities import describe_facilities
-from mpi.keys import Role, verify_key
 from mpi.reports import GROUPS, MEDIA_TYPES, TABLES, Period, ReportOptions, build_report, render
 
 router = APIRouter(prefix="/web/reports", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-DEPARTMENT = frozenset({Role.ANALYST, Role.ADMIN})
 _MONTH = r"^(\d{4}-(0[1-9]|1[0-2]))?$"
 """A month, or empty: the page's form sends empty month fields."""
 Lang = Literal["vi", "en"]
@@ -182,25 +180,17 @@ def download(
 
 @router.post("/login")
 def login(
-    request: Request, session: SessionDep, settings: SettingsDep, api_key: Annotated[str, Form()],
+    request: Request, engine: EngineDep, settings: SettingsDep, api_key: Annotated[str, Form()],
     lang: Annotated[Lang, Query()] = "vi",
 ) -> Response:  # fmt: skip
     try:
-        key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
-    except MPIError:
-        return _render(request, "reports_login.html", lang, status=401, error=_t(lang)["bad_key"])
-    if Role(key.role) not in DEPARTMENT or key.id is None:
-        return _render(request, "reports_login.html", lang, status=403, error=_t(lang)["wrong_role"])
-    response = RedirectResponse(f"/web/reports?lang={lang}", status_code=303)
-    response.set_cookie(
-        web_session.COOKIE, web_session.issue(settings.secret_key, key.id), max_age=web_session.LIFETIME_SECONDS,
-        httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/web",
-    )  # fmt: skip
-    return response
+        token = web_session.sign_in(engine=engine, secret=settings.secret_key, plaintext=api_key, roles=DEPARTMENT)
+    except web_session.SignInRefused as refused:
+        error = _t(lang)["wrong_role" if refused.status == 403 else "bad_key"]
+        return _render(request, "reports_login.html", lang, status=refused.status, error=error)
+    return web_session.signed_in(request, f"/web/reports?lang={lang}", token)
 
 
 @router.post("/logout")
-def logout() -> Response:
-    response = RedirectResponse("/web/reports", status_code=303)
-    response.delete_cookie(web_session.COOKIE, path="/web")
-    return response
+def logout(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    return web_session.sign_out(request, engine=engine, secret=settings.secret_key, location="/web/reports")

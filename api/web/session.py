@@ -13,10 +13,14 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.principal import Principal
-from mpi.keys import Role
+from mpi.errors import MPIError
+from mpi.keys import Role, verify_key
 from mpi.store.models import ApiKey, WebSession, utcnow
 
 COOKIE = "mpi_session"
@@ -67,3 +71,50 @@ def revoke(session: Session, secret: str, value: str | None) -> None:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class SignInRefused(Exception):
+    """The key was not accepted: 401 (unknown, revoked or expired) or 403 (a role this page does not serve)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def sign_in(*, engine: Engine, secret: str, plaintext: str, roles: frozenset[Role]) -> str:
+    """Verify a pasted API key for a page serving ``roles`` and open a session; returns the cookie value."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            key = verify_key(session=session, plaintext=plaintext, secret=secret)
+        except MPIError as exc:
+            raise SignInRefused(401) from exc
+        if Role(key.role) not in roles or key.id is None:
+            raise SignInRefused(403)
+        token = issue(session, secret, key.id)
+        session.commit()
+    return token
+
+
+def signed_in(request: Request, location: str, token: str) -> Response:
+    """The redirect after signing in, carrying the session cookie (HttpOnly, SameSite=Strict, /web only)."""
+    response = RedirectResponse(location, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=LIFETIME_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/web",
+    )
+    return response
+
+
+def sign_out(request: Request, *, engine: Engine, secret: str, location: str) -> Response:
+    """Revoke the session server-side and drop the cookie."""
+    with Session(engine) as session:
+        revoke(session, secret, request.cookies.get(COOKIE))
+        session.commit()
+    response = RedirectResponse(location, status_code=303)
+    response.delete_cookie(COOKIE, path="/web")
+    return response

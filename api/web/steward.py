@@ -42,7 +42,7 @@ from mpi.identity.review import (
     resolve_review,
     skip_review,
 )
-from mpi.keys import Role, verify_key
+from mpi.keys import Role
 from mpi.records import find_persons
 
 router = APIRouter(prefix="/web/steward", include_in_schema=False)
@@ -90,35 +90,17 @@ def _login_page(request: Request, status: int = 401, error: str | None = None) -
 def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: Annotated[str, Form()]) -> Response:
     t = TEXT[_lang(request)]
     try:
-        with Session(engine, expire_on_commit=False) as session:
-            key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
-            if key.role != Role.STEWARD.value or key.id is None:
-                return _login_page(request, 403, t["key_not_steward"])
-            cookie = web_session.issue(session, settings.secret_key, key.id)
-            session.commit()
-    except MPIError:
-        return _login_page(request, 401, t["key_invalid"])
-    response = RedirectResponse("/web/steward", status_code=303)
-    response.set_cookie(
-        web_session.COOKIE,
-        cookie,
-        max_age=web_session.LIFETIME_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/web",
-    )
-    return response
+        token = web_session.sign_in(
+            engine=engine, secret=settings.secret_key, plaintext=api_key, roles=frozenset({Role.STEWARD})
+        )
+    except web_session.SignInRefused as refused:
+        return _login_page(request, refused.status, t["key_not_steward" if refused.status == 403 else "key_invalid"])
+    return web_session.signed_in(request, "/web/steward", token)
 
 
 @router.post("/logout")
 def logout(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
-    with Session(engine) as session:
-        web_session.revoke(session, settings.secret_key, request.cookies.get(web_session.COOKIE))
-        session.commit()
-    response = RedirectResponse("/web/steward", status_code=303)
-    response.delete_cookie(web_session.COOKIE, path="/web")
-    return response
+    return web_session.sign_out(request, engine=engine, secret=settings.secret_key, location="/web/steward")
 
 
 # ---- queue and items -----------------------------------------------------------------------------------
