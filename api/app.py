@@ -13,11 +13,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
 from api.middleware import RequestGuard
+from api.ops import ready
+from api.ratelimit import ReadLimiter
 from api.routes import (
     audit,
     encounters,
     facilities,
     fhir,
+    keys,
     persons,
     referrals,
     reports,
@@ -56,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     open_store(settings.database_url).dispose()  # migrate (once, under a lock) with a throwaway engine
     app.state.engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
     app.state.linker = OnlineLinker.from_settings(settings)
+    app.state.read_limiter = ReadLimiter(
+        per_minute=settings.read_rate_per_minute, burst=settings.read_burst, alert_per_hour=settings.read_alert_per_hour
+    )
     app.state.linker.warm(app.state.engine)
     app.state.sensitivity = SensitivityPolicy.from_settings(
         settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
@@ -74,12 +80,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(facilities.router)
     app.include_router(reports.router)
     app.include_router(reports_page.router)
+    app.include_router(keys.router)
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers (it does not touch the database)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "the database does not answer"}})
+    def readyz() -> Response:
+        """Readiness: the database answers a query within the pool's limits."""
+        return ready(app.state.engine)
 
     return app
 
@@ -87,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MPIError)
     async def mpi_error(request: Request, exc: MPIError) -> Response:
-        return error_response(request.url.path, exc.status, exc.code, exc.message)
+        return error_response(request.url.path, exc.status, exc.code, exc.message, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

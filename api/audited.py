@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine
 
 from api.deps import _engine, _principal
 from api.principal import Principal
+from api.ratelimit import throttle
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, PermissionDenied
 from mpi.keys import Role
@@ -259,11 +260,13 @@ def audited_read(action: str, purposes: Purposes) -> Callable[..., AuditedRead]:
         principal: Principal = Depends(_principal),
         engine: Engine = Depends(_engine),
     ) -> AuditedRead:
-        return open_read(
+        read = open_read(
             engine=engine, principal=principal, purposes=purposes, claimed=request.headers.get(PURPOSE_HEADER, ""),
             action=action, resource=route_resource(request), policy=request.app.state.sensitivity,
             break_glass_reason=unquote(request.headers.get(BREAK_GLASS_HEADER, "")),
         )  # fmt: skip
+        throttle(request, principal, engine)  # per-key read limit (429) and volume alert
+        return read
 
     dependency.__name__ = f"audited_read_{action.replace('.', '_')}"
     return dependency
@@ -278,6 +281,7 @@ def _clinical_reader(
         engine=engine, principal=principal, purposes=CLINICAL, claimed=request.headers.get(PURPOSE_HEADER, ""),
         action="read", resource=route_resource(request), policy=request.app.state.sensitivity,
     )  # fmt: skip
+    throttle(request, principal, engine)
     return read.reader
 
 

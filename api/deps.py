@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -34,7 +35,14 @@ def _session(engine: Annotated[Engine, Depends(_engine)]) -> Iterator[Session]:
         yield session
 
 
-def _principal(request: Request, engine: Annotated[Engine, Depends(_engine)]) -> Principal:
+_BEARER = HTTPBearer(auto_error=False, scheme_name="apiKey", description="An API key: `Authorization: Bearer mpi_...`")
+
+
+def _principal(
+    request: Request,
+    engine: Annotated[Engine, Depends(_engine)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],  # documents the scheme
+) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

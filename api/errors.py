@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 from starlette.responses import Response
@@ -25,7 +26,7 @@ def error_response(
     message: str,
     *,
     details: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The error answer for a request to ``path``; 401s carry ``WWW-Authenticate: Bearer``."""
     headers = dict(headers or {})
@@ -38,3 +39,38 @@ def error_response(
     if details is not None:
         body["details"] = details
     return Response(json.dumps({"error": body}, ensure_ascii=False), status, headers, media_type="application/json")
+
+
+_OUTCOME_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"type": "string"},
+                    "code": {"type": "string", "description": "http://hl7.org/fhir/issue-type"},
+                    "details": {"type": "object", "description": "coding[0].code: our stable error code"},
+                    "diagnostics": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+OPERATION_OUTCOME_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    status: {"description": description, "content": {FHIR_JSON: {"schema": _OUTCOME_SCHEMA}}}
+    for status, description in [
+        (400, "Bad request (OperationOutcome)"),
+        (401, "No valid API key (OperationOutcome)"),
+        (403, "Wrong role, facility or purpose of use (OperationOutcome)"),
+        (404, "Not found (OperationOutcome)"),
+        (413, "Request body too large (OperationOutcome)"),
+        (422, "Invalid parameters (OperationOutcome)"),
+        (429, "Too many reads: retry after the Retry-After seconds (OperationOutcome)"),
+    ]
+}
+"""How every FHIR route documents its errors: ``application/fhir+json`` OperationOutcomes."""

@@ -6,6 +6,9 @@
   body is answered 408, and neither ever holds a thread or a database connection;
 - an unexpected exception is answered as a clean 500 (the connection stays usable; the log gets the
   exception type only, never its message or any request value);
+- every answer carries ``nosniff``, ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer``; answers
+  under ``/api``, ``/fhir`` and ``/web`` (patient data) ``Cache-Control: no-store``; the web pages a CSP
+  with ``frame-ancestors 'none'``; a form posted to ``/web`` from another origin is refused (403);
 - one access-log line per request: method, the *route template* (``/fhir/Patient/{patient_id}``, never
   the identifiers in the path; unmatched paths have their digit runs masked), status, time.
 """
@@ -27,6 +30,13 @@ log = logging.getLogger("api.access")
 errors_log = logging.getLogger("api.errors")
 
 SUBMISSIONS_PREFIX: Final = "/api/v1/submissions"
+NO_STORE_PREFIXES: Final = ("/api/", "/fhir", "/web")
+WEB_CSP: Final = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+_ALWAYS: Final = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                  (b"referrer-policy", b"no-referrer")]  # fmt: skip
 _DIGITS = re.compile(r"\d+")
 
 
@@ -69,15 +79,25 @@ class RequestGuard:
         started = time.perf_counter()
         status = 0
 
+        path = str(scope.get("path", ""))
+        extra = list(_ALWAYS)
+        if path.startswith(NO_STORE_PREFIXES):
+            extra.append((b"cache-control", b"no-store"))
+        if path.startswith("/web"):
+            extra.append((b"content-security-policy", WEB_CSP.encode()))
+
         async def send_tracked(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                present = {bytes(k).lower() for k, _ in message.get("headers", ())}
+                message = {**message, "headers": [*message.get("headers", ()),
+                                                  *((k, v) for k, v in extra if k not in present)]}  # fmt: skip
             await send(message)
 
-        path = str(scope.get("path", ""))
         try:
             _check_target(scope)
+            _check_origin(scope)
             body = await self._read_body(scope, receive)
         except _Refused as refused:
             await error_response(path, refused.status, refused.code, refused.message)(scope, receive, send_tracked)
@@ -148,6 +168,23 @@ def _has_nul(body: bytes) -> bool:
     """A NUL in JSON (``\\u0000``), a form (``%00``) or raw: never valid text here, and PostgreSQL refuses
     it. Submissions are exempt: XML is parsed and validated by its own reader."""
     return b"\x00" in body or b"%00" in body or b"\\u0000" in body.lower()
+
+
+def _check_origin(scope: Scope) -> None:
+    """CSRF defence of the web forms: a state-changing request to ``/web`` whose Origin (or Referer) names
+    another origin is refused. Browsers send Origin with every cross-origin POST; clients that send
+    neither are not browsers, and a browser cannot be made to omit both."""
+    if not str(scope.get("path", "")).startswith("/web") or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        return
+    host = _header(scope, b"host")
+    origin = _header(scope, b"origin")
+    referer = _header(scope, b"referer")
+    if origin is None and referer is None:
+        return
+    claimed = origin if origin is not None else referer or ""
+    parts = claimed.split("/")
+    if host is None or claimed == "null" or len(parts) < 3 or parts[2] != host:
+        raise _Refused(403, "cross_origin", "this form was posted from another site")
 
 
 def _check_target(scope: Scope) -> None:

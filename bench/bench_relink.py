@@ -131,7 +131,7 @@ def run_store(records: int) -> dict[str, Any]:
 
     from bench.relink_store import build_store
     from linkage import load_model
-    from mpi.identity.matching import Thresholds
+    from mpi.identity.policy import Thresholds
     from mpi.identity.relink import relink
 
     table = model_rows(records)

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from linkage.normalise.names import name_key
+from linkage.normalise.names import name_key, sorted_name_key
 from linkage.normalise.text import fold_ascii
 
 __all__ = [
@@ -47,6 +47,7 @@ Settings = dict[str, Any]
 MODEL_COLUMNS: Final[dict[str, pa.DataType]] = {
     "unique_id": pa.int64(),
     "name_key": pa.string(),
+    "name_sorted": pa.string(),
     "family": pa.string(),
     "family_ascii": pa.string(),
     "family_key": pa.string(),
@@ -57,6 +58,7 @@ MODEL_COLUMNS: Final[dict[str, pa.DataType]] = {
     "given_key": pa.string(),
     "dob_date": pa.string(),
     "dob_year": pa.int64(),
+    "dob_year_text": pa.string(),
     "dob_month": pa.int64(),
     "dob_day": pa.int64(),
     "sex": pa.int64(),
@@ -79,6 +81,7 @@ BLOCKING_RULES: Final[tuple[tuple[str, ...], ...]] = (
     ("bhxh_number",),
     ("phone",),
     ("given_key", "commune_code"),
+    ("name_sorted", "dob_year"),
 )
 # Batch prediction over a whole store (`linkage.batch.predict_links` as `mpi relink` runs it): the same
 # keys, two of them narrowed. Nguyễn is 38% of names, so blocks keyed on family + given name grow with
@@ -117,7 +120,9 @@ def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
     Derived columns: `given_key` / `family_key` are the ASCII name keys of `linkage.normalise.names`
     (terminal Y->I; Huỳnh=Hoàng and Võ=Vũ for the family name); `family_ascii` is the
     ASCII fold; `middle_core_ascii` the folded middle name without THI/VAN; `dob_date` is
-    `YYYY-MM-DD` only when the day is known (a year-only date never equals a full one).
+    `YYYY-MM-DD` only when the day is known (a year-only date never equals a full one); `dob_year_text`
+    the year's digits (for the digit-typo levels); `name_sorted` the order-invariant name key
+    (`linkage.normalise.names.sorted_name_key`) of a name of at least two tokens.
     """
     family = row.get("family")
     given_ascii = row.get("given_ascii")
@@ -134,6 +139,11 @@ def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
     out["middle_core_ascii"] = " ".join(core) or None
     out["given_key"] = name_key([given_ascii.upper()]) if given_ascii else None
     out["dob_date"] = dob_iso[:10] if dob_iso and row.get("dob_day") is not None else None
+    year = row.get("dob_year")
+    out["dob_year_text"] = f"{year:04d}" if isinstance(year, int) else None
+    name_ascii = row.get("name_ascii")
+    tokens = str(name_ascii).split(" ") if name_ascii else []
+    out["name_sorted"] = (sorted_name_key(tokens) or None) if len(tokens) >= 2 else None
     return out
 
 
@@ -206,6 +216,15 @@ def _identifier(column: str, description: str) -> dict[str, Any]:
     )
 
 
+def _reordered() -> dict[str, Any]:
+    """Family and middle name of a name written in another order: no evidence of their own.
+
+    The given-name comparison scores a reordered name once ("Same name tokens in another order"); the
+    family and middle comparisons would otherwise count the same fact again, as a disagreement.
+    """
+    return _level(_eq("name_sorted"), "Same name tokens in another order (scored by given)", null=True)
+
+
 def _given() -> dict[str, Any]:
     return _comparison(
         "given",
@@ -215,6 +234,7 @@ def _given() -> dict[str, Any]:
             _level(_eq("given"), "Exact match", tf="given"),
             _level(_eq("given_ascii"), "Exact match without diacritics", tf="given_ascii"),
             _level(_eq("given_key"), "Exact match on Y/I key", tf="given_key"),
+            _level(_eq("name_sorted"), "Same name tokens in another order"),
             _level(f"{_fn('jaro_winkler_similarity', 'given_key')} >= 0.92", "Jaro-Winkler >= 0.92"),
             _level(f"{_fn('jaro_winkler_similarity', 'given_key')} >= 0.8", "Jaro-Winkler >= 0.8"),
             _else(),
@@ -231,6 +251,7 @@ def _family() -> dict[str, Any]:
             _level(_eq("family"), "Exact match", tf="family"),
             _level(_eq("family_ascii"), "Exact match without diacritics", tf="family_ascii"),
             _level(_eq("family_key"), "Same surname group", tf="family_key"),
+            _reordered(),
             _level(f"{_fn('jaro_winkler_similarity', 'family_key')} >= 0.88", "Jaro-Winkler >= 0.88"),
             _else(),
         ],
@@ -245,6 +266,7 @@ def _middle() -> dict[str, Any]:
             _level(_null("middle_core_ascii"), "middle (core) is NULL", null=True),
             _level(_eq("middle_core"), "Exact match"),
             _level(_eq("middle_core_ascii"), "Exact match without diacritics"),
+            _reordered(),
             _level(f"{_fn('jaro_winkler_similarity', 'middle_core_ascii')} >= 0.88", "Jaro-Winkler >= 0.88"),
             _else(),
         ],
@@ -259,6 +281,11 @@ def _dob() -> dict[str, Any]:
         f"({_eq(m)} AND ({_q(d, 'l')} IS NULL OR {_q(d, 'r')} IS NULL)))"
     )
     transposed = f"{same_year} AND {_q(m, 'l')} = {_q(d, 'r')} AND {_q(d, 'l')} = {_q(m, 'r')}"
+    rest_agrees = (
+        f"({_q(m, 'l')} IS NULL OR {_q(m, 'r')} IS NULL OR {_eq(m)}) AND "
+        f"({_q(d, 'l')} IS NULL OR {_q(d, 'r')} IS NULL OR {_eq(d)})"
+    )
+    year_swapped = f"{_fn('levenshtein', 'dob_year_text')} = 2 AND {_fn('damerau_levenshtein', 'dob_year_text')} = 1"
     return _comparison(
         "dob",
         "Date of birth, precision-aware (year-only and year-month dates are never padded)",
@@ -267,6 +294,11 @@ def _dob() -> dict[str, Any]:
             _level(_eq("dob_date"), "Exact match (day precision)", tf="dob_date"),
             _level(partial, "Agree at the precision both know (< day)"),
             _level(f"{same_year} AND {_eq(m)}", "Same year and month"),
+            _level(f"{year_swapped} AND {rest_agrees}", "Two birth-year digits swapped, rest agrees"),
+            _level(
+                f"{_fn('levenshtein', 'dob_year_text')} = 1 AND {rest_agrees}",
+                "One birth-year digit wrong, rest agrees",
+            ),
             _level(f"{_fn('levenshtein', 'dob_date')} <= 1 OR ({transposed})", "One character or day/month swap"),
             _level(same_year, "Same year"),
             _level(f"abs({_q(y, 'l')} - {_q(y, 'r')}) <= 1", "Within one year"),

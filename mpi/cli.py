@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,10 +26,11 @@ from mpi.facilities.commands import register as register_facilities
 from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import Receipt, ingest_many, parse_paths
-from mpi.keys import Role, create_key, list_keys, revoke_key
+from mpi.keys import Role, create_key, list_keys, revoke_key, rotate_key
 from mpi.reports.commands import register as register_reports
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
+from mpi.store.models import utcnow
 from mpi.synth.cli import register as register_synth
 from mpi.xml130 import Limits, ParsedSubmission
 
@@ -161,12 +164,16 @@ def keys_create(
     role: Annotated[Role, typer.Option(help="submitter, clinician, steward, subscriber, analyst or admin")],
     facility: Annotated[str | None, typer.Option(help="MA_CSKCB the key is bound to (submitter, clinician)")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what holds the key")] = None,
+    expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Refuse the key after N days")] = None,
 ) -> None:
     """Create a key. The key is printed once, alone on the last line."""
     engine = open_store(get_settings().database_url)
+    expires = utcnow() + timedelta(days=expires_days) if expires_days else None
     try:
         with session_scope(engine) as session:
-            key, plaintext = create_key(session=session, role=role, facility_code=facility, label=label)
+            key, plaintext = create_key(
+                session=session, role=role, facility_code=facility, label=label, expires_at=expires
+            )
             key_id = key.id
     except MPIError as exc:
         err.print(f"[red]{exc.message}[/]")
@@ -184,18 +191,31 @@ def keys_list() -> None:
     with session_scope(engine) as session:
         # The prefix is how an operator finds the row of a leaked key: never shortened to fit the terminal.
         prefix = Column("prefix", no_wrap=True, min_width=12)
-        table = Table("id", prefix, "role", "facility", "label", "created", "revoked")
+        table = Table("id", prefix, "role", "facility", "label", "created", "expires", "last used", "revoked")
         for k in list_keys(session=session):
-            table.add_row(
-                str(k.id),
-                k.prefix,
-                k.role,
-                k.facility_code or "",
-                k.label or "",
-                k.created_at.isoformat(timespec="seconds"),
-                k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
-            )
+            table.add_row(str(k.id), k.prefix, k.role, k.facility_code or "", k.label or "",
+                          *(t.isoformat(timespec="seconds") if t else "" for t in
+                            (k.created_at, k.expires_at, k.last_used_at, k.revoked_at)))
         Console().print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: int,
+    grace_hours: Annotated[float, typer.Option(min=0, max=720, help="How long the old key keeps working")] = 24,
+) -> None:
+    """Replace a key: a new key (printed once, alone on the last line) with the same role, facility and
+    lifetime; the old one expires after the grace period."""
+    engine = open_store(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            new, plaintext = rotate_key(session=session, key_id=key_id, grace=timedelta(hours=grace_hours))
+            new_id = new.id
+    except MPIError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from None
+    typer.echo(f"key {key_id} replaced by key {new_id}; the old key stops working in {grace_hours:g} h")
+    typer.echo(plaintext)
 
 
 @keys_app.command("revoke")
@@ -221,15 +241,26 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs)."""
+    """Serve the REST API (OpenAPI at /docs), in ``--workers`` processes.
+
+    The schema is migrated once, here, before any worker starts; the workers share
+    ``MPI_DB_MAX_CONNECTIONS`` database connections (each gets its share as its pool and request threads).
+    """
     import uvicorn
 
-    open_store(get_settings().database_url)
+    settings = get_settings()
+    open_store(settings.database_url).dispose()
+    if workers > 1:
+        os.environ["MPI_DB_POOL_SIZE"] = str(max(4, settings.db_max_connections // workers))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # No uvicorn access log: it prints query strings, and FHIR token searches carry identifiers there.
-    # api.app logs method, path and status instead.
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", access_log=False)
+    # api.middleware logs method, route template and status instead.
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+        access_log=False, timeout_graceful_shutdown=10, timeout_keep_alive=75,
+    )  # fmt: skip
 
 
 # Commands of capabilities that live in their own packages.

@@ -18,6 +18,8 @@ from __future__ import annotations
 class MPIError(Exception):
     code = "error"
     status = 400
+    headers: dict[str, str] | None = None
+    """HTTP headers the answer must carry (e.g. ``Retry-After``)."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)

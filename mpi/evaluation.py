@@ -16,7 +16,9 @@ What is measured, pairwise (a pair of records predicted together vs truly one pe
 - **review rate**: records with an open review item (or in state ``review``) / all records.
 - **clusters**: persons predicted vs true, exact persons, merged (two people in one) and split persons.
 - **by noise kind**: the same pairwise figures over the pairs that involve at least one record carrying
-  that kind of noise (``(none)``: records without noise).
+  that kind of noise (``(none)``: records without noise); and, where the truth has ``person_tags`` (the
+  person's hard-case tags: twin, namesake, newborn, ...), over the pairs involving a record of a person
+  with that tag, as kind ``person:<tag>``. ``1 - recall`` of a kind is the share of its true pairs missed.
 
 Baselines on the same records, read from the store (the demographics are not in the export):
 CCCD-exact and Splink with default settings (see :mod:`linkage.baselines`); the Splink baseline links
@@ -56,6 +58,7 @@ __all__ = [
 
 Key = tuple[str, str]  # (MA_CSKCB, MA_LK)
 NO_NOISE: Final = "(none)"
+PERSON_TAG: Final = "person:"  # prefix of the kinds that are a person's hard-case tags, not record noise
 MPI: Final = "MPI (online linkage)"
 CCCD_EXACT: Final = "Baseline: CCCD exact"
 SPLINK_DEFAULT: Final = "Baseline: Splink default settings"
@@ -110,13 +113,13 @@ def read_links(path: Path) -> dict[Key, ExportedLink]:
 
 
 def read_truth(path: Path) -> dict[Key, tuple[str, tuple[str, ...]]]:
-    """(MA_CSKCB, MA_LK) -> (true person id, noise kinds), from CSV or Parquet."""
+    """(MA_CSKCB, MA_LK) -> (true person id, noise kinds then ``person:<tag>`` kinds), from CSV or Parquet."""
     columns: dict[str, list[Any]]
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)
-        wanted = [c for c in ("facility_code", "ma_lk", "person_id", "noise") if c in table.column_names]
+        wanted = [c for c in ("facility_code", "ma_lk", "person_id", "noise", "person_tags") if c in table.column_names]
         columns = {c: table.column(c).to_pylist() for c in wanted}
     else:
         with path.open(encoding="utf-8", newline="") as handle:
@@ -130,9 +133,18 @@ def read_truth(path: Path) -> dict[Key, tuple[str, tuple[str, ...]]]:
         raise ValueError(f"{path.name} is not a truth table: missing columns {', '.join(sorted(missing))}")
     count = len(columns["facility_code"])
     noise = columns.get("noise") or [""] * count
+    tags = columns.get("person_tags") or [""] * count
     return {
-        (str(f), str(lk)): (str(p), tuple(k for k in str(n or "").split(";") if k))
-        for f, lk, p, n in zip(columns["facility_code"], columns["ma_lk"], columns["person_id"], noise, strict=True)
+        (str(f), str(lk)): (
+            str(p),
+            (
+                *(k for k in str(n or "").split(";") if k),
+                *(PERSON_TAG + t for t in str(tg or "").split(";") if t),
+            ),
+        )
+        for f, lk, p, n, tg in zip(
+            columns["facility_code"], columns["ma_lk"], columns["person_id"], noise, tags, strict=True
+        )
     }
 
 
@@ -260,9 +272,11 @@ def method_figures(
     if noise is not None:
         kinds: dict[str, set[int]] = defaultdict(set)
         for record, record_kinds in noise.items():
-            for kind in record_kinds or (NO_NOISE,):
+            for kind in record_kinds:
                 kinds[kind].add(record)
-        for kind in sorted(kinds, key=lambda k: (k == NO_NOISE, k)):
+            if all(kind.startswith(PERSON_TAG) for kind in record_kinds):
+                kinds[NO_NOISE].add(record)
+        for kind in sorted(kinds, key=lambda k: (k == NO_NOISE, k.startswith(PERSON_TAG), k)):
             records = kinds[kind]
             auto_metrics = pairwise_from_assignment(auto, truth, involving=records)
             by_noise.append(

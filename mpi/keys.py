@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session, select
@@ -36,6 +37,7 @@ class Role(StrEnum):
 FACILITY_BOUND = frozenset({Role.SUBMITTER, Role.CLINICIAN})
 _KEY = re.compile(r"mpi_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,})")
 _FACILITY = re.compile(r"\d{5}")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _digest(key: str, secret: str | None) -> str:
@@ -50,11 +52,14 @@ def create_key(
     facility_code: str | None = None,
     label: str | None = None,
     secret: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is not stored anywhere.
 
     ``secret`` is the pepper (``MPI_SECRET_KEY``); ``None`` reads it from the process settings.
     """
+    if expires_at is not None and expires_at <= utcnow():
+        raise MPIError("a key's expiry must be in the future", code="expiry_invalid")
     if role in FACILITY_BOUND and not facility_code:
         raise MPIError(
             f"a {role.value} key must be bound to a facility (--facility MA_CSKCB)", code="facility_required"
@@ -64,7 +69,8 @@ def create_key(
     prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     plaintext = f"mpi_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
-        prefix=prefix, key_hash=_digest(plaintext, secret), role=role.value, facility_code=facility_code, label=label
+        prefix=prefix, key_hash=_digest(plaintext, secret), role=role.value, facility_code=facility_code, label=label,
+        expires_at=expires_at,
     )
     session.add(key)
     session.flush()
@@ -80,7 +86,42 @@ def verify_key(*, session: Session, plaintext: str, secret: str | None = None) -
         raise AuthenticationError("unknown API key", code="key_unknown")
     if key.revoked_at is not None:
         raise AuthenticationError("this API key was revoked", code="key_revoked")
+    now = utcnow()
+    if key.expires_at is not None and _aware(key.expires_at) <= now:
+        raise AuthenticationError("this API key has expired: ask for a new one", code="key_expired")
+    if key.last_used_at is None or now - _aware(key.last_used_at) >= LAST_USED_RESOLUTION:
+        key.last_used_at = now  # committed by the caller; at most one write a minute per key
+        session.add(key)
     return key
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def rotate_key(
+    *, session: Session, key_id: int, grace: timedelta = timedelta(hours=24), secret: str | None = None
+) -> tuple[ApiKey, str]:
+    """A new key with the old one's role, facility, label and lifetime; the old key keeps working for
+    ``grace`` (so the holder can switch over), then expires. Returns the new key and its plaintext."""
+    old = session.get(ApiKey, key_id)
+    if old is None:
+        raise NotFound(f"no API key with id {key_id}")
+    if old.revoked_at is not None:
+        raise MPIError(f"key {key_id} is revoked: create a new key instead", code="key_revoked")
+    now = utcnow()
+    lifetime = _aware(old.expires_at) - _aware(old.created_at) if old.expires_at is not None else None
+    new, plaintext = create_key(
+        session=session, role=Role(old.role), facility_code=old.facility_code, label=old.label, secret=secret,
+        expires_at=now + lifetime if lifetime is not None and lifetime > timedelta(0) else None,
+    )  # fmt: skip
+    end_of_grace = now + grace
+    if old.expires_at is None or _aware(old.expires_at) > end_of_grace:
+        old.expires_at = end_of_grace
+    old.replaced_by_id = new.id
+    session.add(old)
+    session.flush()
+    return new, plaintext
 
 
 def revoke_key(*, session: Session, key_id: int) -> ApiKey:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     """Database connections per server process, and as many request threads: a request holds at most one,
     so requests queue for a thread, never for a connection. ``mpi serve --workers N`` divides
     ``db_max_connections`` between its workers instead."""
+    read_rate_per_minute: int = 120
+    """Searches and person reads one API key may make per minute (per server process); beyond: 429."""
+    read_burst: int = 60
+    """Reads a key may make at once before the per-minute rate applies."""
+    read_alert_per_hour: int = 1000
+    """Reads by one key within an hour above which the audit gets an ``alert.read_volume`` event."""
     db_max_connections: int = 72
     """Connections all workers of ``mpi serve`` may open together (keep under PostgreSQL's max_connections)."""
     total_tolerance_vnd: str = "1.00"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Final
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -30,8 +30,9 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.audited import ADMIN, AuditedRead, ReaderDep, audited_read
+from api.audited import ADMIN, BREAK_GLASS_ACTION, BREAK_GLASS_HEADER, AuditedRead, ReaderDep, audited_read
 from api.deps import EngineDep, LinkerDep
+from api.errors import OPERATION_OUTCOME_RESPONSES
 from api.params import MAX_DB_INT
 from mpi.audit.access import access_report
 from mpi.audit.log import Reader, record_read
@@ -41,7 +42,7 @@ from mpi.fhir import params as P
 from mpi.fhir.audit_event import to_audit_event
 from mpi.fhir.bundle import Hit, searchset
 from mpi.fhir.capability import capability_statement
-from mpi.fhir.everything import RESOURCE_TYPES, date_bounds
+from mpi.fhir.everything import RESOURCE_TYPES, date_bounds, encounter_of
 from mpi.fhir.lookup import recorded_identities, review_partners
 from mpi.fhir.outcome import operation_outcome, warnings
 from mpi.fhir.paging import read_cursor, sign_cursor
@@ -59,6 +60,14 @@ from mpi.fhir.search import (
 )
 from mpi.records import Candidate, DemographicQuery, SearchResult, person_summary, resolve_person
 from mpi.records.lookup import MAX_RESULTS, search_demographics
+from mpi.records.sensitivity import (
+    BreakGlass,
+    Disclosure,
+    Segmentation,
+    SensitivityPolicy,
+    Viewer,
+    security_labels,
+)
 
 FHIR_JSON: Final = "application/fhir+json"
 FHIR_XML: Final = "application/fhir+xml"
@@ -169,8 +178,15 @@ def _respond(
     return FhirResponse(resource, status, headers, fmt=negotiate(request), pretty=pretty)
 
 
-def outcome_response(request: Request, status: int, code: str, message: str, issue_type: str | None = None) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+def outcome_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    issue_type: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
     if status == 405:
         headers["Allow"] = "GET, POST" if "/Patient/$" in request.url.path else "GET"
     try:
@@ -192,7 +208,7 @@ class FhirRoute(APIRoute):
                 return await handler(request)
             except MPIError as exc:
                 issue_type = getattr(exc, "issue_type", None)
-                return outcome_response(request, exc.status, exc.code, exc.message, issue_type)
+                return outcome_response(request, exc.status, exc.code, exc.message, issue_type, exc.headers)
             except RequestValidationError as exc:
                 where = "; ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
                 return outcome_response(request, 400, "request_invalid", f"the request is not valid: {where}")
@@ -202,7 +218,10 @@ class FhirRoute(APIRoute):
         return fhir_handler
 
 
-router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse)
+router = APIRouter(
+    prefix="/fhir", tags=["fhir"], route_class=FhirRoute, default_response_class=FhirResponse,
+    responses=OPERATION_OUTCOME_RESPONSES,
+)  # fmt: skip
 _STARTED: Final = datetime.now(UTC).date().isoformat()
 
 
@@ -267,10 +286,13 @@ def _parameter_pairs(parameters: Parameters) -> list[tuple[str, str]]:
     return pairs
 
 
+def _ignored(params: P.Params) -> list[tuple[str, str, str]]:
+    return [("parameter_ignored", f"parameter '{n}' was ignored: not supported here", "not-supported")
+            for n in params.ignored]  # fmt: skip
+
+
 def _ignored_outcome(params: P.Params) -> Any:
-    if not params.ignored:
-        return None
-    return warnings([("parameter_ignored", f"parameter '{n}' was ignored: not supported here") for n in params.ignored])
+    return warnings(_ignored(params)) if params.ignored else None
 
 
 def _url(base: str, path: str, pairs: Sequence[tuple[str, str]]) -> str:
@@ -286,6 +308,36 @@ def _uncursor(request: Request, reader: Reader, cursor: str, kind: str) -> dict[
     if state.get("k") != kind:
         raise P.ParamInvalid("_page belongs to another search")
     return state
+
+
+def _segmentation(request: Request, reader: Reader) -> Segmentation:
+    """What this reader may see of sensitive encounters (HIV, TB...): the deployment's policy, the reader's
+    facility, purpose and grants, and a break-glass reason if one was typed (``X-Break-Glass-Reason``)."""
+    policy: SensitivityPolicy = request.app.state.sensitivity
+    glass = BreakGlass.parse(unquote(request.headers.get(BREAK_GLASS_HEADER, "")))
+    viewer = Viewer(
+        facility_code=reader.facility_code, purpose=reader.purpose, granted=policy.granted_to(reader.facility_code),
+        break_glass=glass,
+    )  # fmt: skip
+    return Segmentation(policy, viewer)
+
+
+def _audit_reveal(
+    conn: Connection,
+    reader: Reader,
+    seg: Segmentation,
+    resource: str,
+    person: int | None,
+    ids: Sequence[int],
+    categories: Sequence[str],
+) -> None:
+    """A break-glass reveal is audited as such, beside the read."""
+    glass = seg.viewer.break_glass
+    if ids and glass is not None:
+        record_read(
+            conn=conn, reader=reader, action=BREAK_GLASS_ACTION, resource=resource, person_id=person,
+            record_ids=ids, details={"reason": glass.reason, "categories": list(categories), "read": "fhir"},
+        )  # fmt: skip
 
 
 # --- metadata --------------------------------------------------------------------------------------------
@@ -606,15 +658,30 @@ async def patient_everything(request: Request, patient_id: str, reader: ReaderDe
         person = resolve_person(conn=conn, person_id=requested)
         patient, _ = _patient(conn, person.person_id)
         ids = care_encounters(conn=conn, cluster=person.cluster, date_from=date_from, date_to=date_to, since=since)
+        seg = _segmentation(request, reader)
+        segmented = seg.of_person(conn, person)
+        withheld = segmented.withheld_ids
+        if withheld:
+            note = (
+                f"{len(withheld)} encounters with sensitive data (HIV, TB...) are withheld from this reader; a "
+                "break-glass read (header X-Break-Glass-Reason with a typed reason, purpose ETREAT or a granted "
+                "category) reveals them"
+            )
+            outcome = warnings([*_ignored(params), ("sensitive_withheld", note, "suppressed")])
+        ids = [i for i in ids if i not in withheld]
         resource = "GET /fhir/Patient/{id}/$everything"
         if params.summary_count:
             total = everything_total(conn=conn, patient=patient, encounter_ids=ids, types=types)
             _audit(conn, reader, "fhir.everything", resource, [person.person_id], [], summary="count")
             return _respond(request, searchset([], base=base, self_url=self_url, total=total, outcome=outcome))
         page = everything_page(
-            conn=conn, patient=patient, encounter_ids=ids, types=types, position=position, count=count
-        )
+            conn=conn, patient=patient, encounter_ids=ids, types=types, position=position, count=count,
+            labels=segmented.labels,
+        )  # fmt: skip
         _audit(conn, reader, "fhir.everything", resource, [person.person_id], page.encounter_ids)
+        revealed = [i for i in page.encounter_ids if i in set(segmented.revealed_ids)]
+        _audit_reveal(conn, reader, seg, resource, person.person_id, revealed,
+                      segmented.revealed_categories)  # fmt: skip
 
     def link(at: tuple[int, int], trail: list[list[int]]) -> str:
         state = {
@@ -681,8 +748,15 @@ def resource_read(
     if resource_id.startswith("$"):
         raise MethodNotAllowed(f"operation {resource_id} is not supported on {resource_type}")
     negotiate(request)
+    seg = _segmentation(request, reader)
     with engine.begin() as conn:
-        found = read_resource(conn=conn, resource_type=resource_type, resource_id=resource_id)
+        eid = encounter_of(resource_type, resource_id)
+        decision = seg.check(conn, eid) if eid is not None else None
+        labels = security_labels(decision.categories) if decision is not None else []
+        found = read_resource(conn=conn, resource_type=resource_type, resource_id=resource_id, security=labels)
+        if decision is not None and decision.disclosure is Disclosure.REVEALED:
+            _audit_reveal(conn, reader, seg, f"GET /fhir/{resource_type}/{{id}}", found.person_id, [eid or 0],
+                          sorted(c.value for c in decision.categories))  # fmt: skip
         persons = [found.person_id] if found.person_id is not None else []
         _audit(conn, reader, "fhir.read", f"GET /fhir/{resource_type}/{{id}}", persons, found.encounter_ids)
     return _read_response(request, found.resource)

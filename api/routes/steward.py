@@ -8,8 +8,7 @@ needs the ``HOPERAT`` purpose of use and writes one audit event in its own trans
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -29,26 +28,12 @@ router = APIRouter(prefix="/api/v1/steward", tags=["steward"])
 
 
 # ---- the change feed --------------------------------------------------------------------------------
-class EventOut(BaseModel):
-    id: int = Field(description="position in the feed: gap-free, in commit order")
-    kind: str = Field(
-        description="linked, person_created, merged, unmerged, review_opened, review_resolved, review_reopened, "
-        "constraint_added, constraint_removed, relink_run"
-    )
-    at: datetime
-    actor: str
-    person_id: int | None
-    other_person_id: int | None = Field(description="merged: the person merged away; linked: the previous person")
-    source_record_id: int | None
-    facility_code: str | None = Field(description="MA_CSKCB of the encounter")
-    ma_lk: str | None = Field(description="MA_LK of the encounter")
-    version: int | None
-    action_id: int | None = Field(description="the steward action this change belongs to (None: automatic)")
-    details: dict[str, Any] | None
-
-
 class FeedPage(BaseModel):
-    events: list[EventOut]
+    events: list[L.FeedEvent] = Field(
+        description="oldest first; ``id`` is the position in the feed (gap-free, in commit order); ``kind``: linked, "
+        "person_created, merged, unmerged, review_opened, review_resolved, review_reopened, constraint_added, "
+        "constraint_removed, relink_run; ``facility_code``/``ma_lk``: the encounter's MA_CSKCB and MA_LK"
+    )
     next_after: int = Field(description="pass as ``after`` for the next page (unchanged when nothing new)")
 
 
@@ -78,24 +63,14 @@ def change_feed(
             details={"after": after, "events": len(page)},
         )
     return FeedPage(
-        events=[EventOut.model_validate(e, from_attributes=True) for e in page],
+        events=page,
         next_after=page[-1].id if page else after,
     )
 
 
 # ---- undo ---------------------------------------------------------------------------------------------
-class ActionOut(BaseModel):
-    id: int
-    kind: str
-    actor: str
-    created_at: datetime
-    undoes_id: int | None
-    undone_by_id: int | None
-    details: dict[str, Any] | None
-
-
-@router.post("/actions/{action_id}/undo", response_model=ActionOut, responses=CONFLICT)
-def undo(action_id: DbId, reader: StewardReader, engine: EngineDep) -> ActionOut:
+@router.post("/actions/{action_id}/undo", response_model=L.ActionView, responses=CONFLICT)
+def undo(action_id: DbId, reader: StewardReader, engine: EngineDep) -> L.ActionView:
     """Reverse a decision, merge, move or bulk decision exactly. 409 when it was undone already or a later
     change touched the same records or persons (undo that first)."""
     with engine.begin() as conn:
@@ -107,47 +82,17 @@ def undo(action_id: DbId, reader: StewardReader, engine: EngineDep) -> ActionOut
             resource="/api/v1/steward/actions/{id}/undo",
             details={"action_id": action_id, "undo_action_id": undo_id},
         )
-        view = L.get_action(conn, undo_id)
-    return ActionOut.model_validate(view, from_attributes=True)
+        return L.get_action(conn, undo_id)
 
 
 # ---- persons --------------------------------------------------------------------------------------
-class SourceRecordOut(BaseModel):
-    source_record_id: int
-    encounter_id: int
-    facility_code: str
-    ma_lk: str
-    version: int
-    person_id: int
-    link_state: str
-    features: dict[str, Any]
-    raw: dict[str, str | None] = Field(description="XML1 identity elements exactly as the facility sent them")
-
-
-class HistoryOut(BaseModel):
-    seq: int
-    kind: str
-    at: datetime
-    actor: str
-    source_record_id: int | None
-    person_id: int | None
-    other_person_id: int | None
-    rule: str | None
-    match_weight: float | None
-    match_probability: float | None
-    model_id: str | None
-    action_id: int | None
-    undone: bool
-    details: dict[str, Any] | None
-
-
 class PersonOut(BaseModel):
     person_id: int
     survivor: int
     replaced_by: int | None
     replaces: list[int]
-    records: list[SourceRecordOut]
-    history: list[HistoryOut]
+    records: list[S.SourceRecordView] = Field(description="``raw``: XML1 identity elements exactly as sent")
+    history: list[S.HistoryEntry] = Field(description="newest first")
 
 
 @router.get("/persons/{person_id}", response_model=PersonOut, responses=ERRORS)
@@ -171,8 +116,8 @@ def person(person_id: DbId, reader: StewardReader, engine: EngineDep) -> PersonO
         survivor=links.survivor,
         replaced_by=links.replaced_by,
         replaces=list(links.replaces),
-        records=[SourceRecordOut.model_validate(r, from_attributes=True) for r in records],
-        history=[HistoryOut.model_validate(h, from_attributes=True) for h in history],
+        records=records,
+        history=history,
     )
 
 
@@ -180,22 +125,15 @@ class MergeIn(BaseModel):
     into_person_id: int = Field(ge=1, le=2**31 - 1)
 
 
-class MergePreviewOut(BaseModel):
-    survivor: int
-    merged_away: int
-    records_moving: int
-    conflicts: list[str]
-
-
 class ActionDone(BaseModel):
     action_id: int
     person_id: int
 
 
-@router.get("/persons/{person_id}/merge-preview", response_model=MergePreviewOut, responses=ERRORS)
+@router.get("/persons/{person_id}/merge-preview", response_model=S.MergePreview, responses=ERRORS)
 def merge_preview(
     person_id: DbId, into: Annotated[int, Query(ge=1, le=2**31 - 1)], reader: StewardReader, engine: EngineDep
-) -> MergePreviewOut:
+) -> S.MergePreview:
     with engine.begin() as conn:
         preview = S.preview_merge(conn, from_person_id=person_id, into_person_id=into)
         record_read(
@@ -206,7 +144,7 @@ def merge_preview(
             person_id=preview.survivor,
             details={"from": preview.merged_away, "into": preview.survivor},
         )
-    return MergePreviewOut.model_validate(preview, from_attributes=True)
+    return preview
 
 
 @router.post("/persons/{person_id}/merge", response_model=ActionDone, responses=CONFLICT)

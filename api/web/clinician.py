@@ -99,15 +99,16 @@ def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: A
     try:
         with Session(engine, expire_on_commit=False) as session:
             key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
+            if key.role != Role.CLINICIAN.value or key.id is None:
+                return _render(request, "login.html", status=403, error=_t(request, "login.not_clinician"))
+            cookie = web_session.issue(session, settings.secret_key, key.id)
             session.commit()
     except MPIError:
         return _render(request, "login.html", status=401, error=_t(request, "login.invalid"))
-    if key.role != Role.CLINICIAN.value or key.id is None:
-        return _render(request, "login.html", status=403, error=_t(request, "login.not_clinician"))
     response = RedirectResponse("/web/clinician", status_code=303)
     response.set_cookie(
         web_session.COOKIE,
-        web_session.issue(settings.secret_key, key.id),
+        cookie,
         max_age=web_session.LIFETIME_SECONDS,
         httponly=True,
         samesite="strict",
@@ -118,7 +119,10 @@ def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: A
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    with Session(engine) as session:
+        web_session.revoke(session, settings.secret_key, request.cookies.get(web_session.COOKIE))
+        session.commit()
     response = RedirectResponse("/web/clinician", status_code=303)
     response.delete_cookie(web_session.COOKIE, path="/web")
     return response

@@ -53,7 +53,7 @@ PAGE = 50
 
 def _lang(request: Request) -> Lang:
     wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
-    return wanted if wanted in LANGS else "vi"  # type: ignore[return-value]
+    return wanted if wanted in LANGS else "vi"
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
@@ -92,15 +92,16 @@ def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: A
     try:
         with Session(engine, expire_on_commit=False) as session:
             key = verify_key(session=session, plaintext=api_key, secret=settings.secret_key)
+            if key.role != Role.STEWARD.value or key.id is None:
+                return _login_page(request, 403, t["key_not_steward"])
+            cookie = web_session.issue(session, settings.secret_key, key.id)
             session.commit()
     except MPIError:
         return _login_page(request, 401, t["key_invalid"])
-    if key.role != Role.STEWARD.value or key.id is None:
-        return _login_page(request, 403, t["key_not_steward"])
     response = RedirectResponse("/web/steward", status_code=303)
     response.set_cookie(
         web_session.COOKIE,
-        web_session.issue(settings.secret_key, key.id),
+        cookie,
         max_age=web_session.LIFETIME_SECONDS,
         httponly=True,
         samesite="strict",
@@ -111,7 +112,10 @@ def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: A
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    with Session(engine) as session:
+        web_session.revoke(session, settings.secret_key, request.cookies.get(web_session.COOKIE))
+        session.commit()
     response = RedirectResponse("/web/steward", status_code=303)
     response.delete_cookie(web_session.COOKIE, path="/web")
     return response
@@ -232,7 +236,7 @@ def decide(
     engine: EngineDep,
     settings: SettingsDep,
     verdict: Annotated[str, Form(pattern="^(same_person|different_person|not_sure)$")],
-    seen_seq: Annotated[int, Form(ge=0)],
+    seen_seq: Annotated[int, Form(ge=0, le=2**62)],
 ) -> Response:
     principal = _principal(request, engine, settings)
     if principal is None:

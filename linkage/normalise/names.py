@@ -17,7 +17,7 @@ from functools import lru_cache
 from linkage.normalise.mojibake import repair_mojibake, repair_vni_typing
 from linkage.normalise.text import collapse_spaces, fold_ascii, nfc
 
-__all__ = ["GENDERED_MIDDLE", "NameParts", "name_key", "normalise_name"]
+__all__ = ["GENDERED_MIDDLE", "NameParts", "name_key", "normalise_name", "sorted_name_key"]
 
 GENDERED_MIDDLE = frozenset({"THỊ", "VĂN"})
 # Same surname, northern / southern form: compared as one in the family-name key.
@@ -56,6 +56,18 @@ def name_key(ascii_tokens: list[str]) -> str:
     if len(ascii_tokens) > 1:
         family = _SURNAME_GROUPS.get(family, family)
     return _TERMINAL_Y.sub("I", " ".join([family, *ascii_tokens[1:]]))
+
+
+def sorted_name_key(ascii_tokens: list[str]) -> str:
+    """Order-invariant match key: the multiset of the name's tokens, sorted, without Thị/Văn.
+
+    Each token is keyed as :func:`name_key` keys a family name (surname groups, terminal Y -> I), so that
+    "Nguyễn Văn An", "An Văn Nguyễn" and "Văn An Nguyễn" share one key; the gendered middle names are left
+    out because sex is compared on its own. Empty when nothing is left.
+    """
+    tokens = [t for t in ascii_tokens if t and t not in ("THI", "VAN")]
+    keyed = [_TERMINAL_Y.sub("I", _SURNAME_GROUPS.get(t, t)) for t in tokens]
+    return " ".join(sorted(keyed))
 
 
 def clean_name_text(raw: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 
 from linkage import parse_insurance_cards
 from mpi.identity import links as L
-from mpi.identity.online import CANDIDATES_PER_KEY
+from mpi.identity.matching import IDENTIFIER_CAP
 from mpi.records import Candidate, SearchResult
 from mpi.records.dates import partial_iso
 from mpi.records.lookup import MAX_RESULTS
@@ -37,7 +37,7 @@ def search_patient_code_anywhere(*, conn: Connection, value: str, limit: int = M
         select(s.c.person_id, s.c.facility_code)
         .where(s.c.patient_code == code)
         .order_by(s.c.id.desc())
-        .limit(CANDIDATES_PER_KEY)
+        .limit(IDENTIFIER_CAP)
     ).all()
     survivor_of = survivors(conn, (int(r.person_id) for r in rows))
     persons = sorted({survivor_of[int(r.person_id)] for r in rows})

@@ -42,10 +42,11 @@ def operation_outcome(
     )
 
 
-def warnings(items: Sequence[tuple[str, str]], *, issue_type: str = "not-supported") -> OperationOutcome:
-    """Warnings (``code``, message) returned beside a result, e.g. parameters that were ignored."""
+def warnings(items: Sequence[tuple[str, str, str]]) -> OperationOutcome:
+    """Warnings (``code``, message, issue type) returned beside a result: parameters that were ignored
+    (``not-supported``), data withheld from the reader (``suppressed``)."""
     return OperationOutcome.model_validate(
-        {"resourceType": "OperationOutcome", "issue": [_issue("warning", issue_type, c, m) for c, m in items]}
+        {"resourceType": "OperationOutcome", "issue": [_issue("warning", t, c, m) for c, m, t in items]}
     )
 
 

@@ -10,9 +10,10 @@ keyword-only, on the caller's connection; never logs a value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from fhir.resources.R4B.meta import Meta
 from fhir.resources.R4B.resource import Resource
@@ -56,10 +57,14 @@ def care_encounters(
     return [i for i in ids if arrived[i] >= cutoff]
 
 
-def encounter_meta(conn: Connection, encounter_id: int, version: int) -> Meta:
-    """``meta`` of every resource derived from an encounter version: its version and when it arrived."""
+def encounter_meta(conn: Connection, encounter_id: int, version: int, security: Sequence[dict[str, str]] = ()) -> Meta:
+    """``meta`` of every resource derived from an encounter version: its version, when it arrived, and the
+    security labels of its sensitive data (``mpi.records.sensitivity.security_labels``)."""
     arrived = received_at(conn=conn, encounter_ids=[encounter_id])[encounter_id]
-    return Meta.model_validate({"versionId": str(version), "lastUpdated": arrived.isoformat()})
+    meta: dict[str, Any] = {"versionId": str(version), "lastUpdated": arrived.isoformat()}
+    if security:
+        meta["security"] = list(security)
+    return Meta.model_validate(meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,7 @@ def everything_page(
     types: frozenset[str] | None,
     position: tuple[int, int],
     count: int,
+    labels: Callable[[int], Sequence[dict[str, str]]] = lambda _: (),
 ) -> EverythingPage:
     """One page of ``$everything`` from ``position`` (see the module's docstring)."""
     group, skip = position
@@ -93,7 +99,8 @@ def everything_page(
         else:
             eid = encounter_ids[group - 1]
             detail = encounter_detail(conn=conn, encounter_id=eid)
-            resources = encounter_resources(detail, pid, encounter_meta(conn, eid, detail.entry.version))
+            meta = encounter_meta(conn, eid, detail.entry.version, labels(eid))
+            resources = encounter_resources(detail, pid, meta)
         available = [r for r in resources if types is None or r.get_resource_type() in types][skip:]
         room = count - len(wanted)
         taken = available[:room]
@@ -116,11 +123,11 @@ def everything_page(
         if ref.startswith("Organization/") and ref.split("/", 1)[1] not in codes:
             codes.insert(0, ref.split("/", 1)[1])
     places = list(dict.fromkeys(d.entry.facility_code for d in details))
-    labels = describe_facilities(conn=conn, codes=[*codes, *places])
+    facilities = describe_facilities(conn=conn, codes=[*codes, *places])
     if types is None or "Organization" in types:
-        hits += [Hit(organization(labels[c]), mode="include") for c in codes]
+        hits += [Hit(organization(facilities[c]), mode="include") for c in codes]
     if types is None or "Location" in types:
-        hits += [Hit(location(labels[c]), mode="include") for c in places]
+        hits += [Hit(location(facilities[c]), mode="include") for c in places]
     return EverythingPage(hits=hits, next_position=next_position, encounter_ids=used)
 
 
@@ -144,7 +151,9 @@ class Found:
     encounter_ids: list[int]
 
 
-def read_resource(*, conn: Connection, resource_type: str, resource_id: str) -> Found:
+def read_resource(
+    *, conn: Connection, resource_type: str, resource_id: str, security: Sequence[dict[str, str]] = ()
+) -> Found:
     """A resource derived from a current encounter version, or a facility as Organization / Location;
     :class:`NotFound` otherwise (a superseded encounter version's resources included)."""
     if resource_type in _INCLUDED:
@@ -163,7 +172,7 @@ def read_resource(*, conn: Connection, resource_type: str, resource_id: str) -> 
     detail = encounter_detail(conn=conn, encounter_id=eid)
     if detail.person_id is None:
         raise NotFound(f"no {resource_type} with that id", code="resource_not_found")
-    meta = encounter_meta(conn, eid, detail.entry.version)
+    meta = encounter_meta(conn, eid, detail.entry.version, security)
     resource = pick(encounter_resources(detail, str(detail.person_id), meta), resource_type, resource_id)
     if resource is None:
         raise NotFound(f"no {resource_type} with that id", code="resource_not_found")

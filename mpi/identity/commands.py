@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from linkage import load_model, save_model, train_model
-from mpi.identity.matching import Thresholds
+from mpi.identity.policy import Thresholds
 from mpi.identity.relink import RelinkReport, read_source_records, relink
 from mpi.settings import get_settings
 from mpi.store import open_store

@@ -170,8 +170,12 @@ def link(
     match_probability: float | None = None,
     model_id: str | None = None,
     previous_person_id: int | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> int:
     """Assign a record to a person: a new immutable link row, the mirror column, and an event.
+
+    ``evidence``: what the policy read beyond the model's score (e.g. a birth-year typo the CCCD corrected,
+    a guardian's number); kept in the ``linked`` event's details.
 
     The event keeps the record's previous person and state, so the change can be reversed exactly.
     """
@@ -209,6 +213,7 @@ def link(
             "rule": rule,
             "previous_person_id": int(before.person_id),
             "previous_state": str(before.link_state),
+            **({"evidence": evidence} if evidence else {}),
         },
     )
     return link_id
@@ -768,7 +773,7 @@ def read_feed(conn: Connection, *, after: int = 0, limit: int = 1000) -> list[Fe
             action_id=r.action_id,
             details=r.details,
         )
-        for r in conn.execute(query)
+        for r in conn.execute(query).all()
     ]
 
 

@@ -1,107 +1,173 @@
-"""The matching policy (design.md): national ID first, then the facility's own patient code, then the model.
+"""The matcher: one trained model, its term frequencies, the thresholds and the candidate search, shared by
+online linking (:mod:`mpi.identity.online`), person search (``mpi.records.lookup``) and FHIR search.
 
-Pure decision logic over already-scored candidates; no database access. The order of evidence:
-1. A valid CCCD equal on both sides with consistent demographics links. Equal CCCD with conflicting
-   demographics (a typo, or a parent's number on a child's record) goes to review, never a silent link.
-2. The same facility and patient code (MA_BN), or an earlier version of the same encounter, is strong
-   evidence, not proof: it links when the model does not contradict it (probability at least the review
-   threshold), and goes to review when it does.
-3. Otherwise the model's probability: at least ``auto`` links, at least ``review`` opens a review,
-   below that the record starts a new person.
-A person a steward said is not this record's person is never a candidate.
+Candidate search is generated from the model's own blocking rules (``blocking_rules_to_generate_predictions``
+of the model JSON, equality rules such as ``l."given_key" = r."given_key" AND l."dob_date" = r."dob_date"``):
+each rule becomes one indexed equality look-up on ``source_record`` (one index per rule,
+:mod:`mpi.identity.models`; a test holds them together), capped (:data:`BLOCKING_CAPS`), and the look-ups
+are one UNION statement compiled once. The caps bound the work for very common values — a given name in a
+big commune, a shared household phone, a placeholder ID — and so the p95 latency.
+
+Thread-safe: the scorer is immutable, term frequencies swap snapshots atomically (:mod:`mpi.identity.tf`).
+Never logs a value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
 
-from rapidfuzz.distance import JaroWinkler
+from sqlalchemy import Connection, Select, and_, bindparam, select, union
+
+from linkage import PairScore, Scorer, load_model, probability_from_weight
+from mpi.identity import links as L
+from mpi.identity.policy import Thresholds
+from mpi.identity.tf import TermFrequencies
+from mpi.settings import Settings
+
+__all__ = ["BLOCKING_CAPS", "BlockingKey", "Matcher", "blocking_keys", "explanation"]
+
+BLOCKING_CAPS: Final[dict[tuple[str, ...], int]] = {
+    ("given_key", "dob_date"): 100,
+    ("family_key", "given_key", "dob_year"): 100,
+    ("family_key", "dob_date"): 100,
+    ("national_id",): 50,
+    ("bhxh_number",): 50,
+    ("phone",): 30,
+    ("given_key", "commune_code"): 30,
+    ("name_sorted", "dob_year"): 50,
+}
+"""Records fetched per blocking key at most; a rule not listed here gets :data:`DEFAULT_CAP`."""
+DEFAULT_CAP: Final = 30
+IDENTIFIER_CAP: Final = 50
+"""Records fetched for one identifier searched on its own (CCCD, BHXH number, MA_BN)."""
+_RULE_PART: Final = re.compile(r'^l\."?(\w+)"?\s*=\s*r\."?(\w+)"?$')
 
 
 @dataclass(frozen=True, slots=True)
-class Thresholds:
-    auto: float
-    review: float
+class BlockingKey:
+    columns: tuple[str, ...]
+    cap: int
 
 
-@dataclass(slots=True)
-class Candidate:
-    source_record_id: int
-    person_id: int
-    features: Mapping[str, Any]
-    same_patient_code: bool = False
-    previous_version: bool = False
-    match_weight: float = 0.0
-    match_probability: float = 0.0
+def blocking_keys(model: Mapping[str, Any]) -> tuple[BlockingKey, ...]:
+    """The model's equality blocking rules as ``source_record`` look-ups with their caps.
+
+    Raises ValueError for a rule that is not a conjunction of ``l.x = r.x`` (it cannot be an index look-up).
+    """
+    keys: list[BlockingKey] = []
+    for rule in model.get("blocking_rules_to_generate_predictions", []):
+        sql = rule["blocking_rule"] if isinstance(rule, Mapping) else str(rule)
+        columns: list[str] = []
+        for part in re.split(r"\s+AND\s+", sql.strip(), flags=re.IGNORECASE):
+            found = _RULE_PART.match(part.strip())
+            if found is None or found.group(1) != found.group(2):
+                raise ValueError(f"blocking rule is not an equality on one column per side: {sql}")
+            columns.append(found.group(1))
+        key = tuple(columns)
+        keys.append(BlockingKey(key, BLOCKING_CAPS.get(key, DEFAULT_CAP)))
+    return tuple(keys)
 
 
-@dataclass(slots=True)
-class Decision:
-    action: str
-    """``link`` (to ``person_id``), ``review`` (new person + review item against ``person_id``) or ``new``."""
-    rule: str
-    person_id: int | None = None
-    match_weight: float | None = None
-    match_probability: float | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A candidate record with the model's weight and probability against the incoming row."""
+
+    row: Any
+    """``source_record`` columns: id, person_id, encounter_id, features, facility_code, patient_code, ma_lk."""
+    match_weight: float
+    match_probability: float
 
 
-def demographics_consistent(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Same person plausible on sex, birth year and given name (typos allowed)."""
-    if a.get("sex") in (1, 2) and b.get("sex") in (1, 2) and a.get("sex") != b.get("sex"):
-        return False
-    if a.get("dob_year") is not None and b.get("dob_year") is not None and a.get("dob_year") != b.get("dob_year"):
-        return False
-    ga, gb = a.get("given_key"), b.get("given_key")
-    return not (ga and gb and ga != gb and JaroWinkler.similarity(str(ga), str(gb)) < 0.88)
+class Matcher:
+    """Scorer + term frequencies + thresholds + candidate search for one model."""
+
+    def __init__(self, *, scorer: Scorer, model: Mapping[str, Any], model_id: str, thresholds: Thresholds) -> None:
+        self.scorer = scorer
+        self.model_id = model_id
+        self.thresholds = thresholds
+        self.tf = TermFrequencies(scorer.tf_columns)
+        self.keys = blocking_keys(model)
+        self.key_columns: tuple[str, ...] = tuple(sorted({c for key in self.keys for c in key.columns}))
+        self._query = self._candidate_query()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Matcher:
+        trained = load_model(Path(settings.model_path) if settings.model_path else None)
+        return cls(
+            scorer=Scorer(trained.model),
+            model=trained.model,
+            model_id=trained.model_id,
+            thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),
+        )
+
+    def _candidate_query(self) -> Select[Any]:
+        """One statement: a UNION of indexed look-ups, one per blocking key, plus the facility's own keys.
+
+        A key whose value is missing is bound to NULL, and ``column = NULL`` matches nothing, so the same
+        statement serves every record.
+        """
+        s = L.sources
+        branches = [
+            select(s.c.id).where(and_(*(s.c[c] == bindparam(f"k_{c}") for c in key.columns))).limit(key.cap)
+            for key in self.keys
+        ]
+        same_facility = s.c.facility_code == bindparam("k_facility_code")
+        branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
+        branches.append(select(s.c.id).where(same_facility, s.c.ma_lk == bindparam("k_ma_lk")))
+        ids = union(*(branch.subquery().select() for branch in branches)).subquery()
+        return select(
+            s.c.id, s.c.person_id, s.c.encounter_id, s.c.features, s.c.facility_code, s.c.patient_code, s.c.ma_lk
+        ).where(s.c.id.in_(select(ids.c.id)))
+
+    def can_block(self, values: Mapping[str, Any]) -> bool:
+        """Whether at least one blocking key is complete in ``values`` (else a search would find nothing)."""
+        return any(all(values.get(c) is not None for c in key.columns) for key in self.keys)
+
+    def candidates(
+        self,
+        conn: Connection,
+        values: Mapping[str, Any],
+        *,
+        facility_code: str | None = None,
+        patient_code: str | None = None,
+        ma_lk: str | None = None,
+    ) -> list[Any]:
+        """Source records sharing a blocking key with ``values`` (the source_record columns of a record)."""
+        params: dict[str, Any] = {f"k_{c}": values.get(c) for c in self.key_columns}
+        params.update(k_facility_code=facility_code, k_patient_code=patient_code, k_ma_lk=ma_lk)
+        return list(conn.execute(self._query, params).all())
+
+    def scorer_for(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Scorer:
+        """The scorer with the current term frequencies of these rows' values."""
+        self.tf.ensure_fresh(conn)
+        return self.scorer.with_tf_tables(self.tf.tables_for(list(rows)))
+
+    def score(self, conn: Connection, features: Mapping[str, Any], rows: Sequence[Any]) -> list[Scored]:
+        """Every candidate row scored against ``features``."""
+        scorer = self.scorer_for(conn, [features, *(r.features for r in rows)])
+        out = []
+        for r in rows:
+            weight = scorer.match_weight(features, r.features)
+            out.append(Scored(r, weight, probability_from_weight(weight)))
+        return out
+
+    def explain(self, conn: Connection, left: Mapping[str, Any], right: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Why the model scored a pair as it did: each comparison's level, weight and term-frequency adjustment."""
+        return explanation(self.scorer_for(conn, [left, right]).score(left, right))
 
 
-def _best_by_person(candidates: Iterable[Candidate]) -> dict[int, Candidate]:
-    best: dict[int, Candidate] = {}
-    for c in candidates:
-        if c.person_id not in best or c.match_weight > best[c.person_id].match_weight:
-            best[c.person_id] = c
-    return best
-
-
-def decide(
-    record: Mapping[str, Any],
-    candidates: list[Candidate],
-    thresholds: Thresholds,
-    *,
-    national_id_valid: bool,
-) -> Decision:
-    """Choose what to do with a new source record given its scored candidates (blocked ones removed)."""
-    if not candidates:
-        return Decision("new", "new_person")
-    by_person = _best_by_person(candidates)
-
-    national_id = record.get("national_id")
-    if national_id_valid and national_id:
-        same_id = [c for c in candidates if c.features.get("national_id") == national_id]
-        if same_id:
-            consistent = [c for c in same_id if demographics_consistent(record, c.features)]
-            if consistent:
-                chosen = max(consistent, key=lambda c: c.match_weight)
-                return Decision("link", "national_id", chosen.person_id, chosen.match_weight, chosen.match_probability)
-            chosen = max(same_id, key=lambda c: c.match_weight)
-            return Decision(
-                "review", "national_id_conflict", chosen.person_id, chosen.match_weight, chosen.match_probability
-            )
-
-    strong = [c for c in candidates if c.same_patient_code or c.previous_version]
-    if strong:
-        chosen = max(strong, key=lambda c: c.match_weight)
-        rule = "previous_version" if chosen.previous_version else "facility_patient_code"
-        if chosen.match_probability >= thresholds.review:
-            return Decision("link", rule, chosen.person_id, chosen.match_weight, chosen.match_probability)
-        return Decision("review", f"{rule}_conflict", chosen.person_id, chosen.match_weight, chosen.match_probability)
-
-    best = max(by_person.values(), key=lambda c: c.match_weight)
-    if best.match_probability >= thresholds.auto:
-        return Decision("link", "model", best.person_id, best.match_weight, best.match_probability)
-    if best.match_probability >= thresholds.review:
-        return Decision("review", "model_band", best.person_id, best.match_weight, best.match_probability)
-    return Decision("new", "new_person", None, best.match_weight, best.match_probability)
+def explanation(score: PairScore) -> list[dict[str, Any]]:
+    """A pair score as a review item's evidence: each comparison's level, weight and TF adjustment."""
+    return [
+        {
+            "comparison": c.comparison,
+            "level": c.label,
+            "match_weight": round(c.match_weight, 3),
+            "tf_adjustment": round(c.tf_adjustment, 3),
+        }
+        for c in score.comparisons
+    ]

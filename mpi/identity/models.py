@@ -31,13 +31,15 @@ class Person(SQLModel, table=True):
 class SourceRecord(SQLModel, table=True):
     __tablename__ = "source_record"
     __table_args__ = (
-        # One index per blocking rule of the linkage model (linkage.model.BLOCKING_RULES).
+        # One index per blocking rule of the linkage model (linkage.model.BLOCKING_RULES; the matcher's
+        # candidate search, mpi.identity.matching, looks them up; tests/identity/test_matcher.py holds them).
         Index("ix_source_given_dob", "given_key", "dob_date"),
         Index("ix_source_family_given_year", "family_key", "given_key", "dob_year"),
         Index("ix_source_family_dob", "family_key", "dob_date"),
         Index("ix_source_facility_patient", "facility_code", "patient_code"),
         Index("ix_source_facility_ma_lk", "facility_code", "ma_lk"),  # earlier versions of the same encounter
         Index("ix_source_given_commune", "given_key", "commune_code"),
+        Index("ix_source_name_sorted_year", "name_sorted", "dob_year"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -51,6 +53,8 @@ class SourceRecord(SQLModel, table=True):
     # blocking keys (normalised; see linkage.normalise)
     given_key: str | None = Field(default=None, max_length=64)
     family_key: str | None = Field(default=None, max_length=64)
+    name_sorted: str | None = Field(default=None, max_length=128)
+    """The name's tokens in sorted order (linkage.normalise.names.sorted_name_key): finds reordered names."""
     dob_date: str | None = Field(default=None, max_length=10)
     dob_year: int | None = None
     national_id: str | None = Field(default=None, max_length=20, index=True)

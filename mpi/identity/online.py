@@ -3,22 +3,24 @@
 For a new source record: normalise the XML1 demographics (``linkage.normalise_record``), fetch candidate
 records through indexed blocking keys (the model's own blocking rules, plus the facility's patient code
 and earlier versions of the same encounter), score them in process with the trained model
-(``linkage.Scorer``, parity-tested against Splink), apply the policy (:mod:`mpi.identity.matching`) and
-write the decision (:mod:`mpi.identity.links`). Plugs into ingest as its ``EncounterLinker``.
+(``linkage.Scorer``, parity-tested against Splink) — all three through the shared
+:class:`mpi.identity.matching.Matcher` —, apply the policy (:mod:`mpi.identity.policy`) and write the
+decision (:mod:`mpi.identity.links`), with its evidence on the link and, for a review item, the comparison
+levels and weights that left the machine unsure. Plugs into ingest as its ``EncounterLinker``.
 
 Never logs a name, an identifier or a phone number: only ids, rules and probabilities.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Select, and_, bindparam, select, union
+from sqlalchemy import Connection, Engine, select
 
-from linkage import CanonicalRecord, Scorer, load_model, model_row, normalise_record, probability_from_weight
+from linkage import CanonicalRecord, Scorer, model_row, normalise_record
 from mpi.identity import links as L
-from mpi.identity.matching import Candidate, Decision, Thresholds, decide
+from mpi.identity.matching import Matcher
+from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
 from mpi.store.models import Encounter
@@ -26,21 +28,6 @@ from mpi.xml130 import ParsedEncounter
 
 _encounters = Encounter.__table__  # type: ignore[attr-defined]
 SYSTEM: Final = "system"
-
-# Blocking keys, as (columns) of source_record; each has an index (mpi.identity.models).
-# (columns, at most this many records): the caps bound the work for very common values — a given name
-# in a big commune, a shared household phone, a placeholder ID — and so the p95 latency.
-BLOCKING_KEY_CAPS: Final[tuple[tuple[tuple[str, ...], int], ...]] = (
-    (("given_key", "dob_date"), 100),
-    (("family_key", "given_key", "dob_year"), 100),
-    (("family_key", "dob_date"), 100),
-    (("national_id",), 50),
-    (("bhxh_number",), 50),
-    (("phone",), 30),
-    (("given_key", "commune_code"), 30),
-)
-BLOCKING_KEYS: Final = tuple(key for key, _ in BLOCKING_KEY_CAPS)
-CANDIDATES_PER_KEY: Final = max(cap for _, cap in BLOCKING_KEY_CAPS)
 _IDENTITY_FIELDS: Final = (
     "HO_TEN",
     "NGAY_SINH",
@@ -54,48 +41,30 @@ _IDENTITY_FIELDS: Final = (
     "DIA_CHI",
     "MA_BN",
 )
+# source_record columns filled from the model row (blocking keys; each has an index, mpi.identity.models).
+_KEY_COLUMNS: Final = (
+    "given_key",
+    "family_key",
+    "name_sorted",
+    "dob_date",
+    "dob_year",
+    "national_id",
+    "bhxh_number",
+    "phone",
+    "commune_code",
+)
 
 
-_KEY_COLUMNS: Final = (*sorted({c for key in BLOCKING_KEYS for c in key}), "facility_code", "patient_code", "ma_lk")
-
-
-def _candidate_query() -> Select[Any]:
-    """One statement, compiled once: a UNION of indexed look-ups, one per blocking key.
-
-    A key whose value is missing is bound to NULL, and ``column = NULL`` matches nothing, so the same
-    statement serves every record. Each look-up is capped (:data:`BLOCKING_KEY_CAPS`).
-    """
-    s = L.sources
-    branches = [
-        select(s.c.id).where(and_(*(s.c[c] == bindparam(f"k_{c}") for c in key))).limit(cap)
-        for key, cap in BLOCKING_KEY_CAPS
-    ]
-    same_facility = s.c.facility_code == bindparam("k_facility_code")
-    branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
-    branches.append(select(s.c.id).where(same_facility, s.c.ma_lk == bindparam("k_ma_lk")))
-    ids = union(*(branch.subquery().select() for branch in branches)).subquery()
-    return select(s.c.id, s.c.person_id, s.c.features, s.c.facility_code, s.c.patient_code, s.c.ma_lk).where(
-        s.c.id.in_(select(ids.c.id))
-    )
-
-
-_CANDIDATES: Final = _candidate_query()
-
-
-def _blocked_persons(conn: Connection, source_record_ids: list[int]) -> set[int]:
-    """Persons a steward said an earlier version of this encounter is not (followed through merges)."""
-    c = L.constraints
-    rows = conn.execute(
-        select(c.c.person_id).where(c.c.source_record_id.in_(source_record_ids), c.c.kind == "different_person")
-    ).scalars()
-    return {L.current_person(conn, int(p)) for p in rows}
-
-
-def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
+def canonical_raw(enc: ParsedEncounter) -> dict[str, str | None]:
+    """The XML1 identity fields of an encounter as sent (what :func:`canonical_from_encounter` normalises)."""
     summary = enc.summary
     raw: dict[str, str | None] = {name: (summary.text(name) if summary else None) for name in _IDENTITY_FIELDS}
     raw["MA_CSKCB"] = enc.facility_code
-    return normalise_record(raw)
+    return raw
+
+
+def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
+    return normalise_record(canonical_raw(enc))
 
 
 def source_values(
@@ -109,38 +78,39 @@ def source_values(
         "ma_lk": ma_lk,
         "version": version,
         "patient_code": record.patient_code,
-        "given_key": features.get("given_key"),
-        "family_key": features.get("family_key"),
-        "dob_date": features.get("dob_date"),
-        "dob_year": features.get("dob_year"),
-        "national_id": record.national_id,
-        "bhxh_number": record.bhxh_number,
-        "phone": record.phone,
-        "commune_code": record.commune_code,
+        **{column: features.get(column) for column in _KEY_COLUMNS},
         "features": features,
     }
 
 
 class OnlineLinker:
-    """The identity step of ingest (an ``EncounterLinker``)."""
+    """The identity step of ingest (an ``EncounterLinker``): the shared :class:`Matcher` plus the policy."""
 
-    def __init__(self, *, scorer: Scorer, model_id: str, thresholds: Thresholds) -> None:
-        self.scorer = scorer
-        self.model_id = model_id
-        self.thresholds = thresholds
-        self.tf = TermFrequencies(scorer.tf_columns)
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OnlineLinker:
-        trained = load_model(Path(settings.model_path) if settings.model_path else None)
-        return cls(
-            scorer=Scorer(trained.model),
-            model_id=trained.model_id,
-            thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),
-        )
+        return cls(Matcher.from_settings(settings))
+
+    @property
+    def model_id(self) -> str:
+        return self.matcher.model_id
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.matcher.thresholds
+
+    @property
+    def tf(self) -> TermFrequencies:
+        return self.matcher.tf
+
+    @property
+    def scorer(self) -> Scorer:
+        return self.matcher.scorer
 
     def warm(self, engine: Engine) -> None:
-        self.tf.ensure_fresh(engine)
+        self.matcher.tf.ensure_fresh(engine)
 
     def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
         version = int(
@@ -167,50 +137,41 @@ class OnlineLinker:
         version: int,
     ) -> dict[str, Any]:
         """Link one stored encounter version's demographics to a person; returns the decision's facts."""
-        self.tf.ensure_fresh(conn)
         values = source_values(
             record, encounter_id=encounter_id, facility_code=facility_code, ma_lk=ma_lk, version=version
         )
         features = values["features"]
-        candidates = self._candidates(conn, values)
-        scorer = self.scorer.with_tf_tables(self.tf.tables_for([features, *(c.features for c in candidates)]))
-        for c in candidates:
-            c.match_weight = scorer.match_weight(features, c.features)
-            c.match_probability = probability_from_weight(c.match_weight)
-        national_id_valid = record.national_id_kind == "CCCD" and not record.national_id_issues
-        decision = decide(features, candidates, self.thresholds, national_id_valid=national_id_valid)
-        return self._apply(conn, values, decision)
-
-    def _candidates(self, conn: Connection, values: dict[str, Any]) -> list[Candidate]:
-        params = {f"k_{column}": values.get(column) for column in _KEY_COLUMNS}
-        rows = conn.execute(_CANDIDATES, params).all()
-        previous = [r for r in rows if r.facility_code == values["facility_code"] and r.ma_lk == values["ma_lk"]]
-        blocked = _blocked_persons(conn, [int(r.id) for r in previous]) if previous else set()
-        out: list[Candidate] = []
-        for row in rows:
-            person_id = int(row.person_id)
-            if person_id in blocked:
-                continue
-            same_facility = row.facility_code == values["facility_code"]
-            out.append(
-                Candidate(
-                    source_record_id=int(row.id),
-                    person_id=person_id,
-                    features=row.features,
-                    same_patient_code=same_facility
-                    and values.get("patient_code") is not None
-                    and row.patient_code == values["patient_code"],
-                    previous_version=same_facility and row.ma_lk == values["ma_lk"],
-                )
+        rows = self.matcher.candidates(
+            conn, values, facility_code=facility_code, patient_code=record.patient_code, ma_lk=ma_lk
+        )
+        previous = [int(r.id) for r in rows if r.facility_code == facility_code and r.ma_lk == ma_lk]
+        blocked = L.blocked_persons(conn, previous) if previous else set()
+        candidates = [
+            Candidate(
+                source_record_id=int(s.row.id),
+                person_id=int(s.row.person_id),
+                features=s.row.features,
+                same_patient_code=s.row.facility_code == facility_code
+                and record.patient_code is not None
+                and s.row.patient_code == record.patient_code,
+                previous_version=s.row.facility_code == facility_code and s.row.ma_lk == ma_lk,
+                match_weight=s.match_weight,
+                match_probability=s.match_probability,
             )
-        return out
+            for s in self.matcher.score(conn, features, rows)
+        ]
+        decision = decide(features, candidates, self.thresholds, blocked=blocked)
+        return self._apply(conn, values, decision, {c.source_record_id: c for c in candidates})
 
-    def _apply(self, conn: Connection, values: dict[str, Any], decision: Decision) -> dict[str, Any]:
-        if decision.action == "link":
+    def _apply(
+        self, conn: Connection, values: dict[str, Any], decision: Decision, by_id: dict[int, Candidate]
+    ) -> dict[str, Any]:
+        if decision.action is Action.LINK:
             assert decision.person_id is not None
             person_id, state = decision.person_id, "auto"
         else:
-            person_id, state = L.create_person(conn, actor=SYSTEM), "auto" if decision.action == "new" else "review"
+            person_id = L.create_person(conn, actor=SYSTEM)
+            state = "auto" if decision.action is Action.NEW else "review"
         source_id = L.add_source_record(conn, values=values, person_id=person_id, state=state)
         L.link(
             conn,
@@ -222,10 +183,12 @@ class OnlineLinker:
             match_weight=decision.match_weight,
             match_probability=decision.match_probability,
             model_id=self.model_id if decision.match_weight is not None else None,
+            evidence=decision.evidence or None,
         )
         review_id = None
-        if decision.action == "review":
-            assert decision.person_id is not None
+        if decision.action is Action.REVIEW:
+            assert decision.person_id is not None and decision.source_record_id is not None
+            other = by_id[decision.source_record_id]
             review_id = L.open_review(
                 conn,
                 source_record_id=source_id,
@@ -235,8 +198,13 @@ class OnlineLinker:
                 match_weight=decision.match_weight,
                 match_probability=decision.match_probability,
                 model_id=self.model_id,
+                evidence={
+                    **decision.evidence,
+                    "other_source_record_id": other.source_record_id,
+                    "comparisons": self.matcher.explain(conn, values["features"], other.features),
+                },
             )
-        self.tf.add(conn, values["features"])
+        self.matcher.tf.add(conn, values["features"])
         return {
             "person_id": person_id,
             "source_record_id": source_id,

@@ -10,7 +10,9 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
    never through ORM objects.
 2. ``linkage.predict_links`` on DuckDB keeps the pairs at or above the review threshold. Candidate
    pairs come from ``linkage.model.BATCH_BLOCKING_RULES`` (the model's keys, with the one whose work
-   grows with the square of a commune's size narrowed by the family key: see there).
+   grows with the square of a commune's size narrowed by the family key: see there). Pairs of records
+   with the same CCCD on different persons are added whatever their score: the policy's national-ID
+   rule decides them, as it does online.
 3. Pairs whose records sit on different persons become proposals, one per pair of persons (its best
    pair), strongest first. Each proposal is re-checked against the store as it is applied:
    - records already on one person (an earlier merge of this run joined them): nothing;
@@ -19,14 +21,19 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
      has answered that question);
    - a review item between the two persons exists, open or resolved: skipped (a steward is asked or
      has answered; an automatic merge must not pre-empt them);
-   - probability >= auto: **merge** the newer person (higher id) into the older one, through
-     :func:`mpi.identity.links.merge`, which leaves a redirect; its links carry the rule ``relink``,
-     the pair's weight and probability and the model id. Exceptions, mirroring the online policy:
-     equal CCCDs with conflicting demographics open a review instead (never a silent link); a person
-     holding a record a steward linked by hand (``manual_link``) is never the one whose records move:
-     the merge goes the other way, and when both persons hold such records a review is opened;
-   - review <= probability < auto: a review item (reason ``relink``) for the newer person's record
-     against the older person.
+   - otherwise the identity policy decides (:func:`mpi.identity.policy.decide`, the function the online
+     path calls): the proposal's record of the newer person against *every* record of the older person,
+     scored in process with the run's term frequencies. A link **merges** the newer person (higher id)
+     into the older one only when the evidence holds for both whole clusters: no other record of the
+     newer person is contradicted by a record of the older one (:func:`mpi.identity.policy.contradicts`);
+     one strong pair between two clusters that otherwise disagree opens a review instead
+     (``cluster_contradicted``). Merges go through :func:`mpi.identity.links.merge`, which leaves a
+     redirect; its links carry the rule ``relink``, the weight and probability and the model id. A person
+     holding a record a steward linked by hand (``manual_link``) is never the one whose records move: the
+     merge goes the other way, and when both persons hold such records a review is opened;
+   - a review decision (model band, CCCD conflict) opens a review item (reason ``relink``) for the newer
+     person's record against the older person, with the policy's rule and the comparison levels and
+     weights of the pair in its evidence; a decision for a new person (e.g. a guardian's CCCD) does nothing.
    Person ids never change otherwise. Proposals are committed in batches (``commit_every``); each is
    self-contained, so an interrupted run leaves a consistent store and the next run continues.
 4. A ``relink_run`` event with the report's counts closes a (non dry) run.
@@ -52,10 +59,12 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from sqlalchemy import Connection, Engine, Select, Text, cast, select
 
-from linkage import TrainedModel, predict_links
+from linkage import Scorer, TrainedModel, build_tf_tables, predict_links, probability_from_weight
 from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
 from mpi.identity import links as L
-from mpi.identity.matching import Thresholds, demographics_consistent
+from mpi.identity.matching import explanation
+from mpi.identity.policy import Action, Candidate, Decision, Thresholds, contradicts, decide
+from mpi.identity.tf import MIN_POPULATION
 from mpi.store.models import Encounter
 
 __all__ = ["Proposal", "RelinkReport", "proposals", "read_source_records", "relink"]
@@ -89,7 +98,11 @@ class RelinkReport:
     pinned_to_review: int = 0
     """Auto-band pairs where both persons hold steward-pinned records: opened as reviews instead."""
     conflicts_to_review: int = 0
-    """Auto-band pairs with equal CCCD but conflicting demographics: opened as reviews instead."""
+    """Pairs with equal CCCD but conflicting demographics: opened as reviews instead."""
+    cluster_contradicted: int = 0
+    """Auto-band pairs not merged because another record of one person contradicts the other person."""
+    not_linked: int = 0
+    """Proposals the policy does not link or review (e.g. a guardian's CCCD, or the persons' other records)."""
     already_together: int = 0
     """Proposals whose persons an earlier merge of the same run had joined."""
     read_seconds: float = 0.0
@@ -146,18 +159,33 @@ def read_source_records(engine: Engine, *, batch_size: int = 50_000) -> pa.Table
 def proposals(records: pa.Table, pairs: pa.Table) -> tuple[int, list[Proposal]]:
     """Pairs across persons, reduced to the strongest per pair of persons, strongest first.
 
-    Returns (number of cross-person pairs, proposals). Ties are broken by record ids (deterministic).
+    ``pairs`` are the model's (at or above the review threshold); pairs of records with the same CCCD on
+    different persons are added whatever their score, since the policy's national-ID rule decides them
+    (their weight is filled in later by the applier's scorer). Returns (number of cross-person pairs,
+    proposals). Ties are broken by record ids (deterministic).
     """
     con = duckdb.connect(":memory:")
     try:
-        con.register("recs", records.select(["unique_id", "person_id"]))
+        con.register("recs", records.select(["unique_id", "person_id", "national_id", "national_id_kind"]))
         con.register("pairs", pairs)
         con.sql(
             """
             CREATE TEMP TABLE cross_pairs AS
+            WITH same_id AS (
+                SELECT a.unique_id AS unique_id_l, b.unique_id AS unique_id_r,
+                       CAST(NULL AS DOUBLE) AS match_weight, CAST(NULL AS DOUBLE) AS match_probability
+                FROM recs a JOIN recs b
+                  ON a.national_id = b.national_id AND a.unique_id < b.unique_id AND a.person_id <> b.person_id
+                WHERE a.national_id_kind = 'CCCD' AND b.national_id_kind = 'CCCD'
+            ), candidates AS (
+                SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM pairs
+                UNION ALL
+                SELECT s.* FROM same_id s ANTI JOIN pairs p
+                  ON p.unique_id_l = s.unique_id_l AND p.unique_id_r = s.unique_id_r
+            )
             SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability,
                    LEAST(a.person_id, b.person_id) AS person_lo, GREATEST(a.person_id, b.person_id) AS person_hi
-            FROM pairs p
+            FROM candidates p
             JOIN recs a ON a.unique_id = p.unique_id_l
             JOIN recs b ON b.unique_id = p.unique_id_r
             WHERE a.person_id <> b.person_id
@@ -166,13 +194,13 @@ def proposals(records: pa.Table, pairs: pa.Table) -> tuple[int, list[Proposal]]:
         cross = int(con.sql("SELECT count(*) FROM cross_pairs").fetchall()[0][0])
         rows = con.sql(
             """
-            SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM (
+            SELECT unique_id_l, unique_id_r, coalesce(match_weight, -1e9), coalesce(match_probability, 0.0) FROM (
                 SELECT *, row_number() OVER (
                     PARTITION BY person_lo, person_hi
-                    ORDER BY match_weight DESC, unique_id_l, unique_id_r) AS k
+                    ORDER BY match_weight DESC NULLS LAST, unique_id_l, unique_id_r) AS k
                 FROM cross_pairs)
             WHERE k = 1
-            ORDER BY match_weight DESC, unique_id_l, unique_id_r
+            ORDER BY match_weight DESC NULLS LAST, unique_id_l, unique_id_r
             """
         ).fetchall()
     finally:
@@ -216,22 +244,23 @@ def _steward_facts(conn: Connection, a: int, b: int) -> _Persons:
     return _Persons(blocked=blocked, reviewed=reviewed, pinned=frozenset(pinned))
 
 
-def _cccd_conflict(left: dict[str, Any], right: dict[str, Any]) -> bool:
-    """Equal valid-kind CCCD with conflicting demographics: the online policy reviews, never links."""
-    same_id = (
-        left.get("national_id") is not None
-        and left.get("national_id") == right.get("national_id")
-        and left.get("national_id_kind") == right.get("national_id_kind") == "CCCD"
-    )
-    return same_id and not demographics_consistent(left, right)
-
-
 class _Applier:
+    """Applies proposals, strongest first, deciding each with the identity policy over the persons' records.
+
+    The record of the newer person in the proposal plays the incoming record, the older person's records
+    its candidates (scored by the in-process scorer with the run's term frequencies), exactly as the online
+    path would see them: :func:`mpi.identity.policy.decide` chooses. A link merges the two persons only
+    when the evidence holds for both whole clusters: no other record of the newer person is contradicted
+    by a record of the older one (:func:`mpi.identity.policy.contradicts`); otherwise a review is opened.
+    """
+
     def __init__(
         self,
         conn: Connection,
         *,
         features: dict[int, dict[str, Any]],
+        members: dict[int, list[int]],
+        scorer: Scorer,
         thresholds: Thresholds,
         model_id: str,
         actor: str,
@@ -239,10 +268,44 @@ class _Applier:
     ) -> None:
         self.conn = conn
         self.features = features
+        self.members = members
+        self.scorer = scorer
         self.thresholds = thresholds
         self.model_id = model_id
         self.actor = actor
         self.report = report
+        self._scores: dict[tuple[int, int], float] = {}
+
+    def _weight(self, a: int, b: int) -> float:
+        key = (a, b) if a < b else (b, a)
+        weight = self._scores.get(key)
+        if weight is None:
+            weight = self._scores[key] = self.scorer.match_weight(self.features[key[0]], self.features[key[1]])
+        return weight
+
+    def _candidates(self, record: int, person: int) -> list[Candidate]:
+        out = []
+        for other in self.members[person]:
+            weight = self._weight(record, other)
+            out.append(
+                Candidate(other, person, self.features[other], False, False, weight, probability_from_weight(weight))
+            )
+        return out
+
+    def decision(self, record: int, newer: int, older: int) -> Decision:
+        """The policy's decision for ``record`` (of ``newer``) against the records of ``older``, cluster-checked."""
+        decision = decide(self.features[record], self._candidates(record, older), self.thresholds)
+        if decision.action is not Action.LINK:
+            return decision
+        for other in self.members[newer]:
+            if other == record:
+                continue
+            for candidate in self._candidates(other, older):
+                if contradicts(self.features[other], candidate.features, candidate.match_probability):
+                    decision.action, decision.rule = Action.REVIEW, "cluster_contradicted"
+                    decision.evidence = {**decision.evidence, "contradicted_by": [other, candidate.source_record_id]}
+                    return decision
+        return decision
 
     def apply(self, proposal: Proposal) -> None:
         conn, report = self.conn, self.report
@@ -265,55 +328,81 @@ class _Applier:
             report.skipped_reviewed += 1
             return
         older, newer = sorted((person_l, person_r))
-        if proposal.match_probability >= self.thresholds.auto:
-            left = self.features[proposal.source_record_l]
-            right = self.features[proposal.source_record_r]
-            if _cccd_conflict(left, right):
-                report.conflicts_to_review += 1
-                self._review(proposal, holder, against=older, rule="national_id_conflict")
-                return
-            if newer in facts.pinned:
-                if older in facts.pinned:
-                    report.pinned_to_review += 1
-                    self._review(proposal, holder, against=older, rule="both_pinned")
-                    return
-                older, newer = newer, older  # the pinned person's records stay where a steward put them
-            moved = L.merge(
-                conn,
-                from_person_id=newer,
-                into_person_id=older,
-                actor=self.actor,
-                rule=REASON,
-                match_weight=proposal.match_weight,
-                match_probability=proposal.match_probability,
-                model_id=self.model_id,
-            )
-            report.merges += 1
-            report.records_moved += len(moved)
+        record = proposal.source_record_l if holder[proposal.source_record_l] == newer else proposal.source_record_r
+        decision = self.decision(record, newer, older)
+        if decision.action is Action.NEW:
+            report.not_linked += 1
             return
-        self._review(proposal, holder, against=older, rule="model_band")
+        if decision.action is Action.REVIEW:
+            if decision.rule == "national_id_conflict":
+                report.conflicts_to_review += 1
+            elif decision.rule == "cluster_contradicted":
+                report.cluster_contradicted += 1
+            self._review(record, older, decision, rule=decision.rule)
+            return
+        if newer in facts.pinned:
+            if older in facts.pinned:
+                report.pinned_to_review += 1
+                self._review(record, older, decision, rule="both_pinned")
+                return
+            older, newer = newer, older  # the pinned person's records stay where a steward put them
+        moved = L.merge(
+            conn,
+            from_person_id=newer,
+            into_person_id=older,
+            actor=self.actor,
+            rule=REASON,
+            match_weight=decision.match_weight,
+            match_probability=decision.match_probability,
+            model_id=self.model_id,
+        )
+        self.members[older] = self.members[older] + self.members.pop(newer)
+        report.merges += 1
+        report.records_moved += len(moved)
 
-    def _review(self, proposal: Proposal, holder: dict[int, int], *, against: int, rule: str) -> None:
-        record = next(r for r, p in holder.items() if p != against)
-        other = next(r for r, p in holder.items() if p == against)
+    def _review(self, record: int, against: int, decision: Decision, *, rule: str) -> None:
+        other = decision.source_record_id
+        assert other is not None
+        score = self.scorer.score(self.features[record], self.features[other])
         L.open_review(
             self.conn,
             source_record_id=record,
             candidate_person_id=against,
             reason=REASON,
             actor=self.actor,
-            match_weight=proposal.match_weight,
-            match_probability=proposal.match_probability,
+            match_weight=decision.match_weight,
+            match_probability=decision.match_probability,
             model_id=self.model_id,
-            evidence={"rule": rule, "other_source_record_id": other},
+            evidence={
+                **decision.evidence,
+                "rule": rule,
+                "other_source_record_id": other,
+                "comparisons": explanation(score),
+            },
         )
         self.report.reviews_opened += 1
 
 
-def _features_of(records: pa.Table, chosen: list[Proposal]) -> dict[int, dict[str, Any]]:
-    ids = sorted({p.source_record_l for p in chosen} | {p.source_record_r for p in chosen})
-    subset = records.filter(pc.is_in(records.column("unique_id"), pa.array(ids, pa.int64())))
-    return {int(row["unique_id"]): row for row in subset.to_pylist()}
+def _involved(records: pa.Table, chosen: list[Proposal]) -> tuple[dict[int, dict[str, Any]], dict[int, list[int]]]:
+    """Model rows and members of every person a proposal touches (the clusters the policy reads)."""
+    ids = pa.array(sorted({p.source_record_l for p in chosen} | {p.source_record_r for p in chosen}), pa.int64())
+    persons = pc.unique(records.filter(pc.is_in(records.column("unique_id"), ids)).column("person_id"))
+    subset = records.filter(pc.is_in(records.column("person_id"), persons))
+    features: dict[int, dict[str, Any]] = {}
+    members: dict[int, list[int]] = {}
+    for row in subset.to_pylist():
+        features[int(row["unique_id"])] = row
+        members.setdefault(int(row["person_id"]), []).append(int(row["unique_id"]))
+    return features, members
+
+
+def _tf_tables(records: pa.Table, model: TrainedModel) -> dict[str, dict[Any, float]]:
+    """The run's term frequencies, under the online path's rule: none for a column with too few values."""
+    tables = build_tf_tables(records, Scorer(model.model).tf_columns)
+    return {
+        column: table if records.column(column).length() - records.column(column).null_count >= MIN_POPULATION else {}
+        for column, table in tables.items()
+    }
 
 
 def relink(
@@ -355,14 +444,22 @@ def relink(
     report.pairs_scored = pairs.num_rows
     report.cross_person_pairs, chosen = proposals(records, pairs)
     report.proposals = len(chosen)
-    features = _features_of(records, chosen)
+    features, members = _involved(records, chosen)
+    scorer = Scorer(model.model, _tf_tables(records, model))
     del records, pairs
     predict_done = time.perf_counter()
     report.predict_seconds = predict_done - read_done
 
     with engine.connect() as conn:
         applier = _Applier(
-            conn, features=features, thresholds=thresholds, model_id=model.model_id, actor=actor, report=report
+            conn,
+            features=features,
+            members=members,
+            scorer=scorer,
+            thresholds=thresholds,
+            model_id=model.model_id,
+            actor=actor,
+            report=report,
         )
         for done, proposal in enumerate(chosen, start=1):
             applier.apply(proposal)

@@ -1,46 +1,74 @@
 """Term frequencies of the model's TF columns, kept current as source records arrive.
 
-Refresh policy: every new source record adds its values to ``term_frequency`` in its own transaction
-(durable, shared by every process) and to this process's in-memory copy at once; each process also
-reloads the table when its copy is older than ``reload_seconds`` (other processes' records). So the
-frequencies a scorer uses lag the store by at most that interval, and never in the writing process.
+Two copies: the durable one is the ``term_frequency`` table, which every new source record raises in its
+own transaction (so a rollback takes its counts back with it); the in-memory one is this process's copy
+that scorers read. A record's counts reach the copy only when its transaction commits (SQLAlchemy's
+``commit`` event of the engine; a ``rollback`` discards them), so a rolled-back or retried ingest never
+double-counts. Each process also reloads the copy from the table when it is older than ``reload_seconds``
+(other processes' records): the reload builds a new counts object and swaps it in one assignment. Every
+read and update of the copy holds one lock, so API threads and the ingest see whole counts, never a
+half-applied record or a half-swapped reload.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mpi.identity.models import TermFrequency
 
 _table = TermFrequency.__table__  # type: ignore[attr-defined]
+MIN_POPULATION = 2000
+"""Below this many values in a column its term frequencies are not used (too few to be frequencies)."""
+
+
+@dataclass(slots=True)
+class _Counts:
+    """Counts per column and value and each column's total, as one object (swapped whole on reload)."""
+
+    counts: dict[str, Counter[str]]
+    totals: dict[str, int]
+    loaded_at: float
+
+    def frequency(self, column: str, value: Any) -> float | None:
+        total = self.totals.get(column, 0)
+        if not total or value is None:
+            return None
+        count = self.counts[column].get(_key(value), 0) if column in self.counts else 0
+        return count / total if count else None
 
 
 class TermFrequencies:
-    def __init__(self, columns: list[str], *, reload_seconds: float = 300.0, min_population: int = 2000) -> None:
+    def __init__(
+        self, columns: list[str], *, reload_seconds: float = 300.0, min_population: int = MIN_POPULATION
+    ) -> None:
         self.columns = columns
         self.reload_seconds = reload_seconds
         self.min_population = min_population
-        self._counts: dict[str, Counter[str]] = {c: Counter() for c in columns}
-        self._totals: dict[str, int] = dict.fromkeys(columns, 0)
-        self._loaded_at = float("-inf")
+        self._state = _Counts({c: Counter() for c in columns}, dict.fromkeys(columns, 0), float("-inf"))
+        self._lock = threading.Lock()
+        self._pending: weakref.WeakKeyDictionary[Connection, dict[str, Counter[str]]] = weakref.WeakKeyDictionary()
+        self._engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
     def load(self, conn: Connection) -> None:
         counts: dict[str, Counter[str]] = {c: Counter() for c in self.columns}
         for column, value, count in conn.execute(select(_table.c.column_name, _table.c.value, _table.c.count)):
             if column in counts:
                 counts[column][value] = int(count)
-        self._counts = counts
-        self._totals = {c: sum(v.values()) for c, v in counts.items()}
-        self._loaded_at = time.monotonic()
+        fresh = _Counts(counts, {c: sum(v.values()) for c, v in counts.items()}, time.monotonic())
+        with self._lock:
+            self._state = fresh
 
     def ensure_fresh(self, engine_or_conn: Engine | Connection) -> None:
-        if time.monotonic() - self._loaded_at < self.reload_seconds:
+        if time.monotonic() - self._state.loaded_at < self.reload_seconds:
             return
         if isinstance(engine_or_conn, Engine):
             with engine_or_conn.connect() as conn:
@@ -49,38 +77,70 @@ class TermFrequencies:
             self.load(engine_or_conn)
 
     def frequency(self, column: str, value: Any) -> float | None:
-        total = self._totals.get(column, 0)
-        if not total or value is None:
-            return None
-        count = self._counts[column].get(_key(value), 0)
-        return count / total if count else None
+        with self._lock:
+            return self._state.frequency(column, value)
 
     def tables_for(self, rows: list[Mapping[str, Any]]) -> dict[str, dict[Any, float]]:
         """The TF lookups a scorer needs for these rows only (the record and its candidates)."""
         out: dict[str, dict[Any, float]] = {}
-        for column in self.columns:
-            table: dict[Any, float] = {}
-            if self._totals.get(column, 0) < self.min_population:
+        with self._lock:  # one consistent state for the whole record
+            state = self._state
+            for column in self.columns:
+                table: dict[Any, float] = {}
                 out[column] = table
-                continue
-            for row in rows:
-                value = row.get(column)
-                if value is not None and value not in table:
-                    freq = self.frequency(column, value)
-                    if freq is not None:
-                        table[value] = freq
-            out[column] = table
+                if state.totals.get(column, 0) < self.min_population:
+                    continue
+                for row in rows:
+                    value = row.get(column)
+                    if value is not None and value not in table:
+                        freq = state.frequency(column, value)
+                        if freq is not None:
+                            table[value] = freq
         return out
 
     def add(self, conn: Connection, row: Mapping[str, Any]) -> None:
-        """Count one new record's values, durably (this transaction) and in memory."""
+        """Count one new record's values: in the store now (this transaction), in memory when it commits."""
         params = [{"c": column, "v": _key(row[column])} for column in self.columns if row.get(column) is not None]
         if not params:
             return
         conn.execute(_upsert(conn.dialect.name), params)
-        for p in params:
-            self._counts[p["c"]][p["v"]] += 1
-            self._totals[p["c"]] += 1
+        self._watch(conn.engine)
+        with self._lock:
+            pending = self._pending.setdefault(conn, {})
+            for p in params:
+                pending.setdefault(p["c"], Counter())[p["v"]] += 1
+
+    def _watch(self, engine: Engine) -> None:
+        if engine in self._engines:
+            return
+        with self._lock:
+            if engine in self._engines:
+                return
+            self._engines.add(engine)
+        owner = weakref.ref(self)
+
+        def committed(conn: Connection) -> None:
+            tf = owner()
+            if tf is not None:
+                tf._settle(conn, keep=True)
+
+        def rolled_back(conn: Connection) -> None:
+            tf = owner()
+            if tf is not None:
+                tf._settle(conn, keep=False)
+
+        event.listen(engine, "commit", committed)
+        event.listen(engine, "rollback", rolled_back)
+
+    def _settle(self, conn: Connection, *, keep: bool) -> None:
+        with self._lock:
+            pending = self._pending.pop(conn, None)
+            if not pending or not keep:
+                return
+            state = self._state
+            for column, added in pending.items():
+                state.counts.setdefault(column, Counter()).update(added)
+                state.totals[column] = state.totals.get(column, 0) + sum(added.values())
 
 
 def _key(value: Any) -> str:

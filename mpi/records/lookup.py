@@ -8,24 +8,25 @@ silent pick:
   CCCD on a child's record, a reused MA_BN);
 - ``possible``: below review but above a floor.
 The demographic search normalises the query exactly like a record (``linkage.normalise_record``), fetches
-candidates through the same indexed blocking keys as the online linker, and scores them with the
-linker's own scorer and term frequencies (passed in, never rebuilt here). A query that blocks on
+candidates through the online linker's own matcher (:class:`mpi.identity.matching.Matcher`: the same
+indexed blocking keys with their caps, the same scorer and term frequencies, never rebuilt here). A query that blocks on
 nothing (a surname alone) is refused rather than answered with every Nguyễn.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, and_, select, union
+from sqlalchemy import Connection, and_, select
 
 from linkage import model_row, normalise_record, parse_insurance_cards
 from mpi.errors import MPIError
 from mpi.identity import links as L
-from mpi.identity.online import BLOCKING_KEYS, CANDIDATES_PER_KEY, OnlineLinker
+from mpi.identity.matching import IDENTIFIER_CAP
+from mpi.identity.online import OnlineLinker
 from mpi.records.dates import partial_iso
 from mpi.records.person import survivors
 from mpi.store.content import content_tables
@@ -162,7 +163,7 @@ def search_identifier(
     else:
         where = s.c[kind] == normalised
     rows = conn.execute(
-        select(s.c.person_id, s.c.encounter_id).where(where).order_by(s.c.id.desc()).limit(CANDIDATES_PER_KEY)
+        select(s.c.person_id, s.c.encounter_id).where(where).order_by(s.c.id.desc()).limit(IDENTIFIER_CAP)
     ).all()
     survivor_of = survivors(conn, (int(r.person_id) for r in rows))
     best: dict[int, int] = {}  # person -> newest encounter carrying the identifier
@@ -186,21 +187,6 @@ def search_identifier(
     return SearchResult(kind=kind, candidates=candidates[:limit], truncated=len(candidates) > limit)
 
 
-def _blocking_rows(conn: Connection, values: Mapping[str, Any]) -> list[Any]:
-    s = L.sources
-    branches = [
-        select(s.c.id).where(and_(*(s.c[c] == values[c] for c in key))).limit(CANDIDATES_PER_KEY)
-        for key in BLOCKING_KEYS
-        if all(values.get(c) is not None for c in key)
-    ]
-    if not branches:
-        return []
-    ids = union(*(b.subquery().select() for b in branches)).subquery()
-    return list(
-        conn.execute(select(s.c.id, s.c.person_id, s.c.encounter_id, s.c.features).where(s.c.id.in_(select(ids.c.id))))
-    )
-
-
 def _reason(comparisons: Iterable[Any]) -> tuple[str, tuple[str, ...]]:
     agreed = tuple(c.comparison for c in comparisons if c.match_weight > 0)
     parts = [f"{c.comparison}: {c.label}" for c in comparisons if c.gamma != -1]
@@ -222,12 +208,11 @@ def search_demographics(
     if record.family is None or record.given is None or record.dob is None:
         raise QueryInvalid("a demographic search needs a full name (family and given name) and a date of birth")
     features = model_row(record.to_row())
-    keys = {**features, "commune_code": record.commune_code}
-    if not any(all(keys.get(c) is not None for c in key) for key in BLOCKING_KEYS):
+    matcher = linker.matcher
+    if not matcher.can_block(features):
         raise QueryInvalid("too vague to search: give the full name and date of birth (or the commune)")
-    rows = _blocking_rows(conn, keys)
-    linker.tf.ensure_fresh(conn)
-    scorer = linker.scorer.with_tf_tables(linker.tf.tables_for([features, *(r.features for r in rows)]))
+    rows = matcher.candidates(conn, features)
+    scorer = matcher.scorer_for(conn, [features, *(r.features for r in rows)])
     survivor_of = survivors(conn, (int(r.person_id) for r in rows))
     best: dict[int, tuple[float, Any, Any]] = {}
     for r in rows:

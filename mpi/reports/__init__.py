@@ -11,5 +11,14 @@ from mpi.reports.report import Report
 from mpi.reports.surveillance import GROUPS, icd_group
 from mpi.reports.tables import TABLES, Period, ReportOptions, build_report
 
-__all__ = ["GROUPS", "MEDIA_TYPES", "TABLES", "Period", "Report", "ReportOptions", "build_report", "icd_group",
-           "render"]
+__all__ = [
+    "GROUPS",
+    "MEDIA_TYPES",
+    "TABLES",
+    "Period",
+    "Report",
+    "ReportOptions",
+    "build_report",
+    "icd_group",
+    "render",
+]

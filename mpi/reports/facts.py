@@ -24,6 +24,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, text
 
 from linkage.normalise.provinces import CCCD_PROVINCES
+from mpi.reports.surveillance import group_sql
 
 # One row per current encounter with what the reports need. The first link of each source record is the
 # decision ingest took (later links are merges, steward decisions and relinks).
@@ -113,7 +114,7 @@ def load_facts(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
                CAST(ma_benh_chinh AS VARCHAR) AS icd, coalesce(v, '') <> '' AS cccd_present,
                CASE WHEN coalesce(v, '') = '' THEN NULL ELSE coalesce({_cccd_valid_sql()}, false) END AS cccd_valid,
                CAST(letter_to AS VARCHAR) AS letter_to, CAST(letter_no AS VARCHAR) AS letter_no,
-               letter_id IS NOT NULL AS has_letter
+               letter_id IS NOT NULL AS has_letter, {group_sql("ma_benh_chinh")} AS disease_group
         FROM cleaned
         QUALIFY row_number() OVER (PARTITION BY id ORDER BY letter_id NULLS LAST) = 1
     """)  # noqa: S608 - built from this module's constants

@@ -28,8 +28,11 @@ GROUPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "measles": ("Sởi", "Measles", ("B05",)),
     "influenza": ("Cúm / hội chứng cúm", "Influenza-like illness", ("J09", "J10", "J11")),
     "tb": ("Lao", "Tuberculosis", ("A15", "A16", "A17", "A18", "A19")),
-    "diarrhoea": ("Tiêu chảy cấp", "Acute diarrhoea", ("A00", "A01", "A02", "A03", "A04", "A05", "A06", "A07",
-                                                      "A08", "A09")),
+    "diarrhoea": (
+        "Tiêu chảy cấp",
+        "Acute diarrhoea",
+        ("A00", "A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09"),
+    ),
     "chickenpox": ("Thủy đậu", "Chickenpox", ("B01",)),
 }
 """Group -> (Vietnamese label, English label, ICD-10 prefixes without the dot)."""
@@ -53,10 +56,14 @@ def icd_group(code: str | None) -> str | None:
     return None
 
 
-def _case_sql() -> str:
+def group_sql(icd: str) -> str:
+    """A DuckDB expression: the surveillance group of the ICD-10 code in column ``icd`` (as :func:`icd_group`).
+
+    The facts compute it once per snapshot (column ``disease_group``)."""
+    folded = f"replace(upper(trim({icd})), '.', '')"
     whens = []
     for group, (_, _, prefixes) in GROUPS.items():
-        tests = " OR ".join(f"starts_with(icd_folded, '{p}')" for p in prefixes)
+        tests = " OR ".join(f"starts_with({folded}, '{p}')" for p in prefixes)
         whens.append(f"WHEN {tests} THEN '{group}'")
     return "CASE " + " ".join(whens) + " END"
 
@@ -66,10 +73,8 @@ def surveillance_rows(cur: duckdb.DuckDBPyConnection, first_day: date, last_day:
     sql = f"""
     WITH cases AS (
         SELECT person_id, coalesce(commune_code, 'unknown') AS commune_code,
-               date_trunc('week', visit_day)::DATE AS week, grp
-        FROM (SELECT *, {_case_sql()} AS grp
-              FROM (SELECT *, replace(upper(trim(icd)), '.', '') AS icd_folded FROM enc WHERE icd IS NOT NULL))
-        WHERE grp IS NOT NULL AND person_id IS NOT NULL),
+               date_trunc('week', visit_day)::DATE AS week, disease_group AS grp
+        FROM enc WHERE disease_group IS NOT NULL AND person_id IS NOT NULL),
     counts AS (
         SELECT week, grp, commune_code, count(DISTINCT person_id) AS n FROM cases GROUP BY ALL
         UNION ALL

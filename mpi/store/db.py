@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+_HELD = threading.local()
 
 
 def create_db_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> Engine:
@@ -22,10 +27,12 @@ def create_db_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": 60}, hide_parameters=True, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
@@ -40,7 +47,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # an OS crash or power loss can lose the last commits, never corrupt the database.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA busy_timeout=60000")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: index updates stay in memory as the store grows
     cursor.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) every ~40 MiB, not every 4 MiB
     cursor.close()
@@ -54,7 +61,33 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     fails at once with "database is locked" (its WAL snapshot is stale) instead of waiting; nearly every
     request here writes (an ingest, or the audit event of a read), so they queue for the lock instead.
     A connection that only reads opts out with ``execution_options(read_only=True)`` (see ``read_only``)."""
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get("read_only") or getattr(_HELD, "lock", None) is not None:
+        # A read-only transaction, or one nested in this thread's write transaction (only reads can
+        # work there: the outer transaction holds SQLite's write lock until it ends).
+        conn.exec_driver_sql("BEGIN")
+        return
+    # Threads of this process queue on a lock instead of all polling SQLite's busy handler, which is
+    # unfair (a waiter can starve past the busy timeout while newcomers win); other processes still
+    # meet at SQLite's own lock. The lock is given up after a minute, leaving SQLite to arbitrate.
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(str(conn.engine.url.database), threading.Lock())
+    acquired = lock.acquire(timeout=60)
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if acquired:
+            lock.release()
+        raise
+    if acquired:
+        conn.info["mpi_write_lock"] = lock
+        _HELD.lock = lock
+
+
+def _sqlite_end(conn: Any) -> None:
+    lock = conn.info.pop("mpi_write_lock", None)
+    if lock is not None:
+        _HELD.lock = None
+        lock.release()
 
 
 def read_only(engine: Engine) -> Engine:

@@ -118,3 +118,23 @@ class ApiKey(SQLModel, table=True):
     label: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    """After this instant the key is refused (401 ``key_expired``); ``None``: no expiry."""
+    last_used_at: datetime | None = None
+    """The last authenticated request, to the minute (written at most once a minute per key)."""
+    replaced_by_id: int | None = Field(default=None, foreign_key="api_key.id")
+    """The key that replaced this one (``mpi keys rotate``)."""
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in web page session, held server-side so that signing out (or revoking) ends it at once."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    """HMAC-SHA256 of the cookie's random token; the token itself is only in the user's cookie."""
+    key_id: int = Field(foreign_key="api_key.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None

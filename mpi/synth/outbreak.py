@@ -22,8 +22,10 @@ from mpi.synth.population import Person
 OUTBREAK_DX: dict[str, str] = {"dengue": "A90", "diarrhoea": "A09", "chickenpox": "B01.9", "tb": "A15.0"}
 """Surveillance group -> the ICD-10 code the generator's clinical catalogue renders for it."""
 
-_SPEC = re.compile(r"(?P<group>[a-z]+):(?P<commune>auto|\d{5}):(?P<start>\d{4}-\d{2}-\d{2}):(?P<persons>\d+)"
-                   r"(?::(?P<weeks>\d+))?")
+_SPEC = re.compile(
+    r"(?P<group>[a-z]+):(?P<commune>auto|\d{5}):(?P<start>\d{4}-\d{2}-\d{2}):(?P<persons>\d+)"
+    r"(?::(?P<weeks>\d+))?"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,27 @@ def test_pairwise_cluster_review_and_noise_figures(links: Path, truth: Path) -> 
     assert "| MPI (online linkage) | 0.5000 | 0.5000 | 0.5000 | 0.6667 | 1.0000 | 16.67% | 0 / 3 | 1 | 1 |" in markdown
 
 
+def test_person_tags_are_kinds_of_their_own(links: Path, tmp_path: Path) -> None:
+    """A truth with ``person_tags`` breaks the figures down by them too; a tag alone is not noise."""
+    tags = {"A1": "namesake", "A2": "namesake", "A3": "namesake", "C1": "newborn;twin"}
+    path = tmp_path / "truth.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["facility_code", "ma_lk", "person_id", "noise", "person_tags"])
+        writer.writerows([(f, lk, person, noise, tags.get(lk, "")) for f, lk, person, noise in TRUTH])
+    (mpi,) = evaluate_export(links, path, auto_threshold=0.99, review_threshold=0.3).methods
+    noise = {n.kind: n for n in mpi.by_noise}
+    assert list(noise) == [
+        "cccd_missing", "dob_off_by_one", "name_typo", "person:namesake", "person:newborn", "person:twin", "(none)"
+    ]  # fmt: skip
+    # P's three records: A1A2 found, A1A3 and A2A3 missed
+    assert (noise["person:namesake"].records, noise["person:namesake"].true_pairs) == (3, 3)
+    assert noise["person:namesake"].auto.recall == pytest.approx(1 / 3)
+    assert (noise["person:twin"].auto.false_positives, noise["person:twin"].true_pairs) == (2, 0)
+    # A1 (tagged, no noise) still counts as a record without noise
+    assert noise["(none)"].records == 3
+
+
 def test_calibration_curve_and_choice(tmp_path: Path) -> None:
     """Open-threshold store: A2 and A3 waited in review with their probabilities; C1 (a different person) too."""
     links = _write_links(

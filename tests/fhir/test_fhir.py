@@ -717,6 +717,35 @@ def test_merged_person_links_and_open_reviews_as_seealso(store: Store, client: T
             L.unmerge(conn, person_id=source, actor="test")
 
 
+def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
+    x6 = content_tables["XML6"]
+    with store.engine.connect() as conn:  # an HIV care encounter (XML6) and the facility that produced it
+        row = conn.execute(
+            select(x6.c.encounter_id, L.sources.c.person_id, L.sources.c.facility_code)
+            .join(L.sources, L.sources.c.encounter_id == x6.c.encounter_id)
+            .limit(1)
+        ).one()
+        person = L.current_person(conn, int(row.person_id))
+    other = "33001" if row.facility_code != "33001" else "33002"
+    url = f"/fhir/Patient/{person}/$everything"
+    hidden = _bundle(client.get(url, params={"_count": "200"}, headers=auth(Role.CLINICIAN, other)))[0]
+    assert str(row.encounter_id) not in {r["id"] for r in _matches(hidden) if r["resourceType"] == "Encounter"}
+    assert any("withheld" in w for w in _warnings(hidden))
+    read = client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, other))
+    assert _outcome(read, 403) == "sensitive_withheld"
+
+    glass = {**auth(Role.CLINICIAN, other, purpose="ETREAT"), "X-Break-Glass-Reason": "cap%20cuu%20benh%20nhan"}
+    shown = _bundle(client.get(url, params={"_count": "200"}, headers=glass))[0]
+    (encounter,) = [r for r in _matches(shown) if r["resourceType"] == "Encounter" and r["id"] == str(row.encounter_id)]
+    codes = {(c["system"], c["code"]) for c in encounter["meta"]["security"]}
+    assert ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R") in codes
+    assert ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in codes
+    own = _json(client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, row.facility_code)))
+    assert {c["code"] for c in own["meta"]["security"]} >= {"R", "HIV"}
+
+
 @pytest.mark.parametrize("value", ["2024-03-05T08:30", "2024-03-05", "2024"])
 def test_times_become_fhir_datetimes(value: str) -> None:
     from mpi.fhir.everything import fhir_datetime

@@ -33,6 +33,18 @@ def _ingest(engine: Engine, linker: OnlineLinker, ma_lk: str, facility: str = "7
     return enc.identity
 
 
+def _evidence(engine: Engine, source_record_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        details = conn.execute(
+            select(L.events.c.details)
+            .where(L.events.c.source_record_id == source_record_id, L.events.c.kind == "linked")
+            .order_by(L.events.c.seq.desc())
+        ).first()
+    assert details is not None
+    evidence: dict[str, Any] | None = details[0].get("evidence")
+    return evidence
+
+
 def test_a_valid_cccd_with_consistent_demographics_links_across_facilities(
     engine: Engine, linker: OnlineLinker
 ) -> None:
@@ -52,10 +64,12 @@ def test_a_childs_record_under_the_mothers_cccd_is_never_linked_to_her(engine: E
         **{**MOTHER, "HO_TEN": "LÊ VĂN NAM", "NGAY_SINH": "202401100000", "GIOI_TINH": "1"},
         MA_BN="BN-CHILD",
     )
-    # The CCCD's sex and year digits contradict the child's record, so it is not a valid identifier for
-    # it; the shared card, phone and address make the model hesitate: review, never a silent link.
+    # The CCCD's digits fit the mother's record and the child was born decades later: the number is the
+    # guardian's, never a link; the shared card, phone and address make the model hesitate: review. The
+    # relation is kept in the link's evidence.
     assert child["person_id"] != mother["person_id"]
     assert (child["link_state"], child["rule"]) == ("review", "model_band")
+    assert _evidence(engine, child["source_record_id"]) == {"guardian_person_ids": [mother["person_id"]]}
 
 
 def test_the_same_facility_patient_code_links(engine: Engine, linker: OnlineLinker) -> None:
@@ -115,3 +129,59 @@ def test_an_equal_valid_cccd_with_another_birth_year_goes_to_review(engine: Engi
     )
     assert (other["link_state"], other["rule"]) == ("review", "national_id_conflict")
     assert other["person_id"] != first["person_id"]
+
+
+def test_a_birth_year_typo_the_cccd_corrects_links_and_says_so(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", **MOTHER)
+    # The last two digits of the birth year swapped (1990 -> 1909); the CCCD's digits say 1990.
+    typo = _ingest(engine, linker, "B1", "74002", **{**MOTHER, "NGAY_SINH": "190905150000"}, MA_BN="Z1")
+    assert (typo["rule"], typo["link_state"]) == ("national_id_corroborated", "auto")
+    assert typo["person_id"] == first["person_id"]
+    evidence = _evidence(engine, typo["source_record_id"])
+    assert evidence is not None
+    assert (evidence["national_id"], evidence["corrected"], evidence["typo_on"]) == (
+        "corroborated",
+        ["birth_year"],
+        {"birth_year": "incoming"},
+    )
+
+
+def test_a_wrong_birth_year_digit_on_the_earlier_record_is_corrected_by_the_later_ones_cccd(
+    engine: Engine, linker: OnlineLinker
+) -> None:
+    first = _ingest(engine, linker, "A1", **{**MOTHER, "NGAY_SINH": "198005150000"})  # 1990 written 1980
+    later = _ingest(engine, linker, "B1", "74002", **MOTHER, MA_BN="Z1")
+    assert (later["rule"], later["person_id"]) == ("national_id_corroborated", first["person_id"])
+    evidence = _evidence(engine, later["source_record_id"])
+    assert evidence is not None and evidence["typo_on"] == {"birth_year": "candidate"}
+
+
+TWINS = [
+    ("T1a", "74001", "NGUYỄN VĂN AN"),
+    ("T2a", "74002", "NGUYỄN VĂN BÌNH"),
+    ("T1b", "74003", "NGUYEN VAN AN"),
+    ("T2b", "74001", "NGUYỄN BÌNH"),
+]
+TWIN_FIELDS = {"NGAY_SINH": "201503040000", "GIOI_TINH": "1", "SO_CCCD": "", "MA_THE_BHYT": ""}
+
+
+def test_twins_are_told_apart_whatever_order_their_records_arrive_in(linker: OnlineLinker, tmp_path: Any) -> None:
+    from mpi.store import open_store
+
+    partitions = set()
+    for n, order in enumerate([(0, 1, 2, 3), (1, 0, 3, 2), (2, 3, 0, 1), (3, 2, 1, 0), (0, 3, 1, 2)]):
+        store = open_store(f"sqlite:///{tmp_path}/twins{n}.db")
+        try:
+            person_of = {}
+            for i in order:
+                ma_lk, facility, name = TWINS[i]
+                identity = _ingest(store, linker, ma_lk, facility, **TWIN_FIELDS, HO_TEN=name, MA_BN=ma_lk)
+                person_of[ma_lk] = identity["person_id"]
+            with store.connect() as conn:
+                person_of = {k: L.current_person(conn, p) for k, p in person_of.items()}
+        finally:
+            store.dispose()
+        groups = frozenset(frozenset(k for k, p in person_of.items() if p == q) for q in person_of.values())
+        assert all(not ({"T1a", "T1b"} & g and {"T2a", "T2b"} & g) for g in groups), groups
+        partitions.add(groups)
+    assert len(partitions) == 1, partitions  # the same persons whatever the order

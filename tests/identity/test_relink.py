@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from linkage import TrainedModel, load_model, model_row, normalise_record
 from mpi.identity import commands
 from mpi.identity import links as L
-from mpi.identity.matching import Thresholds
 from mpi.identity.online import canonical_from_encounter, source_values
+from mpi.identity.policy import Thresholds
 from mpi.identity.relink import read_source_records, relink
 from mpi.ingest import ingest_file
 from mpi.settings import get_settings
@@ -226,12 +226,14 @@ def test_when_both_persons_hold_pinned_records_a_review_is_opened_instead(engine
         assert _state(conn) == {r1: p1, r2: p2}
         review = conn.execute(select(L.reviews)).one()
     assert (review.source_record_id, review.candidate_person_id, review.reason) == (r2, p1, "relink")
-    assert review.evidence == {"rule": "both_pinned", "other_source_record_id": r1}
+    assert (review.evidence["rule"], review.evidence["other_source_record_id"]) == ("both_pinned", r1)
     assert relink(engine=engine, model=model, thresholds=THRESHOLDS).reviews_opened == 0
 
 
 def test_review_band_opens_one_review_per_pair_of_persons_once(engine: Engine, model: TrainedModel) -> None:
-    (_r1, r2, r3), (p1, p2, _p3) = _records(engine, [PERSON_A, PERSON_A, PERSON_A])
+    # Without the CCCD (an equal consistent CCCD links whatever the model says, as online)
+    no_id = {**PERSON_A, "SO_CCCD": ""}
+    (_r1, r2, r3), (p1, p2, _p3) = _records(engine, [no_id, no_id, no_id])
     band = Thresholds(auto=1.0, review=0.30)  # no pair reaches 1.0: everything is in the review band
     report = relink(engine=engine, model=model, thresholds=band)
     assert (report.merges, report.reviews_opened, report.proposals) == (0, 3, 3)
@@ -252,16 +254,28 @@ def test_an_open_review_from_the_online_path_is_left_to_the_steward(engine: Engi
 
 def test_same_cccd_with_conflicting_demographics_goes_to_review_not_merge(engine: Engine, model: TrainedModel) -> None:
     # Same name, CCCD, phone and commune push the model far above the auto threshold, but the birth years
-    # differ: the online policy reviews such a pair (a typo, or a parent's number), and so does relink.
-    child = {**PERSON_A, "NGAY_SINH": "201805150000"}
-    (r1, r2), (p1, _) = _records(engine, [PERSON_A, child])
+    # differ by more than a typo and neither is a child's: the online policy reviews such a pair, and so
+    # does relink.
+    other = {**PERSON_A, "NGAY_SINH": "198105150000"}
+    (r1, r2), (p1, _) = _records(engine, [PERSON_A, other])
     report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened, report.conflicts_to_review) == (0, 1, 1)
     with engine.connect() as conn:
         review = conn.execute(select(L.reviews)).one()
-    assert review.match_probability >= THRESHOLDS.auto
     assert (review.source_record_id, review.candidate_person_id) == (r2, p1)
-    assert review.evidence == {"rule": "national_id_conflict", "other_source_record_id": r1}
+    assert (review.evidence["rule"], review.evidence["other_source_record_id"]) == ("national_id_conflict", r1)
+    assert {c["comparison"] for c in review.evidence["comparisons"]} >= {"given", "dob", "national_id"}
+
+
+def test_a_childs_record_under_the_parents_cccd_is_never_merged(engine: Engine, model: TrainedModel) -> None:
+    child = {**PERSON_A, "NGAY_SINH": "201805150000"}  # the father's name and number on a son's record
+    (_, r2), (p1, _) = _records(engine, [PERSON_A, child])
+    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    assert (report.merges, report.reviews_opened) == (0, 1)
+    with engine.connect() as conn:
+        review = conn.execute(select(L.reviews)).one()
+    assert (review.source_record_id, review.evidence["rule"]) == (r2, "model_contradicted")
+    assert review.evidence["guardian_person_ids"] == [p1]
 
 
 def test_dry_run_reports_exact_counts_and_changes_nothing(engine: Engine, model: TrainedModel) -> None:

@@ -38,3 +38,60 @@ def test_no_adjustment_while_a_column_has_too_few_values(engine: Engine) -> None
     assert tf.tables_for([{"given_key": "ANH"}, {"given_key": "BINH"}, {"given_key": None}]) == {
         "given_key": {"ANH": 2 / 3, "BINH": 1 / 3}
     }
+
+
+def test_counts_reach_memory_only_when_the_transaction_commits(engine: Engine) -> None:
+    tf = TermFrequencies(["given_key"], min_population=1)
+    with engine.connect() as conn:
+        tf.add(conn, {"given_key": "ANH"})
+        # Inside the transaction: counted in the store, not yet in memory.
+        assert tf.frequency("given_key", "ANH") is None
+        conn.rollback()
+    assert tf.frequency("given_key", "ANH") is None  # a rolled-back record is never counted
+    with engine.connect() as conn:
+        tf.add(conn, {"given_key": "ANH"})
+        tf.add(conn, {"given_key": "BINH"})
+        conn.commit()
+    assert tf.frequency("given_key", "ANH") == 1 / 2
+    # The store agrees with memory: the rolled-back count is gone there too.
+    fresh = TermFrequencies(["given_key"], min_population=1)
+    fresh.ensure_fresh(engine)
+    assert fresh.frequency("given_key", "ANH") == 1 / 2
+
+
+def test_a_failed_ingest_retried_is_counted_once(engine: Engine) -> None:
+    tf = TermFrequencies(["given_key"], min_population=1)
+    try:
+        with engine.begin() as conn:
+            tf.add(conn, {"given_key": "ANH"})
+            raise RuntimeError("the ingest fails after linking")
+    except RuntimeError:
+        pass
+    _add(engine, tf, [{"given_key": "ANH"}, {"given_key": "BINH"}])
+    assert tf.frequency("given_key", "ANH") == 1 / 2
+
+
+def test_readers_on_other_threads_never_see_half_a_record_or_half_a_reload(engine: Engine) -> None:
+    import threading
+
+    tf = TermFrequencies(["given_key", "dob_date"], min_population=1, reload_seconds=0.0)
+    _add(engine, tf, [{"given_key": "ANH", "dob_date": "1990-01-01"}])
+    stop = threading.Event()
+    seen: list[tuple[float | None, float | None]] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            tables = tf.tables_for([{"given_key": "ANH", "dob_date": "1990-01-01"}])
+            seen.append((tables["given_key"].get("ANH"), tables["dob_date"].get("1990-01-01")))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(30):
+            _add(engine, tf, [{"given_key": "ANH", "dob_date": "1990-01-01"}])
+            tf.ensure_fresh(engine)
+    finally:
+        stop.set()
+        reader.join()
+    # Every record carries both values, so both columns always have the same frequency (1.0).
+    assert seen and all(g == d == 1.0 for g, d in seen)

@@ -42,7 +42,7 @@ def test_vectorised_cccd_check_equals_linkage(raw: str, sex: int | None, year: i
     con = duckdb.connect()
     got = con.execute(
         f"SELECT coalesce({_cccd_valid_sql()}, false) FROM (SELECT upper(regexp_replace(?, '[\\s.\\-]', '', 'g')) "
-        "AS v, ?::INTEGER AS sex, ?::INTEGER AS birth_year)",  # noqa: S608 - the expression under test
+        "AS v, ?::INTEGER AS sex, ?::INTEGER AS birth_year)",
         [raw, sex, year],
     ).fetchone()
     assert got is not None and got[0] is expected

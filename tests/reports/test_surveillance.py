@@ -73,3 +73,15 @@ def test_small_counts_suppressed_outside_the_department(report_store: ReportStor
         else:
             assert (p["persons"], p["suppressed"]) == (f["persons"], False)
     assert small > 0
+
+
+@pytest.mark.parametrize(
+    "code", ["A90", "a91.0", " B08.4 ", "B05.9", "J10.1", "J18.9", "A15.0", "A09", "B01.9", "Z00.1", "", None]
+)
+def test_group_sql_equals_icd_group(code: str | None) -> None:
+    import duckdb
+
+    from mpi.reports.surveillance import group_sql
+
+    got = duckdb.connect().execute(f"SELECT {group_sql('icd')} FROM (SELECT ?::VARCHAR AS icd)", [code]).fetchone()
+    assert got is not None and got[0] == icd_group(code)

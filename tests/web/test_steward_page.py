@@ -9,13 +9,10 @@ review items opened between records of different persons.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, select
 
 from api.app import create_app
@@ -25,7 +22,7 @@ from mpi.settings import Settings
 from mpi.store import open_store, session_scope
 from tests.conftest import TEST_SECRET
 from tests.records.province import ingest_province, province
-from tests.web.test_clinician_page import _chromium, _free_port
+from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 pytestmark = pytest.mark.browser
 HOPERAT = {"X-Purpose-Of-Use": "HOPERAT"}
@@ -58,25 +55,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settin
     engine = open_store(settings.database_url)
     ingest_province(engine, prov, settings)
     engine.dispose()
-    app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", settings
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+    with serve(create_app(settings)) as base:
+        yield base, settings
 
 
 def test_steward_decides_by_keyboard_undoes_and_merges_from_the_person_page(site: tuple[str, Settings]) -> None:
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
+    executable = chromium()
     base, settings = site
     engine = open_store(settings.database_url)
     reviews = _open_reviews(engine, 3)
@@ -92,11 +78,7 @@ def test_steward_decides_by_keyboard_undoes_and_merges_from_the_person_page(site
         cursor = page["next_after"]
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(chromium),
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
+        browser = p.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(f"{base}/web/steward")
@@ -154,9 +136,23 @@ def test_steward_decides_by_keyboard_undoes_and_merges_from_the_person_page(site
             with engine.connect() as conn:
                 assert L.current_state(conn) == before == L.replay_state(conn)
 
+            # a sample of the queue by keyboard: one key per item, the next one opens each time
+            total = api.get("/api/v1/reviews").json()["total"]
+            page.goto(f"{base}/web/steward")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#decide-form")
+            for key in ("2", "3", "d", "1"):
+                current = page.locator("#item").get_attribute("data-review-id")
+                page.keyboard.press(key)
+                opened = "document.querySelector('#item') && document.querySelector('#item').dataset.reviewId"
+                page.wait_for_function(f"{opened} !== '{current}'")
+            assert api.get("/api/v1/reviews").json()["total"] == total - 3  # "not sure" keeps its item open
+            with engine.connect() as conn:
+                assert L.current_state(conn) == L.replay_state(conn)
+
             page.goto(f"{base}/web/steward/metrics?lang=en")
             assert page.locator("html").get_attribute("lang") == "en"
-            assert "Undo rate" in page.locator("#undo-rate").inner_text()
+            assert "Undo rate: 40.0%" in page.locator("#undo-rate").inner_text()  # 2 of 5 actions undone
         finally:
             browser.close()
             engine.dispose()

@@ -1,0 +1,335 @@
+"""Load benchmark: ``mpi serve`` on loopback under submitters, clinicians and (optionally) slow-body clients.
+
+Targets (server issue): zero 5xx, p99 of reads <= 100 ms, submissions >= 500 encounters/s, then every
+acknowledged encounter stored exactly once and linked; 32 concurrent timeline reads with no failure.
+
+What it does, per store (SQLite file, or a throwaway PostgreSQL started like tests/postgres.py does):
+1. generates a small synthetic province (``mpi synth``) and ingests it, so clinicians have persons to read;
+2. starts ``mpi serve --workers W`` on a free loopback port and waits for ``/readyz``;
+3. for ``--duration`` seconds runs, in one asyncio client process (httpx):
+   - ``--submitters`` loops posting the province's files again with every MA_LK made unique per post
+     (so each post is new encounters of the same persons: ingest, validation and linking all work);
+   - ``--clinicians`` loops reading a random person: summary, timeline, FHIR Patient, or an encounter;
+   - ``--slow`` clients that send a submission's headers, then trickle one body byte every 2 s;
+4. then 32 concurrent timeline reads at once, and the count check against the database.
+
+Usage: python -m bench.bench_load [--stores sqlite postgresql] [--duration 300] [--slow 16] [--workers 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import itertools
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from mpi.keys import Role, create_key
+from mpi.store import create_db_engine, open_store, session_scope
+
+SECRET = "bench-load-secret-0123456789"
+_CONTENT = re.compile(rb"<NOIDUNGFILE>(.*?)</NOIDUNGFILE>", re.S)
+_MA_LK = re.compile(rb"<MA_LK>([^<]*)</MA_LK>")
+
+
+@dataclass
+class Stats:
+    reads: list[float] = field(default_factory=list)
+    read_status: Counter[int] = field(default_factory=Counter)
+    submit_status: Counter[int] = field(default_factory=Counter)
+    submit_latency: list[float] = field(default_factory=list)
+    acknowledged: set[tuple[str, str]] = field(default_factory=set)
+    slow_status: Counter[str] = field(default_factory=Counter)
+    transport_errors: Counter[str] = field(default_factory=Counter)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__() if Path("/proc/loadavg").exists() else "?"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _unique(data: bytes, tag: str) -> bytes:
+    """The file with every MA_LK suffixed by ``tag``: the same persons, new encounters."""
+
+    def table(match: re.Match[bytes]) -> bytes:
+        inner = base64.b64decode(match.group(1))
+
+        def rename(m: re.Match[bytes]) -> bytes:
+            value = (m.group(1).decode()[: 99 - len(tag)] + "-" + tag).encode()
+            return b"<MA_LK>" + value + b"</MA_LK>"
+
+        return b"<NOIDUNGFILE>" + base64.b64encode(_MA_LK.sub(rename, inner)) + b"</NOIDUNGFILE>"
+
+    return _CONTENT.sub(table, data)
+
+
+def _prepare(url: str, workdir: Path, persons: int) -> tuple[list[tuple[str, bytes]], dict[str, str], list[int]]:
+    env = {**os.environ, "MPI_DATABASE_URL": url, "MPI_ENV": "test", "MPI_SECRET_KEY": SECRET}
+    synth = workdir / "synth"
+    subprocess.run([sys.executable, "-m", "mpi", "synth", "--persons", str(persons), "--seed", "11", "--out",
+                    str(synth), "--batch", "20"], check=True, env=env, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "mpi", "ingest", str(synth / "xml")], check=True, env=env,
+                   capture_output=True)  # fmt: skip
+    files = [(p.parent.name, p.read_bytes()) for p in sorted((synth / "xml").rglob("*.xml"))]
+    engine = open_store(url)
+    keys: dict[str, str] = {}
+    with session_scope(engine) as session:
+        for facility in sorted({f for f, _ in files}):
+            _, keys[facility] = create_key(session=session, role=Role.SUBMITTER, facility_code=facility, secret=SECRET)
+        _, keys["clinician"] = create_key(session=session, role=Role.CLINICIAN, facility_code=files[0][0],
+                                          secret=SECRET)  # fmt: skip
+    with engine.connect() as conn:
+        person_ids = [int(r[0]) for r in conn.execute(text("SELECT id FROM person WHERE merged_into_id IS NULL"))]
+    engine.dispose()
+    return files, keys, person_ids
+
+
+async def _submitter(
+    client: httpx.AsyncClient, files: list[tuple[str, bytes]], keys: dict[str, str], stats: Stats,
+    stop: float, counter: itertools.count[int], run: str, seed: int,
+) -> None:  # fmt: skip
+    rng = random.Random(seed)
+    while time.monotonic() < stop:
+        facility, data = rng.choice(files)
+        body = _unique(data, f"{run}{next(counter)}")
+        started = time.perf_counter()
+        try:
+            response = await client.post(
+                "/api/v1/submissions", content=body,
+                headers={"Authorization": f"Bearer {keys[facility]}", "Content-Type": "application/xml"},
+            )  # fmt: skip
+        except httpx.TransportError as exc:
+            stats.transport_errors[type(exc).__name__] += 1
+            continue
+        stats.submit_latency.append(time.perf_counter() - started)
+        stats.submit_status[response.status_code] += 1
+        if response.status_code in (200, 201):
+            for enc in response.json()["encounters"]:
+                if enc["status"] in ("accepted", "duplicate"):
+                    stats.acknowledged.add((enc["facility_code"], enc["ma_lk"]))
+
+
+async def _clinician(
+    client: httpx.AsyncClient, key: str, persons: list[int], stats: Stats, stop: float, seed: int
+) -> None:
+    rng = random.Random(seed)
+    headers = {"Authorization": f"Bearer {key}", "X-Purpose-Of-Use": "TREAT"}
+    while time.monotonic() < stop:
+        person = rng.choice(persons)
+        path = rng.choice(
+            [f"/api/v1/persons/{person}", f"/api/v1/persons/{person}/timeline", f"/fhir/Patient/{person}"]
+        )
+        started = time.perf_counter()
+        try:
+            response = await client.get(path, headers=headers)
+        except httpx.TransportError as exc:
+            stats.transport_errors[type(exc).__name__] += 1
+            continue
+        stats.reads.append(time.perf_counter() - started)
+        stats.read_status[response.status_code] += 1
+
+
+async def _slow_body(port: int, key: str, stats: Stats, stop: float) -> None:
+    """Headers of a 1 MB submission, then one byte every 2 s; reconnects when the server gives up."""
+    while time.monotonic() < stop:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(1)
+            continue
+        head = (
+            f"POST /api/v1/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            "Content-Type: application/xml\r\nContent-Length: 1000000\r\n\r\n"
+        )
+        writer.write(head.encode())
+        try:
+            while time.monotonic() < stop:
+                writer.write(b"<")
+                await writer.drain()
+                try:
+                    line = await asyncio.wait_for(reader.readline(), timeout=2)
+                except TimeoutError:
+                    continue
+                stats.slow_status[line.decode(errors="replace").strip()[:40] or "closed"] += 1
+                break
+        except (ConnectionError, OSError):
+            stats.slow_status["reset"] += 1
+        finally:
+            writer.close()
+
+
+async def _run_load(port: int, files: list[tuple[str, bytes]], keys: dict[str, str], persons: list[int],
+                    args: argparse.Namespace) -> tuple[Stats, float, Counter[int]]:  # fmt: skip
+    stats = Stats()
+    limits = httpx.Limits(max_connections=args.submitters + args.clinicians + 8)
+    timeout = httpx.Timeout(120.0)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=timeout) as client:
+        started = time.monotonic()
+        stop = started + args.duration
+        counter = itertools.count()
+        run = uuid.uuid4().hex[:6]
+        tasks = [_submitter(client, files, keys, stats, stop, counter, run, i) for i in range(args.submitters)]
+        tasks += [_clinician(client, keys["clinician"], persons, stats, stop, i) for i in range(args.clinicians)]
+        tasks += [_slow_body(port, keys[files[0][0]], stats, stop) for _ in range(args.slow)]
+        await asyncio.gather(*tasks)
+        elapsed = time.monotonic() - started
+        # 32 concurrent timeline reads at once, after the load.
+        headers = {"Authorization": f"Bearer {keys['clinician']}", "X-Purpose-Of-Use": "TREAT"}
+        burst = await asyncio.gather(
+            *(client.get(f"/api/v1/persons/{random.choice(persons)}/timeline", headers=headers) for _ in range(32)),
+            return_exceptions=True,
+        )
+    burst_status: Counter[int] = Counter(r.status_code if isinstance(r, httpx.Response) else -1 for r in burst)
+    return stats, elapsed, burst_status
+
+
+def _count_check(url: str, acknowledged: set[tuple[str, str]]) -> dict[str, int]:
+    engine = create_db_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT e.facility_code, e.ma_lk, count(*), count(s.id) FROM encounter e "
+            "LEFT JOIN source_record s ON s.encounter_id = e.id GROUP BY e.facility_code, e.ma_lk"
+        )).all()  # fmt: skip
+    engine.dispose()
+    stored = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+    return {
+        "acknowledged": len(acknowledged),
+        "missing": sum(1 for k in acknowledged if k not in stored),
+        "stored_more_than_once": sum(1 for k in acknowledged if k in stored and stored[k][0] != 1),
+        "not_linked": sum(1 for k in acknowledged if k in stored and stored[k][1] != stored[k][0]),
+    }
+
+
+def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        workdir = Path(tmp)
+        pg = None
+        if store == "postgresql":
+            from tests import postgres
+
+            pg = postgres.start()
+            admin = create_db_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text('CREATE DATABASE "bench"'))
+            admin.dispose()
+            url = pg.url("bench")
+        else:
+            url = f"sqlite:///{workdir}/bench.sqlite3"
+        try:
+            files, keys, persons = _prepare(url, workdir, args.persons)
+            port = _free_port()
+            env = {**os.environ, "MPI_DATABASE_URL": url, "MPI_ENV": "test", "MPI_SECRET_KEY": SECRET}
+            log = workdir / "serve.log"
+            with log.open("wb") as out:
+                server = subprocess.Popen(
+                    [sys.executable, "-m", "mpi", "serve", "--workers", str(args.workers), "--port", str(port)],
+                    env=env, stdout=out, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+                try:
+                    _wait_ready(port, server)
+                    load_before = _load()
+                    stats, elapsed, burst = asyncio.run(_run_load(port, files, keys, persons, args))
+                    load_after = _load()
+                finally:
+                    server.terminate()
+                    server.wait(timeout=60)
+            server_log = log.read_text(errors="replace")
+            check = _count_check(url, stats.acknowledged)
+        finally:
+            if pg is not None:
+                pg.stop()
+    five_xx = sum(n for s, n in (stats.read_status + stats.submit_status).items() if s >= 500)
+    return {
+        "store": store,
+        "workers": args.workers,
+        "duration_s": round(elapsed, 1),
+        "submitters": args.submitters,
+        "clinicians": args.clinicians,
+        "slow_clients": args.slow,
+        "load_before": load_before,
+        "load_after": load_after,
+        "reads": len(stats.reads),
+        "read_p50_ms": round(_percentile(stats.reads, 0.50) * 1000, 1),
+        "read_p95_ms": round(_percentile(stats.reads, 0.95) * 1000, 1),
+        "read_p99_ms": round(_percentile(stats.reads, 0.99) * 1000, 1),
+        "read_status": dict(stats.read_status),
+        "submissions": sum(stats.submit_status.values()),
+        "submit_status": dict(stats.submit_status),
+        "submit_p99_ms": round(_percentile(stats.submit_latency, 0.99) * 1000, 1),
+        "encounters_per_s": round(len(stats.acknowledged) / elapsed, 1),
+        "five_xx": five_xx,
+        "transport_errors": dict(stats.transport_errors),
+        "slow_client_answers": dict(stats.slow_status),
+        "timeline_burst_32": dict(burst),
+        "count_check": check,
+        "server_tracebacks": server_log.count("Traceback"),
+        "server_errors": dict(Counter(m.group(1) for m in re.finditer(r"unhandled (\w+) on", server_log))),
+    }
+
+
+def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("mpi serve exited during start-up")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("mpi serve was not ready within 180 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of load per run")
+    parser.add_argument("--submitters", type=int, default=16)
+    parser.add_argument("--clinicians", type=int, default=32)
+    parser.add_argument("--slow", type=int, nargs="+", default=[0, 16], help="slow-body clients; one run each")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--persons", type=int, default=400, help="synthetic persons ingested before the load")
+    parser.add_argument("--out", type=Path, default=None, help="append each run's JSON line here")
+    args = parser.parse_args()
+    for store in args.stores:
+        for slow in args.slow:
+            run = argparse.Namespace(**{**vars(args), "slow": slow})
+            result = bench_store(store, run)
+            line = json.dumps(result, ensure_ascii=False)
+            print(line, flush=True)
+            if args.out is not None:
+                with args.out.open("a") as out:
+                    out.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()

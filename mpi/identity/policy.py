@@ -1,0 +1,342 @@
+"""The identity policy: the one home of the rules that turn scored candidates into a decision.
+
+Called by the online path (:mod:`mpi.identity.online`, one incoming record against its candidates) and by
+batch relinking (:mod:`mpi.identity.relink`, one record of a person against another person's records), so
+that the same evidence gives the same decision on both paths. Pure: no database access; the callers read
+the steward facts (blocked and pinned persons) and pass them in.
+
+The order of evidence:
+
+1. **National ID (CCCD).** A CCCD counts when it is structurally sound (12 digits, a province code that
+   exists, a century that has begun: :func:`usable_cccd`). Equal usable CCCDs on both records:
+   - demographics consistent (sex, birth year, given name) -> link (``national_id``);
+   - the disagreement is a typo the CCCD itself corrects: one record's birth year (or sex) agrees with the
+     CCCD's digits, the other's does not and differs from it by one digit or two swapped digits, and the
+     names agree -> link (``national_id_corroborated``), saying which field the number corrected;
+   - the CCCD's digits fit one record and the other record is a different, younger person (a guardian's
+     number on a child's record: born years after the number's holder, another given name) -> the number
+     is the guardian's: that candidate is not this person, no review is opened for it, and the relation is
+     kept in the evidence (``guardian_person_id``); the other evidence decides;
+   - any other disagreement -> review (``national_id_conflict``), never a silent link.
+2. **Same facility and patient code (MA_BN), or an earlier version of the same encounter**: strong
+   evidence, not proof: it links when the model does not contradict it (probability at least the review
+   threshold), and goes to review when it does.
+3. **The model**, person by person, strongest first: a person is linked when its best record reaches
+   ``auto``, none of its scored records contradicts the incoming one (probability below
+   :data:`CONTRADICTION` — the evidence must hold for the person's records, not for one strong pair) and,
+   unless a personal identifier (BHXH number, CCCD) agrees, the given names agree (twins and siblings
+   share everything else); an auto-band person failing these opens a review; at least ``review`` opens a
+   review item; below, the record starts a new person.
+
+A person a steward said the record is not (``blocked``) is never a candidate; relinking never moves
+records off a person a steward pinned (see :mod:`mpi.identity.relink`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
+
+from linkage.normalise.provinces import CCCD_PROVINCES
+
+__all__ = [
+    "CONTRADICTION",
+    "Action",
+    "Candidate",
+    "Decision",
+    "NationalIdEvidence",
+    "Thresholds",
+    "contradicts",
+    "decide",
+    "demographics_consistent",
+    "national_id_evidence",
+    "usable_cccd",
+]
+
+CONTRADICTION: Final = 0.01
+"""A scored record of a person below this probability contradicts linking the incoming record to that person."""
+GUARDIAN_MIN_YEARS: Final = 12
+"""A record born at least this many years after the CCCD's holder is not the holder (a child on a guardian's number)."""
+_GIVEN_SIMILAR: Final = 0.88
+
+
+class Action(StrEnum):
+    LINK = "link"
+    """Link to ``person_id``."""
+    REVIEW = "review"
+    """Start a new person and open a review item against ``person_id``."""
+    NEW = "new"
+    """Start a new person."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    auto: float
+    review: float
+
+
+@dataclass(slots=True)
+class Candidate:
+    source_record_id: int
+    person_id: int
+    features: Mapping[str, Any]
+    same_patient_code: bool = False
+    previous_version: bool = False
+    match_weight: float = 0.0
+    match_probability: float = 0.0
+
+
+@dataclass(slots=True)
+class Decision:
+    action: Action
+    rule: str
+    person_id: int | None = None
+    match_weight: float | None = None
+    match_probability: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    source_record_id: int | None = None
+    """The candidate record the decision rests on (for the explanation of a review item)."""
+
+
+# ---- national ID ---------------------------------------------------------------------------------
+def usable_cccd(features: Mapping[str, Any]) -> str | None:
+    """The record's CCCD when it is structurally sound (its demographics are checked per pair), else None."""
+    number = features.get("national_id")
+    if features.get("national_id_kind") != "CCCD" or not isinstance(number, str) or len(number) != 12:
+        return None
+    if number[:3] not in CCCD_PROVINCES or int(number[3]) > 3 or len(set(number)) == 1:
+        return None
+    return number
+
+
+def _cccd_year(number: str) -> int:
+    return 1900 + 100 * (int(number[3]) // 2) + int(number[4:6])
+
+
+def _cccd_sex(number: str) -> int:
+    return int(number[3]) % 2 + 1
+
+
+def _fits(features: Mapping[str, Any], number: str) -> dict[str, bool | None]:
+    """Whether the record's birth year and sex agree with the CCCD's digits (None: not recorded)."""
+    year, sex = features.get("dob_year"), features.get("sex")
+    return {
+        "birth_year": None if year is None else year == _cccd_year(number),
+        "sex": None if sex not in (1, 2) else sex == _cccd_sex(number),
+    }
+
+
+def _year_typo(a: int, b: int) -> bool:
+    """One wrong digit or two swapped adjacent digits (1976 -> 1967, 1976 -> 1978)."""
+    sa, sb = str(a), str(b)
+    return Levenshtein.distance(sa, sb) == 1 or (DamerauLevenshtein.distance(sa, sb) == 1 and sorted(sa) == sorted(sb))
+
+
+def _given_agrees(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    ga, gb = a.get("given_key"), b.get("given_key")
+    return not (ga and gb and ga != gb and JaroWinkler.similarity(str(ga), str(gb)) < _GIVEN_SIMILAR)
+
+
+def _names_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same name, allowing a typo in the given name and any order of the tokens."""
+    if a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"):
+        return True
+    family_a, family_b = a.get("family_key"), b.get("family_key")
+    return bool(family_a and family_a == family_b and a.get("given_key") and _given_agrees(a, b))
+
+
+def demographics_consistent(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Same person plausible on sex, birth year and given name (typos allowed)."""
+    if a.get("sex") in (1, 2) and b.get("sex") in (1, 2) and a.get("sex") != b.get("sex"):
+        return False
+    if a.get("dob_year") is not None and b.get("dob_year") is not None and a.get("dob_year") != b.get("dob_year"):
+        return False
+    return _given_agrees(a, b) or bool(a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"))
+
+
+@dataclass(frozen=True, slots=True)
+class NationalIdEvidence:
+    """What an equal usable CCCD on two records says: ``consistent``, ``corroborated``, ``guardian`` or ``conflict``."""
+
+    verdict: str
+    evidence: dict[str, Any]
+
+
+def national_id_evidence(a: Mapping[str, Any], b: Mapping[str, Any]) -> NationalIdEvidence | None:
+    """The CCCD rule for one pair of model rows (``a`` the incoming record); None without an equal usable CCCD."""
+    number = usable_cccd(a)
+    if number is None or number != usable_cccd(b):
+        return None
+    if demographics_consistent(a, b):
+        return NationalIdEvidence("consistent", {})
+    fits_a, fits_b = _fits(a, number), _fits(b, number)
+    year_a, year_b = a.get("dob_year"), b.get("dob_year")
+    # A guardian's number: it fits one record, and the other is someone born years later.
+    for holder_fits, holder_year, other_year, side in (
+        (fits_b, year_b, year_a, "incoming"),
+        (fits_a, year_a, year_b, "candidate"),
+    ):
+        if (
+            holder_fits["birth_year"]
+            and holder_year is not None
+            and other_year is not None
+            and other_year - holder_year >= GUARDIAN_MIN_YEARS
+            and (not _given_agrees(a, b) or not _year_typo(int(holder_year), int(other_year)))
+        ):
+            return NationalIdEvidence("guardian", {"national_id": "guardian", "child": side})
+    # A typo the number corrects: names agree, and every disagreeing field is right on exactly one side.
+    if not _names_agree(a, b):
+        return NationalIdEvidence("conflict", {"national_id": "conflict"})
+    corrected: dict[str, str] = {}
+    for name in ("birth_year", "sex"):
+        left, right = fits_a[name], fits_b[name]
+        if left is None or right is None or left == right:
+            if left is False and right is False:
+                return NationalIdEvidence("conflict", {"national_id": "conflict"})
+            continue
+        corrected[name] = "incoming" if right else "candidate"
+    if "birth_year" in corrected:
+        assert year_a is not None and year_b is not None
+        if not _year_typo(int(year_a), int(year_b)):
+            return NationalIdEvidence("conflict", {"national_id": "conflict"})
+    if not corrected:
+        return NationalIdEvidence("conflict", {"national_id": "conflict"})
+    return NationalIdEvidence(
+        "corroborated", {"national_id": "corroborated", "corrected": sorted(corrected), "typo_on": corrected}
+    )
+
+
+def contradicts(a: Mapping[str, Any], b: Mapping[str, Any], match_probability: float) -> bool:
+    """Whether a record of a person speaks against the other record being that person.
+
+    An equal usable CCCD decides (consistent or corroborated: no; a conflict or a guardian's number: yes);
+    otherwise the model's probability below :data:`CONTRADICTION`.
+    """
+    found = national_id_evidence(a, b)
+    if found is not None:
+        return found.verdict not in ("consistent", "corroborated")
+    return match_probability < CONTRADICTION
+
+
+# ---- decision ------------------------------------------------------------------------------------
+def _by_person(candidates: Iterable[Candidate]) -> dict[int, list[Candidate]]:
+    out: dict[int, list[Candidate]] = {}
+    for c in candidates:
+        out.setdefault(c.person_id, []).append(c)
+    return out
+
+
+def _best(candidates: Sequence[Candidate]) -> Candidate:
+    return max(candidates, key=lambda c: (c.match_weight, -c.source_record_id))
+
+
+def _decision(action: Action, rule: str, chosen: Candidate, **evidence: Any) -> Decision:
+    return Decision(
+        action,
+        rule,
+        chosen.person_id,
+        chosen.match_weight,
+        chosen.match_probability,
+        evidence=dict(evidence),
+        source_record_id=chosen.source_record_id,
+    )
+
+
+def decide(
+    record: Mapping[str, Any],
+    candidates: Sequence[Candidate],
+    thresholds: Thresholds,
+    *,
+    blocked: Iterable[int] = (),
+) -> Decision:
+    """Choose what to do with a record given its scored candidates (see the module docstring).
+
+    ``blocked``: persons a steward said this record is not; their candidates are ignored.
+    """
+    banned = set(blocked)
+    remaining = [c for c in candidates if c.person_id not in banned]
+    evidence: dict[str, Any] = {}
+
+    same_id: list[tuple[Candidate, NationalIdEvidence]] = []
+    for c in remaining:
+        found = national_id_evidence(record, c.features)
+        if found is not None:
+            same_id.append((c, found))
+    guardians = sorted(
+        {c.person_id for c, e in same_id if e.verdict == "guardian" and e.evidence["child"] == "incoming"}
+    )
+    if guardians:
+        evidence["guardian_person_ids"] = guardians
+    wards = {c.person_id for c, e in same_id if e.verdict == "guardian" and e.evidence["child"] == "candidate"}
+    if wards:
+        evidence["ward_person_ids"] = sorted(wards)
+    for verdict, rule in (("consistent", "national_id"), ("corroborated", "national_id_corroborated")):
+        agreeing = [(c, e) for c, e in same_id if e.verdict == verdict and c.person_id not in wards]
+        if agreeing:
+            chosen, said = max(agreeing, key=lambda t: (t[0].match_weight, -t[0].source_record_id))
+            return _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
+    conflicts = [c for c, e in same_id if e.verdict == "conflict"]
+    if conflicts:
+        return _decision(Action.REVIEW, "national_id_conflict", _best(conflicts), **evidence, national_id="conflict")
+
+    strong = [c for c in remaining if c.same_patient_code or c.previous_version]
+    if strong:
+        chosen = _best(strong)
+        rule = "previous_version" if chosen.previous_version else "facility_patient_code"
+        if chosen.match_probability >= thresholds.review:
+            return _decision(Action.LINK, rule, chosen, **evidence)
+        return _decision(Action.REVIEW, f"{rule}_conflict", chosen, **evidence)
+
+    if not remaining:
+        return Decision(Action.NEW, "new_person", evidence=evidence)
+    persons = _by_person(remaining)
+    ranked = sorted(persons.values(), key=lambda cs: (-_best(cs).match_weight, _best(cs).source_record_id))
+    doubts: list[tuple[Candidate, str]] = []
+    for records in ranked:
+        best = _best(records)
+        if best.match_probability < thresholds.auto:
+            break
+        doubt = _model_doubt(record, best, records)
+        if doubt is None:
+            return _decision(Action.LINK, "model", best, **evidence)
+        doubts.append((best, doubt))
+    if doubts:
+        chosen, doubt = doubts[0]
+        return _decision(Action.REVIEW, doubt, chosen, **evidence)
+    best = _best(ranked[0])
+    if best.match_probability >= thresholds.review:
+        return _decision(Action.REVIEW, "model_band", best, **evidence)
+    return Decision(Action.NEW, "new_person", None, best.match_weight, best.match_probability, evidence=evidence)
+
+
+def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both records name someone, and not the same given name (typos and reordered names allowed)."""
+    if not a.get("given_key") or not b.get("given_key"):
+        return False
+    return not _given_agrees(a, b) and not (a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"))
+
+
+def _same_identifier(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if a.get("bhxh_number") and a.get("bhxh_number") == b.get("bhxh_number"):
+        return True
+    found = national_id_evidence(a, b)
+    return found is not None and found.verdict in ("consistent", "corroborated")
+
+
+def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[Candidate]) -> str | None:
+    """Why an auto-band person must not be linked on the model's word alone, or None.
+
+    - another of the person's scored records contradicts the incoming one (``model_contradicted``);
+    - the given names differ and no personal identifier agrees (``model_given_name_differs``): twins and
+      siblings share a household's phone, address, family name and often the birth date, which together
+      outweigh one disagreeing field in the model; a steward decides.
+    """
+    if any(contradicts(record, c.features, c.match_probability) for c in records):
+        return "model_contradicted"
+    if given_names_differ(record, best.features) and not _same_identifier(record, best.features):
+        return "model_given_name_differs"
+    return None

@@ -1,0 +1,166 @@
+"""The identity policy's rules, pair by pair, and the same decisions from the online and the batch path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from linkage import load_model, model_row, normalise_record
+from mpi.identity import links as L
+from mpi.identity.online import OnlineLinker, canonical_from_encounter, source_values
+from mpi.identity.policy import Action, Candidate, Thresholds, decide, national_id_evidence
+from mpi.identity.relink import relink
+from mpi.ingest import ingest_file
+from mpi.settings import Settings
+from mpi.store import open_store
+from tests.builders import envelope, outpatient
+from tests.conftest import TEST_SECRET
+
+THRESHOLDS = Thresholds(auto=0.99, review=0.30)
+MOTHER = {"HO_TEN": "TRẦN THỊ MINH THƯ", "SO_CCCD": "074190001234", "NGAY_SINH": "199005150000", "GIOI_TINH": "2"}
+
+
+def row(**raw: str) -> dict[str, Any]:
+    return model_row(normalise_record(raw).to_row())
+
+
+def _candidate(features: dict[str, Any], probability: float = 0.5, person: int = 1) -> Candidate:
+    return Candidate(source_record_id=person * 10, person_id=person, features=features, match_probability=probability)
+
+
+@pytest.mark.parametrize(
+    ("incoming", "verdict"),
+    [
+        ({**MOTHER, "HO_TEN": "TRAN THI MINH THU"}, "consistent"),
+        ({**MOTHER, "NGAY_SINH": "190905150000"}, "corroborated"),  # swapped year digits
+        ({**MOTHER, "NGAY_SINH": "199105150000"}, "corroborated"),  # one wrong year digit
+        ({**MOTHER, "GIOI_TINH": "1"}, "corroborated"),  # the sex the number contradicts
+        ({**MOTHER, "HO_TEN": "LÊ VĂN NAM", "NGAY_SINH": "202401100000", "GIOI_TINH": "1"}, "guardian"),
+        ({**MOTHER, "NGAY_SINH": "202502010000"}, "guardian"),  # a newborn under the mother's name and number
+        ({**MOTHER, "HO_TEN": "PHẠM THỊ HOA"}, "conflict"),  # the number fits, but another person's name
+        ({**MOTHER, "HO_TEN": "PHẠM THỊ HOA", "NGAY_SINH": "199105150000"}, "conflict"),  # typo, but another name
+        ({**MOTHER, "NGAY_SINH": "198705150000"}, "conflict"),  # three years, two digits: no typo, no child
+    ],
+)
+def test_what_an_equal_cccd_says(incoming: dict[str, str], verdict: str) -> None:
+    found = national_id_evidence(row(**incoming), row(**MOTHER))
+    assert found is not None and found.verdict == verdict
+
+
+def test_an_equal_cccd_that_is_a_placeholder_or_of_no_province_is_no_evidence() -> None:
+    assert (
+        national_id_evidence(row(**{**MOTHER, "SO_CCCD": "999190001234"}), row(**{**MOTHER, "SO_CCCD": "999190001234"}))
+        is None
+    )
+    assert (
+        national_id_evidence(row(**{**MOTHER, "SO_CCCD": "000000000000"}), row(**{**MOTHER, "SO_CCCD": "000000000000"}))
+        is None
+    )
+
+
+def test_a_strong_model_pair_is_not_enough_when_another_record_of_the_person_contradicts_it() -> None:
+    record = row(HO_TEN="NGUYỄN VĂN AN", NGAY_SINH="198001010000")
+    strong, contradicting = _candidate(record, 0.999), _candidate(row(HO_TEN="NGUYỄN VĂN BÌNH"), 0.001)
+    assert decide(record, [strong], THRESHOLDS).action is Action.LINK
+    decision = decide(record, [strong, contradicting], THRESHOLDS)
+    assert (decision.action, decision.rule) == (Action.REVIEW, "model_contradicted")
+
+
+def test_a_blocked_person_is_never_a_candidate() -> None:
+    record = row(**MOTHER)
+    assert decide(record, [_candidate(row(**MOTHER))], THRESHOLDS, blocked=[1]).action is Action.NEW
+
+
+# ---- both paths ---------------------------------------------------------------------------------------
+PAIRS = {
+    "same_cccd": (MOTHER, {**MOTHER, "HO_TEN": "TRAN THI MINH THU", "DIEN_THOAI": ""}),
+    "corroborated_typo": (MOTHER, {**MOTHER, "NGAY_SINH": "190905150000"}),
+    "guardian_cccd": (MOTHER, {**MOTHER, "HO_TEN": "LÊ VĂN NAM", "NGAY_SINH": "202401100000", "GIOI_TINH": "1"}),
+    "cccd_conflict": (MOTHER, {**MOTHER, "NGAY_SINH": "198705150000"}),
+    "model_strong": ({**MOTHER, "SO_CCCD": ""}, {**MOTHER, "SO_CCCD": "", "HO_TEN": "TRAN THI MINH THU"}),
+    "model_band": (
+        {**MOTHER, "SO_CCCD": "", "MA_THE_BHYT": "", "DIEN_THOAI": ""},
+        {
+            **MOTHER,
+            "SO_CCCD": "",
+            "MA_THE_BHYT": "",
+            "DIEN_THOAI": "",
+            "HO_TEN": "TRẦN THỊ MINH THỦY",
+            "NGAY_SINH": "199005000000",
+        },
+    ),
+    "namesake": (
+        {**MOTHER, "SO_CCCD": "", "MA_THE_BHYT": "", "DIEN_THOAI": ""},
+        {**MOTHER, "SO_CCCD": "", "MA_THE_BHYT": "", "DIEN_THOAI": "", "NGAY_SINH": "196203020000", "MAXA_CU_TRU": ""},
+    ),
+}
+
+
+class _Separate:
+    """An identity step that puts each encounter on its own person (what relink then works on)."""
+
+    def __call__(self, *, connection: Any, encounter_id: int, encounter: Any) -> dict[str, Any]:
+        values = source_values(
+            canonical_from_encounter(encounter),
+            encounter_id=encounter_id,
+            facility_code=str(encounter.facility_code),
+            ma_lk=str(encounter.ma_lk),
+            version=1,
+        )
+        person = L.create_person(connection, actor="test")
+        record = L.add_source_record(connection, values=values, person_id=person, state="auto")
+        L.link(connection, source_record_id=record, person_id=person, state="auto", rule="new_person", actor="test")
+        return {"person_id": person}
+
+
+def _ingest_pair(engine: Engine, step: Any, pair: tuple[dict[str, str], dict[str, str]]) -> list[dict[str, Any]]:
+    out = []
+    for i, raw in enumerate(pair):
+        facility = ("74001", "74002")[i]
+        data = envelope([outpatient(f"P{i}", facility, **raw, MA_BN=f"BN{i}")], facility=facility)
+        (enc,) = ingest_file(engine=engine, data=data, submitter="test", linker=step).encounters
+        assert enc.status == "accepted" and enc.identity is not None
+        out.append(enc.identity)
+    return out
+
+
+@pytest.fixture(scope="module")
+def linker() -> OnlineLinker:
+    return OnlineLinker.from_settings(Settings(env="test", secret_key=TEST_SECRET))
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_the_online_and_the_batch_path_decide_a_pair_alike(name: str, linker: OnlineLinker, tmp_path: Path) -> None:
+    pair = PAIRS[name]
+    online_store, batch_store = (
+        open_store(f"sqlite:///{tmp_path}/online.db"),
+        open_store(f"sqlite:///{tmp_path}/batch.db"),
+    )
+    try:
+        # online: the second record meets the first
+        _, second = _ingest_pair(online_store, linker, pair)
+        online = "link" if second["link_state"] == "auto" and second["rule"] != "new_person" else second["link_state"]
+        online = {"auto": "new"}.get(online, online)
+        # batch: each record on its own person, then relink
+        _ingest_pair(batch_store, _Separate(), pair)
+        report = relink(engine=batch_store, model=load_model(), thresholds=linker.thresholds)
+        batch = "link" if report.merges else "review" if report.reviews_opened else "new"
+    finally:
+        online_store.dispose()
+        batch_store.dispose()
+    assert online == batch
+
+
+def test_a_twin_is_not_linked_on_the_model_alone_but_the_same_bhxh_number_links() -> None:
+    twin = row(HO_TEN="NGUYỄN VĂN AN", NGAY_SINH="201503040000", DIEN_THOAI="0912000111", MA_THE_BHYT="")
+    other = row(HO_TEN="NGUYỄN VĂN BÌNH", NGAY_SINH="201503040000", DIEN_THOAI="0912000111", MA_THE_BHYT="")
+    decision = decide(twin, [_candidate(other, 0.999)], THRESHOLDS)
+    assert (decision.action, decision.rule) == (Action.REVIEW, "model_given_name_differs")
+    card = "TE1740123456789"
+    renamed = decide(
+        {**twin, "bhxh_number": card[-10:]}, [_candidate({**other, "bhxh_number": card[-10:]}, 0.999)], THRESHOLDS
+    )
+    assert renamed.action is Action.LINK
