@@ -233,7 +233,9 @@ def train_model_spark(
     """
     settings = build_settings()
     linker = _linker(spark, records, spark_settings(settings))
-    estimate_parameters(linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall)
+    estimate_parameters(
+        linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall, quote="`"
+    )
     trained: dict[str, Any] = linker.misc.save_model_to_json()
     model = _parameters_into(_duckdb_model_json(settings), trained)
     rows = records.num_rows if isinstance(records, pa.Table) else records.count()

@@ -179,12 +179,18 @@ def train_model(
     )
 
 
-def estimate_parameters(linker: Any, *, seed: int, max_pairs: float, u_max_pairs: float, recall: float) -> None:
-    """The training recipe on a Splink linker of any backend: prior, u by sampling, m by EM passes."""
+def estimate_parameters(
+    linker: Any, *, seed: int, max_pairs: float, u_max_pairs: float, recall: float, quote: str = '"'
+) -> None:
+    """The training recipe on a Splink linker of any backend: prior, u by sampling, m by EM passes.
+
+    ``quote``: the backend's identifier quote for the EM blocking rules (DuckDB ``"``, Spark a backtick).
+    """
     linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     for rule in TRAINING_BLOCKING_RULES:
-        linker.training.estimate_parameters_using_expectation_maximisation(_block(rule), max_pairs=max_pairs)
+        rule_sql = _block(rule).replace('"', quote)
+        linker.training.estimate_parameters_using_expectation_maximisation(rule_sql, max_pairs=max_pairs)
 
 
 def finish_training(
