@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(reports_page.router)
     app.include_router(keys.router)
+    app.mount("/web/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="web-static")
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log
 
