@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -25,8 +19,7 @@ from mpi.reports import build_report
 from mpi.store import session_scope
 from tests.conftest import TEST_SECRET
 from tests.reports.conftest import ReportStore
-
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 
 def _key(engine: object, role: Role, facility: str | None = None) -> str:
@@ -74,44 +67,22 @@ def test_dashboard_never_shows_a_patient(client: TestClient, report_store: Repor
         assert not p["cccd"] or p["cccd"] not in text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def site(report_store: ReportStore) -> Iterator[str]:
-    app = create_app(report_store.settings())
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+    with serve(create_app(report_store.settings())) as base:
+        yield base
 
 
 @pytest.mark.browser
 def test_dashboard_in_chromium(site: str, report_store: ReportStore) -> None:
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    executable = chromium()
     key = _key(report_store.engine, Role.ANALYST)
     expected_months = build_report(engine=report_store.engine, name="months").rows
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
         )  # fmt: skip
         try:
             context = browser.new_context()

@@ -7,16 +7,10 @@ SQLite store holding the small synthetic province of the record tests.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from api.app import create_app
@@ -29,24 +23,9 @@ from mpi.store import Encounter, open_store, session_scope
 from tests import builders as b
 from tests.conftest import TEST_SECRET
 from tests.records.province import Province, ingest_province, province
+from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _chromium() -> Path:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +39,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settin
     for facility, hoso in (("74001", b.outpatient("LKWEB1", "74001")), ("74002", b.hiv_visit("LKWEB2", "74002"))):
         ingest_file(engine=engine, data=b.envelope([hoso], facility=facility), submitter="cli", linker=linker)
     engine.dispose()
-    app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", settings, prov
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+    with serve(create_app(settings)) as base:
+        yield base, settings, prov
 
 
 def test_clinician_searches_opens_the_timeline_and_reads_drugs_and_lab_results(
@@ -80,7 +48,7 @@ def test_clinician_searches_opens_the_timeline_and_reads_drugs_and_lab_results(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
+    executable = chromium()
     base, settings, prov = site
     s = prov.scenario
     engine = open_store(settings.database_url)
@@ -99,9 +67,9 @@ def test_clinician_searches_opens_the_timeline_and_reads_drugs_and_lab_results(
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(chromium),
+            executable_path=str(executable),
             headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+            args=CHROMIUM_ARGS,
         )
         try:
             page = browser.new_page()
@@ -162,7 +130,7 @@ def test_hiv_record_is_withheld_and_break_glass_reveals_it_with_an_audit_entry(
     purpose ETREAT, sees the HIV encounter marked; the reveal is in the audit as a break-glass event."""
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
+    executable = chromium()
     base, settings, _ = site
     engine = open_store(settings.database_url)
     with session_scope(engine) as session:
@@ -171,8 +139,8 @@ def test_hiv_record_is_withheld_and_break_glass_reveals_it_with_an_audit_entry(
     reason = "Cấp cứu: người bệnh hôn mê, cần biết thuốc đang dùng"
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(chromium), headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+            executable_path=str(executable), headless=True,
+            args=CHROMIUM_ARGS,
         )  # fmt: skip
         try:
             page = browser.new_page()
