@@ -229,7 +229,8 @@ def quality(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
                       count(*) FILTER (WHERE status = 'accepted_with_warnings') AS encounters_with_warnings,
                       avg(cccd_present::INT) AS cccd_present_rate,
                       avg(coalesce(cccd_valid, false)::INT) AS cccd_valid_rate,
-                      avg((first_rule = 'national_id')::INT) AS linked_cccd,
+                      avg((first_rule IN ('national_id', 'national_id_corroborated') AND first_state <> 'review')::INT)
+                        AS linked_cccd,
                       avg((first_rule IN ('facility_patient_code', 'previous_version')
                            AND first_state <> 'review')::INT) AS linked_facility_code,
                       avg((first_rule = 'model' AND first_state <> 'review')::INT) AS linked_model,
