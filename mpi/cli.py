@@ -196,7 +196,8 @@ def keys_list() -> None:
             table.add_row(str(k.id), k.prefix, k.role, k.facility_code or "", k.label or "",
                           *(t.isoformat(timespec="seconds") if t else "" for t in
                             (k.created_at, k.expires_at, k.last_used_at, k.revoked_at)))
-        Console().print(table)
+        # Piped or captured output is read by scripts: wide enough that no value is cut to fit 80 columns.
+        Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
 @keys_app.command("rotate")

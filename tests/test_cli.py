@@ -250,7 +250,7 @@ def test_a_revoked_key_stops_authenticating(db_file: Path) -> None:
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "key_revoked"
     (row,) = [cells for cells in _table_rows(run("keys", "list").stdout) if cells[1] == key.split("_")[1]]
-    assert row[6] != ""  # the revoked column
+    assert row[8] != ""  # the revoked column
 
 
 def test_revoking_an_unknown_key_exits_2(db_file: Path) -> None:
