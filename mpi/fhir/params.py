@@ -171,8 +171,6 @@ def date_prefixed(value: str, *, name: str) -> tuple[str, str]:
     return prefix, text
 
 
-
-
 def types(values: Sequence[str], *, allowed: Sequence[str]) -> frozenset[str] | None:
     """``_type``: every value's comma-separated types together (repeats are a union, not the last one)."""
     if not values:
