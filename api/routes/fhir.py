@@ -316,8 +316,8 @@ def _segmentation(request: Request, reader: Reader) -> Segmentation:
     policy: SensitivityPolicy = request.app.state.sensitivity
     glass = BreakGlass.parse(unquote(request.headers.get(BREAK_GLASS_HEADER, "")))
     viewer = Viewer(
-        facility_code=reader.facility_code, purpose=reader.purpose, granted=policy.granted_to(reader.facility_code),
-        break_glass=glass,
+        facility_code=reader.facility_code, purpose=reader.purpose,
+        granted=policy.granted_to(reader.facility_code, reader.granted), break_glass=glass,
     )  # fmt: skip
     return Segmentation(policy, viewer)
 
