@@ -61,6 +61,7 @@ class Category(StrEnum):
 
 
 ALL_CATEGORIES: Final = frozenset(Category)
+_CATEGORY_NAMES: Final = frozenset(c.value for c in Category)
 
 ICD_RANGES: Final[Mapping[Category, tuple[tuple[str, str], ...]]] = {
     Category.HIV: (("B20", "B24"), ("Z21", "Z21"), ("R75", "R75"), ("Z206", "Z206"), ("Z717", "Z717"),
@@ -230,6 +231,11 @@ class BreakGlass:
         return cls(reason=text)
 
 
+def parse_categories(text: str) -> frozenset[Category]:
+    """``hiv,tb`` -> the categories; an unknown name is a :class:`ValueError` naming the valid ones."""
+    return _categories(text)
+
+
 def _categories(text: str) -> frozenset[Category]:
     names = [c.strip().lower() for c in text.split(",") if c.strip()]
     unknown = [n for n in names if n not in {c.value for c in Category}]
@@ -261,8 +267,11 @@ class SensitivityPolicy:
             granted[facility.strip()] = _categories(names)
         return cls(categories=_categories(categories), break_glass_purposes=purposes, grants=MappingProxyType(granted))
 
-    def granted_to(self, facility_code: str | None) -> frozenset[Category]:
-        return self.grants.get(facility_code or "", frozenset())
+    def granted_to(self, facility_code: str | None, key_grants: Iterable[str] = ()) -> frozenset[Category]:
+        """Categories a reader may reveal with a typed reason: its facility's (``MPI_SENSITIVE_GRANTS``) and
+        its own key's (``mpi keys grant``)."""
+        own = frozenset(Category(g) for g in key_grants if g in _CATEGORY_NAMES)
+        return self.grants.get(facility_code or "", frozenset()) | own
 
 
 @dataclass(frozen=True, slots=True)

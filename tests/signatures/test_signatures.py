@@ -260,3 +260,21 @@ def test_cli_registers_lists_removes_and_ingest_reports(
     assert removed.exit_code == 0, removed.output
     assert "74001" not in runner.invoke(cli, ["facilities", "certificates", "list"]).output
     assert "74001" in runner.invoke(cli, ["facilities", "certificates", "list", "--removed"]).output
+
+
+def test_synth_sign_gives_files_that_verify_once_the_certificates_are_registered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    out = tmp_path / "province"
+    made = runner.invoke(cli, ["synth", "--persons", "6", "--seed", "3", "--out", str(out), "--sign"])
+    assert made.exit_code == 0, made.output
+    certificates = sorted((out / "certificates").glob("[0-9]*.pem"))
+    assert certificates and (out / "certificates" / "ca.pem").is_file()
+    assert not [p for p in (out / "certificates").iterdir() if b"PRIVATE KEY" in p.read_bytes()]
+    for pem in certificates:
+        assert runner.invoke(cli, ["facilities", "certificates", "add", pem.stem, str(pem)]).exit_code == 0
+    report = json.loads(runner.invoke(cli, ["ingest", str(out / "xml"), "--json", "--workers", "1"]).stdout)
+    assert report["totals"]["signatures"] == {"valid": report["totals"]["files"]}
