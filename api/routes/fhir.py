@@ -516,8 +516,12 @@ async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
         offset, count, total = int(state["o"]), int(state["c"]), state.get("t")
         systems = frozenset(state["d"]) if state.get("d") is not None else None
     else:
-        with read.engine.connect() as conn:
-            result, systems = _find(conn, linker, params, read.segmentation)
+        try:
+            with read.engine.connect() as conn:
+                result, systems = _find(conn, linker, params, read.segmentation)
+        except MPIError as exc:  # a search refused (too broad, a bad value) is audited like any refused read
+            read.refused(exc)
+            raise
         ranked, offset, count = _ranked(result), 0, params.count
         truncated = result.truncated or len(ranked) > SEARCH_LIMIT
         ranked = ranked[:SEARCH_LIMIT]

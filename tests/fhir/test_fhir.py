@@ -300,7 +300,7 @@ def test_search_pages_with_signed_cursors_and_summary_count(
 
 
 def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
-    store: Store, client: TestClient, auth: KeyFactory
+    store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
 ) -> None:
     """ITI-78 parameters, each against what the store holds, AND/OR, :exact, date prefixes; a search that
     completes no blocking key of the matcher is refused, naming the combinations that are accepted."""
@@ -386,6 +386,11 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
         "parameter 'address-city' was ignored: not supported here",
         "parameter 'address-postalcode' was ignored: not supported here",
     ]
+    # each refused search is audited as such (the one audited-read path)
+    admin = auth(Role.ADMIN, None, purpose=None)
+    events = client.get("/api/v1/audit", params={"actor": key_actor(headers, app), "limit": 500}, headers=admin)
+    refusals = sorted((e["action"], e["outcome"]) for e in events.json()["entries"] if e["outcome"] != "ok")
+    assert refusals == [("fhir.search", "invalid")] * 4 + [("fhir.search", "not_found")]
 
 
 def test_mothers_maiden_name_is_shown_and_searchable(store: Store, client: TestClient, auth: KeyFactory) -> None:
