@@ -437,8 +437,11 @@ PATIENT_PARAMETERS: Final = ("_id", "identifier", *pdq.DEMOGRAPHIC_PARAMETERS)
 
 @router.get("/Patient", summary="Patient search (IHE PDQm ITI-78)")
 async def patient_search(request: Request, read: SearchRead, linker: LinkerDep) -> Response:
-    """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs) or ``family`` + ``given`` + ``birthdate``
-    (+ ``gender``); paged with ``_count`` and ``next`` / ``previous`` links; ``_summary=count``."""
+    """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs; ``system|`` names the identifier domains to
+    show) and the demographic parameters of :mod:`mpi.fhir.pdq` (``family``, ``given``, ``birthdate``,
+    ``gender``, ``telecom``, ``address``, ``address-state``, ``address-country``, ``mothersMaidenName``,
+    ``active``; ``:exact``) under its minimal-criteria rule; paged with ``_count`` and ``next`` / ``previous``
+    links; ``_summary=count``."""
     return await _search(request, read, linker)
 
 
