@@ -299,6 +299,19 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     assert "entry" not in zero and zero["total"] == len(everyone)
 
 
+def test_a_search_matching_more_than_it_lists_says_so(
+    store: Store, client: TestClient, auth: KeyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routes import fhir as routes
+
+    monkeypatch.setattr(routes, "SEARCH_LIMIT", 2)
+    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b)
+    query = {"identifier": ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])}
+    body, _ = _bundle(client.get("/fhir/Patient", params=query, headers=headers))
+    assert len(_matches(body)) == 2 and "total" not in body
+    assert _warnings(body) == ["more Patients match than the 2 best listed: narrow the search"]
+
+
 def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
     store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
 ) -> None:
