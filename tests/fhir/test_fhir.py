@@ -306,7 +306,7 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
     """ITI-78 parameters, each against what the store holds, AND/OR, :exact, date prefixes; a search that
     completes no blocking key of the matcher is refused, naming the combinations that are accepted."""
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = str(_person(client, headers, store))
     patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     family, *given = s.name.split()
@@ -376,7 +376,7 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
 
 
 def test_mothers_maiden_name_is_shown_and_searchable(store: Store, client: TestClient, auth: KeyFactory) -> None:
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     x8 = content_tables["XML8"]
     with store.engine.connect() as conn:  # a child whose record summary names the mother
         row = conn.execute(
@@ -882,8 +882,8 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
         return labels(read)
 
     redacted = ("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "REDACTED")
-    assert redacted in everywhere(auth(Role.CLINICIAN, other))
-    assert {c for _, c in everywhere(auth(Role.CLINICIAN, row.facility_code))} >= {"R", "HIV"}
+    assert redacted in everywhere(auth(Role.CLINICIAN, other, purpose="TREAT"))
+    assert {c for _, c in everywhere(auth(Role.CLINICIAN, row.facility_code, purpose="TREAT"))} >= {"R", "HIV"}
     revealed = everywhere(glass)
     assert redacted not in revealed and ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in revealed
 
