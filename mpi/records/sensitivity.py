@@ -359,23 +359,36 @@ class Segmentation:
         """Decisions over every current encounter of a person's cluster."""
         return self.of_encounters(conn, conn.execute(current_encounters(person.cluster)))
 
+    def withheld_among(self, conn: Connection, encounter_ids: Iterable[int]) -> frozenset[int]:
+        """Which of these encounters are withheld from this reader (a search must not find a person by what
+        only a withheld encounter recorded)."""
+        ids = sorted(set(encounter_ids))
+        return self.of_encounters(conn, _heads(conn, ids)).withheld_ids if ids else frozenset()
+
     def check(self, conn: Connection, encounter_id: int) -> Decision:
         """The decision for one encounter; :class:`Withheld` when it is withheld from this reader."""
-        head = conn.execute(
-            select(encounters.c.id, encounters.c.facility_code, encounters.c.tables, xml1.c.ma_benh_chinh,
-                   xml1.c.ma_benh_kt)
-            .join(xml1, (xml1.c.encounter_id == encounters.c.id) & (xml1.c.row_no == 1))
-            .where(encounters.c.id == encounter_id)
-        ).first()  # fmt: skip
-        if head is None:
+        heads = _heads(conn, [encounter_id])
+        if not heads:
             return Decision(Disclosure.OPEN, frozenset())
-        decision = self.decide(classify_encounters(conn, [head])[encounter_id])
+        decision = self.decide(classify_encounters(conn, heads)[encounter_id])
         if not decision.visible:
             raise Withheld(
                 "this encounter holds sensitive data withheld from your facility; a break-glass access with a "
                 "typed reason (purpose ETREAT, or a key granted the category) reveals it"
             )
         return decision
+
+
+def _heads(conn: Connection, encounter_ids: list[int]) -> list[Any]:
+    """The head rows :func:`classify_encounters` reads, by encounter id."""
+    return list(
+        conn.execute(
+            select(encounters.c.id, encounters.c.facility_code, encounters.c.tables, xml1.c.ma_benh_chinh,
+                   xml1.c.ma_benh_kt)
+            .join(xml1, (xml1.c.encounter_id == encounters.c.id) & (xml1.c.row_no == 1))
+            .where(encounters.c.id.in_(encounter_ids))
+        )
+    )  # fmt: skip
 
 
 def security_labels(categories: Iterable[Category]) -> list[dict[str, str]]:

@@ -353,6 +353,20 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
     # identifier narrowed by demographics
     assert ids(("identifier", s.cccd), ("family", family)) == [person]
     assert ids(("identifier", s.cccd), ("family", f"{family}x")) == []
+    # identifier domains to return (PDQm 3.78.4.1.2.3): the Patient must hold one, and shows only those
+    body, _ = _bundle(client.get("/fhir/Patient", params=[("identifier", s.cccd), ("identifier", f"{sid.BHXH}|")],
+                                 headers=headers))  # fmt: skip
+    (shown,) = _matches(body)
+    assert [(i["system"], i["value"]) for i in shown["identifier"]] == [(sid.BHXH, s.bhxh)]
+    both = [*by_family_day, ("identifier", f"{sid.CCCD}|,{sid.PERSON}|")]
+    (mine,) = [r for r in _matches(_bundle(client.get("/fhir/Patient", params=both, headers=headers))[0])
+               if r["id"] == person]  # fmt: skip
+    assert {i["system"] for i in mine["identifier"]} == {sid.CCCD, sid.PERSON}
+    unknown = client.get("/fhir/Patient", params=[*by_family_day, ("identifier", "urn:oid:1.2.3|")], headers=headers)
+    outcome = OperationOutcome.model_validate(_json(unknown, 404))
+    assert (outcome.issue[0].severity, outcome.issue[0].code, outcome.issue[0].diagnostics) == (
+        "warning", "not-found", "targetSystem not found"
+    )  # fmt: skip
 
     def refused(*pairs: tuple[str, str]) -> str:
         response = client.get("/fhir/Patient", params=list(pairs), headers=headers)
@@ -883,6 +897,20 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
 
     redacted = ("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "REDACTED")
     assert redacted in everywhere(auth(Role.CLINICIAN, other, purpose="TREAT"))
+    # nor does a search find the person by what only a withheld encounter recorded (the clinic's MA_BN)
+    with store.engine.connect() as conn:
+        codes_at = conn.execute(
+            select(L.sources.c.patient_code, func.count(), func.count(x6.c.encounter_id))
+            .outerjoin(x6, x6.c.encounter_id == L.sources.c.encounter_id)
+            .where(L.sources.c.facility_code == row.facility_code, L.sources.c.patient_code.is_not(None))
+            .group_by(L.sources.c.patient_code)
+        ).all()
+    only_hiv = [c for c, records, hiv in codes_at if records == hiv]
+    assert only_hiv, "the province should have an HIV clinic patient code recorded only on HIV care visits"
+    token = f"{sid.facility_patient_system(row.facility_code)}|{only_hiv[0]}"
+    elsewhere, at_clinic = auth(Role.CLINICIAN, other, purpose="TREAT"), own_headers
+    assert _matches(_bundle(client.get("/fhir/Patient", params={"identifier": token}, headers=elsewhere))[0]) == []
+    assert len(_matches(_bundle(client.get("/fhir/Patient", params={"identifier": token}, headers=at_clinic))[0])) == 1
     assert {c for _, c in everywhere(auth(Role.CLINICIAN, row.facility_code, purpose="TREAT"))} >= {"R", "HIV"}
     revealed = everywhere(glass)
     assert redacted not in revealed and ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in revealed
