@@ -14,8 +14,8 @@ from sqlalchemy import select
 from mpi.audit.models import AuditEvent
 from mpi.keys import Role, create_key
 from mpi.store import session_scope
-from tests.api.conftest import KeyFactory
 from tests.api.test_sensitive import REASON, _store
+from tests.support import KeyFactory
 
 events = AuditEvent.__table__  # type: ignore[attr-defined]
 

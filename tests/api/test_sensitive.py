@@ -13,7 +13,7 @@ from mpi.audit.models import AuditEvent
 from mpi.keys import Role
 from mpi.records.sensitivity import SensitivityPolicy
 from tests import builders as b
-from tests.api.conftest import KeyFactory
+from tests.support import KeyFactory
 
 events = AuditEvent.__table__  # type: ignore[attr-defined]
 REASON = "Cấp cứu: hôn mê, cần biết thuốc đang dùng"

@@ -27,7 +27,8 @@ from fhirpy import SyncFHIRClient
 from mpi.fhir import identifiers as sid
 from mpi.keys import Role
 from tests.fhir.conformance import check
-from tests.records.conftest import KeyFactory, Store
+from tests.plugins.province import Store
+from tests.support import KeyFactory
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def base(app: FastAPI, free_tcp_port: int) -> Iterator[str]:
 
 
 def _headers(auth: KeyFactory, facility: str) -> dict[str, str]:
-    return auth(Role.CLINICIAN, facility)
+    return auth(Role.CLINICIAN, facility, purpose="TREAT")
 
 
 def _fhirpy(base: str, headers: dict[str, str]) -> SyncFHIRClient:

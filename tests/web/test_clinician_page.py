@@ -15,32 +15,35 @@ from sqlalchemy import select
 
 from api.app import create_app
 from mpi.audit.models import AuditEvent
+from mpi.identity.online import OnlineLinker
 from mpi.ingest import ingest_file
 from mpi.keys import Role, create_key
 from mpi.records import encounter_detail
 from mpi.settings import Settings
 from mpi.store import Encounter, open_store, session_scope
 from tests import builders as b
-from tests.conftest import TEST_SECRET
-from tests.records.province import Province, ingest_province, province
+from tests.plugins.province import ProvinceTemplates
+from tests.records.province import Province
+from tests.support import TEST_SECRET
 from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, Province]]:
-    prov = province(tmp_path_factory.mktemp("province"))
-    settings = Settings(
-        env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path_factory.mktemp('web')}/store.sqlite3"
-    )
-    engine = open_store(settings.database_url)
-    linker = ingest_province(engine, prov, settings)
+def site(
+    tmp_path_factory: pytest.TempPathFactory, province_templates: ProvinceTemplates
+) -> Iterator[tuple[str, Settings, Province]]:
+    url = province_templates.copy(tmp_path_factory.mktemp("web") / "store.sqlite3")
+    settings = Settings(env="test", secret_key=TEST_SECRET, database_url=url)
+    engine = open_store(url)
+    linker = OnlineLinker.from_settings(settings)
+    linker.warm(engine)
     for facility, hoso in (("74001", b.outpatient("LKWEB1", "74001")), ("74002", b.hiv_visit("LKWEB2", "74002"))):
         ingest_file(engine=engine, data=b.envelope([hoso], facility=facility), submitter="cli", linker=linker)
     engine.dispose()
     with serve(create_app(settings)) as base:
-        yield base, settings, prov
+        yield base, settings, province_templates.data
 
 
 def test_clinician_searches_opens_the_timeline_and_reads_drugs_and_lab_results(
