@@ -306,7 +306,7 @@ def test_a_search_matching_more_than_it_lists_says_so(
     from api.routes import fhir as routes
 
     monkeypatch.setattr(routes, "SEARCH_LIMIT", 2)
-    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b)
+    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b, purpose="TREAT")
     query = {"identifier": ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])}
     body, _ = _bundle(client.get("/fhir/Patient", params=query, headers=headers))
     assert len(_matches(body)) == 2 and "total" not in body
