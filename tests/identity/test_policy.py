@@ -17,7 +17,7 @@ from mpi.ingest import ingest_file
 from mpi.settings import Settings
 from mpi.store import open_store
 from tests.builders import envelope, outpatient
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
 
 THRESHOLDS = Thresholds(auto=0.99, review=0.30)
 MOTHER = {"HO_TEN": "TRẦN THỊ MINH THƯ", "SO_CCCD": "074190001234", "NGAY_SINH": "199005150000", "GIOI_TINH": "2"}
