@@ -318,3 +318,12 @@ def test_reject_policy_through_the_route_and_the_command_line(
     report = json.loads(ingested.stdout)
     assert report["totals"]["errors_by_code"] == {"signature_rejected": 1}
     assert report["totals"]["encounters"]["rejected"] == 1 and report["totals"]["encounters"]["accepted"] == 0
+
+
+def test_without_a_certificate_in_keyinfo_every_registered_certificate_is_tried(pki: PKI) -> None:
+    signed = _signed(pki.facility)
+    start, end = signed.index(b"<ds:KeyInfo>"), signed.index(b"</ds:KeyInfo>") + len(b"</ds:KeyInfo>")
+    bare = signed[:start] + signed[end:]  # KeyInfo is outside SignedInfo: the signature stays intact
+    assert _check(bare, pki.other, pki.facility) == ("valid", None)
+    assert _check(bare, pki.other) == ("invalid", "signature_mismatch")
+    assert _check(tamper_one_byte(bare), pki.other, pki.facility) == ("invalid", "digest_mismatch")
