@@ -244,22 +244,24 @@ def _refresh(conn: Connection, con: duckdb.DuckDBPyConnection, old: _Marks, new:
         known = _count(con, "SELECT count(*) FROM enc_seen")
         if known + _count_new(conn, "encounter", old.encounter_max, new.encounter_max) != new.encounter_count:
             changed.update(_missing(conn, con, "encounter", "enc_seen", old.encounter_max))
+        changed = {i for i in changed if i <= old.encounter_max}  # newer ones are read by their id range
         raw = [_columns(conn, _ENCOUNTERS.format(where="e.id > :after AND e.id <= :upto"),
                         {"after": old.encounter_max, "upto": new.encounter_max})]  # fmt: skip
         raw += [
             _columns(conn, _ENCOUNTERS.format(where=f"e.id IN ({_id_list(ids)})")) for ids in _chunks(sorted(changed))
         ]
-        for table in raw:
+        for i, table in enumerate(raw):
             con.register("enc_raw", table)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE enc_new AS {_enc_select('enc_raw')}")
+            verb = "CREATE OR REPLACE TEMP TABLE enc_new AS" if i == 0 else "INSERT INTO enc_new"
+            con.execute(f"{verb} {_enc_select('enc_raw')}")
             con.unregister("enc_raw")
-            con.execute("""
-                DELETE FROM enc WHERE id IN (SELECT id FROM enc_new) OR EXISTS (
-                    SELECT 1 FROM enc_new n WHERE n.is_current AND n.facility_code = enc.facility_code
-                                               AND n.ma_lk = enc.ma_lk)
-            """)
-            con.execute("INSERT INTO enc SELECT * EXCLUDE (is_current) FROM enc_new WHERE is_current")
-            con.execute("INSERT INTO enc_seen SELECT id FROM enc_new WHERE id NOT IN (SELECT id FROM enc_seen)")
+        con.execute("""
+            DELETE FROM enc WHERE id IN (SELECT id FROM enc_new) OR EXISTS (
+                SELECT 1 FROM enc_new n WHERE n.is_current AND n.facility_code = enc.facility_code
+                                           AND n.ma_lk = enc.ma_lk)
+        """)
+        con.execute("INSERT INTO enc SELECT * EXCLUDE (is_current) FROM enc_new WHERE is_current")
+        con.execute("INSERT INTO enc_seen SELECT DISTINCT id FROM enc_new WHERE id NOT IN (SELECT id FROM enc_seen)")
         # submissions: new ones, the ones still being received, and rows committed late
         sub_ids = [int(r[0]) for r in con.execute("SELECT id FROM sub WHERE outcome = 'processing'").fetchall()]
         known = _count(con, "SELECT count(*) FROM sub")
