@@ -30,6 +30,7 @@ from api.routes import (
     steward,
     submissions,
 )
+from api.web import admin as admin_web
 from api.web import clinician
 from api.web import reports as reports_page
 from api.web import steward as steward_web
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(clinician.router)
     app.include_router(steward_web.router)
+    app.include_router(admin_web.router)
     app.include_router(review.router)
     app.include_router(steward.router)
     app.include_router(steward.events_router)

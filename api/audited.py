@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Annotated, Any, Final
+from typing import Any, Final
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
@@ -92,8 +92,9 @@ _OUTCOMES: Final[dict[int, str]] = {403: "denied", 404: "not_found", 409: "confl
 
 def reader_of(principal: Principal, purpose: str | None) -> Reader:
     return Reader(
-        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=purpose
-    )
+        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code,
+        purpose=purpose, granted=principal.grants,
+    )  # fmt: skip
 
 
 def check_purpose(principal: Principal, purposes: Purposes, claimed: str) -> str:
@@ -193,7 +194,7 @@ class AuditedRead:
     def segmentation(self) -> Segmentation:
         viewer = Viewer(
             facility_code=self.reader.facility_code, purpose=self.reader.purpose,
-            granted=self.policy.granted_to(self.reader.facility_code),
+            granted=self.policy.granted_to(self.reader.facility_code, self.reader.granted),
             break_glass=self.break_glass,
         )  # fmt: skip
         return Segmentation(self.policy, viewer)
@@ -270,22 +271,3 @@ def audited_read(action: str, purposes: Purposes) -> Callable[..., AuditedRead]:
 
     dependency.__name__ = f"audited_read_{action.replace('.', '_')}"
     return dependency
-
-
-def _clinical_reader(
-    request: Request,
-    principal: Principal = Depends(_principal),
-    engine: Engine = Depends(_engine),
-) -> Reader:
-    read = open_read(
-        engine=engine, principal=principal, purposes=CLINICAL, claimed=request.headers.get(PURPOSE_HEADER, ""),
-        action="read", resource=route_resource(request), policy=request.app.state.sensitivity,
-    )  # fmt: skip
-    throttle(request, principal, engine)
-    return read.reader
-
-
-ReaderDep = Annotated[Reader, Depends(_clinical_reader)]
-"""A clinician with a valid clinical purpose, refusals audited, for routes that still write their own
-event with :func:`mpi.audit.log.record_read` (the FHIR routes' paged searches). New routes use
-:func:`audited_read`."""

@@ -30,7 +30,8 @@ from mpi.identity import links as L
 from mpi.keys import Role
 from mpi.store.content import content_tables
 from tests.fhir.conformance import check
-from tests.records.conftest import KeyFactory, Store, key_actor
+from tests.plugins.province import Store
+from tests.support import KeyFactory, key_actor
 
 FHIR_JSON = "application/fhir+json"
 GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
@@ -131,7 +132,12 @@ def test_metadata_declares_what_is_supported_and_instantiates_the_ihe_actors(cli
     assert [i["code"] for i in patient["interaction"]] == ["read", "search-type"]
     assert [o["name"] for o in patient["operation"]] == ["match", "everything", "ihe-pix"]
     params = {p["name"]: p for p in patient["searchParam"]}
-    assert set(params) == {"_id", "identifier", "family", "given", "birthdate", "gender"}
+    assert set(params) == {
+        "_id", "identifier", "family", "given", "birthdate", "gender", "telecom", "address", "address-state",
+        "address-country", "mothersMaidenName", "active",
+    }  # fmt: skip
+    assert params["mothersMaidenName"]["definition"].endswith("/patient-extensions-Patient-mothersMaidenName")
+    assert "family + birthdate=YYYY-MM-DD" in patient["documentation"]
     assert all(p["definition"].startswith("http://hl7.org/fhir/SearchParameter/") for p in params.values())
     assert sid.CCCD in params["identifier"]["documentation"]
     assert all([i["code"] for i in r["interaction"]] == ["read"] for r in by_type.values())
@@ -148,7 +154,7 @@ def test_patient_read_one_official_name_identifiers_told_apart_meta_and_etag(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     response = client.get(f"/fhir/Patient/{person}", headers=headers)
     body = _json(response)
@@ -204,7 +210,7 @@ def test_name_rules_official_form_variants_and_former_names() -> None:
 
 def test_token_search_semantics_ids_comma_ors_and_errors(store: Store, client: TestClient, auth: KeyFactory) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     (ma_bn,) = _identifiers(patient, sid.facility_patient_system(s.facility_a))
@@ -239,8 +245,8 @@ def test_token_search_semantics_ids_comma_ors_and_errors(store: Store, client: T
         return _outcome(client.get("/fhir/Patient", params=params, headers=headers), status, issue)
 
     assert error(400, "too-costly", identifier=f"{sid.CCCD}|") == "search_too_broad"
-    assert error(400, "invalid", family=family) == "parameter_invalid"
-    assert error(400, "invalid", family=family, given=given, birthdate=f"gt{s.birth_date}") == "parameter_invalid"
+    assert error(400, "too-costly", family=family) == "search_too_broad"
+    assert error(400, "invalid", family=family, given=given, birthdate=f"ap{s.birth_date}") == "parameter_invalid"
     assert error(400, "invalid", family=family, given=given, birthdate="05/03/1990") == "parameter_invalid"
     assert error(400, "invalid", _count="many", identifier=s.cccd) == "parameter_invalid"
     assert error(400, "invalid") == "parameter_invalid"
@@ -258,7 +264,7 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     query = {"identifier": ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])}
     body, _ = _bundle(client.get("/fhir/Patient", params=query, headers=headers))
     everyone = [r["id"] for r in _matches(body)]
@@ -285,13 +291,129 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     cursor = parse_qs(urlsplit(_link(opening, "next") or "").query)["_page"][0]
     tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
     assert _outcome(client.get("/fhir/Patient", params={"_page": tampered}, headers=headers), 400) == "cursor_invalid"
-    other = auth(Role.CLINICIAN, s.facility_b)
+    other = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     assert _outcome(client.get("/fhir/Patient", params={"_page": cursor}, headers=other), 400) == "cursor_invalid"
 
     counted = _json(client.get("/fhir/Patient", params={**query, "_summary": "count"}, headers=headers))
     assert "entry" not in counted and counted["total"] == len(everyone)
     zero = _json(client.get("/fhir/Patient", params={**query, "_count": "0"}, headers=headers))
     assert "entry" not in zero and zero["total"] == len(everyone)
+
+
+def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
+    """ITI-78 parameters, each against what the store holds, AND/OR, :exact, date prefixes; a search that
+    completes no blocking key of the matcher is refused, naming the combinations that are accepted."""
+    s = store.province.scenario
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
+    person = str(_person(client, headers, store))
+    patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+    family, *given = s.name.split()
+    address = next(a for a in patient["address"] if a.get("text") and a.get("state"))
+    from linkage.normalise.provinces import PROVINCES_2025, PROVINCES_PRE_2025
+
+    province = PROVINCES_2025.get(address["state"]) or PROVINCES_PRE_2025[address["state"]]
+    day = s.birth_date
+
+    def ids(*pairs: tuple[str, str]) -> list[str]:
+        body, _ = _bundle(client.get("/fhir/Patient", params=list(pairs), headers=headers))
+        return [r["id"] for r in _matches(body)]
+
+    by_family_day = (("family", family), ("birthdate", day))
+    assert person in ids(*by_family_day)  # PDQm: birthdate + family
+    assert person in ids(("given", given[-1]), ("birthdate", day))
+    assert person in ids(("given", " ".join(given)), ("birthdate", day))  # a run of the given names
+    assert person in ids(("family", family.upper()), ("given", given[-1]), ("birthdate", day[:4]))  # a year
+    assert person in ids(("telecom", s.phone)) and person in ids(("telecom", f"phone|{s.phone}"))
+    assert person not in ids(("telecom", f"email|{s.phone}"), *by_family_day)
+    gender = patient["gender"]
+    other = "female" if gender == "male" else "male"
+    assert person in ids(*by_family_day, ("gender", gender))  # PDQm: family + gender (with the birth date)
+    assert person not in ids(*by_family_day, ("gender", other))
+    assert person in ids(*by_family_day, ("gender", f"{other},{gender}"))  # comma: OR
+    # date prefixes and AND of repeats
+    assert person in ids(("family", family), ("given", given[-1]), ("birthdate", day[:4]), ("birthdate", f"ge{day}"))
+    assert person not in ids(*by_family_day, ("birthdate", f"lt{day}"))
+    assert person in ids(*by_family_day, ("birthdate", f"ne{int(day[:4]) + 1}"))
+    # address, state (code or name, before or after 2025), country
+    words = address["text"].split()
+    assert person in ids(*by_family_day, ("address", " ".join(words[-2:])))
+    assert person in ids(*by_family_day, ("address-state", province.lower()))
+    assert person in ids(*by_family_day, ("address-state", address["state"]))
+    assert person not in ids(*by_family_day, ("address-state", "Không Có Tỉnh"))
+    assert person in ids(*by_family_day, ("address-country", "Việt Nam"))
+    assert person in ids(*by_family_day, ("address-country:exact", "VN"))
+    assert person not in ids(*by_family_day, ("address-country", "Lào"))
+    # :exact compares as recorded
+    recorded_family = patient["name"][0]["family"]
+    assert person in ids(("family:exact", recorded_family), ("birthdate", day))
+    assert person not in ids(("family:exact", recorded_family.swapcase()), ("birthdate", day))
+    assert person in ids(*by_family_day, ("active", "true")) and ids(*by_family_day, ("active", "false")) == []
+    # identifier narrowed by demographics
+    assert ids(("identifier", s.cccd), ("family", family)) == [person]
+    assert ids(("identifier", s.cccd), ("family", f"{family}x")) == []
+    # identifier domains to return (PDQm 3.78.4.1.2.3): the Patient must hold one, and shows only those
+    body, _ = _bundle(client.get("/fhir/Patient", params=[("identifier", s.cccd), ("identifier", f"{sid.BHXH}|")],
+                                 headers=headers))  # fmt: skip
+    (shown,) = _matches(body)
+    assert [(i["system"], i["value"]) for i in shown["identifier"]] == [(sid.BHXH, s.bhxh)]
+    both = [*by_family_day, ("identifier", f"{sid.CCCD}|,{sid.PERSON}|")]
+    (mine,) = [r for r in _matches(_bundle(client.get("/fhir/Patient", params=both, headers=headers))[0])
+               if r["id"] == person]  # fmt: skip
+    assert {i["system"] for i in mine["identifier"]} == {sid.CCCD, sid.PERSON}
+    unknown = client.get("/fhir/Patient", params=[*by_family_day, ("identifier", "urn:oid:1.2.3|")], headers=headers)
+    outcome = OperationOutcome.model_validate(_json(unknown, 404))
+    assert (outcome.issue[0].severity, outcome.issue[0].code, outcome.issue[0].diagnostics) == (
+        "warning", "not-found", "targetSystem not found"
+    )  # fmt: skip
+
+    def refused(*pairs: tuple[str, str]) -> str:
+        response = client.get("/fhir/Patient", params=list(pairs), headers=headers)
+        outcome = OperationOutcome.model_validate(_json(response, 400))
+        assert outcome.issue[0].code == "too-costly"
+        return str(outcome.issue[0].diagnostics)
+
+    message = refused(("given", given[-1]))  # a bare given name would list a province's Ans
+    assert "family + birthdate=YYYY-MM-DD" in message and "telecom" in message
+    refused(("family", family), ("gender", gender))  # family + gender alone: a large share of the province
+    refused(("family", family), ("birthdate", day[:4]))  # a year is not a day
+    refused(("address-state", province))
+    # what is not supported is ignored and said so
+    unsupported = [*by_family_day, ("address-city", "x"), ("address-postalcode", "650000")]
+    body, _ = _bundle(client.get("/fhir/Patient", params=unsupported, headers=headers))
+    assert person in [r["id"] for r in _matches(body)]
+    assert sorted(_warnings(body)) == [
+        "parameter 'address-city' was ignored: not supported here",
+        "parameter 'address-postalcode' was ignored: not supported here",
+    ]
+
+
+def test_mothers_maiden_name_is_shown_and_searchable(store: Store, client: TestClient, auth: KeyFactory) -> None:
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
+    x8 = content_tables["XML8"]
+    with store.engine.connect() as conn:  # a child whose record summary names the mother
+        row = conn.execute(
+            select(x8.c.ho_ten_me, L.sources.c.person_id)
+            .join(L.sources, L.sources.c.encounter_id == x8.c.encounter_id)
+            .where(x8.c.ho_ten_me.is_not(None))
+            .limit(1)
+        ).one()
+        person = L.current_person(conn, int(row.person_id))
+    patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+    (mother,) = [e["valueString"] for e in patient["extension"] if e["url"].endswith("patient-mothersMaidenName")]
+    assert mother == " ".join(row.ho_ten_me.split())
+    name = patient["name"][0]
+    day = patient["birthDate"]
+    assert len(day) == 10
+
+    def ids(**params: str) -> list[str]:
+        body, _ = _bundle(client.get("/fhir/Patient", params=params, headers=headers))
+        return [r["id"] for r in _matches(body)]
+
+    assert str(person) in ids(family=name["family"], birthdate=day, mothersMaidenName=mother.split()[0])
+    assert str(person) in ids(family=name["family"], birthdate=day, mothersMaidenName=mother.upper())
+    assert str(person) not in ids(family=name["family"], birthdate=day, mothersMaidenName=f"{mother} Khác")
 
 
 # --- $match (PDQm ITI-119) ------------------------------------------------------------------------------
@@ -301,7 +423,7 @@ def test_match_graded_scored_count_bare_patient_and_only_certain(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
 
     def parameters(patient: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -357,7 +479,7 @@ def test_everything_is_a_paged_searchset_whose_references_all_resolve(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     url = f"/fhir/Patient/{person}/$everything"
     first, _ = _bundle(client.get(url, params={"_count": "3"}, headers=headers))
@@ -417,7 +539,7 @@ def _references(value: Any) -> list[str]:
 def test_everything_filters_care_overlap_since_types_and_post(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
-    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b)
+    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b, purpose="TREAT")
     x1 = content_tables["XML1"]
     with store.engine.connect() as conn:  # a stay of several days, and its person
         rows = conn.execute(
@@ -464,7 +586,7 @@ def test_reads_of_unknown_superseded_or_malformed_ids_and_interactions(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     encounter = next(r for r in _all_pages(client, headers, f"/fhir/Patient/{person}/$everything", _count="200")
                      if r["resourceType"] == "Encounter")  # fmt: skip
@@ -508,7 +630,7 @@ def test_ihe_pix_get_form_and_parameters_with_pixm_status_and_issue_codes(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     system_a = sid.facility_patient_system(s.facility_a)
@@ -579,7 +701,7 @@ def test_xml_through_fhir_resources_and_406_for_other_formats(
     from fhir.resources.R4B.patient import Patient
 
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     as_json = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     for extra, params in (({"Accept": "application/fhir+xml"}, {}), ({}, {"_format": "xml"})):
@@ -607,9 +729,9 @@ def test_xml_through_fhir_resources_and_406_for_other_formats(
 def test_errors_are_operation_outcomes_and_api_v1_errors_keep_their_shape(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
-    clinician = auth(Role.CLINICIAN, "33001")
+    clinician = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     no_purpose = auth(Role.CLINICIAN, "33001", purpose=None)
-    steward = auth(Role.STEWARD, None)
+    steward = auth(Role.STEWARD, None, purpose="TREAT")
     unauthenticated = client.get("/fhir/Patient/1")
     assert _outcome(unauthenticated, 401, "login") == "key_missing"
     assert unauthenticated.headers["www-authenticate"] == "Bearer"
@@ -675,7 +797,7 @@ def test_every_resource_of_the_province_conforms(store: Store, bulk_client: Test
     """A sweep over every person: Patient read and all of $everything (newborns with a birth time,
     day-only and timed appointments, imaging results...) against the schema and the invariants."""
     client = bulk_client
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     with store.engine.connect() as conn:
         persons = sorted(int(p) for p in conn.execute(
             select(L.persons.c.id).where(L.persons.c.merged_into_id.is_(None))).scalars())  # fmt: skip
@@ -698,7 +820,7 @@ def test_every_resource_of_the_province_conforms(store: Store, bulk_client: Test
 
 
 def test_merged_person_links_and_open_reviews_as_seealso(store: Store, client: TestClient, auth: KeyFactory) -> None:
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     with store.engine.connect() as conn:
         pair = conn.execute(
             select(L.sources.c.person_id, L.reviews.c.candidate_person_id)
@@ -744,10 +866,10 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
         person = L.current_person(conn, int(row.person_id))
     other = "33001" if row.facility_code != "33001" else "33002"
     url = f"/fhir/Patient/{person}/$everything"
-    hidden = _bundle(client.get(url, params={"_count": "200"}, headers=auth(Role.CLINICIAN, other)))[0]
+    hidden = _bundle(client.get(url, params={"_count": "200"}, headers=auth(Role.CLINICIAN, other, purpose="TREAT")))[0]
     assert str(row.encounter_id) not in {r["id"] for r in _matches(hidden) if r["resourceType"] == "Encounter"}
     assert any("withheld" in w for w in _warnings(hidden))
-    read = client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, other))
+    read = client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, other, purpose="TREAT"))
     assert _outcome(read, 403) == "sensitive_withheld"
 
     glass = {**auth(Role.CLINICIAN, other, purpose="ETREAT"), "X-Break-Glass-Reason": "cap%20cuu%20benh%20nhan"}
@@ -756,8 +878,42 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
     codes = {(c["system"], c["code"]) for c in encounter["meta"]["security"]}
     assert ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R") in codes
     assert ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in codes
-    own = _json(client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, row.facility_code)))
+    own_headers = auth(Role.CLINICIAN, row.facility_code, purpose="TREAT")
+    own = _json(client.get(f"/fhir/Encounter/{row.encounter_id}", headers=own_headers))
     assert {c["code"] for c in own["meta"]["security"]} >= {"R", "HIV"}
+
+    # the Patient says the same wherever it appears: read, search, $everything
+    def labels(patient: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(c["system"], c["code"]) for c in patient.get("meta", {}).get("security", [])}
+
+    def everywhere(headers: dict[str, str]) -> set[tuple[str, str]]:
+        read = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+        (searched,) = _matches(_bundle(client.get("/fhir/Patient", params={"_id": str(person)}, headers=headers))[0])
+        (first,) = [r for r in _matches(_bundle(client.get(url, params={"_count": "1"}, headers=headers))[0])]
+        assert first["resourceType"] == "Patient"
+        assert labels(read) == labels(searched) == labels(first)
+        assert read["meta"]["versionId"] == searched["meta"]["versionId"] == first["meta"]["versionId"]
+        return labels(read)
+
+    redacted = ("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "REDACTED")
+    assert redacted in everywhere(auth(Role.CLINICIAN, other, purpose="TREAT"))
+    # nor does a search find the person by what only a withheld encounter recorded (the clinic's MA_BN)
+    with store.engine.connect() as conn:
+        codes_at = conn.execute(
+            select(L.sources.c.patient_code, func.count(), func.count(x6.c.encounter_id))
+            .outerjoin(x6, x6.c.encounter_id == L.sources.c.encounter_id)
+            .where(L.sources.c.facility_code == row.facility_code, L.sources.c.patient_code.is_not(None))
+            .group_by(L.sources.c.patient_code)
+        ).all()
+    only_hiv = [c for c, records, hiv in codes_at if records == hiv]
+    assert only_hiv, "the province should have an HIV clinic patient code recorded only on HIV care visits"
+    token = f"{sid.facility_patient_system(row.facility_code)}|{only_hiv[0]}"
+    elsewhere, at_clinic = auth(Role.CLINICIAN, other, purpose="TREAT"), own_headers
+    assert _matches(_bundle(client.get("/fhir/Patient", params={"identifier": token}, headers=elsewhere))[0]) == []
+    assert len(_matches(_bundle(client.get("/fhir/Patient", params={"identifier": token}, headers=at_clinic))[0])) == 1
+    assert {c for _, c in everywhere(auth(Role.CLINICIAN, row.facility_code, purpose="TREAT"))} >= {"R", "HIV"}
+    revealed = everywhere(glass)
+    assert redacted not in revealed and ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in revealed
 
 
 @pytest.mark.parametrize("value", ["2024-03-05T08:30", "2024-03-05", "2024"])

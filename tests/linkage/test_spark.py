@@ -1,6 +1,6 @@
 """Splink on Spark (local mode) against Splink on DuckDB: the same model JSON gives the same pairs and clusters.
 
-One Spark session serves the whole test run (`spark` fixture in tests/conftest.py): starting a JVM costs
+One Spark session serves the whole test run (`spark` fixture in tests/plugins/stores.py): starting a JVM costs
 seconds. Records: the synthetic population of `tests.linkage.synthetic` (households, twins, namesakes,
 typos), small enough for CI.
 """

@@ -17,8 +17,8 @@ from api.app import create_app
 from mpi.keys import Role, create_key
 from mpi.reports import build_report
 from mpi.store import session_scope
-from tests.conftest import TEST_SECRET
 from tests.reports.conftest import ReportStore
+from tests.support import TEST_SECRET
 from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 

@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 from api.app import create_app
 from mpi.keys import Role, create_key
 from mpi.store import session_scope
-from tests.conftest import TEST_SECRET
 from tests.reports.conftest import ReportStore
+from tests.support import TEST_SECRET
 
 
 @pytest.fixture
