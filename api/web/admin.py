@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
@@ -58,6 +59,7 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
     context.setdefault("local", lambda t: t.astimezone(LOCAL).strftime("%d/%m/%Y %H:%M"))
     lang = i18n.language(request)
     context.setdefault("label", lambda *keys: _label(lang, *keys))
+    context.setdefault("lang_href", "?" + urlencode({**request.query_params, "lang": "en" if lang == "vi" else "vi"}))
     response = templates.TemplateResponse(request, name, context, status_code=status)
     i18n.remember(request, response)
     return response

@@ -77,6 +77,8 @@ def test_the_patient_access_report_page(app: FastAPI, client: TestClient, reads:
     assert "Nguyễn Văn Tổng hợp" not in page.text and "Không nêu tên nhân viên" in page.text
     english = client.get(f"/web/admin/access?person={person}&lang=en")
     assert "Who looked at this patient" in english.text and "Emergency treatment" in english.text
+    switch = html.fromstring(english.text).get_element_by_id("lang-switch").get("href")
+    assert switch == f"?person={person}&lang=vi"  # switching language keeps the person
     with app.state.engine.connect() as conn:
         viewed = conn.execute(select(events).where(events.c.action == "access_report").order_by(events.c.id)).all()
     assert [(e.actor, e.person_id, e.purpose) for e in viewed] == [(f"key:{admin_id}", person, "PATRQT")] * 2

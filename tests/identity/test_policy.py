@@ -102,7 +102,7 @@ PAIRS = {
 class _Separate:
     """An identity step that puts each encounter on its own person (what relink then works on)."""
 
-    def __call__(self, *, connection: Any, encounter_id: int, encounter: Any) -> dict[str, Any]:
+    def __call__(self, *, connection: Any, encounter_id: int, encounter: Any, version: int) -> dict[str, Any]:
         values = source_values(
             canonical_from_encounter(encounter),
             encounter_id=encounter_id,

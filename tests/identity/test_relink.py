@@ -78,8 +78,9 @@ def unlinked(
 class NewPersonEach:
     """An identity step that links nothing: every encounter starts its own person."""
 
-    def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
-        version = connection.execute(select(_encounters.c.version).where(_encounters.c.id == encounter_id)).scalar_one()
+    def __call__(
+        self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
+    ) -> dict[str, Any]:
         values = source_values(
             canonical_from_encounter(encounter),
             encounter_id=encounter_id,

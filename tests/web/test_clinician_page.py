@@ -139,6 +139,7 @@ def test_hiv_record_is_withheld_and_break_glass_reveals_it_with_an_audit_entry(
     with session_scope(engine) as session:
         key_row, key = create_key(session=session, role=Role.CLINICIAN, facility_code="74001")
         actor = f"key:{key_row.id}"
+        _, admin_key = create_key(session=session, role=Role.ADMIN)
     reason = "Cấp cứu: người bệnh hôn mê, cần biết thuốc đang dùng"
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -167,6 +168,20 @@ def test_hiv_record_is_withheld_and_break_glass_reveals_it_with_an_audit_entry(
             assert page.locator("#withheld").count() == 0
             assert page.locator("#timeline a.encounter-link").count() == 2
             assert page.locator("#timeline .sensitive-marker").count() == 1
+
+            # the department's administrator sees the reveal in the sensitive access report, and the
+            # patient access report of that person lists it, in Vietnamese, without naming staff
+            admin = browser.new_page()
+            admin.goto(f"{base}/web/admin")
+            admin.fill("input[name=api_key]", admin_key)
+            admin.click("button[type=submit]")
+            admin.click("#nav-sensitive")
+            row = admin.locator("tr.sensitive-row").first
+            assert reason in row.inner_text() and "Cấp cứu" in row.inner_text() and "HIV/AIDS" in row.inner_text()
+            row.locator("a").click()
+            admin.wait_for_selector("#access-table")
+            report = admin.locator("#access-table").inner_text()
+            assert "Mở dữ liệu nhạy cảm" in report and reason in report and "Bác sĩ" in report
         finally:
             browser.close()
     events = AuditEvent.__table__  # type: ignore[attr-defined]
