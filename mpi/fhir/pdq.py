@@ -263,19 +263,20 @@ def _mother_matches(names: Sequence[str], occurrences: Sequence[Alternatives]) -
 
 def _blocking_rows(wanted: Criteria) -> list[dict[str, Any]]:
     """The model rows the candidate search looks up: one per combination of the alternatives of the first
-    occurrence of family, given, an ``eq`` birthdate and telecom, keyed exactly as records are
-    (``linkage.normalise_record`` + ``linkage.model_row``). Keys a partial name would fill with a
-    placeholder are emptied."""
+    occurrence of family, an ``eq`` birthdate and telecom and of the last of given (``given=Văn&given=An``:
+    the given name proper comes last), keyed exactly as records are (``linkage.normalise_record`` +
+    ``linkage.model_row``). Keys a partial name would fill with a placeholder are emptied."""
 
-    def first(name: str, accept: Any = None) -> list[str | None]:
-        for occurrence in wanted.get(name, []):
+    def first(name: str, accept: Any = None, *, last: bool = False) -> list[str | None]:
+        occurrences = wanted.get(name, [])
+        for occurrence in reversed(occurrences) if last else occurrences:
             values = [v for v in occurrence.values if accept is None or accept(v)]
             if values and len(values) == len(occurrence.values):
                 return list(values)
         return [None]
 
     births = first("birthdate", lambda v: P.date_prefixed(v, name="birthdate")[0] == "eq")
-    combos = list(itertools.product(first("family"), first("given"), births, first("telecom")))
+    combos = list(itertools.product(first("family"), first("given", last=True), births, first("telecom")))
     if len(combos) > MAX_COMBINATIONS:
         raise P.ParamInvalid(f"too many comma alternatives together: at most {MAX_COMBINATIONS} combinations")
     rows = []

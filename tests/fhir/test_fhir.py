@@ -337,6 +337,7 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
     assert person in ids(*by_family_day)  # PDQm: birthdate + family
     assert person in ids(("given", given[-1]), ("birthdate", day))
     assert person in ids(("given", " ".join(given)), ("birthdate", day))  # a run of the given names
+    assert person in ids(*(("given", g) for g in given), ("birthdate", day))  # each given name (AND)
     assert person in ids(("family", family.upper()), ("given", given[-1]), ("birthdate", day[:4]))  # a year
     assert person in ids(("telecom", s.phone)) and person in ids(("telecom", f"phone|{s.phone}"))
     assert person not in ids(("telecom", f"email|{s.phone}"), *by_family_day)
