@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Annotated, Any, Final
+from typing import Any, Final
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
@@ -270,22 +270,3 @@ def audited_read(action: str, purposes: Purposes) -> Callable[..., AuditedRead]:
 
     dependency.__name__ = f"audited_read_{action.replace('.', '_')}"
     return dependency
-
-
-def _clinical_reader(
-    request: Request,
-    principal: Principal = Depends(_principal),
-    engine: Engine = Depends(_engine),
-) -> Reader:
-    read = open_read(
-        engine=engine, principal=principal, purposes=CLINICAL, claimed=request.headers.get(PURPOSE_HEADER, ""),
-        action="read", resource=route_resource(request), policy=request.app.state.sensitivity,
-    )  # fmt: skip
-    throttle(request, principal, engine)
-    return read.reader
-
-
-ReaderDep = Annotated[Reader, Depends(_clinical_reader)]
-"""A clinician with a valid clinical purpose, refusals audited, for routes that still write their own
-event with :func:`mpi.audit.log.record_read` (the FHIR routes' paged searches). New routes use
-:func:`audited_read`."""

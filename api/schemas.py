@@ -32,6 +32,14 @@ class EncounterReceiptOut(BaseModel):
     issues: list[IssueOut]
 
 
+class SignatureOut(BaseModel):
+    status: str = Field(description="valid, invalid, unsigned, or no_certificate (none registered for the facility)")
+    reason: str | None = Field(
+        default=None, description="why invalid: digest_mismatch, certificate_expired, certificate_not_registered, ..."
+    )
+    certificate: str | None = Field(default=None, description="SHA-256 of the registered certificate checked against")
+
+
 class ReceiptOut(BaseModel):
     submission_id: int
     sha256: str
@@ -41,6 +49,7 @@ class ReceiptOut(BaseModel):
     declared_count: int | None
     hoso_count: int
     signature_present: bool
+    signature: SignatureOut | None = Field(default=None, description="the CHUKYDONVI check (files before it: null)")
     duplicate: bool = Field(description="true when this exact file was received before: the original receipt")
     issues: list[IssueOut]
     encounters: list[EncounterReceiptOut]

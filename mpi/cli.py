@@ -105,9 +105,11 @@ def summarise(receipts: Iterator[Receipt] | list[Receipt]) -> dict[str, Any]:
     enc: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
     errors: Counter[str] = Counter()
+    signatures: Counter[str] = Counter()
     files = files_rejected = files_duplicate = 0
     for receipt in receipts:
         files += 1
+        signatures[(receipt.signature or {}).get("status") or "unchecked"] += 1
         files_rejected += receipt.outcome == "rejected" and not receipt.encounters
         files_duplicate += receipt.duplicate
         for i in receipt.issues:
@@ -128,6 +130,7 @@ def summarise(receipts: Iterator[Receipt] | list[Receipt]) -> dict[str, Any]:
         "encounters": {k: enc[k] for k in keys},
         "warnings_by_code": dict(warnings.most_common()),
         "errors_by_code": dict(errors.most_common()),
+        "signatures": dict(signatures.most_common()),
     }
 
 

@@ -30,6 +30,8 @@ from sqlalchemy import Connection, CursorResult, Engine, bindparam, insert, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from mpi.facilities.certificates import active_certificates
+from mpi.settings import get_settings
 from mpi.store.bulk import BulkInsert
 from mpi.store.content import content_tables
 from mpi.store.db import read_only
@@ -38,6 +40,7 @@ from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, u
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
 from mpi.xml130.issues import Severity, issue
 from mpi.xml130.rows import ParsedRow
+from mpi.xml130.signature import REASONS, SignatureCheck, check_signature
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,8 @@ class Receipt:
     encounters: list[EncounterReceipt]
     duplicate: bool = False
     """True when this exact file had been received before: this is the original receipt."""
+    signature: dict[str, Any] | None = None
+    """The CHUKYDONVI check: ``status`` (valid | invalid | unsigned | no_certificate), ``reason``, ``certificate``."""
 
     def as_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in _RECEIPT_FIELDS}
@@ -320,8 +325,28 @@ def _open_submission(
         receipt = Receipt.from_dict(existing.receipt)
         receipt.duplicate = True
         return receipt, existing, int(existing.id)
+    _check_signature(conn, data, parsed)
     submission_id = int(existing.id) if existing is not None else _insert_submission(conn, data, parsed, submitter)
     return None, existing, submission_id
+
+
+_UNSIGNED: Final = SignatureCheck("unsigned")
+
+
+def _check_signature(conn: Connection, data: bytes, parsed: ParsedSubmission) -> None:
+    """Check CHUKYDONVI against the facility's registered certificates (once per parsed file); an invalid
+    signature adds a file-level warning, or under ``MPI_SIGNATURE_POLICY=reject`` an error: nothing stored."""
+    if parsed.signature_check is not None:
+        return
+    if parsed.signature is None:  # the common case costs nothing
+        parsed.signature_check = _UNSIGNED
+        return
+    check = check_signature(data, parsed.signature, active_certificates(conn, parsed.facility_code), at=utcnow())
+    parsed.signature_check = check
+    if check.status == "invalid" and check.reason is not None:
+        vi, en = REASONS[check.reason]
+        code = "signature_rejected" if get_settings().signature_policy == "reject" else "signature_invalid"
+        parsed.issues.append(issue(code, field="CHUKYDONVI", ly_do=vi, why=en))
 
 
 def _ingest_at_once(
@@ -341,7 +366,10 @@ def _store_at_once(
     replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
     if replayed is not None:
         return replayed
-    receipts = [_write_encounter(conn, submission_id, enc, linker, known) for enc in parsed.encounters]
+    receipts = [
+        _refused(enc) if parsed.rejected else _write_encounter(conn, submission_id, enc, linker, known)
+        for enc in parsed.encounters
+    ]
     return _finalise(conn, submission_id, parsed, receipts, existing)
 
 
@@ -361,6 +389,9 @@ def _ingest_per_encounter(
         return replayed
     receipts = []
     for enc in parsed.encounters:
+        if parsed.rejected:
+            receipts.append(_refused(enc))
+            continue
         with conn.begin():
             receipts.append(_write_encounter(conn, submission_id, enc, linker, known))
         if receipts[-1].status == "accepted" and enc.facility_code:
@@ -391,6 +422,7 @@ def _finalise(
         signature_present=parsed.signature_present,
         issues=[i.as_dict() for i in parsed.issues],
         encounters=receipts,
+        signature=parsed.signature_check.as_dict() if parsed.signature_check is not None else None,
     )
     if parsed.issues:
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
@@ -425,6 +457,9 @@ def _insert_submission(conn: Connection, data: bytes, parsed: ParsedSubmission, 
             "hoso_count": len(parsed.encounters),
             "signature_present": parsed.signature_present,
             "signature": parsed.signature,
+            "signature_status": check.status if (check := parsed.signature_check) else None,
+            "signature_reason": check.reason if check else None,
+            "signature_certificate": check.certificate if check else None,
             "size": len(data),
             "raw_gzip": gzip.compress(data, compresslevel=1),
             "outcome": "processing",
@@ -454,6 +489,20 @@ def _issue_row(i: Issue, submission_id: int, encounter_id: int | None, ma_lk: st
         "message_vi": i.message_vi,
         "message_en": i.message_en,
     }
+
+
+def _refused(enc: ParsedEncounter) -> EncounterReceipt:
+    """An encounter of a file refused as a whole (a file-level error): not stored."""
+    errors = sum(1 for i in enc.issues if i.severity is Severity.ERROR)
+    return EncounterReceipt(
+        hoso=enc.hoso,
+        facility_code=enc.facility_code,
+        ma_lk=enc.ma_lk,
+        status="rejected",
+        warnings=len(enc.issues) - errors,
+        errors=errors,
+        issues=[i.as_dict() for i in enc.issues],
+    )
 
 
 def _write_encounter(

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     total_tolerance_vnd: str = "1.00"
     """Largest difference between a declared total and the sum of its lines that is still rounding."""
 
+    signature_policy: Literal["warn", "reject"] = "warn"
+    """What an ``invalid`` CHUKYDONVI signature means: ``warn`` stores the file with a warning, ``reject``
+    refuses it (no encounter stored). Unsigned files and facilities without a registered certificate are
+    recorded as such, never refused."""
+
     link_auto_probability: float = 0.99
     """Match probability at or above which a record is linked to a person without review."""
     link_review_probability: float = 0.30

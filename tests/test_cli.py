@@ -86,6 +86,7 @@ def test_ingest_a_folder_recursively_reports_exact_totals_and_exits_1_on_a_rejec
         "encounters": {"accepted": 4, "with_warnings": 1, "rejected": 0, "duplicate": 0, "new_version": 0},
         "warnings_by_code": {"total_mismatch": 1},
         "errors_by_code": {"dtd_forbidden": 1},
+        "signatures": {"unsigned": 4},
     }
     assert sorted(Path(f["path"]).relative_to(mixed_folder).as_posix() for f in report["files"]) == [
         "2026/03/good.XML",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Final
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -30,24 +30,23 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.audited import ADMIN, BREAK_GLASS_ACTION, BREAK_GLASS_HEADER, AuditedRead, ReaderDep, audited_read
-from api.deps import EngineDep, LinkerDep
+from api.audited import ADMIN, CLINICAL, AuditedRead, ReadTransaction, audited_read
+from api.deps import LinkerDep
 from api.errors import OPERATION_OUTCOME_RESPONSES
 from api.params import MAX_DB_INT
 from mpi.audit.access import access_report
-from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
 from mpi.fhir import params as P
+from mpi.fhir import pdq
 from mpi.fhir.audit_event import to_audit_event
 from mpi.fhir.bundle import Hit, searchset
 from mpi.fhir.capability import capability_statement
 from mpi.fhir.everything import RESOURCE_TYPES, date_bounds, encounter_of
-from mpi.fhir.lookup import recorded_identities, review_partners
 from mpi.fhir.outcome import operation_outcome, warnings
 from mpi.fhir.paging import read_cursor, sign_cursor
-from mpi.fhir.patient import replaced_patient, to_patient
-from mpi.fhir.record import care_encounters, everything_page, everything_total, read_resource
+from mpi.fhir.patient import replaced_patient
+from mpi.fhir.record import care_encounters, everything_page, everything_total, person_patient, read_resource
 from mpi.fhir.search import (
     MatchInput,
     canonical_id,
@@ -58,16 +57,10 @@ from mpi.fhir.search import (
     search_ids,
     search_tokens,
 )
-from mpi.records import Candidate, DemographicQuery, SearchResult, person_summary, resolve_person
-from mpi.records.lookup import MAX_RESULTS, search_demographics
-from mpi.records.sensitivity import (
-    BreakGlass,
-    Disclosure,
-    Segmentation,
-    SensitivityPolicy,
-    Viewer,
-    security_labels,
-)
+from mpi.records import Candidate, SearchResult, resolve_person
+from mpi.records.lookup import MAX_RESULTS
+from mpi.records.person import person_of_encounter
+from mpi.records.sensitivity import Segmentation, security_labels
 
 FHIR_JSON: Final = "application/fhir+json"
 FHIR_XML: Final = "application/fhir+xml"
@@ -299,45 +292,15 @@ def _url(base: str, path: str, pairs: Sequence[tuple[str, str]]) -> str:
     return f"{base}/{path}" + (f"?{urlencode(list(pairs))}" if pairs else "")
 
 
-def _cursor(request: Request, reader: Reader, state: dict[str, Any]) -> str:
-    return sign_cursor(secret=request.app.state.settings.secret_key, actor=reader.actor, state=state)
+def _cursor(request: Request, read: AuditedRead, state: dict[str, Any]) -> str:
+    return sign_cursor(secret=request.app.state.settings.secret_key, actor=read.reader.actor, state=state)
 
 
-def _uncursor(request: Request, reader: Reader, cursor: str, kind: str) -> dict[str, Any]:
-    state = read_cursor(secret=request.app.state.settings.secret_key, actor=reader.actor, cursor=cursor)
+def _uncursor(request: Request, read: AuditedRead, cursor: str, kind: str) -> dict[str, Any]:
+    state = read_cursor(secret=request.app.state.settings.secret_key, actor=read.reader.actor, cursor=cursor)
     if state.get("k") != kind:
         raise P.ParamInvalid("_page belongs to another search")
     return state
-
-
-def _segmentation(request: Request, reader: Reader) -> Segmentation:
-    """What this reader may see of sensitive encounters (HIV, TB...): the deployment's policy, the reader's
-    facility, purpose and grants, and a break-glass reason if one was typed (``X-Break-Glass-Reason``)."""
-    policy: SensitivityPolicy = request.app.state.sensitivity
-    glass = BreakGlass.parse(unquote(request.headers.get(BREAK_GLASS_HEADER, "")))
-    viewer = Viewer(
-        facility_code=reader.facility_code, purpose=reader.purpose, granted=policy.granted_to(reader.facility_code),
-        break_glass=glass,
-    )  # fmt: skip
-    return Segmentation(policy, viewer)
-
-
-def _audit_reveal(
-    conn: Connection,
-    reader: Reader,
-    seg: Segmentation,
-    resource: str,
-    person: int | None,
-    ids: Sequence[int],
-    categories: Sequence[str],
-) -> None:
-    """A break-glass reveal is audited as such, beside the read."""
-    glass = seg.viewer.break_glass
-    if ids and glass is not None:
-        record_read(
-            conn=conn, reader=reader, action=BREAK_GLASS_ACTION, resource=resource, person_id=person,
-            record_ids=ids, details={"reason": glass.reason, "categories": list(categories), "read": "fhir"},
-        )  # fmt: skip
 
 
 # --- metadata --------------------------------------------------------------------------------------------
@@ -346,30 +309,37 @@ def _audit_reveal(
 @router.get("/metadata", summary="CapabilityStatement")
 def metadata(request: Request) -> Response:
     """What this server supports (no key needed)."""
-    statement = capability_statement(software_version=request.app.version, date=_STARTED, base=base_url(request))
+    statement = capability_statement(
+        software_version=request.app.version, date=_STARTED, base=base_url(request),
+        search_combinations=pdq.accepted_combinations(request.app.state.linker.matcher),
+    )  # fmt: skip
     return _respond(request, statement)
 
 
 # --- Patient: $match, $ihe-pix, search, read, $everything ------------------------------------------------
 
 
-def _patient(conn: Connection, person_id: int) -> tuple[Patient, tuple[int, ...]]:
-    """The Patient of a (surviving) person and the encounter ids it discloses."""
-    summary = person_summary(conn=conn, person_id=person_id)
-    cluster = summary.person.cluster
-    patient = to_patient(
-        summary,
-        recorded_identities(conn=conn, cluster=cluster),
-        review_partners(conn=conn, cluster=cluster),
-    )
-    return patient, summary.encounter_ids
+SearchRead = Annotated[AuditedRead, Depends(audited_read("fhir.search", CLINICAL))]
+PatientRead = Annotated[AuditedRead, Depends(audited_read("fhir.read", CLINICAL))]
+MatchRead = Annotated[AuditedRead, Depends(audited_read("fhir.match", CLINICAL))]
+PixRead = Annotated[AuditedRead, Depends(audited_read("fhir.pix", CLINICAL))]
+EverythingRead = Annotated[AuditedRead, Depends(audited_read("fhir.everything", CLINICAL))]
+ResourceRead = Annotated[AuditedRead, Depends(audited_read("fhir.read", CLINICAL))]
+"""The FHIR routes read through the one audited-read path (:mod:`api.audited`): one audit event per read,
+refusals included, and a break-glass reveal audited as such."""
 
 
-def _hits(conn: Connection, ranked: Sequence[tuple[int, float, str]]) -> tuple[list[Hit], list[int]]:
+def _patient(tx: ReadTransaction, person_id: int) -> tuple[Patient, tuple[int, ...]]:
+    """The Patient of a (surviving) person as this reader may see it, and the encounter ids it discloses."""
+    person, segmented = tx.person(person_id)
+    return person_patient(conn=tx.conn, person=person, segmented=segmented)
+
+
+def _hits(tx: ReadTransaction, ranked: Sequence[tuple[int, float, str]]) -> tuple[list[Hit], list[int]]:
     hits: list[Hit] = []
     ids: list[int] = []
     for person_id, value, grade in ranked:
-        patient, encounter_ids = _patient(conn, person_id)
+        patient, encounter_ids = _patient(tx, person_id)
         ids += encounter_ids
         hits.append(Hit(patient, score=value, grade=grade))
     return hits, ids
@@ -382,34 +352,18 @@ def _ranked(result: SearchResult) -> list[tuple[int, float, str]]:
     return sorted(ranked, key=lambda r: (-r[1], r[0]))
 
 
-def _audit(
-    conn: Connection,
-    reader: Reader,
-    action: str,
-    resource: str,
-    persons: Sequence[int],
-    ids: Sequence[int],
-    **details: Any,
-) -> None:
-    record_read(
-        conn=conn, reader=reader, action=action, resource=resource,
-        person_id=persons[0] if len(persons) == 1 else None, record_ids=ids,
-        details={"person_ids": list(persons), **details},
-    )  # fmt: skip
-
-
 @router.post("/Patient/$match", summary="Patient $match (IHE PDQm ITI-119)")
-async def patient_match(request: Request, reader: ReaderDep, engine: EngineDep, linker: LinkerDep) -> Response:
+async def patient_match(request: Request, read: MatchRead, linker: LinkerDep) -> Response:
     """A Parameters resource with ``resource`` (a Patient), optional ``count`` and ``onlyCertainMatches`` —
     or a bare Patient as the body; answers a searchset Bundle of graded candidates (``search.score`` and
     the match-grade extension), best first."""
     query, count, only_certain = _match_parameters(await _json_body(request))
-    with engine.begin() as conn:
-        result = match(conn=conn, linker=linker, query=query, count=count)
+    with read.transaction() as tx:
+        result = match(conn=tx.conn, linker=linker, query=query, count=count)
         candidates = [c for c in result.candidates if c.grade == "certain"] if only_certain else result.candidates
         ranked = _ranked(SearchResult(kind=result.kind, candidates=candidates, truncated=False))[:count]
-        hits, ids = _hits(conn, ranked)
-        _audit(conn, reader, "fhir.match", "POST /fhir/Patient/$match", [r[0] for r in ranked], ids, kind=result.kind)
+        hits, ids = _hits(tx, ranked)
+        tx.disclosed(person_ids=[r[0] for r in ranked], record_ids=ids, details={"kind": result.kind})
     base = base_url(request)
     return _respond(request, searchset(hits, base=base, self_url=f"{base}/Patient/$match", total=len(hits)))
 
@@ -442,7 +396,7 @@ def _match_parameters(body: dict[str, Any]) -> tuple[MatchInput, int, bool]:
 
 @router.get("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83)")
 @router.post("/Patient/$ihe-pix", summary="IHE PIXm cross-reference (ITI-83), parameters in the body")
-async def patient_pix(request: Request, reader: ReaderDep, engine: EngineDep) -> Response:
+async def patient_pix(request: Request, read: PixRead) -> Response:
     """``sourceIdentifier=system|value`` (required) and ``targetSystem`` (repeatable): a Parameters with the
     person's other identifiers (``targetIdentifier``) and the Patient (``targetId``). POST takes the same
     form-encoded or as a Parameters body, which keeps the identifier out of URLs and access logs."""
@@ -455,101 +409,97 @@ async def patient_pix(request: Request, reader: ReaderDep, engine: EngineDep) ->
     if len(sources) != 1 or not sources[0].strip():
         raise P.ParamInvalid("$ihe-pix needs exactly one sourceIdentifier=system|value")
     targets = [t for v in params.values.get("targetSystem", []) for t in P.split_commas(v) if t]
-    resource = f"{request.method} /fhir/Patient/$ihe-pix"
-    with engine.begin() as conn:
-        xref = cross_reference(conn=conn, source=sid.Token.parse(sources[0].strip()), target_systems=targets)
-        _audit(conn, reader, "fhir.pix", resource, xref.person_ids, xref.encounter_ids)
+    with read.transaction() as tx:
+        xref = cross_reference(
+            conn=tx.conn, source=sid.Token.parse(sources[0].strip()), target_systems=targets,
+            segmentation=read.segmentation,
+        )  # fmt: skip
+        tx.disclosed(person_ids=xref.person_ids, record_ids=xref.encounter_ids)
     parameter: list[dict[str, Any]] = [{"name": "targetIdentifier", "valueIdentifier": i} for i in xref.identifiers]
     parameter += [{"name": "targetId", "valueReference": {"reference": f"Patient/{p}"}} for p in xref.person_ids]
     return _respond(request, Parameters.model_validate({"resourceType": "Parameters", "parameter": parameter}))
 
 
-PATIENT_PARAMETERS: Final = ("_id", "identifier", "family", "given", "birthdate", "gender")
-_GENDERS: Final = {"male": 1, "female": 2}
+PATIENT_PARAMETERS: Final = ("_id", "identifier", *pdq.DEMOGRAPHIC_PARAMETERS)
 
 
 @router.get("/Patient", summary="Patient search (IHE PDQm ITI-78)")
-async def patient_search(request: Request, reader: ReaderDep, engine: EngineDep, linker: LinkerDep) -> Response:
+async def patient_search(request: Request, read: SearchRead, linker: LinkerDep) -> Response:
     """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs) or ``family`` + ``given`` + ``birthdate``
     (+ ``gender``); paged with ``_count`` and ``next`` / ``previous`` links; ``_summary=count``."""
-    return await _search(request, reader, engine, linker, "GET /fhir/Patient")
+    return await _search(request, read, linker)
 
 
 @router.post("/Patient/_search", summary="Patient search (parameters in the body)")
-async def patient_search_post(request: Request, reader: ReaderDep, engine: EngineDep, linker: LinkerDep) -> Response:
+async def patient_search_post(request: Request, read: SearchRead, linker: LinkerDep) -> Response:
     """The same search with ``application/x-www-form-urlencoded`` parameters, which keeps identifiers and
     names out of URLs and access logs (prefer it, as ``/api/v1/persons/search`` takes a body)."""
-    return await _search(request, reader, engine, linker, "POST /fhir/Patient/_search")
+    return await _search(request, read, linker)
 
 
-def _find(conn: Connection, linker: Any, params: P.Params) -> SearchResult:
-    """Each criterion's persons; criteria together are AND (the intersection)."""
+def _find(conn: Connection, linker: Any, params: P.Params, segmentation: Segmentation) -> SearchResult:
+    """Each criterion's persons; criteria together are AND: identifiers and ids intersect, demographic
+    parameters narrow them, or search alone under the minimal-criteria rule (:mod:`mpi.fhir.pdq`)."""
     results: list[SearchResult] = []
     for value in params.values.get("_id", []):
         results.append(search_ids(conn=conn, ids=[v.strip() for v in P.split_commas(value)]))
     for value in params.values.get("identifier", []):
         results.append(search_tokens(conn=conn, alternatives=P.tokens(value, name="identifier")))
-    family, given, birthdate = params.one("family"), params.one("given"), params.one("birthdate")
-    gender = params.one("gender")
-    if gender is not None and gender not in ("male", "female", "other", "unknown"):
-        raise P.ParamInvalid("gender must be male, female, other or unknown")
-    demographic = family is not None or given is not None or birthdate is not None
-    if demographic:
-        if not (family and given and birthdate):
-            raise P.ParamInvalid("a search by name needs family, given and birthdate together")
-        query = DemographicQuery(
-            name=f"{family} {given}", birth_date=P.date_eq(birthdate, name="birthdate"),
-            sex=_GENDERS.get(gender) if gender else None,
-        )  # fmt: skip
-        results.append(search_demographics(conn=conn, query=query, linker=linker, limit=SEARCH_LIMIT))
-    elif gender is not None and not results:
-        raise P.ParamInvalid("gender narrows a search by family + given + birthdate; it cannot search alone")
+    wanted = pdq.criteria(params)
     if not results:
-        raise P.ParamInvalid("search Patient by _id, identifier, or family + given + birthdate")
+        if not wanted:
+            combinations = "; ".join(pdq.accepted_combinations(linker.matcher))
+            raise P.ParamInvalid(f"search Patient by _id, identifier, or demographics: {combinations}")
+        return pdq.demographic_search(conn=conn, matcher=linker.matcher, wanted=wanted, segmentation=segmentation)
     keep = set(results[0].person_ids).intersection(*(r.person_ids for r in results[1:]))
     best: dict[int, Candidate] = {}
     for r in results:
         for c in r.candidates:
-            if c.person_id in keep and (c.person_id not in best or c.match_probability is not None):
+            if c.person_id in keep and c.person_id not in best:
                 best[c.person_id] = c
-    return SearchResult(
+    combined = SearchResult(
         kind=results[0].kind if len(results) == 1 else "combined",
         candidates=list(best.values()),
         truncated=any(r.truncated for r in results),
     )
+    if not wanted:
+        return combined
+    return pdq.narrow(conn=conn, result=combined, wanted=wanted, segmentation=segmentation)
 
 
-async def _search(request: Request, reader: Reader, engine: Any, linker: Any, resource: str) -> Response:
-    params = P.parse(await _pairs(request), supported=PATIENT_PARAMETERS, strict=_strict(request))
+async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
+    params = P.parse(
+        await _pairs(request), supported=PATIENT_PARAMETERS, strict=_strict(request), exact=pdq.STRING_PARAMETERS
+    )
     base = base_url(request)
     outcome = _ignored_outcome(params)
     if params.page is not None:
-        state = _uncursor(request, reader, params.page, "Patient")
+        state = _uncursor(request, read, params.page, "Patient")
         ranked = [(int(p), float(s), str(g)) for p, s, g in state["r"]]
         offset, count, total = int(state["o"]), int(state["c"]), state.get("t")
     else:
-        with engine.connect() as conn:
-            result = _find(conn, linker, params)
+        with read.engine.connect() as conn:
+            result = _find(conn, linker, params, read.segmentation)
         ranked, offset, count = _ranked(result), 0, params.count
         total = None if result.truncated else len(ranked)
     self_url = (
         _url(base, "Patient", params.used) if params.page is None else _url(base, "Patient", [("_page", params.page)])
     )
     if params.summary_count:
-        with engine.begin() as conn:
-            _audit(conn, reader, "fhir.search", resource, [], [], summary="count")
+        with read.transaction() as tx:
+            tx.disclosed(person_ids=[], details={"summary": "count"})
         return _respond(request, searchset([], base=base, self_url=self_url, total=total, outcome=outcome))
     page = ranked[offset : offset + count]
 
     def link(at: int) -> str:
         state = {"k": "Patient", "r": ranked, "o": at, "c": count, "t": total}
-        return _url(base, "Patient", [("_page", _cursor(request, reader, state))])
+        return _url(base, "Patient", [("_page", _cursor(request, read, state))])
 
     next_url = link(offset + count) if offset + count < len(ranked) else None
     previous_url = link(max(offset - count, 0)) if offset > 0 else None
-    with engine.begin() as conn:
-        hits, ids = _hits(conn, page)
-        _audit(conn, reader, "fhir.search", resource, [r[0] for r in page], ids)
+    with read.transaction() as tx:
+        hits, ids = _hits(tx, page)
+        tx.disclosed(person_ids=[r[0] for r in page], record_ids=ids)
     bundle = searchset(
         hits, base=base, self_url=self_url, total=total, next_url=next_url, previous_url=previous_url, outcome=outcome
     )
@@ -601,20 +551,20 @@ def _read_response(request: Request, resource: Resource) -> Response:
 
 
 @router.get("/Patient/{patient_id}", summary="Patient read")
-def patient_read(request: Request, patient_id: str, reader: ReaderDep, engine: EngineDep) -> Response:
+def patient_read(request: Request, patient_id: str, read: PatientRead) -> Response:
     """Every identifier and the demographics as each facility recorded them; a person merged into another
     reads as an inactive Patient with ``link`` ``replaced-by`` the survivor."""
     if patient_id.startswith("$"):
         raise MethodNotAllowed(f"operation {patient_id} is not supported on Patient instances or with GET")
     negotiate(request)
     ids: Sequence[int] = ()
-    with engine.begin() as conn:
-        person = resolve_person(conn=conn, person_id=_person_id(patient_id))
+    with read.transaction() as tx:
+        person = resolve_person(conn=tx.conn, person_id=_person_id(patient_id))
         if person.person_id != person.requested_id:
             patient, ids = replaced_patient(person.requested_id, person.person_id), ()
         else:
-            patient, ids = _patient(conn, person.person_id)
-        _audit(conn, reader, "fhir.read", "GET /fhir/Patient/{id}", [person.person_id], ids)
+            patient, ids = _patient(tx, person.person_id)
+        tx.disclosed(person_id=person.person_id, record_ids=ids)
     return _read_response(request, patient)
 
 
@@ -623,7 +573,7 @@ EVERYTHING_PARAMETERS: Final = ("start", "end", "_since", "_type")
 
 @router.get("/Patient/{patient_id}/$everything", summary="Patient $everything")
 @router.post("/Patient/{patient_id}/$everything", summary="Patient $everything (Parameters or form body)")
-async def patient_everything(request: Request, patient_id: str, reader: ReaderDep, engine: EngineDep) -> Response:
+async def patient_everything(request: Request, patient_id: str, read: EverythingRead) -> Response:
     """A paged searchset: the Patient, then each encounter (newest first) with what it recorded (Condition,
     MedicationRequest, Procedure, Observation, ServiceRequest, Appointment); each page includes the
     Organizations and Locations it references. ``start``/``end``: care overlapping those days; ``_since``:
@@ -637,7 +587,7 @@ async def patient_everything(request: Request, patient_id: str, reader: ReaderDe
     base = base_url(request)
     path = f"Patient/{patient_id}/$everything"
     if params.page is not None:
-        state = _uncursor(request, reader, params.page, "everything")
+        state = _uncursor(request, read, params.page, "everything")
         if state["p"] != requested:
             raise P.ParamInvalid("_page belongs to another Patient's $everything")
         start, end, since_text = state["f"], state["t"], state["s"]
@@ -654,12 +604,11 @@ async def patient_everything(request: Request, patient_id: str, reader: ReaderDe
     since = _instant(since_text) if since_text else None
     self_url = _url(base, path, params.used if params.page is None else [("_page", params.page)])
     outcome = _ignored_outcome(params)
-    with engine.begin() as conn:
-        person = resolve_person(conn=conn, person_id=requested)
-        patient, _ = _patient(conn, person.person_id)
+    with read.transaction() as tx:
+        conn = tx.conn
+        person, segmented = tx.person(requested)
+        patient, _ = person_patient(conn=conn, person=person, segmented=segmented)
         ids = care_encounters(conn=conn, cluster=person.cluster, date_from=date_from, date_to=date_to, since=since)
-        seg = _segmentation(request, reader)
-        segmented = seg.of_person(conn, person)
         withheld = segmented.withheld_ids
         if withheld:
             note = (
@@ -669,26 +618,22 @@ async def patient_everything(request: Request, patient_id: str, reader: ReaderDe
             )
             outcome = warnings([*_ignored(params), ("sensitive_withheld", note, "suppressed")])
         ids = [i for i in ids if i not in withheld]
-        resource = "GET /fhir/Patient/{id}/$everything"
         if params.summary_count:
             total = everything_total(conn=conn, patient=patient, encounter_ids=ids, types=types)
-            _audit(conn, reader, "fhir.everything", resource, [person.person_id], [], summary="count")
+            tx.disclosed(person_id=person.person_id, details={"summary": "count"})
             return _respond(request, searchset([], base=base, self_url=self_url, total=total, outcome=outcome))
         page = everything_page(
             conn=conn, patient=patient, encounter_ids=ids, types=types, position=position, count=count,
             labels=segmented.labels,
         )  # fmt: skip
-        _audit(conn, reader, "fhir.everything", resource, [person.person_id], page.encounter_ids)
-        revealed = [i for i in page.encounter_ids if i in set(segmented.revealed_ids)]
-        _audit_reveal(conn, reader, seg, resource, person.person_id, revealed,
-                      segmented.revealed_categories)  # fmt: skip
+        tx.disclosed(person_id=person.person_id, record_ids=page.encounter_ids)
 
     def link(at: tuple[int, int], trail: list[list[int]]) -> str:
         state = {
             "k": "everything", "p": requested, "f": start, "t": end, "s": since_text,
             "y": sorted(types) if types is not None else None, "g": at[0], "sk": at[1], "c": count, "h": trail,
         }  # fmt: skip
-        return _url(base, path, [("_page", _cursor(request, reader, state))])
+        return _url(base, path, [("_page", _cursor(request, read, state))])
 
     trail = [*history, list(position)]
     next_url = link(page.next_position, trail) if page.next_position is not None else None
@@ -738,9 +683,7 @@ def audit_event_search(
 
 
 @router.get("/{resource_type}/{resource_id}", summary="Read a resource a Patient's record references")
-def resource_read(
-    request: Request, resource_type: str, resource_id: str, reader: ReaderDep, engine: EngineDep
-) -> Response:
+def resource_read(request: Request, resource_type: str, resource_id: str, read: ResourceRead) -> Response:
     """Encounter, Condition, MedicationRequest, Procedure, Observation, ServiceRequest, Appointment (ids as
     ``$everything`` gives them), Organization and Location (id = MA_CSKCB)."""
     if resource_type not in RESOURCE_TYPES:
@@ -748,17 +691,13 @@ def resource_read(
     if resource_id.startswith("$"):
         raise MethodNotAllowed(f"operation {resource_id} is not supported on {resource_type}")
     negotiate(request)
-    seg = _segmentation(request, reader)
-    with engine.begin() as conn:
+    with read.transaction() as tx:
         eid = encounter_of(resource_type, resource_id)
-        decision = seg.check(conn, eid) if eid is not None else None
+        decision = tx.encounter(eid, person_of_encounter(tx.conn, eid)) if eid is not None else None
         labels = security_labels(decision.categories) if decision is not None else []
-        found = read_resource(conn=conn, resource_type=resource_type, resource_id=resource_id, security=labels)
-        if decision is not None and decision.disclosure is Disclosure.REVEALED:
-            _audit_reveal(conn, reader, seg, f"GET /fhir/{resource_type}/{{id}}", found.person_id, [eid or 0],
-                          sorted(c.value for c in decision.categories))  # fmt: skip
+        found = read_resource(conn=tx.conn, resource_type=resource_type, resource_id=resource_id, security=labels)
         persons = [found.person_id] if found.person_id is not None else []
-        _audit(conn, reader, "fhir.read", f"GET /fhir/{resource_type}/{{id}}", persons, found.encounter_ids)
+        tx.disclosed(person_ids=persons, record_ids=found.encounter_ids)
     return _read_response(request, found.resource)
 
 

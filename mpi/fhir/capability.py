@@ -6,6 +6,7 @@ Manager (ITI-83) and PDQm 3.x Patient Demographics Supplier (ITI-78 search, ITI-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
@@ -25,15 +26,27 @@ _IDENTIFIER_DOC: Final = (
     "(there are none); system| alone is refused (it would list persons in bulk). POST Patient/_search "
     "(form) keeps identifiers out of URLs."
 )
+_WHOLE: Final = "whole names, case- and diacritic-insensitive; :exact as recorded"
 PATIENT_SEARCH: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("_id", "token", f"{_SP}/Resource-id", "our person id (= Patient.id); comma-separated alternatives"),
     ("identifier", "token", f"{_SP}/Patient-identifier", _IDENTIFIER_DOC),
-    ("family", "string", f"{_SP}/individual-family", "with given and birthdate"),
-    ("given", "string", f"{_SP}/individual-given", "with family and birthdate"),
-    ("birthdate", "date", f"{_SP}/individual-birthdate", "with family and given; prefix eq (or none) only"),
-    ("gender", "token", f"{_SP}/individual-gender", "narrows a family + given + birthdate search"),
-)
-"""Patient search parameters (name, type, definition, documentation)."""
+    ("family", "string", f"{_SP}/individual-family", f"the family name: {_WHOLE}"),
+    ("given", "string", f"{_SP}/individual-given", f"a run of the given names (An, Văn An): {_WHOLE}"),
+    ("birthdate", "date", f"{_SP}/individual-birthdate", "prefixes eq ne gt lt ge le sa eb (not ap: use $match)"),
+    ("gender", "token", f"{_SP}/individual-gender", "male, female, other, unknown"),
+    ("telecom", "token", f"{_SP}/individual-telecom", "[phone|]number, compared as normalised phone numbers"),
+    ("address", "string", f"{_SP}/individual-address",
+     "a run of words of the address text, or the start of its province code or name, or the country; :exact"),
+    ("address-state", "string", f"{_SP}/individual-address-state",
+     "the province: start of its code or name (before or after the 2025 merger); :exact"),
+    ("address-country", "string", f"{_SP}/individual-address-country", "VN (Việt Nam); :exact"),
+    ("mothersMaidenName", "string", f"{_SP}/patient-extensions-Patient-mothersMaidenName",
+     "start (whole words) of the mother's name recorded on the person's papers (XML7, XML8, XML11); :exact"),
+    ("active", "token", f"{_SP}/Patient-active", "true (every Patient found is active), false finds none"),
+)  # fmt: skip
+"""Patient search parameters (name, type, definition, documentation). Not supported, so not declared:
+``address-city`` and ``address-postalcode`` (the QĐ 130 record holds neither a city nor a postal code, only
+administrative unit codes)."""
 _EVERYTHING_DOC: Final = (
     "A paged searchset: the Patient, then each encounter (newest first) with what it recorded; Organizations "
     "and Locations referenced on a page are included (search.mode include). start/end: encounters whose care "
@@ -42,7 +55,11 @@ _EVERYTHING_DOC: Final = (
 )
 
 
-def capability_statement(*, software_version: str, date: str, base: str) -> CapabilityStatement:
+def capability_statement(
+    *, software_version: str, date: str, base: str, search_combinations: Sequence[str]
+) -> CapabilityStatement:
+    """``search_combinations``: the demographic parameter combinations a search must complete
+    (:func:`mpi.fhir.pdq.accepted_combinations`)."""
     read: list[dict[str, Any]] = [{"code": "read"}]
     resources: list[dict[str, Any]] = [
         {
@@ -52,6 +69,13 @@ def capability_statement(*, software_version: str, date: str, base: str) -> Capa
             "versioning": "versioned",
             "readHistory": False,
             "conditionalRead": "modified-since",
+            "documentation": (
+                "Search (IHE PDQm ITI-78): repeated parameters are AND, comma-separated values OR. A search by "
+                "demographics alone must include one of: " + "; ".join(search_combinations) + " — a broader "
+                "one is refused (400 too-costly) so that no query lists persons in bulk; identifier or _id "
+                "may be narrowed by any demographic parameter. A Patient matches when one of its records, as "
+                "the reader may see it, satisfies every parameter."
+            ),
             "searchParam": [
                 {"name": n, "type": t, "definition": d, "documentation": doc} for n, t, d, doc in PATIENT_SEARCH
             ],

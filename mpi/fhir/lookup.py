@@ -5,16 +5,17 @@
   typing an MA_BN should give one).
 - ``_since`` and ``meta.lastUpdated``: when the hub received each encounter version.
 - Each current encounter's identity fields with their dates (Patient names and identifier periods), and
-  the persons an open review item pairs with a person (``Patient.link`` ``seealso``).
+  the mother's name the papers of a child's encounters record (``mothersMaidenName``).
 
 Read-only, keyword-only, on the caller's connection; never logs a value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from sqlalchemy import Connection, select
 
@@ -25,6 +26,7 @@ from mpi.records import Candidate, SearchResult
 from mpi.records.dates import partial_iso
 from mpi.records.lookup import MAX_RESULTS
 from mpi.records.person import current_encounters, encounters, survivors
+from mpi.store.content import content_tables
 
 
 def search_patient_code_anywhere(*, conn: Connection, value: str, limit: int = MAX_RESULTS) -> SearchResult:
@@ -115,19 +117,21 @@ def recorded_identities(*, conn: Connection, cluster: tuple[int, ...]) -> list[R
     return sorted(out, key=lambda i: (i.seen or "", i.encounter_id))
 
 
-def review_partners(*, conn: Connection, cluster: tuple[int, ...]) -> list[int]:
-    """The persons an open review item pairs with this person's cluster (either side): the MPI is not sure
-    whether they are one person, so each Patient points at the other (``seealso``)."""
-    s, r = L.sources, L.reviews
-    candidates = conn.execute(
-        select(r.c.candidate_person_id)
-        .join(s, s.c.id == r.c.source_record_id)
-        .where(r.c.status == "open", s.c.person_id.in_(cluster))
-    ).scalars()
-    holders = conn.execute(
-        select(s.c.person_id)
-        .join(r, s.c.id == r.c.source_record_id)
-        .where(r.c.status == "open", r.c.candidate_person_id.in_(cluster))
-    ).scalars()
-    found = survivors(conn, [int(p) for p in [*candidates, *holders]])
-    return sorted({p for p in found.values() if p not in cluster})
+MOTHER_TABLES: Final = ("XML7", "XML8", "XML11")
+"""Papers that record a child's mother by name (HO_TEN_ME): discharge paper, record summary, sick-leave paper."""
+
+
+def mothers_names(*, conn: Connection, encounter_ids: Sequence[int]) -> list[str]:
+    """The mother's names recorded on these encounters (given oldest first), distinct, newest first."""
+    ids = list(encounter_ids)
+    if not ids:
+        return []
+    found: dict[int, list[str]] = {}
+    for name in MOTHER_TABLES:
+        t = content_tables[name]
+        query = select(t.c.encounter_id, t.c.ho_ten_me).where(t.c.encounter_id.in_(ids), t.c.ho_ten_me.is_not(None))
+        for r in conn.execute(query):
+            text = " ".join(str(r.ho_ten_me).split())
+            if text:
+                found.setdefault(int(r.encounter_id), []).append(text)
+    return list(dict.fromkeys(n for i in reversed(ids) for n in found.get(i, ())))

@@ -73,14 +73,22 @@ class Params:
 
 
 def parse(
-    pairs: Iterable[tuple[str, str]], *, supported: Iterable[str], strict: bool = False, paged: bool = True
+    pairs: Iterable[tuple[str, str]],
+    *,
+    supported: Iterable[str],
+    strict: bool = False,
+    paged: bool = True,
+    exact: Iterable[str] = (),
 ) -> Params:
-    """Sort a request's parameters into supported, result and ignored ones."""
+    """Sort a request's parameters into supported, result and ignored ones. ``exact``: the supported string
+    parameters that also take the ``:exact`` modifier (kept under ``name:exact``); other modifiers are
+    ignored like unsupported parameters."""
     allowed = frozenset(supported)
+    exact_ok = frozenset(exact)
     params = Params()
     for name, value in pairs:
         base = name.split(":", 1)[0]
-        if base in allowed and ":" not in name:
+        if (base in allowed and ":" not in name) or (base in exact_ok and name == f"{base}:exact"):
             params.values.setdefault(name, []).append(value)
             params.used.append((name, value))
         elif paged and name == "_count":
@@ -151,16 +159,16 @@ def tokens(value: str, *, name: str) -> list[TokenQuery]:
     return out
 
 
-def date_eq(value: str, *, name: str) -> str:
-    """A date parameter's value with no prefix or ``eq`` (the only one supported), as a FHIR date."""
-    prefix = value[:2]
-    if prefix in _PREFIXES:
-        if prefix != "eq":
-            raise ParamInvalid(f"parameter '{name}': only the 'eq' prefix (or none) is supported, not '{prefix}'")
-        value = value[2:]
-    if not _FHIR_DATE.fullmatch(value):
-        raise ParamInvalid(f"parameter '{name}' must be a date YYYY, YYYY-MM or YYYY-MM-DD")
-    return value
+def date_prefixed(value: str, *, name: str) -> tuple[str, str]:
+    """A date parameter's prefix (``eq`` when none) and FHIR date; ``ap`` is not supported (what is
+    "approximately" a birth date is the matcher's business: ``$match``)."""
+    prefix = value[:2] if value[:2] in _PREFIXES else "eq"
+    text = value[2:] if value[:2] in _PREFIXES else value
+    if prefix == "ap":
+        raise ParamInvalid(f"parameter '{name}': the 'ap' prefix is not supported (use $match for approximate)")
+    if not _FHIR_DATE.fullmatch(text):
+        raise ParamInvalid(f"parameter '{name}' must be a date YYYY, YYYY-MM or YYYY-MM-DD, optionally prefixed")
+    return prefix, text
 
 
 def types(values: Sequence[str], *, allowed: Sequence[str]) -> frozenset[str] | None:

@@ -29,6 +29,7 @@ GENDERS: Final[dict[int, str]] = {1: "male", 2: "female", 3: "unknown"}
 """GIOI_TINH -> AdministrativeGender."""
 
 
+MOTHERS_MAIDEN_NAME: Final = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
 RECORDED_BY: Final = f"{sid.BASE}/StructureDefinition/recorded-by"
 """Extension on a ``HumanName``: a facility (Organization) that recorded the name in this form."""
 ASSIGNERS: Final[dict[str, str]] = {
@@ -52,7 +53,7 @@ def human_name(text: str, *, use: str | None = None) -> dict[str, Any]:
     return name
 
 
-def _fold(text: str) -> str:
+def fold_name(text: str) -> str:
     """A name without case, diacritics or spacing: forms of one name fold to the same key."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
@@ -61,7 +62,7 @@ def _fold(text: str) -> str:
 def _is_proper(text: str) -> tuple[bool, bool]:
     """Written with its Vietnamese diacritics (not an ASCII copy of the name), and in mixed case (not the
     capitals some software prints): the better form of a name sorts higher."""
-    return (_fold(text) != " ".join(text.casefold().split()), text != text.upper())
+    return (fold_name(text) != " ".join(text.casefold().split()), text != text.upper())
 
 
 def patient_names(identities: Sequence[RecordedIdentity]) -> list[dict[str, Any]]:
@@ -78,7 +79,7 @@ def patient_names(identities: Sequence[RecordedIdentity]) -> list[dict[str, Any]
         return []
     groups: dict[str, list[str]] = {}
     for text in forms:
-        groups.setdefault(_fold(text), []).append(text)
+        groups.setdefault(fold_name(text), []).append(text)
 
     def last(texts: Iterable[str]) -> tuple[str, int]:
         return max((forms[t][-1].seen or "", forms[t][-1].encounter_id) for t in texts)
@@ -156,11 +157,18 @@ def patient_identifiers(summary: PersonSummary, identities: Sequence[RecordedIde
 
 
 def to_patient(
-    summary: PersonSummary, identities: Sequence[RecordedIdentity] = (), review_partners: Sequence[int] = ()
+    summary: PersonSummary,
+    identities: Sequence[RecordedIdentity] = (),
+    review_partners: Sequence[int] = (),
+    security: Sequence[dict[str, str]] = (),
+    mothers_names: Sequence[str] = (),
 ) -> Patient:
     """The person as a Patient: ``link`` ``replaces`` for each person merged into it and ``seealso`` for
-    each person an open review pairs it with; ``meta.lastUpdated`` is the newest encounter's arrival and
-    ``meta.versionId`` a digest of the content (it changes whenever the Patient does)."""
+    each person an open review pairs it with; ``meta.lastUpdated`` is the newest encounter's arrival,
+    ``meta.versionId`` a digest of the content (it changes whenever the Patient does) and ``meta.security``
+    the labels of the reader's view (sensitive data shown, data withheld). ``mothers_names``: the mother's
+    name as recorded, newest first (the first one is the ``mothersMaidenName`` extension: Vietnamese names
+    do not change on marriage)."""
     person = summary.person
     demographics = summary.demographics  # newest facility first
     phones = list(dict.fromkeys(d.phone for d in demographics if d.phone))
@@ -194,10 +202,14 @@ def to_patient(
             {"reference": f"Organization/{demographics[0].facility_code}"} if demographics else None
         ),
         "link": links or None,
+        "extension": [{"url": MOTHERS_MAIDEN_NAME, "valueString": mothers_names[0]}] if mothers_names else None,
     }
     data = {k: v for k, v in data.items() if v is not None}
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    content = json.dumps([data, list(security)], sort_keys=True, default=str)
+    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
     meta: dict[str, Any] = {"versionId": digest}
+    if security:
+        meta["security"] = list(security)
     if identities:
         meta["lastUpdated"] = max(i.received_at for i in identities).isoformat()
     return Patient.model_validate({**data, "meta": meta})

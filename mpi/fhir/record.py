@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fhir.resources.R4B.meta import Meta
+from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from sqlalchemy import Connection, func, or_, select
 
@@ -23,14 +24,39 @@ from mpi.errors import NotFound
 from mpi.facilities import describe_facilities, describe_facility
 from mpi.fhir.bundle import Hit
 from mpi.fhir.everything import encounter_of, encounter_resources, facilities_of, location, organization, pick
-from mpi.fhir.lookup import received_at
-from mpi.records import EncounterDetail, encounter_detail
-from mpi.records.person import current_encounters, encounters, xml1
+from mpi.fhir.lookup import mothers_names, received_at, recorded_identities
+from mpi.fhir.patient import to_patient
+from mpi.identity.review import open_review_partners
+from mpi.records import EncounterDetail, encounter_detail, person_summary
+from mpi.records.person import ResolvedPerson, current_encounters, encounters, xml1
+from mpi.records.sensitivity import Segmented
 from mpi.store.content import content_tables
 from mpi.store.models import Facility
 
+Ids = tuple[int, ...]
 facility_table = Facility.__table__  # type: ignore[attr-defined]
 _INCLUDED = ("Organization", "Location")
+
+
+def person_patient(
+    *, conn: Connection, person: ResolvedPerson, segmented: Segmented
+) -> tuple[Patient, tuple[int, ...]]:
+    """A surviving person as this reader may see them, and the encounter ids the Patient draws on: encounters
+    withheld from the reader (:mod:`mpi.records.sensitivity`) give nothing — no identifier, name, address or
+    facility — and the Patient's ``meta.security`` says what it shows of sensitive data and that some was
+    withheld (``REDACTED``). The one way every FHIR answer builds a Patient (read, search, ``$match``,
+    ``$everything``)."""
+    withheld = segmented.withheld_ids
+    summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld)
+    identities = [i for i in recorded_identities(conn=conn, cluster=person.cluster) if i.encounter_id not in withheld]
+    patient = to_patient(
+        summary,
+        identities,
+        open_review_partners(conn=conn, cluster=person.cluster),
+        security=segmented.summary_labels(),
+        mothers_names=mothers_names(conn=conn, encounter_ids=[i.encounter_id for i in identities]),
+    )
+    return patient, summary.encounter_ids
 
 
 def care_encounters(

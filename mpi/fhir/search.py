@@ -22,6 +22,7 @@ from mpi.fhir.patient import patient_identifiers
 from mpi.identity.online import OnlineLinker
 from mpi.records import Candidate, DemographicQuery, SearchResult, person_summary, resolve_person
 from mpi.records.lookup import normalised_identifier, search_demographics, search_identifier
+from mpi.records.sensitivity import Segmentation
 
 
 class UnknownSystem(MPIError):
@@ -214,8 +215,11 @@ class CrossReference:
 KNOWN_TARGETS = (sid.CCCD, sid.BHXH, sid.PERSON)
 
 
-def cross_reference(*, conn: Connection, source: sid.Token, target_systems: Sequence[str] = ()) -> CrossReference:
-    """PIXm ITI-83: the other identifiers of the person ``source`` names, restricted to ``target_systems``.
+def cross_reference(
+    *, conn: Connection, source: sid.Token, target_systems: Sequence[str] = (), segmentation: Segmentation | None = None
+) -> CrossReference:
+    """PIXm ITI-83: the other identifiers of the person ``source`` names, restricted to ``target_systems``;
+    with ``segmentation``, none drawn from an encounter withheld from the reader (an HIV clinic's MA_BN).
 
     A source identifier several persons hold (a guardian's CCCD on a child's records) answers each person
     as a ``targetId`` and no ``targetIdentifier``: a flat list would attach one person's numbers to the
@@ -235,7 +239,9 @@ def cross_reference(*, conn: Connection, source: sid.Token, target_systems: Sequ
     identifiers: list[dict[str, Any]] = []
     encounter_ids: list[int] = []
     if len(found.candidates) == 1:  # several persons: targetIds only, no identifier of either
-        summary = person_summary(conn=conn, person_id=found.candidates[0].person_id)
+        person = resolve_person(conn=conn, person_id=found.candidates[0].person_id)
+        withheld = segmentation.of_person(conn, person).withheld_ids if segmentation is not None else frozenset()
+        summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld)
         encounter_ids += summary.encounter_ids
         for identifier in patient_identifiers(summary):
             if (identifier["system"], identifier["value"]) == (source.system, source.value.strip()):

@@ -397,3 +397,21 @@ def action_of_review(conn: Connection, review_id: int) -> int | None:
         .order_by(e.c.seq.desc())
     )
     return next((int(r.action_id) for r in rows if (r.details or {}).get("review_id") == review_id), None)
+
+
+def open_review_partners(*, conn: Connection, cluster: tuple[int, ...]) -> list[int]:
+    """The surviving persons an open review item pairs with this person's cluster (on either side): the MPI
+    is not sure whether they are one person (FHIR ``Patient.link`` ``seealso``)."""
+    s, r = L.sources, L.reviews
+    candidates = conn.execute(
+        select(r.c.candidate_person_id)
+        .join(s, s.c.id == r.c.source_record_id)
+        .where(r.c.status == "open", s.c.person_id.in_(cluster))
+    ).scalars()
+    holders = conn.execute(
+        select(s.c.person_id)
+        .join(r, s.c.id == r.c.source_record_id)
+        .where(r.c.status == "open", r.c.candidate_person_id.in_(cluster))
+    ).scalars()
+    found = {L.current_person(conn, int(p)) for p in {*candidates, *holders}}
+    return sorted(p for p in found if p not in cluster)

@@ -79,6 +79,11 @@ _HIV_WORD: Final = re.compile(r"(?<![A-Z0-9])HIV(?![A-Z])")
 
 FHIR_CONFIDENTIALITY: Final = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 FHIR_ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+FHIR_OBSERVATION_VALUE: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+REDACTED: Final[Mapping[str, str]] = MappingProxyType(
+    {"system": FHIR_OBSERVATION_VALUE, "code": "REDACTED", "display": "redacted"}
+)
+"""HL7 security integrity label of a resource drawn from a record some of whose encounters were withheld."""
 SENSITIVITY_CODES: Final[Mapping[Category, tuple[str, str]]] = {
     Category.HIV: ("HIV", "HIV/AIDS information sensitivity"),
     Category.TB: ("COMDIS", "communicable disease information sensitivity"),
@@ -307,6 +312,13 @@ class Segmented:
     def labels(self, encounter_id: int) -> list[dict[str, str]]:
         decision = self.decisions.get(encounter_id)
         return security_labels(decision.categories) if decision is not None else []
+
+    def summary_labels(self) -> list[dict[str, str]]:
+        """Labels of what is drawn from all the visible encounters together (a person's demographics and
+        identifiers): the categories of the sensitive ones shown (own facility, break-glass), and
+        :data:`REDACTED` when any encounter was withheld, so a reader knows the record is not whole."""
+        shown = {c for d in self.decisions.values() if d.visible for c in d.categories}
+        return [*security_labels(shown), *([dict(REDACTED)] if self.withheld_ids else [])]
 
 
 @dataclass(frozen=True, slots=True)

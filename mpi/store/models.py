@@ -54,6 +54,12 @@ class Submission(SQLModel, table=True):
     hoso_count: int = 0
     signature_present: bool = False
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    signature_status: str | None = Field(default=None, max_length=16)
+    """``valid``, ``invalid``, ``unsigned`` or ``no_certificate`` (:mod:`mpi.xml130.signature`)."""
+    signature_reason: str | None = Field(default=None, max_length=40)
+    """Why an ``invalid`` signature is invalid (``digest_mismatch``, ``certificate_expired``, ...)."""
+    signature_certificate: str | None = Field(default=None, max_length=64)
+    """SHA-256 fingerprint of the registered certificate the signature was checked against."""
     size: int
     raw_gzip: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     outcome: str = Field(max_length=16)
@@ -124,6 +130,31 @@ class ApiKey(SQLModel, table=True):
     """The last authenticated request, to the minute (written at most once a minute per key)."""
     replaced_by_id: int | None = Field(default=None, foreign_key="api_key.id")
     """The key that replaced this one (``mpi keys rotate``)."""
+    sensitive_grants: str | None = Field(default=None, max_length=200)
+    """Sensitive categories this key may reveal with a typed reason, comma-separated (``hiv,tb``)."""
+
+
+class FacilityCertificate(SQLModel, table=True):
+    """A signing certificate registered for a facility (``mpi facilities certificates add``).
+
+    Removing one keeps the row (``removed_at``): submissions name the certificate they were checked against.
+    """
+
+    __tablename__ = "facility_certificate"
+    __table_args__ = (UniqueConstraint("facility_code", "fingerprint", name="uq_facility_certificate"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    facility_code: str = Field(foreign_key="facility.code", max_length=20, index=True)
+    fingerprint: str = Field(max_length=64)
+    """SHA-256 of the DER certificate, hex."""
+    subject: str = Field(max_length=500)
+    issuer: str = Field(max_length=500)
+    serial: str = Field(max_length=80)
+    not_before: datetime
+    not_after: datetime
+    pem: str
+    added_at: datetime = Field(default_factory=utcnow)
+    removed_at: datetime | None = None
 
 
 class WebSession(SQLModel, table=True):

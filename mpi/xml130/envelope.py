@@ -26,6 +26,7 @@ from mpi.xml130.fields import TABLE_NAMES, fields_by_name
 from mpi.xml130.issues import Issue, Severity, issue
 from mpi.xml130.layouts import LAYOUTS, LEGACY_RENAMES, LEGACY_XML1_MARKERS, Layout
 from mpi.xml130.rows import ParsedRow, sum_field, type_row
+from mpi.xml130.signature import SignatureCheck
 
 _BOM: Final = b"\xef\xbb\xbf"
 _DECLARATIONS: Final = (b"<!DOCTYPE", b"<!ENTITY")
@@ -87,7 +88,9 @@ class ParsedSubmission:
     """Envelope ``NGAYLAP`` as sent."""
     declared_count: int | None = None
     signature: bytes | None = None
-    """The serialised ``CHUKYDONVI`` element when it has content (verification is later work)."""
+    """The serialised ``CHUKYDONVI`` element when it has content (checked by :mod:`mpi.xml130.signature`)."""
+    signature_check: SignatureCheck | None = None
+    """Set by ingest, which knows the facility's registered certificates."""
     issues: list[Issue] = field(default_factory=list)
     """File-level issues. Encounter issues live on each encounter."""
     encounters: list[ParsedEncounter] = field(default_factory=list)

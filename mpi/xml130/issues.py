@@ -63,6 +63,16 @@ RULES: Final[dict[str, Rule]] = {
         "MA_CSKCB của XML1 khác MACSKCB của phong bì",
         "XML1 MA_CSKCB differs from the envelope MACSKCB",
     ),
+    "signature_invalid": Rule(
+        W,
+        "Chữ ký số CHUKYDONVI không hợp lệ ({ly_do}); hồ sơ vẫn được lưu theo chính sách hiện hành",
+        "The CHUKYDONVI digital signature is invalid ({why}); stored under the current policy",
+    ),
+    "signature_rejected": Rule(
+        E,
+        "Chữ ký số CHUKYDONVI không hợp lệ ({ly_do}); tệp bị từ chối, không lưu hồ sơ nào",
+        "The CHUKYDONVI digital signature is invalid ({why}); the file is rejected and no encounter is stored",
+    ),
     # --- one HOSO / inner document ---
     "loaihoso_missing": Rule(E, "FILEHOSO thiếu LOAIHOSO", "FILEHOSO has no LOAIHOSO"),
     "loaihoso_unknown": Rule(

@@ -131,7 +131,12 @@ def test_metadata_declares_what_is_supported_and_instantiates_the_ihe_actors(cli
     assert [i["code"] for i in patient["interaction"]] == ["read", "search-type"]
     assert [o["name"] for o in patient["operation"]] == ["match", "everything", "ihe-pix"]
     params = {p["name"]: p for p in patient["searchParam"]}
-    assert set(params) == {"_id", "identifier", "family", "given", "birthdate", "gender"}
+    assert set(params) == {
+        "_id", "identifier", "family", "given", "birthdate", "gender", "telecom", "address", "address-state",
+        "address-country", "mothersMaidenName", "active",
+    }  # fmt: skip
+    assert params["mothersMaidenName"]["definition"].endswith("/patient-extensions-Patient-mothersMaidenName")
+    assert "family + birthdate=YYYY-MM-DD" in patient["documentation"]
     assert all(p["definition"].startswith("http://hl7.org/fhir/SearchParameter/") for p in params.values())
     assert sid.CCCD in params["identifier"]["documentation"]
     assert all([i["code"] for i in r["interaction"]] == ["read"] for r in by_type.values())
@@ -239,8 +244,8 @@ def test_token_search_semantics_ids_comma_ors_and_errors(store: Store, client: T
         return _outcome(client.get("/fhir/Patient", params=params, headers=headers), status, issue)
 
     assert error(400, "too-costly", identifier=f"{sid.CCCD}|") == "search_too_broad"
-    assert error(400, "invalid", family=family) == "parameter_invalid"
-    assert error(400, "invalid", family=family, given=given, birthdate=f"gt{s.birth_date}") == "parameter_invalid"
+    assert error(400, "too-costly", family=family) == "search_too_broad"
+    assert error(400, "invalid", family=family, given=given, birthdate=f"ap{s.birth_date}") == "parameter_invalid"
     assert error(400, "invalid", family=family, given=given, birthdate="05/03/1990") == "parameter_invalid"
     assert error(400, "invalid", _count="many", identifier=s.cccd) == "parameter_invalid"
     assert error(400, "invalid") == "parameter_invalid"
@@ -292,6 +297,108 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     assert "entry" not in counted and counted["total"] == len(everyone)
     zero = _json(client.get("/fhir/Patient", params={**query, "_count": "0"}, headers=headers))
     assert "entry" not in zero and zero["total"] == len(everyone)
+
+
+def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
+    store: Store, client: TestClient, auth: KeyFactory
+) -> None:
+    """ITI-78 parameters, each against what the store holds, AND/OR, :exact, date prefixes; a search that
+    completes no blocking key of the matcher is refused, naming the combinations that are accepted."""
+    s = store.province.scenario
+    headers = auth(Role.CLINICIAN, s.facility_b)
+    person = str(_person(client, headers, store))
+    patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+    family, *given = s.name.split()
+    address = next(a for a in patient["address"] if a.get("text") and a.get("state"))
+    from linkage.normalise.provinces import PROVINCES_2025, PROVINCES_PRE_2025
+
+    province = PROVINCES_2025.get(address["state"]) or PROVINCES_PRE_2025[address["state"]]
+    day = s.birth_date
+
+    def ids(*pairs: tuple[str, str]) -> list[str]:
+        body, _ = _bundle(client.get("/fhir/Patient", params=list(pairs), headers=headers))
+        return [r["id"] for r in _matches(body)]
+
+    by_family_day = (("family", family), ("birthdate", day))
+    assert person in ids(*by_family_day)  # PDQm: birthdate + family
+    assert person in ids(("given", given[-1]), ("birthdate", day))
+    assert person in ids(("given", " ".join(given)), ("birthdate", day))  # a run of the given names
+    assert person in ids(("family", family.upper()), ("given", given[-1]), ("birthdate", day[:4]))  # a year
+    assert person in ids(("telecom", s.phone)) and person in ids(("telecom", f"phone|{s.phone}"))
+    assert person not in ids(("telecom", f"email|{s.phone}"), *by_family_day)
+    gender = patient["gender"]
+    other = "female" if gender == "male" else "male"
+    assert person in ids(*by_family_day, ("gender", gender))  # PDQm: family + gender (with the birth date)
+    assert person not in ids(*by_family_day, ("gender", other))
+    assert person in ids(*by_family_day, ("gender", f"{other},{gender}"))  # comma: OR
+    # date prefixes and AND of repeats
+    assert person in ids(("family", family), ("given", given[-1]), ("birthdate", day[:4]), ("birthdate", f"ge{day}"))
+    assert person not in ids(*by_family_day, ("birthdate", f"lt{day}"))
+    assert person in ids(*by_family_day, ("birthdate", f"ne{int(day[:4]) + 1}"))
+    # address, state (code or name, before or after 2025), country
+    words = address["text"].split()
+    assert person in ids(*by_family_day, ("address", " ".join(words[-2:])))
+    assert person in ids(*by_family_day, ("address-state", province.lower()))
+    assert person in ids(*by_family_day, ("address-state", address["state"]))
+    assert person not in ids(*by_family_day, ("address-state", "Không Có Tỉnh"))
+    assert person in ids(*by_family_day, ("address-country", "Việt Nam"))
+    assert person in ids(*by_family_day, ("address-country:exact", "VN"))
+    assert person not in ids(*by_family_day, ("address-country", "Lào"))
+    # :exact compares as recorded
+    recorded_family = patient["name"][0]["family"]
+    assert person in ids(("family:exact", recorded_family), ("birthdate", day))
+    assert person not in ids(("family:exact", recorded_family.swapcase()), ("birthdate", day))
+    assert person in ids(*by_family_day, ("active", "true")) and ids(*by_family_day, ("active", "false")) == []
+    # identifier narrowed by demographics
+    assert ids(("identifier", s.cccd), ("family", family)) == [person]
+    assert ids(("identifier", s.cccd), ("family", f"{family}x")) == []
+
+    def refused(*pairs: tuple[str, str]) -> str:
+        response = client.get("/fhir/Patient", params=list(pairs), headers=headers)
+        outcome = OperationOutcome.model_validate(_json(response, 400))
+        assert outcome.issue[0].code == "too-costly"
+        return str(outcome.issue[0].diagnostics)
+
+    message = refused(("given", given[-1]))  # a bare given name would list a province's Ans
+    assert "family + birthdate=YYYY-MM-DD" in message and "telecom" in message
+    refused(("family", family), ("gender", gender))  # family + gender alone: a large share of the province
+    refused(("family", family), ("birthdate", day[:4]))  # a year is not a day
+    refused(("address-state", province))
+    # what is not supported is ignored and said so
+    unsupported = [*by_family_day, ("address-city", "x"), ("address-postalcode", "650000")]
+    body, _ = _bundle(client.get("/fhir/Patient", params=unsupported, headers=headers))
+    assert person in [r["id"] for r in _matches(body)]
+    assert sorted(_warnings(body)) == [
+        "parameter 'address-city' was ignored: not supported here",
+        "parameter 'address-postalcode' was ignored: not supported here",
+    ]
+
+
+def test_mothers_maiden_name_is_shown_and_searchable(store: Store, client: TestClient, auth: KeyFactory) -> None:
+    headers = auth(Role.CLINICIAN, "33001")
+    x8 = content_tables["XML8"]
+    with store.engine.connect() as conn:  # a child whose record summary names the mother
+        row = conn.execute(
+            select(x8.c.ho_ten_me, L.sources.c.person_id)
+            .join(L.sources, L.sources.c.encounter_id == x8.c.encounter_id)
+            .where(x8.c.ho_ten_me.is_not(None))
+            .limit(1)
+        ).one()
+        person = L.current_person(conn, int(row.person_id))
+    patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+    (mother,) = [e["valueString"] for e in patient["extension"] if e["url"].endswith("patient-mothersMaidenName")]
+    assert mother == " ".join(row.ho_ten_me.split())
+    name = patient["name"][0]
+    day = patient["birthDate"]
+    assert len(day) == 10
+
+    def ids(**params: str) -> list[str]:
+        body, _ = _bundle(client.get("/fhir/Patient", params=params, headers=headers))
+        return [r["id"] for r in _matches(body)]
+
+    assert str(person) in ids(family=name["family"], birthdate=day, mothersMaidenName=mother.split()[0])
+    assert str(person) in ids(family=name["family"], birthdate=day, mothersMaidenName=mother.upper())
+    assert str(person) not in ids(family=name["family"], birthdate=day, mothersMaidenName=f"{mother} Khác")
 
 
 # --- $match (PDQm ITI-119) ------------------------------------------------------------------------------
@@ -758,6 +865,25 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
     assert ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in codes
     own = _json(client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, row.facility_code)))
     assert {c["code"] for c in own["meta"]["security"]} >= {"R", "HIV"}
+
+    # the Patient says the same wherever it appears: read, search, $everything
+    def labels(patient: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(c["system"], c["code"]) for c in patient.get("meta", {}).get("security", [])}
+
+    def everywhere(headers: dict[str, str]) -> set[tuple[str, str]]:
+        read = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
+        (searched,) = _matches(_bundle(client.get("/fhir/Patient", params={"_id": str(person)}, headers=headers))[0])
+        (first,) = [r for r in _matches(_bundle(client.get(url, params={"_count": "1"}, headers=headers))[0])]
+        assert first["resourceType"] == "Patient"
+        assert labels(read) == labels(searched) == labels(first)
+        assert read["meta"]["versionId"] == searched["meta"]["versionId"] == first["meta"]["versionId"]
+        return labels(read)
+
+    redacted = ("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "REDACTED")
+    assert redacted in everywhere(auth(Role.CLINICIAN, other))
+    assert {c for _, c in everywhere(auth(Role.CLINICIAN, row.facility_code))} >= {"R", "HIV"}
+    revealed = everywhere(glass)
+    assert redacted not in revealed and ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in revealed
 
 
 @pytest.mark.parametrize("value", ["2024-03-05T08:30", "2024-03-05", "2024"])

@@ -16,7 +16,7 @@ from tests.builders import FIXTURES, drug, envelope, inner_document, lab, outpat
 from tests.xml130.files import b64, found, raw_envelope, summary_only
 
 # Produced outside the reader: ingest checks the submitter key against the facility.
-INGEST_ONLY = {"facility_scope"}
+INGEST_ONLY = {"facility_scope", "signature_invalid", "signature_rejected"}  # tests/signatures: ingest checks them
 
 E, W = "error", "warning"
 LK = "LK26000001"
