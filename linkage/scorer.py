@@ -573,16 +573,16 @@ def explain(scorer: Scorer, left: Row, right: Row) -> Explanation:
         value_l = ", ".join(str(left.get(c)) for c in columns)
         value_r = ", ".join(str(right.get(c)) for c in columns)
         gamma = explanation.gamma
-        bars.append(
-            WaterfallBar(comparison.name, explanation.label, explanation.match_weight, gamma, value_l, value_r, False)
-        )
+        # Splink labels a bar by its comparison vector value: every null level (-1) under the first one's label.
+        label = next(lv.label for lv in comparison.levels if lv.gamma == gamma)
+        bars.append(WaterfallBar(comparison.name, label, explanation.match_weight, gamma, value_l, value_r, False))
         if any(level.tf_column is not None for level in comparison.levels):
             level = next(lv for lv in comparison.levels if lv.gamma == gamma)
             if level.tf_column is not None:
                 label = f"Term freq adjustment on {level.tf_column}"
                 value_l, value_r = str(left.get(level.tf_column)), str(right.get(level.tf_column))
             else:
-                label, value_l, value_r = explanation.label, "", ""
+                value_l, value_r = "", ""
             bars.append(
                 WaterfallBar(f"tf_{comparison.name}", label, explanation.tf_adjustment, gamma, value_l, value_r, True)
             )

@@ -141,6 +141,11 @@ def _fits(features: Mapping[str, Any], number: str) -> dict[str, bool | None]:
     }
 
 
+def _rest_of_date_agrees(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Month and day agree where both records know them (a typo in the year leaves them alone)."""
+    return all(a.get(k) is None or b.get(k) is None or a.get(k) == b.get(k) for k in ("dob_month", "dob_day"))
+
+
 def _year_typo(a: int, b: int) -> bool:
     """One wrong digit or two swapped adjacent digits (1976 -> 1967, 1976 -> 1978)."""
     sa, sb = str(a), str(b)
@@ -213,7 +218,9 @@ def national_id_evidence(a: Mapping[str, Any], b: Mapping[str, Any]) -> National
             holder_year is not None
             and other_year is not None
             and int(holder_year) - holder < GUARDIAN_MIN_YEARS <= int(other_year) - holder
-            and (not _given_agrees(a, b) or not _year_typo(int(holder_year), int(other_year)))
+            and not (
+                _given_agrees(a, b) and _year_typo(int(holder_year), int(other_year)) and _rest_of_date_agrees(a, b)
+            )
         ):
             return NationalIdEvidence("guardian", {"national_id": "guardian", "child": side})
     # A typo the number corrects: names agree, and every disagreeing field is right on exactly one side.
@@ -229,7 +236,7 @@ def national_id_evidence(a: Mapping[str, Any], b: Mapping[str, Any]) -> National
         corrected[name] = "incoming" if right else "candidate"
     if "birth_year" in corrected:
         assert year_a is not None and year_b is not None
-        if not _year_typo(int(year_a), int(year_b)):
+        if not _year_typo(int(year_a), int(year_b)) or not _rest_of_date_agrees(a, b):
             return NationalIdEvidence("conflict", {"national_id": "conflict"})
     if not corrected:
         return NationalIdEvidence("conflict", {"national_id": "conflict"})
@@ -400,6 +407,12 @@ def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return not _given_agrees(a, b) and not (a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"))
 
 
+def _bhxh_differs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both records carry a BHXH number (lifelong, one per person) and they differ by more than one typo."""
+    x, y = a.get("bhxh_number"), b.get("bhxh_number")
+    return bool(x and y and DamerauLevenshtein.distance(str(x), str(y)) > 1)
+
+
 def _same_identifier(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if a.get("bhxh_number") and a.get("bhxh_number") == b.get("bhxh_number"):
         return True
@@ -413,6 +426,8 @@ def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[C
     - another of the person's scored records contradicts the incoming one (``model_contradicted``);
     - both records carry a birth time on the same date and the times differ (``model_birth_time_differs``):
       newborn twins, both under their mother's name;
+    - both records carry a BHXH number (one lifelong number per person) and they differ beyond a typo, and
+      no CCCD agrees (``model_bhxh_differs``): twins under their mother's name, namesakes;
     - the given names differ and no personal identifier agrees (``model_given_name_differs``): twins and
       siblings share a household's phone, address, family name and often the birth date, which together
       outweigh one disagreeing field in the model; a steward decides.
@@ -421,6 +436,8 @@ def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[C
         return "model_contradicted"
     if any(_born_together(record, c.features) is False for c in records):
         return "model_birth_time_differs"
+    if _bhxh_differs(record, best.features) and not _same_identifier(record, best.features):
+        return "model_bhxh_differs"
     if given_names_differ(record, best.features) and not _same_identifier(record, best.features):
         return "model_given_name_differs"
     return None
