@@ -11,6 +11,8 @@ from mpi.reports import ReportOptions, build_report, icd_group
 from mpi.synth.outbreak import OUTBREAK_DX, Outbreak
 from tests.reports.conftest import ReportStore
 
+pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)
+
 
 @pytest.mark.parametrize(
     ("code", "group"),
