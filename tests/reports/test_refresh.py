@@ -97,3 +97,16 @@ def test_refreshed_snapshot_equals_a_fresh_load(engine: Engine, report_store: Re
     with engine.connect() as conn:
         current = conn.execute(select(func.count()).where(_enc.c.is_current.is_(True))).scalar_one()
     assert refreshed["totals"][0]["records"] == current
+
+
+def test_the_api_reads_the_facts_at_start(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    url = f"sqlite:///{tmp_path}/store.sqlite3"
+    app = create_app(Settings(env="development", secret_key=TEST_SECRET, database_url=url))
+    with TestClient(app):
+        app.state.reports_warm.join(timeout=120)
+        assert app.state.engine in facts._snapshots
+    app.state.engine.dispose()
