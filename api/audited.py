@@ -87,7 +87,7 @@ CLINICAL_OR_STEWARD: Final[Purposes] = MappingProxyType(
 )
 ADMIN: Final[Purposes] = MappingProxyType({Role.ADMIN: ADMIN_PURPOSES})
 
-_OUTCOMES: Final[dict[int, str]] = {403: "denied", 404: "not_found", 409: "conflict", 422: "invalid"}
+_OUTCOMES: Final[dict[int, str]] = {400: "invalid", 403: "denied", 404: "not_found", 409: "conflict", 422: "invalid"}
 
 
 def reader_of(principal: Principal, purpose: str | None) -> Reader:

@@ -94,7 +94,8 @@ def main() -> None:
     print(f"ingested {len(files)} submissions in {time.perf_counter() - started:.0f} s")
 
     with engine.connect() as conn:
-        persons = [int(p) for p in conn.execute(select(L.persons.c.id).where(L.persons.c.merged_into_id.is_(None)))]
+        alive = select(L.persons.c.id).where(L.persons.c.merged_into_id.is_(None))
+        persons = [int(p) for p in conn.execute(alive).scalars()]
         rng = random.Random(args.seed)
         sample = rng.sample(persons, min(args.queries, len(persons)))
         records = {p: conn.execute(current_encounters((p,))).first() for p in sample}
@@ -102,7 +103,9 @@ def main() -> None:
     app.state.linker = linker
     with session_scope(app.state.engine) as session:
         facility = next(str(r.facility_code) for r in records.values() if r is not None)
-        _, plaintext = create_key(session=session, role=Role.CLINICIAN, facility_code=facility)
+        _, plaintext = create_key(
+            session=session, role=Role.CLINICIAN, facility_code=facility, secret=settings.secret_key
+        )
     headers = {"Authorization": f"Bearer {plaintext}", "X-Purpose-Of-Use": "TREAT"}
     print(f"{platform.python_version()} on {platform.machine()}, load {os.getloadavg()[0]:.2f}")
     print(f"{'query':45} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'found':>6} {'mean hits':>9}")

@@ -437,8 +437,11 @@ PATIENT_PARAMETERS: Final = ("_id", "identifier", *pdq.DEMOGRAPHIC_PARAMETERS)
 
 @router.get("/Patient", summary="Patient search (IHE PDQm ITI-78)")
 async def patient_search(request: Request, read: SearchRead, linker: LinkerDep) -> Response:
-    """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs) or ``family`` + ``given`` + ``birthdate``
-    (+ ``gender``); paged with ``_count`` and ``next`` / ``previous`` links; ``_summary=count``."""
+    """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs; ``system|`` names the identifier domains to
+    show) and the demographic parameters of :mod:`mpi.fhir.pdq` (``family``, ``given``, ``birthdate``,
+    ``gender``, ``telecom``, ``address``, ``address-state``, ``address-country``, ``mothersMaidenName``,
+    ``active``; ``:exact``) under its minimal-criteria rule; paged with ``_count`` and ``next`` / ``previous``
+    links; ``_summary=count``."""
     return await _search(request, read, linker)
 
 
@@ -516,8 +519,12 @@ async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
         offset, count, total = int(state["o"]), int(state["c"]), state.get("t")
         systems = frozenset(state["d"]) if state.get("d") is not None else None
     else:
-        with read.engine.connect() as conn:
-            result, systems = _find(conn, linker, params, read.segmentation)
+        try:
+            with read.engine.connect() as conn:
+                result, systems = _find(conn, linker, params, read.segmentation)
+        except MPIError as exc:  # a search refused (too broad, a bad value) is audited like any refused read
+            read.refused(exc)
+            raise
         ranked, offset, count = _ranked(result), 0, params.count
         truncated = result.truncated or len(ranked) > SEARCH_LIMIT
         ranked = ranked[:SEARCH_LIMIT]

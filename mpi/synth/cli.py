@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
         outbreak: list[str] = typer.Option(
             [],
             "--outbreak",
-            help="Inject an outbreak: GROUP:COMMUNE|auto:YYYY-MM-DD:PERSONS[:WEEKS] (GROUP: dengue, diarrhoea, "
-            "chickenpox, tb); repeatable. See mpi/synth/outbreak.py.",
+            help="Inject an outbreak: GROUP:COMMUNE|auto:YYYY-MM-DD:PERSONS[:WEEKS] (GROUP: dengue, hfmd, "
+            "measles, influenza, diarrhoea, chickenpox, tb); repeatable. See mpi/synth/outbreak.py.",
         ),
         sign: bool = typer.Option(
             False,

@@ -300,8 +300,21 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     assert "entry" not in zero and zero["total"] == len(everyone)
 
 
+def test_a_search_matching_more_than_it_lists_says_so(
+    store: Store, client: TestClient, auth: KeyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routes import fhir as routes
+
+    monkeypatch.setattr(routes, "SEARCH_LIMIT", 2)
+    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b, purpose="TREAT")
+    query = {"identifier": ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])}
+    body, _ = _bundle(client.get("/fhir/Patient", params=query, headers=headers))
+    assert len(_matches(body)) == 2 and "total" not in body
+    assert _warnings(body) == ["more Patients match than the 2 best listed: narrow the search"]
+
+
 def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
-    store: Store, client: TestClient, auth: KeyFactory
+    store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
 ) -> None:
     """ITI-78 parameters, each against what the store holds, AND/OR, :exact, date prefixes; a search that
     completes no blocking key of the matcher is refused, naming the combinations that are accepted."""
@@ -387,6 +400,11 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
         "parameter 'address-city' was ignored: not supported here",
         "parameter 'address-postalcode' was ignored: not supported here",
     ]
+    # each refused search is audited as such (the one audited-read path)
+    admin = auth(Role.ADMIN, None, purpose=None)
+    events = client.get("/api/v1/audit", params={"actor": key_actor(headers, app), "limit": 500}, headers=admin)
+    refusals = sorted((e["action"], e["outcome"]) for e in events.json()["entries"] if e["outcome"] != "ok")
+    assert refusals == [("fhir.search", "invalid")] * 4 + [("fhir.search", "not_found")]
 
 
 def test_mothers_maiden_name_is_shown_and_searchable(store: Store, client: TestClient, auth: KeyFactory) -> None:

@@ -60,6 +60,8 @@ def test_dashboard_never_shows_a_patient(client: TestClient, report_store: Repor
     engine = client.app.state.engine  # type: ignore[attr-defined]
     client.post("/web/reports/login", data={"api_key": _key(engine, Role.ADMIN)})
     text = client.get("/web/reports").text
+    for facility in report_store.registry:  # a station named after a person (Xã Nguyễn Văn Linh) is no patient
+        text = text.replace(facility["name"], "")
     with (report_store.out / "persons.csv").open(encoding="utf-8") as fh:
         persons = list(csv.DictReader(fh))
     for p in persons:
