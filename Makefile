@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := data/demo
 export MPI_DATABASE_URL ?= sqlite:///data/mpi.sqlite3
 
-.PHONY: run test lint bench install demo clean
+.PHONY: run test test-fast lint bench install demo clean
 
 $(BIN)/mpi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: demo
 
 test: install
 	$(BIN)/pytest
+
+# The quick lane while working: everything but the slow, browser and PostgreSQL tests (`make test` runs all).
+test-fast: install
+	$(BIN)/pytest -m "not slow and not browser and not postgres"
 
 lint: install
 	$(BIN)/ruff check mpi linkage api tests bench

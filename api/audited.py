@@ -87,13 +87,14 @@ CLINICAL_OR_STEWARD: Final[Purposes] = MappingProxyType(
 )
 ADMIN: Final[Purposes] = MappingProxyType({Role.ADMIN: ADMIN_PURPOSES})
 
-_OUTCOMES: Final[dict[int, str]] = {403: "denied", 404: "not_found", 409: "conflict", 422: "invalid"}
+_OUTCOMES: Final[dict[int, str]] = {400: "invalid", 403: "denied", 404: "not_found", 409: "conflict", 422: "invalid"}
 
 
 def reader_of(principal: Principal, purpose: str | None) -> Reader:
     return Reader(
-        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=purpose
-    )
+        actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code,
+        purpose=purpose, granted=principal.grants,
+    )  # fmt: skip
 
 
 def check_purpose(principal: Principal, purposes: Purposes, claimed: str) -> str:
@@ -193,7 +194,7 @@ class AuditedRead:
     def segmentation(self) -> Segmentation:
         viewer = Viewer(
             facility_code=self.reader.facility_code, purpose=self.reader.purpose,
-            granted=self.policy.granted_to(self.reader.facility_code),
+            granted=self.policy.granted_to(self.reader.facility_code, self.reader.granted),
             break_glass=self.break_glass,
         )  # fmt: skip
         return Segmentation(self.policy, viewer)

@@ -51,8 +51,7 @@ def _principal(
     with Session(engine, expire_on_commit=False) as session:
         key = verify_key(session=session, plaintext=token, secret=request.app.state.settings.secret_key)
         session.commit()
-    assert key.id is not None
-    return Principal(key_id=key.id, role=Role(key.role), facility_code=key.facility_code)
+    return Principal.of(key)
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mpi.keys import Role
+from mpi.keys import Role, key_grants
+from mpi.store.models import ApiKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +13,13 @@ class Principal:
     key_id: int
     role: Role
     facility_code: str | None
+    grants: frozenset[str] = frozenset()
+    """Sensitive categories this key may reveal with a typed reason (``mpi keys grant``)."""
+
+    @classmethod
+    def of(cls, key: ApiKey) -> Principal:
+        assert key.id is not None
+        return cls(key_id=key.id, role=Role(key.role), facility_code=key.facility_code, grants=key_grants(key))
 
     @property
     def submitter_tag(self) -> str:

@@ -8,17 +8,18 @@ bulk-inserted straight into the migrated schema (``submission``, ``encounter``, 
 of the synthetic province's 131 facilities), spread over 12 months, with dengue and diarrhoea cases for
 surveillance. Building it takes minutes; a full synth + ingest would take hours.
 
-What is measured, per table:
-- ``cold``: the first report after the store changed: the facts are read from the store (SQLAlchemy, one
-  query per fact table) into a fresh DuckDB snapshot, then aggregated;
-- ``warm``: the store has not changed since the last report: the snapshot is reused (a fingerprint of a
-  few index look-ups decides), only the DuckDB aggregation runs.
+What is measured:
+- the first load (after a restart): every fact read from the store into a fresh DuckDB snapshot;
+- per table, the first report right after new data arrived: ``--batch`` new encounters written as ingest
+  writes them (encounter, XML1, source record, link, the identity log's entry; warnings for 10%) and one
+  merge of two persons, then the report, which refreshes the snapshot with only those rows
+  (:mod:`mpi.reports.facts`) and aggregates; wall and CPU time;
+- per table, the median of ``--rounds`` reports from the unchanged snapshot.
 
 DuckDB's SQLite/PostgreSQL scanners were the other candidate; with DuckDB 2.0 they are extensions that
-are downloaded on first use, which this deployment never does (no network at run time), so the snapshot
-is what the hub uses.
+are downloaded on first use, which this deployment never does (no network at run time).
 
-Usage: python -m bench.bench_reports [--encounters 443545] [--persons 227699] [--url sqlite:///...]
+Usage: python -m bench.bench_reports [--encounters 443545] [--persons 227699] [--url sqlite:///...] [--batch 1000]
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select
 
 from mpi.facilities import import_registry
 from mpi.identity import links as L
@@ -42,7 +44,7 @@ from mpi.reports import TABLES, build_report
 from mpi.reports.facts import facts_connection
 from mpi.store import open_store, session_scope
 from mpi.store.content import content_tables
-from mpi.store.models import Encounter, Submission, ValidationIssue
+from mpi.store.models import Encounter, Facility, Submission, ValidationIssue
 from mpi.synth.config import SynthConfig
 from mpi.synth.facilities import build_province
 from mpi.synth.registry import registry_rows
@@ -62,8 +64,6 @@ def build(engine: Engine, *, encounters: int, persons: int, seed: int = 1) -> No
     with session_scope(engine) as session:
         import_registry(session=session, rows=rows)
     codes = [r.facility_code for r in rows]
-    communes = sorted({r.commune_code for r in rows if r.commune_code})
-    upper = [r.facility_code for r in rows if r.level == "provincial"]
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(insert(L.persons), [{"id": i, "created_at": now} for i in range(1, persons + 1)])
@@ -78,68 +78,109 @@ def build(engine: Engine, *, encounters: int, persons: int, seed: int = 1) -> No
     done = 0
     while done < encounters:
         n = min(CHUNK, encounters - done)
-        encs, x1, x13, srcs, lnks, issues = [], [], [], [], [], []
-        for k in range(n):
-            eid = done + k + 1
-            # every person has at least one encounter; the rest go to random persons
-            person = eid if eid <= persons else rng.randrange(1, persons + 1)
-            facility = codes[rng.randrange(len(codes))]
-            visit = start + timedelta(days=rng.randrange(365), hours=rng.randrange(8, 17))
-            ma_lk = f"LK{eid:09d}"
-            referral = rng.random() < 0.02
-            encs.append({"id": eid, "facility_code": facility, "ma_lk": ma_lk, "version": 1, "is_current": True,
-                         "submission_id": 1 + eid % n_sub, "hoso": 1, "content_sha256": "0" * 64,
-                         "status": "accepted" if rng.random() < 0.9 else "accepted_with_warnings",
-                         "legacy_format": False, "tables": ["XML1"], "received_at": now})  # fmt: skip
-            x1.append({"encounter_id": eid, "row_no": 1, "raw": {}, "ma_lk": ma_lk, "ngay_vao": visit,
-                       "ngay_ra": visit + timedelta(hours=2), "ma_benh_chinh": rng.choice(DX),
-                       "so_cccd": f"0{rng.randrange(33, 35)}{rng.randrange(10**9):09d}" if rng.random() < 0.7 else None,
-                       "gioi_tinh": rng.choice((1, 2)), "ngay_sinh": datetime(rng.randrange(1940, 2024), 1, 1),
-                       "ma_noi_den": rng.choice(upper) if referral else None})  # fmt: skip
-            if referral:
-                x13.append({"encounter_id": eid, "row_no": 1, "raw": {}, "ma_lk": ma_lk,
-                            "ma_noi_den": x1[-1]["ma_noi_den"], "giay_chuyen_tuyen": f"CT{eid}"})  # fmt: skip
-            srcs.append({"id": eid, "encounter_id": eid, "facility_code": facility, "ma_lk": ma_lk, "version": 1,
-                         "person_id": person, "link_state": "auto", "features": {}, "created_at": now,
-                         "commune_code": rng.choice(communes)})  # fmt: skip
-            lnks.append({"source_record_id": eid, "person_id": person, "state": "auto",
-                         "rule": rng.choice(("national_id", "model", "facility_patient_code", "new_person")),
-                         "actor": "bench", "created_at": now})  # fmt: skip
-            if rng.random() < 0.1:
-                issues.append({"submission_id": 1 + eid % n_sub, "encounter_id": eid, "hoso": 1, "ma_lk": ma_lk,
-                               "path": "HOSO[1]/XML14[1]/NGAY_HEN_KL", "table_name": "XML14", "row": 1,
-                               "field_name": "NGAY_HEN_KL", "code": "date_short", "severity": "warning",
-                               "message_vi": "-", "message_en": "-"})  # fmt: skip
-        with engine.begin() as conn:
-            conn.execute(insert(_enc), encs)
-            conn.execute(insert(content_tables["XML1"]), x1)
-            if x13:
-                conn.execute(insert(content_tables["XML13"]), x13)
-            conn.execute(insert(L.sources), srcs)
-            conn.execute(insert(L.links), lnks)
-            if issues:
-                conn.execute(insert(_iss), issues)
+        add_encounters(engine, rng, first=done + 1, n=n, persons=persons, n_sub=n_sub, start=start)
         done += n
         print(f"  {done:,} / {encounters:,} encounters", flush=True)
 
 
-def measure(engine: Engine, rounds: int) -> tuple[float, dict[str, float]]:
-    """(seconds to reload the facts, {table: median seconds to aggregate it from the snapshot})."""
+def add_encounters(
+    engine: Engine,
+    rng: random.Random,
+    *,
+    first: int,
+    n: int,
+    persons: int,
+    n_sub: int,
+    start: datetime,
+    events: bool = False,
+) -> None:
+    """Encounters ``first``..``first + n - 1`` with their XML1 (XML13 for 2%), source record, link (and with
+    ``events`` the identity log's entry, as ingest writes it) and a warning for 10%."""
+    with engine.connect() as conn:
+        codes = list(conn.execute(select(Facility.code).order_by(Facility.code)).scalars())
+        upper = list(conn.execute(select(Facility.code).where(Facility.level == "provincial")).scalars())
+        communes = sorted(c for c in conn.execute(select(Facility.commune_code).distinct()).scalars() if c)
+    now = datetime.now(UTC)
+    encs, x1, x13, srcs, lnks, issues = [], [], [], [], [], []
+    for k in range(n):
+        eid = first + k
+        # every person has at least one encounter; the rest go to random persons
+        person = eid if eid <= persons else rng.randrange(1, persons + 1)
+        facility = codes[rng.randrange(len(codes))]
+        visit = start + timedelta(days=rng.randrange(365), hours=rng.randrange(8, 17))
+        ma_lk = f"LK{eid:09d}"
+        referral = rng.random() < 0.02
+        encs.append({"id": eid, "facility_code": facility, "ma_lk": ma_lk, "version": 1, "is_current": True,
+                     "submission_id": 1 + eid % n_sub, "hoso": 1, "content_sha256": "0" * 64,
+                     "status": "accepted" if rng.random() < 0.9 else "accepted_with_warnings",
+                     "legacy_format": False, "tables": ["XML1"], "received_at": now})  # fmt: skip
+        x1.append({"encounter_id": eid, "row_no": 1, "raw": {}, "ma_lk": ma_lk, "ngay_vao": visit,
+                   "ngay_ra": visit + timedelta(hours=2), "ma_benh_chinh": rng.choice(DX),
+                   "so_cccd": f"0{rng.randrange(33, 35)}{rng.randrange(10**9):09d}" if rng.random() < 0.7 else None,
+                   "gioi_tinh": rng.choice((1, 2)), "ngay_sinh": datetime(rng.randrange(1940, 2024), 1, 1),
+                   "ma_noi_den": rng.choice(upper) if referral else None})  # fmt: skip
+        if referral:
+            x13.append({"encounter_id": eid, "row_no": 1, "raw": {}, "ma_lk": ma_lk,
+                        "ma_noi_den": x1[-1]["ma_noi_den"], "giay_chuyen_tuyen": f"CT{eid}"})  # fmt: skip
+        srcs.append({"id": eid, "encounter_id": eid, "facility_code": facility, "ma_lk": ma_lk, "version": 1,
+                     "person_id": person, "link_state": "auto", "features": {}, "created_at": now,
+                     "commune_code": rng.choice(communes)})  # fmt: skip
+        lnks.append({"source_record_id": eid, "person_id": person, "state": "auto",
+                     "rule": rng.choice(("national_id", "model", "facility_patient_code", "new_person")),
+                     "actor": "bench", "created_at": now})  # fmt: skip
+        if rng.random() < 0.1:
+            issues.append({"submission_id": 1 + eid % n_sub, "encounter_id": eid, "hoso": 1, "ma_lk": ma_lk,
+                           "path": "HOSO[1]/XML14[1]/NGAY_HEN_KL", "table_name": "XML14", "row": 1,
+                           "field_name": "NGAY_HEN_KL", "code": "date_short", "severity": "warning",
+                           "message_vi": "-", "message_en": "-"})  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(_enc), encs)
+        conn.execute(insert(content_tables["XML1"]), x1)
+        if x13:
+            conn.execute(insert(content_tables["XML13"]), x13)
+        conn.execute(insert(L.sources), srcs)
+        conn.execute(insert(L.links), lnks)
+        if issues:
+            conn.execute(insert(_iss), issues)
+        if events:
+            for row in srcs:
+                L.emit(conn, "linked", actor="bench", source_record_id=row["id"], person_id=row["person_id"])
+
+
+def _timed(work: Any) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of ``work()``."""
+    t, c = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def measure(engine: Engine, rounds: int, batch: int) -> dict[str, Any]:
+    """The first load, then per table: the first report right after new data arrived (``batch`` encounters
+    written as ingest writes them, with their identity-log entries, and one merge of two persons), and the
+    median of ``rounds`` reports from the unchanged snapshot."""
     from mpi.reports import facts
 
-    facts._snapshots.pop(engine, None)  # as if the store had changed
-    t = time.perf_counter()
-    facts_connection(engine).close()
-    load = time.perf_counter() - t
+    facts._snapshots.pop(engine, None)  # as after a restart
+    load = _timed(lambda: facts_connection(engine).close())
+    with engine.connect() as conn:
+        top = int(conn.execute(select(func.max(_enc.c.id))).scalar_one())
+        n_sub = int(conn.execute(select(func.count()).select_from(_sub)).scalar_one())
+        persons = int(conn.execute(select(func.max(L.persons.c.id))).scalar_one())
+    rng = random.Random(top)
+    after_change: dict[str, tuple[float, float]] = {}
     warm: dict[str, float] = {}
     for name in TABLES:
-        samples = []
-        for _ in range(rounds):
-            t = time.perf_counter()
-            build_report(engine=engine, name=name)
-            samples.append(time.perf_counter() - t)
-        warm[name] = statistics.median(samples)
-    return load, warm
+        add_encounters(engine, rng, first=top + 1, n=batch, persons=persons, n_sub=n_sub,
+                       start=datetime(2025, 7, 1), events=True)  # fmt: skip
+        top += batch
+        with engine.begin() as conn:
+            a, b = rng.sample(range(1, persons + 1), 2)
+            L.merge(conn, from_person_id=a, into_person_id=b, actor="bench")
+        after_change[name] = _timed(lambda name=name: build_report(engine=engine, name=name))
+        warm[name] = statistics.median(
+            _timed(lambda name=name: build_report(engine=engine, name=name))[0] for _ in range(rounds)
+        )
+    return {"load": load, "after_change": after_change, "warm": warm}
 
 
 def main() -> None:
@@ -148,6 +189,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=227_699)
     parser.add_argument("--url", help="an existing store built by this benchmark (skips the build)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1000, help="encounters arriving before each measured report")
     args = parser.parse_args()
     if args.url:
         engine = open_store(args.url)
@@ -157,18 +199,19 @@ def main() -> None:
         t = time.perf_counter()
         build(engine, encounters=args.encounters, persons=args.persons)
         print(f"build: {time.perf_counter() - t:.0f} s -> sqlite:///{path}")
+    load_start = os.getloadavg()
+    m = measure(engine, args.rounds, args.batch)
     cur = facts_connection(engine)
-    n = cur.execute("SELECT count(*), count(DISTINCT person_id) FROM enc").fetchone()
+    n = cur.execute("SELECT count(*), count(DISTINCT person_id) FROM enc").fetchall()[0]
     cur.close()
-    load, warm = measure(engine, args.rounds)
-    print(f"{n[0]:,} encounters, {n[1]:,} persons; {platform.machine()}, {os.cpu_count()} cores, "  # type: ignore[index]
-          f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"facts reload (store changed since the last report): {load:.2f} s")
-    print("| table | from the snapshot | first report after a change (reload + table) |")
+    print(f"{n[0]:,} encounters, {n[1]:,} persons; {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, load {load_start[0]:.1f} -> {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"first load (after a restart): {m['load'][0]:.1f} s wall, {m['load'][1]:.1f} s CPU")
+    print(f"| table | right after {args.batch:,} new encounters + a merge (wall / CPU) | unchanged store |")
     print("| --- | ---: | ---: |")
-    for name, seconds in warm.items():
-        print(f"| {name} | {seconds * 1000:.0f} ms | {load + seconds:.2f} s |")
-    print(json.dumps({"date": date.today().isoformat(), "reload": load, "tables": warm}))
+    for name, (wall, cpu) in m["after_change"].items():
+        print(f"| {name} | {wall * 1000:.0f} / {cpu * 1000:.0f} ms | {m['warm'][name] * 1000:.0f} ms |")
+    print(json.dumps({"date": date.today().isoformat(), "batch": args.batch, **m}))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from mpi.facilities.commands import register as register_facilities
 from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import Receipt, ingest_many, parse_paths
-from mpi.keys import Role, create_key, list_keys, revoke_key, rotate_key
+from mpi.keys import Role, create_key, grant_key, list_keys, revoke_key, rotate_key
 from mpi.reports.commands import register as register_reports
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
@@ -168,6 +168,9 @@ def keys_create(
     facility: Annotated[str | None, typer.Option(help="MA_CSKCB the key is bound to (submitter, clinician)")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what holds the key")] = None,
     expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Refuse the key after N days")] = None,
+    grant: Annotated[
+        str | None, typer.Option(help="Sensitive categories a clinician key may reveal with a typed reason: hiv,tb")
+    ] = None,
 ) -> None:
     """Create a key. The key is printed once, alone on the last line."""
     engine = open_store(get_settings().database_url)
@@ -175,7 +178,7 @@ def keys_create(
     try:
         with session_scope(engine) as session:
             key, plaintext = create_key(
-                session=session, role=role, facility_code=facility, label=label, expires_at=expires
+                session=session, role=role, facility_code=facility, label=label, expires_at=expires, grants=grant
             )
             key_id = key.id
     except MPIError as exc:
@@ -194,11 +197,12 @@ def keys_list() -> None:
     with session_scope(engine) as session:
         # The prefix is how an operator finds the row of a leaked key: never shortened to fit the terminal.
         prefix = Column("prefix", no_wrap=True, min_width=12)
-        table = Table("id", prefix, "role", "facility", "label", "created", "expires", "last used", "revoked")
+        table = Table("id", prefix, "role", "facility", "label", "created", "expires", "last used", "revoked",
+                      "grants")
         for k in list_keys(session=session):
             table.add_row(str(k.id), k.prefix, k.role, k.facility_code or "", k.label or "",
                           *(t.isoformat(timespec="seconds") if t else "" for t in
-                            (k.created_at, k.expires_at, k.last_used_at, k.revoked_at)))
+                            (k.created_at, k.expires_at, k.last_used_at, k.revoked_at)), k.sensitive_grants or "")
         # Piped or captured output is read by scripts: wide enough that no value is cut to fit 80 columns.
         Console(width=None if sys.stdout.isatty() else 240).print(table)
 
@@ -220,6 +224,25 @@ def keys_rotate(
         raise typer.Exit(2) from None
     typer.echo(f"key {key_id} replaced by key {new_id}; the old key stops working in {grace_hours:g} h")
     typer.echo(plaintext)
+
+
+@keys_app.command("grant")
+def keys_grant(
+    key_id: int,
+    categories: Annotated[
+        str, typer.Argument(help="hiv, tb, mental_health, reproductive_health (comma-separated); '' = none")
+    ],
+) -> None:
+    """Set the sensitive categories a clinician key may reveal with a typed reason (each reveal audited)."""
+    engine = open_store(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            key = grant_key(session=session, key_id=key_id, categories=categories)
+            granted = key.sensitive_grants
+    except MPIError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from None
+    typer.echo(f"key {key_id} grants: {granted or 'none'}")
 
 
 @keys_app.command("revoke")

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, CursorResult, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from mpi.facilities.certificates import active_certificates
 from mpi.settings import get_settings
-from mpi.store.bulk import BulkInsert
+from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.content import content_tables
 from mpi.store.db import read_only
 from mpi.store.locks import named_lock
@@ -49,19 +49,23 @@ _submissions = Submission.__table__  # type: ignore[attr-defined]
 _issues = ValidationIssue.__table__  # type: ignore[attr-defined]
 _facilities = Facility.__table__  # type: ignore[attr-defined]
 
-# Statements built once: the hot path then reuses SQLAlchemy's compiled cache instead of rebuilding them.
-_SELECT_CURRENT = select(_encounters.c.id, _encounters.c.version, _encounters.c.content_sha256).where(
-    _encounters.c.facility_code == bindparam("f"),
-    _encounters.c.ma_lk == bindparam("m"),
-    _encounters.c.is_current.is_(True),
+# Statements compiled once and run at driver level (mpi.store.bulk): the per-encounter path runs a dozen.
+_SELECT_CURRENT = Prepared(
+    select(_encounters.c.id, _encounters.c.version, _encounters.c.content_sha256).where(
+        _encounters.c.facility_code == bindparam("f"),
+        _encounters.c.ma_lk == bindparam("m"),
+        _encounters.c.is_current.is_(True),
+    )
 )
-_RETIRE = update(_encounters).where(_encounters.c.id == bindparam("eid")).values(is_current=False)
-_INSERT_ENCOUNTER = insert(_encounters)
-_SELECT_SUBMISSION = select(
-    _submissions.c.id, _submissions.c.outcome, _submissions.c.receipt, _submissions.c.received_at
-).where(_submissions.c.sha256 == bindparam("sha"))
-_INSERT_SUBMISSION = insert(_submissions)
-_FINALISE = (
+_RETIRE = Prepared(update(_encounters).where(_encounters.c.id == bindparam("eid")).values(is_current=False))
+_INSERT_ENCOUNTER = BulkInsert(_encounters, returning=_encounters.c.id)
+_SELECT_SUBMISSION = Prepared(
+    select(_submissions.c.id, _submissions.c.outcome, _submissions.c.receipt, _submissions.c.received_at).where(
+        _submissions.c.sha256 == bindparam("sha")
+    )
+)
+_INSERT_SUBMISSION = BulkInsert(_submissions, returning=_submissions.c.id)
+_FINALISE = Prepared(
     update(_submissions)
     .where(_submissions.c.id == bindparam("sid"))
     .values(outcome=bindparam("outcome"), receipt=bindparam("receipt"))
@@ -82,7 +86,7 @@ class EncounterLinker(Protocol):
     """
 
     def __call__(
-        self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter
+        self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
     ) -> dict[str, Any] | None: ...
 
 
@@ -218,24 +222,22 @@ def ingest_many(
     """Store many files with group commit; yields each file's receipt once it is durable, in order.
 
     For a bulk loader (``mpi ingest``). A one-HOSO file is written as :func:`ingest_parsed` writes it, but
-    up to ``group`` encounters share one transaction, each file inside its own savepoint: raw file,
-    encounter and receipt are whole or absent whatever happens, a conflict with a concurrent writer (the
-    same file or encounter stored meanwhile) rolls back that savepoint only and retries it, and a receipt
-    is handed out only after the commit that made it durable. A crash loses only files no receipt was
-    given for; sending them again stores them. A file of several HOSO commits what waits, then goes
-    through :func:`ingest_parsed` (its raw file first, then one transaction per encounter).
+    up to ``group`` of them share one transaction, and a receipt is handed out only after the commit that
+    made it durable: raw file, encounter and receipt are whole or absent whatever happens. A crash loses
+    only files no receipt was given for; sending them again stores them. A conflict with a concurrent
+    writer (the same file or encounter stored meanwhile) rolls the group back, and the group is stored
+    again with each file in its own savepoint, so the conflict rolls back and retries that file only (the
+    usual case, no conflict, spends no statement on savepoints). A file of several HOSO commits what
+    waits, then goes through :func:`ingest_parsed` (its raw file first, then one transaction per
+    encounter).
     """
     if group < 1:
         raise ValueError("group must be >= 1")
-    waiting: list[Receipt] = []
-    in_group = 0
+    waiting: list[tuple[bytes, ParsedSubmission]] = []
     with engine.connect() as conn:
-        transaction = conn.begin()
         for data, parsed in files:
             if len(parsed.encounters) > 1:
-                transaction.commit()
-                yield from _acknowledge(engine, waiting)
-                in_group = 0
+                yield from _store_group(conn, waiting, submitter, linker)
                 yield ingest_parsed(
                     engine=engine,
                     data=data,
@@ -244,28 +246,39 @@ def ingest_many(
                     allowed_facility=allowed_facility,
                     linker=linker,
                 )
-                transaction = conn.begin()
                 continue
             _scope(parsed, allowed_facility)
-            store = functools.partial(_store_at_once, data=data, parsed=parsed, submitter=submitter, linker=linker)
-            waiting.append(_in_savepoint(conn, store))
-            in_group += 1
-            if in_group >= group:
-                transaction.commit()
-                yield from _acknowledge(engine, waiting)
-                in_group = 0
-                transaction = conn.begin()
-        transaction.commit()
-        yield from _acknowledge(engine, waiting)
-    # leaving the block without the last commit (an exception, or the caller stopped) rolls the group back
+            waiting.append((data, parsed))
+            if len(waiting) >= group:
+                yield from _store_group(conn, waiting, submitter, linker)
+        yield from _store_group(conn, waiting, submitter, linker)
+    # an exception, or the caller stopping, leaves the files still waiting unstored and unacknowledged
 
 
-def _acknowledge(engine: Engine, waiting: list[Receipt]) -> Iterator[Receipt]:
-    out = list(waiting)
+def _store_group(
+    conn: Connection, waiting: list[tuple[bytes, ParsedSubmission]], submitter: str, linker: EncounterLinker | None
+) -> Iterator[Receipt]:
+    """One transaction for the waiting one-HOSO files; their receipts once it committed."""
+    if not waiting:
+        return
+    files = list(waiting)
     waiting.clear()
-    for receipt in out:
-        _remember_facilities(engine, receipt)
-    yield from out
+    try:
+        with conn.begin():
+            receipts = [_store_at_once(conn, data, parsed, submitter, linker) for data, parsed in files]
+    except IntegrityError:
+        # a concurrent writer stored one of these files or encounters first: again, a savepoint per file
+        with conn.begin():
+            receipts = [
+                _in_savepoint(
+                    conn,
+                    functools.partial(_store_at_once, data=data, parsed=parsed, submitter=submitter, linker=linker),
+                )
+                for data, parsed in files
+            ]
+    for receipt in receipts:
+        _remember_facilities(conn.engine, receipt)
+    yield from receipts
 
 
 def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Receipt:
@@ -287,10 +300,17 @@ def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Re
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def compress_raw(data: bytes) -> bytes:
+    """The raw file as the store keeps it (gzip, fast level: files are written once and rarely read)."""
+    return gzip.compress(data, compresslevel=1)
+
+
 def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
     path, limits = job
     data = path.read_bytes()
-    return path, data, parse_submission(data, limits=limits)
+    parsed = parse_submission(data, limits=limits)
+    parsed.raw_gzip = compress_raw(data)  # here, in the parsing worker, not in the one process that stores
+    return path, data, parsed
 
 
 def parse_paths(
@@ -426,7 +446,7 @@ def _finalise(
     )
     if parsed.issues:
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
-    conn.execute(_FINALISE, {"sid": submission_id, "outcome": outcome, "receipt": receipt.as_dict()})
+    _FINALISE.rows(conn, {"sid": submission_id, "outcome": outcome, "receipt": receipt.as_dict()})
     log.info("submission %s: outcome=%s encounters=%d stored=%d", submission_id, outcome, len(receipts), stored)
     return receipt
 
@@ -439,39 +459,46 @@ def get_receipt(*, engine: Engine, submission_id: int) -> Receipt | None:
     return Receipt.from_dict(row.receipt)
 
 
-def _find_submission(conn: Connection, sha256: str) -> Any:
-    return conn.execute(_SELECT_SUBMISSION, {"sha": sha256}).first()
+@dataclass(frozen=True, slots=True)
+class _Earlier:
+    """A submission row found by its SHA-256."""
+
+    id: int
+    outcome: str
+    receipt: dict[str, Any] | None
+    received_at: Any
+
+
+def _find_submission(conn: Connection, sha256: str) -> _Earlier | None:
+    found = _SELECT_SUBMISSION.first(conn, {"sha": sha256})
+    return _Earlier(*found) if found is not None else None
 
 
 def _insert_submission(conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str) -> int:
     """Keep the raw file whatever its outcome: nothing that was sent is lost."""
-    result = conn.execute(
-        _INSERT_SUBMISSION,
-        {
-            "sha256": parsed.sha256,
-            "received_at": utcnow(),
-            "submitter": submitter,
-            "facility_code": (parsed.facility_code or "")[:20] or None,
-            "created_on": (parsed.created_on or "")[:20] or None,
-            "declared_count": parsed.declared_count,
-            "hoso_count": len(parsed.encounters),
-            "signature_present": parsed.signature_present,
-            "signature": parsed.signature,
-            "signature_status": check.status if (check := parsed.signature_check) else None,
-            "signature_reason": check.reason if check else None,
-            "signature_certificate": check.certificate if check else None,
-            "size": len(data),
-            "raw_gzip": gzip.compress(data, compresslevel=1),
-            "outcome": "processing",
-        },
+    check = parsed.signature_check
+    return int(
+        _INSERT_SUBMISSION.insert(
+            conn,
+            {
+                "sha256": parsed.sha256,
+                "received_at": utcnow(),
+                "submitter": submitter,
+                "facility_code": (parsed.facility_code or "")[:20] or None,
+                "created_on": (parsed.created_on or "")[:20] or None,
+                "declared_count": parsed.declared_count,
+                "hoso_count": len(parsed.encounters),
+                "signature_present": parsed.signature_present,
+                "signature": parsed.signature,
+                "signature_status": check.status if check else None,
+                "signature_reason": check.reason if check else None,
+                "signature_certificate": check.certificate if check else None,
+                "size": len(data),
+                "raw_gzip": parsed.raw_gzip if parsed.raw_gzip is not None else compress_raw(data),
+                "outcome": "processing",
+            },
+        )
     )
-    return _inserted_id(result)
-
-
-def _inserted_id(result: CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
 
 
 def _issue_row(i: Issue, submission_id: int, encounter_id: int | None, ma_lk: str | None) -> dict[str, Any]:
@@ -526,18 +553,18 @@ def _write_encounter(
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
         return receipt
     assert enc.facility_code is not None and enc.ma_lk is not None
-    current = conn.execute(_SELECT_CURRENT, {"f": enc.facility_code, "m": enc.ma_lk}).first()
-    if current is not None and current.content_sha256 == enc.content_sha256:
-        receipt.status, receipt.version, receipt.encounter_id = "duplicate", current.version, current.id
+    current = _SELECT_CURRENT.first(conn, {"f": enc.facility_code, "m": enc.ma_lk})
+    if current is not None and current[2] == enc.content_sha256:
+        receipt.status, receipt.version, receipt.encounter_id = "duplicate", int(current[1]), int(current[0])
         return receipt
     if enc.facility_code not in known_facilities:
         _ensure_facility(conn, enc.facility_code)
-    version = 1 if current is None else current.version + 1
+    version = 1 if current is None else int(current[1]) + 1
     if current is not None:
-        conn.execute(_RETIRE, {"eid": current.id})
-    encounter_id = _inserted_id(
-        conn.execute(
-            _INSERT_ENCOUNTER,
+        _RETIRE.rows(conn, {"eid": current[0]})
+    encounter_id = int(
+        _INSERT_ENCOUNTER.insert(
+            conn,
             {
                 "facility_code": enc.facility_code,
                 "ma_lk": enc.ma_lk,
@@ -560,7 +587,7 @@ def _write_encounter(
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
     receipt.version, receipt.new_version, receipt.encounter_id = version, version > 1, encounter_id
     if linker is not None:
-        receipt.identity = linker(connection=conn, encounter_id=encounter_id, encounter=enc)
+        receipt.identity = linker(connection=conn, encounter_id=encounter_id, encounter=enc, version=version)
     return receipt
 
 
@@ -576,15 +603,15 @@ def _content_rows(encounter_id: int, rows: Iterable[ParsedRow]) -> Iterable[dict
         yield out
 
 
+_UPSERT_FACILITY: Final = {
+    name: Prepared(
+        dialect_insert(_facilities)
+        .values(code=bindparam("code"), first_seen_at=bindparam("at"), active=True)
+        .on_conflict_do_nothing()
+    )
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 def _ensure_facility(conn: Connection, code: str) -> None:
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(_facilities).values(code=code, first_seen_at=utcnow()).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(_facilities).values(code=code, first_seen_at=utcnow()).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two supported back ends
-        if conn.execute(select(_facilities.c.code).where(_facilities.c.code == code)).first() is not None:
-            return
-        stmt = insert(_facilities).values(code=code, first_seen_at=utcnow())
-    conn.execute(stmt)
+    _UPSERT_FACILITY[conn.dialect.name].rows(conn, {"code": code, "at": utcnow()})

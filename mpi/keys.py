@@ -53,8 +53,11 @@ def create_key(
     label: str | None = None,
     secret: str | None = None,
     expires_at: datetime | None = None,
+    grants: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is not stored anywhere.
+
+    ``grants``: sensitive categories a clinician key may reveal with a typed reason (``hiv,tb``).
 
     ``secret`` is the pepper (``MPI_SECRET_KEY``); ``None`` reads it from the process settings.
     """
@@ -66,11 +69,17 @@ def create_key(
         )
     if facility_code is not None and not _FACILITY.fullmatch(facility_code):
         raise MPIError("a facility code (MA_CSKCB) is 5 digits", code="facility_invalid")
+    granted = _grants(role, grants)
     prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     plaintext = f"mpi_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
-        prefix=prefix, key_hash=_digest(plaintext, secret), role=role.value, facility_code=facility_code, label=label,
+        prefix=prefix,
+        key_hash=_digest(plaintext, secret),
+        role=role.value,
+        facility_code=facility_code,
+        label=label,
         expires_at=expires_at,
+        sensitive_grants=granted,
     )
     session.add(key)
     session.flush()
@@ -114,6 +123,7 @@ def rotate_key(
     new, plaintext = create_key(
         session=session, role=Role(old.role), facility_code=old.facility_code, label=old.label, secret=secret,
         expires_at=now + lifetime if lifetime is not None and lifetime > timedelta(0) else None,
+        grants=old.sensitive_grants,
     )  # fmt: skip
     end_of_grace = now + grace
     if old.expires_at is None or _aware(old.expires_at) > end_of_grace:
@@ -122,6 +132,36 @@ def rotate_key(
     session.add(old)
     session.flush()
     return new, plaintext
+
+
+def _grants(role: Role, text: str | None) -> str | None:
+    """Validated, normalised grants (``hiv,tb``) or ``None``; only clinician keys read patient data."""
+    from mpi.records.sensitivity import parse_categories
+
+    try:
+        categories = sorted(c.value for c in parse_categories(text or ""))
+    except ValueError as exc:
+        raise MPIError(str(exc), code="grant_invalid") from None
+    if categories and role is not Role.CLINICIAN:
+        raise MPIError("only clinician keys can be granted sensitive categories", code="grant_invalid")
+    return ",".join(categories) or None
+
+
+def grant_key(*, session: Session, key_id: int, categories: str) -> ApiKey:
+    """Set exactly the sensitive categories a clinician key may reveal with a typed reason (empty: none).
+    A grant never removes the break-glass reason or the audit: it is the "clinician role allowed for that
+    category" of the sensitivity policy (:mod:`mpi.records.sensitivity`)."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key with id {key_id}")
+    key.sensitive_grants = _grants(Role(key.role), categories)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def key_grants(key: ApiKey) -> frozenset[str]:
+    return frozenset(g for g in (key.sensitive_grants or "").split(",") if g)
 
 
 def revoke_key(*, session: Session, key_id: int) -> ApiKey:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     total_tolerance_vnd: str = "1.00"
     """Largest difference between a declared total and the sum of its lines that is still rounding."""
 
+    access_report_staff: bool = False
+    """Whether the patient access report names who read (the reading key's label); by default it shows the
+    facility, role, purpose and time only."""
     signature_policy: Literal["warn", "reject"] = "warn"
     """What an ``invalid`` CHUKYDONVI signature means: ``warn`` stores the file with a warning, ``reject``
     refuses it (no encounter stored). Unsigned files and facilities without a registered certificate are

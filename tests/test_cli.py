@@ -239,6 +239,19 @@ def test_keys_list_shows_keys_but_never_a_key(db_file: Path) -> None:
     assert "submitter" in result.stdout and "steward" in result.stdout and "74001" in result.stdout
 
 
+def test_keys_grant_sensitive_categories_to_clinician_keys(db_file: Path) -> None:
+    key_id, _ = _create("--role", "clinician", "--facility", "74050", "--grant", "hiv")
+    assert _table_rows(run("keys", "list").stdout)[0][-1] == "hiv"
+    assert run("keys", "grant", str(key_id), "tb,hiv").stdout == f"key {key_id} grants: hiv,tb\n"
+    assert _table_rows(run("keys", "list").stdout)[0][-1] == "hiv,tb"
+    assert run("keys", "grant", str(key_id), "").stdout == f"key {key_id} grants: none\n"
+    refused = run("keys", "grant", str(key_id), "cancer")
+    assert refused.exit_code == 2 and "unknown sensitive categories" in refused.output
+    steward_id, _ = _create("--role", "steward")
+    refused = run("keys", "grant", str(steward_id), "hiv")
+    assert refused.exit_code == 2 and "only clinician keys" in refused.output
+
+
 def test_a_revoked_key_stops_authenticating(db_file: Path) -> None:
     key_id, key = _create("--role", "submitter", "--facility", "74001")
     headers = {"Authorization": f"Bearer {key}"}

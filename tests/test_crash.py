@@ -17,7 +17,7 @@ from tests.builders import envelope, outpatient
 
 pytestmark = pytest.mark.slow
 
-BIG_FILE_HOSO = 800
+BIG_FILE_HOSO = 400
 SMALL_FILES = 40
 
 

@@ -116,7 +116,9 @@ def test_a_file_rejected_whole_is_still_kept(engine: Engine) -> None:
 
 
 class _FailingLinker:
-    def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
+    def __call__(
+        self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
+    ) -> dict[str, Any]:
         raise RuntimeError("identity store unavailable")
 
 
@@ -128,7 +130,9 @@ def test_an_encounter_is_stored_with_its_link_or_not_at_all(engine: Engine) -> N
     # The raw file was stored first and the submission can be completed by sending it again.
     seen: list[int] = []
 
-    def linker(*, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
+    def linker(
+        *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
+    ) -> dict[str, Any]:
         seen.append(encounter_id)
         return {"person_id": 7}
 

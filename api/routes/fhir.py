@@ -49,8 +49,11 @@ from mpi.fhir.patient import replaced_patient
 from mpi.fhir.record import care_encounters, everything_page, everything_total, person_patient, read_resource
 from mpi.fhir.search import (
     MatchInput,
+    TooBroad,
     canonical_id,
     cross_reference,
+    domains,
+    holds_domain,
     match,
     match_input,
     score,
@@ -67,8 +70,9 @@ FHIR_XML: Final = "application/fhir+xml"
 _JSON_FORMATS: Final = frozenset({"json", "application/json", FHIR_JSON})
 _XML_FORMATS: Final = frozenset({"xml", "text/xml", "application/xml", FHIR_XML})
 _ANY: Final = frozenset({"*/*", "application/*"})
-SEARCH_LIMIT: Final = 50
-"""Candidates a Patient search ranks (paged by ``_count``); ``total`` is given when all of them fit."""
+SEARCH_LIMIT: Final = 100
+"""Patients a search lists at most (paged by ``_count``); ``total`` is given when all of them fit, else a
+warning says the search should be narrowed."""
 _HOST: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 _PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~\-]+)*")
 
@@ -178,6 +182,7 @@ def outcome_response(
     message: str,
     issue_type: str | None = None,
     headers: dict[str, str] | None = None,
+    severity: str = "error",
 ) -> Response:
     headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
     if status == 405:
@@ -186,7 +191,7 @@ def outcome_response(
         fmt = negotiate(request)
     except NotAcceptable:
         fmt = "json"
-    outcome = operation_outcome(status=status, code=code, message=message, issue_type=issue_type)
+    outcome = operation_outcome(status=status, code=code, message=message, issue_type=issue_type, severity=severity)
     return FhirResponse(outcome, status, headers or None, fmt=fmt)
 
 
@@ -201,7 +206,10 @@ class FhirRoute(APIRoute):
                 return await handler(request)
             except MPIError as exc:
                 issue_type = getattr(exc, "issue_type", None)
-                return outcome_response(request, exc.status, exc.code, exc.message, issue_type, exc.headers)
+                severity = getattr(exc, "severity", "error")
+                return outcome_response(
+                    request, exc.status, exc.code, exc.message, issue_type, exc.headers, severity=severity
+                )
             except RequestValidationError as exc:
                 where = "; ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
                 return outcome_response(request, 400, "request_invalid", f"the request is not valid: {where}")
@@ -329,17 +337,21 @@ ResourceRead = Annotated[AuditedRead, Depends(audited_read("fhir.read", CLINICAL
 refusals included, and a break-glass reveal audited as such."""
 
 
-def _patient(tx: ReadTransaction, person_id: int) -> tuple[Patient, tuple[int, ...]]:
+def _patient(
+    tx: ReadTransaction, person_id: int, systems: frozenset[str] | None = None
+) -> tuple[Patient, tuple[int, ...]]:
     """The Patient of a (surviving) person as this reader may see it, and the encounter ids it discloses."""
     person, segmented = tx.person(person_id)
-    return person_patient(conn=tx.conn, person=person, segmented=segmented)
+    return person_patient(conn=tx.conn, person=person, segmented=segmented, identifier_systems=systems)
 
 
-def _hits(tx: ReadTransaction, ranked: Sequence[tuple[int, float, str]]) -> tuple[list[Hit], list[int]]:
+def _hits(
+    tx: ReadTransaction, ranked: Sequence[tuple[int, float, str]], systems: frozenset[str] | None = None
+) -> tuple[list[Hit], list[int]]:
     hits: list[Hit] = []
     ids: list[int] = []
     for person_id, value, grade in ranked:
-        patient, encounter_ids = _patient(tx, person_id)
+        patient, encounter_ids = _patient(tx, person_id, systems)
         ids += encounter_ids
         hits.append(Hit(patient, score=value, grade=grade))
     return hits, ids
@@ -359,7 +371,7 @@ async def patient_match(request: Request, read: MatchRead, linker: LinkerDep) ->
     the match-grade extension), best first."""
     query, count, only_certain = _match_parameters(await _json_body(request))
     with read.transaction() as tx:
-        result = match(conn=tx.conn, linker=linker, query=query, count=count)
+        result = match(conn=tx.conn, linker=linker, query=query, count=count, segmentation=read.segmentation)
         candidates = [c for c in result.candidates if c.grade == "certain"] if only_certain else result.candidates
         ranked = _ranked(SearchResult(kind=result.kind, candidates=candidates, truncated=False))[:count]
         hits, ids = _hits(tx, ranked)
@@ -425,8 +437,11 @@ PATIENT_PARAMETERS: Final = ("_id", "identifier", *pdq.DEMOGRAPHIC_PARAMETERS)
 
 @router.get("/Patient", summary="Patient search (IHE PDQm ITI-78)")
 async def patient_search(request: Request, read: SearchRead, linker: LinkerDep) -> Response:
-    """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs) or ``family`` + ``given`` + ``birthdate``
-    (+ ``gender``); paged with ``_count`` and ``next`` / ``previous`` links; ``_summary=count``."""
+    """By ``_id``, ``identifier`` (``[system|]value``, comma-ORs; ``system|`` names the identifier domains to
+    show) and the demographic parameters of :mod:`mpi.fhir.pdq` (``family``, ``given``, ``birthdate``,
+    ``gender``, ``telecom``, ``address``, ``address-state``, ``address-country``, ``mothersMaidenName``,
+    ``active``; ``:exact``) under its minimal-criteria rule; paged with ``_count`` and ``next`` / ``previous``
+    links; ``_summary=count``."""
     return await _search(request, read, linker)
 
 
@@ -437,19 +452,44 @@ async def patient_search_post(request: Request, read: SearchRead, linker: Linker
     return await _search(request, read, linker)
 
 
-def _find(conn: Connection, linker: Any, params: P.Params, segmentation: Segmentation) -> SearchResult:
-    """Each criterion's persons; criteria together are AND: identifiers and ids intersect, demographic
-    parameters narrow them, or search alone under the minimal-criteria rule (:mod:`mpi.fhir.pdq`)."""
+def _find(
+    conn: Connection, linker: Any, params: P.Params, segmentation: Segmentation
+) -> tuple[SearchResult, frozenset[str] | None]:
+    """Each criterion's persons, and the identifier domains to show (``identifier=system|``). Criteria
+    together are AND: identifiers and ids intersect, demographic parameters narrow them, or search alone
+    under the minimal-criteria rule (:mod:`mpi.fhir.pdq`); a domain keeps the persons holding one of its
+    identifiers."""
     results: list[SearchResult] = []
+    systems: frozenset[str] | None = None
     for value in params.values.get("_id", []):
         results.append(search_ids(conn=conn, ids=[v.strip() for v in P.split_commas(value)]))
     for value in params.values.get("identifier", []):
-        results.append(search_tokens(conn=conn, alternatives=P.tokens(value, name="identifier")))
+        alternatives = P.tokens(value, name="identifier")
+        named = domains(alternatives)
+        if named is not None:
+            systems = named if systems is None else systems & named
+            continue
+        results.append(search_tokens(conn=conn, alternatives=alternatives, segmentation=segmentation))
     wanted = pdq.criteria(params)
+    if not results and not wanted:
+        if systems is not None:
+            raise TooBroad("identifier=system| alone would list every holder of such identifiers: add a criterion")
+        combinations = "; ".join(pdq.accepted_combinations(linker.matcher))
+        raise P.ParamInvalid(f"search Patient by _id, identifier (system|value), or demographics: {combinations}")
+    found = _combined(conn, linker, results, wanted, segmentation)
+    if systems is None:
+        return found, None
+    kept = [
+        c for c in found.candidates
+        if holds_domain(conn=conn, person_id=c.person_id, systems=systems, segmentation=segmentation)
+    ]  # fmt: skip
+    return SearchResult(kind=found.kind, candidates=kept, truncated=found.truncated), systems
+
+
+def _combined(
+    conn: Connection, linker: Any, results: list[SearchResult], wanted: pdq.Criteria, segmentation: Segmentation
+) -> SearchResult:
     if not results:
-        if not wanted:
-            combinations = "; ".join(pdq.accepted_combinations(linker.matcher))
-            raise P.ParamInvalid(f"search Patient by _id, identifier, or demographics: {combinations}")
         return pdq.demographic_search(conn=conn, matcher=linker.matcher, wanted=wanted, segmentation=segmentation)
     keep = set(results[0].person_ids).intersection(*(r.person_ids for r in results[1:]))
     best: dict[int, Candidate] = {}
@@ -477,11 +517,21 @@ async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
         state = _uncursor(request, read, params.page, "Patient")
         ranked = [(int(p), float(s), str(g)) for p, s, g in state["r"]]
         offset, count, total = int(state["o"]), int(state["c"]), state.get("t")
+        systems = frozenset(state["d"]) if state.get("d") is not None else None
     else:
-        with read.engine.connect() as conn:
-            result = _find(conn, linker, params, read.segmentation)
+        try:
+            with read.engine.connect() as conn:
+                result, systems = _find(conn, linker, params, read.segmentation)
+        except MPIError as exc:  # a search refused (too broad, a bad value) is audited like any refused read
+            read.refused(exc)
+            raise
         ranked, offset, count = _ranked(result), 0, params.count
-        total = None if result.truncated else len(ranked)
+        truncated = result.truncated or len(ranked) > SEARCH_LIMIT
+        ranked = ranked[:SEARCH_LIMIT]
+        total = None if truncated else len(ranked)
+        if truncated:
+            note = f"more Patients match than the {SEARCH_LIMIT} best listed: narrow the search"
+            outcome = warnings([*_ignored(params), ("search_truncated", note, "too-costly")])
     self_url = (
         _url(base, "Patient", params.used) if params.page is None else _url(base, "Patient", [("_page", params.page)])
     )
@@ -492,13 +542,14 @@ async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
     page = ranked[offset : offset + count]
 
     def link(at: int) -> str:
-        state = {"k": "Patient", "r": ranked, "o": at, "c": count, "t": total}
+        state = {"k": "Patient", "r": ranked, "o": at, "c": count, "t": total,
+                 "d": sorted(systems) if systems is not None else None}  # fmt: skip
         return _url(base, "Patient", [("_page", _cursor(request, read, state))])
 
     next_url = link(offset + count) if offset + count < len(ranked) else None
     previous_url = link(max(offset - count, 0)) if offset > 0 else None
     with read.transaction() as tx:
-        hits, ids = _hits(tx, page)
+        hits, ids = _hits(tx, page, systems)
         tx.disclosed(person_ids=[r[0] for r in page], record_ids=ids)
     bundle = searchset(
         hits, base=base, self_url=self_url, total=total, next_url=next_url, previous_url=previous_url, outcome=outcome

@@ -29,6 +29,8 @@ class KeyOut(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     replaced_by_id: int | None
+    sensitive_grants: str | None = None
+    """Sensitive categories the key may reveal with a typed reason (``mpi keys grant``)."""
 
 
 def _out(key: ApiKey) -> KeyOut:

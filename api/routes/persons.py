@@ -43,7 +43,7 @@ EncounterRead = Annotated[AuditedRead, Depends(audited_read("encounter", CLINICA
 def search(body: SearchIn, read: SearchRead, linker: LinkerDep) -> SearchOut:
     """Ranked candidates with a grade (certain / probable / possible) and the reason; never a silent pick."""
     with read.transaction() as tx:
-        result = find_persons(conn=tx.conn, linker=linker, **body.model_dump())
+        result = find_persons(conn=tx.conn, linker=linker, segmentation=read.segmentation, **body.model_dump())
         tx.disclosed(
             person_ids=result.person_ids, details={"kind": result.kind},
             record_ids=[c.record.encounter_id for c in result.candidates if c.record is not None],

@@ -37,9 +37,7 @@ def _frame(title: str, top: float, labels: Sequence[str], plot_w: float, ident: 
         y = TOP + plot_h * i / 4
         value = top * (4 - i) / 4
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dde"/>')
-        out.append(
-            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{value:,g}</text>'
-        )
+        out.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{value:,g}</text>')
     step = max(1, len(labels) // 14)
     slot = plot_w / max(1, len(labels))
     for i, label in enumerate(labels):

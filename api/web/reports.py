@@ -9,6 +9,7 @@ every table as CSV, XLSX and Markdown. No page here ever shows a patient. Vietna
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from sqlmodel import Session
 from api.deps import EngineDep, SettingsDep
 from api.principal import Principal
 from api.routes.reports import DEPARTMENT
+from api.web import i18n
 from api.web import session as web_session
 from api.web.charts import bar_chart, line_chart
 from mpi.facilities import describe_facilities
@@ -31,56 +33,9 @@ _MONTH = r"^(\d{4}-(0[1-9]|1[0-2]))?$"
 """A month, or empty: the page's form sends empty month fields."""
 Lang = Literal["vi", "en"]
 
-TEXT: dict[str, dict[Lang, str]] = {
-    "title": {"vi": "Báo cáo của Sở Y tế", "en": "Health department reports"},
-    "sign_in": {"vi": "Đăng nhập", "en": "Sign in"},
-    "key": {"vi": "Khóa API (chuyên viên phân tích hoặc quản trị)", "en": "API key (analyst or admin)"},
-    "sign_out": {"vi": "Đăng xuất", "en": "Sign out"},
-    "bad_key": {"vi": "Khóa API không hợp lệ.", "en": "This API key is not valid."},
-    "wrong_role": {"vi": "Trang này dành cho khóa phân tích hoặc quản trị.",
-                   "en": "This page is for analyst or admin keys."},
-    "period": {"vi": "Kỳ báo cáo", "en": "Period"},
-    "from": {"vi": "Từ tháng", "en": "From month"},
-    "to": {"vi": "Đến tháng", "en": "To month"},
-    "by": {"vi": "Tính theo", "en": "Count by"},
-    "by_visit": {"vi": "ngày vào (NGAY_VAO)", "en": "visit day (NGAY_VAO)"},
-    "by_received": {"vi": "ngày hub nhận", "en": "day received"},
-    "show": {"vi": "Xem", "en": "Show"},
-    "records": {"vi": "Hồ sơ", "en": "Records"},
-    "patients": {"vi": "Người bệnh", "en": "Patients"},
-    "referral_records": {"vi": "Hồ sơ chuyển tuyến", "en": "Referral records"},
-    "facilities": {"vi": "Cơ sở", "en": "Facilities"},
-    "unregistered": {"vi": "Cơ sở chưa đăng ký đã gửi dữ liệu", "en": "Unregistered facilities that submitted"},
-    "by_month": {"vi": "Hồ sơ và người bệnh theo tháng", "en": "Records and patients by month"},
-    "waves": {"vi": "Theo đợt triển khai", "en": "By deployment wave"},
-    "levels": {"vi": "Hồ sơ theo tuyến", "en": "Records by level"},
-    "surveillance": {"vi": "Giám sát bệnh truyền nhiễm (số người/tuần, toàn tỉnh)",
-                     "en": "Notifiable diseases (persons per week, province)"},
-    "alerts": {"vi": "Cảnh báo", "en": "Alerts"},
-    "no_alerts": {"vi": "Không có cảnh báo trong kỳ.", "en": "No alerts in this period."},
-    "quality": {"vi": "Chất lượng dữ liệu tại nguồn (cơ sở nhiều cảnh báo nhất)",
-                "en": "Data quality at source (facilities with most warnings)"},
-    "referrals": {"vi": "Chuyển tuyến theo tuyến", "en": "Referrals by level"},
-    "downloads": {"vi": "Tải về", "en": "Downloads"},
-    "week": {"vi": "Tuần", "en": "Week"},
-    "group": {"vi": "Nhóm bệnh", "en": "Disease group"},
-    "commune": {"vi": "Xã", "en": "Commune"},
-    "persons": {"vi": "Số người", "en": "Persons"},
-    "upper": {"vi": "Ngưỡng", "en": "Threshold"},
-    "facility": {"vi": "Cơ sở", "en": "Facility"},
-    "month": {"vi": "Tháng", "en": "Month"},
-    "warnings": {"vi": "Cảnh báo", "en": "Warnings"},
-    "cccd_valid": {"vi": "CCCD hợp lệ", "en": "Valid CCCD"},
-    "review": {"vi": "Chờ rà soát", "en": "In review"},
-    "late": {"vi": "Trễ (trung vị, ngày)", "en": "Late (median days)"},
-    "top_issues": {"vi": "Lỗi thường gặp", "en": "Top issues"},
-    "aggregates_only": {"vi": "Chỉ số liệu tổng hợp: trang này không hiển thị thông tin người bệnh.",
-                        "en": "Aggregates only: this page never shows a patient."},
-}
 
-
-def _t(lang: Lang) -> dict[str, str]:
-    return {k: v[lang] for k, v in TEXT.items()}
+def _t(lang: Lang) -> Mapping[str, str]:
+    return i18n.section(lang, "reports")
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:

@@ -58,7 +58,7 @@ def principal_from_cookie(session: Session, secret: str, value: str | None) -> P
         return None
     if key.expires_at is not None and _aware(key.expires_at) <= now:
         return None
-    return Principal(key_id=key.id, role=Role(key.role), facility_code=key.facility_code)
+    return Principal.of(key)
 
 
 def revoke(session: Session, secret: str, value: str | None) -> None:

@@ -23,11 +23,12 @@ from api.deps import EngineDep, LinkerDep, SettingsDep
 from api.params import DbId
 from api.principal import Principal
 from api.routes.review import steward_reader_for
+from api.web import i18n
 from api.web import session as web_session
-from api.web.steward_text import LANGS, TEXT, Lang
+from api.web.i18n import LANGUAGES as LANGS
 from mpi.audit.log import Reader, record_read
 from mpi.errors import MPIError
-from mpi.facilities import describe_facilities
+from mpi.facilities import Lang, describe_facilities
 from mpi.identity import links as L
 from mpi.identity import stewardship as S
 from mpi.identity.review import (
@@ -66,7 +67,7 @@ def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Pr
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     lang = _lang(request)
-    context.update(t=TEXT[lang], lang=lang, reasons=[r.value for r in Reason])
+    context.update(t=i18n.section(lang, "steward"), lang=lang, reasons=[r.value for r in Reason])
     response = templates.TemplateResponse(request, f"steward/{name}", context, status_code=status)
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, samesite="strict", path="/web", httponly=True)
@@ -88,7 +89,7 @@ def _login_page(request: Request, status: int = 401, error: str | None = None) -
 # ---- sign in ----------------------------------------------------------------------------------------
 @router.post("/login")
 def login(request: Request, engine: EngineDep, settings: SettingsDep, api_key: Annotated[str, Form()]) -> Response:
-    t = TEXT[_lang(request)]
+    t = i18n.section(_lang(request), "steward")
     try:
         token = web_session.sign_in(
             engine=engine, secret=settings.secret_key, plaintext=api_key, roles=frozenset({Role.STEWARD})

@@ -30,6 +30,8 @@ class Access:
     outcome: str
     resource: str
     break_glass_reason: str | None
+    actor: str = ""
+    """``key:<id>``: for a deployment whose policy names staff (``MPI_ACCESS_REPORT_STAFF``), never shown otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ def access_report(*, conn: Connection, person_id: int, limit: int = 100, offset:
             outcome=r.outcome,
             resource=r.resource,
             break_glass_reason=_reason(r.action, r.details),
+            actor=r.actor,
         )
         for r in rows
     ]

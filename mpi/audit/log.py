@@ -31,6 +31,8 @@ class Reader:
     role: str
     facility_code: str | None
     purpose: str | None
+    granted: frozenset[str] = frozenset()
+    """Sensitive categories the reader's key is granted (``mpi keys grant``)."""
 
 
 def record_read(

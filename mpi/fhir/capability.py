@@ -74,7 +74,8 @@ def capability_statement(
                 "demographics alone must include one of: " + "; ".join(search_combinations) + " — a broader "
                 "one is refused (400 too-costly) so that no query lists persons in bulk; identifier or _id "
                 "may be narrowed by any demographic parameter. A Patient matches when one of its records, as "
-                "the reader may see it, satisfies every parameter."
+                "the reader may see it, satisfies every parameter. Of the PDQm parameters, address-city and "
+                "address-postalcode are not supported: the record holds no city or postal code."
             ),
             "searchParam": [
                 {"name": n, "type": t, "definition": d, "documentation": doc} for n, t, d, doc in PATIENT_SEARCH

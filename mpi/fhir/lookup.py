@@ -24,23 +24,28 @@ from mpi.identity import links as L
 from mpi.identity.matching import IDENTIFIER_CAP
 from mpi.records import Candidate, SearchResult
 from mpi.records.dates import partial_iso
-from mpi.records.lookup import MAX_RESULTS
+from mpi.records.lookup import MAX_RESULTS, visible
 from mpi.records.person import current_encounters, encounters, survivors
+from mpi.records.sensitivity import Segmentation
 from mpi.store.content import content_tables
 
 
-def search_patient_code_anywhere(*, conn: Connection, value: str, limit: int = MAX_RESULTS) -> SearchResult:
-    """Persons holding ``value`` as MA_BN at any facility; ``probable`` when several persons do."""
+def search_patient_code_anywhere(
+    *, conn: Connection, value: str, limit: int = MAX_RESULTS, segmentation: Segmentation | None = None
+) -> SearchResult:
+    """Persons holding ``value`` as MA_BN at any facility on a record the reader may see
+    (``segmentation``); ``probable`` when several persons do."""
     code = value.strip()
     if not code:
         return SearchResult(kind="patient_code", candidates=[], truncated=False)
     s = L.sources
     rows = conn.execute(
-        select(s.c.person_id, s.c.facility_code)
+        select(s.c.person_id, s.c.encounter_id, s.c.facility_code)
         .where(s.c.patient_code == code)
         .order_by(s.c.id.desc())
         .limit(IDENTIFIER_CAP)
     ).all()
+    rows = visible(conn, rows, segmentation)
     survivor_of = survivors(conn, (int(r.person_id) for r in rows))
     persons = sorted({survivor_of[int(r.person_id)] for r in rows})
     shared = len(persons) > 1

@@ -162,13 +162,15 @@ def to_patient(
     review_partners: Sequence[int] = (),
     security: Sequence[dict[str, str]] = (),
     mothers_names: Sequence[str] = (),
+    identifier_systems: frozenset[str] | None = None,
 ) -> Patient:
     """The person as a Patient: ``link`` ``replaces`` for each person merged into it and ``seealso`` for
     each person an open review pairs it with; ``meta.lastUpdated`` is the newest encounter's arrival,
     ``meta.versionId`` a digest of the content (it changes whenever the Patient does) and ``meta.security``
     the labels of the reader's view (sensitive data shown, data withheld). ``mothers_names``: the mother's
     name as recorded, newest first (the first one is the ``mothersMaidenName`` extension: Vietnamese names
-    do not change on marriage)."""
+    do not change on marriage). ``identifier_systems``: show only identifiers of these systems (the domains
+    a PDQm search asked for)."""
     person = summary.person
     demographics = summary.demographics  # newest facility first
     phones = list(dict.fromkeys(d.phone for d in demographics if d.phone))
@@ -190,7 +192,11 @@ def to_patient(
     data: dict[str, Any] = {
         "resourceType": "Patient",
         "id": str(person.person_id),
-        "identifier": patient_identifiers(summary, identities),
+        "identifier": [
+            i
+            for i in patient_identifiers(summary, identities)
+            if identifier_systems is None or i["system"] in identifier_systems
+        ],
         "active": True,
         "name": names or None,
         "telecom": [{"system": "phone", "value": p, "use": "mobile"} for p in phones] or None,

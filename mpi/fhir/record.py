@@ -33,19 +33,18 @@ from mpi.records.sensitivity import Segmented
 from mpi.store.content import content_tables
 from mpi.store.models import Facility
 
-Ids = tuple[int, ...]
 facility_table = Facility.__table__  # type: ignore[attr-defined]
 _INCLUDED = ("Organization", "Location")
 
 
 def person_patient(
-    *, conn: Connection, person: ResolvedPerson, segmented: Segmented
+    *, conn: Connection, person: ResolvedPerson, segmented: Segmented, identifier_systems: frozenset[str] | None = None
 ) -> tuple[Patient, tuple[int, ...]]:
     """A surviving person as this reader may see them, and the encounter ids the Patient draws on: encounters
     withheld from the reader (:mod:`mpi.records.sensitivity`) give nothing — no identifier, name, address or
     facility — and the Patient's ``meta.security`` says what it shows of sensitive data and that some was
     withheld (``REDACTED``). The one way every FHIR answer builds a Patient (read, search, ``$match``,
-    ``$everything``)."""
+    ``$everything``). ``identifier_systems``: the identifier domains a search asked to see."""
     withheld = segmented.withheld_ids
     summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld)
     identities = [i for i in recorded_identities(conn=conn, cluster=person.cluster) if i.encounter_id not in withheld]
@@ -55,6 +54,7 @@ def person_patient(
         open_review_partners(conn=conn, cluster=person.cluster),
         security=segmented.summary_labels(),
         mothers_names=mothers_names(conn=conn, encounter_ids=[i.encounter_id for i in identities]),
+        identifier_systems=identifier_systems,
     )
     return patient, summary.encounter_ids
 

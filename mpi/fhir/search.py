@@ -64,6 +64,36 @@ class TooBroad(MPIError):
     issue_type = "too-costly"
 
 
+class DomainUnknown(NotFound):
+    """``identifier=system|`` naming an identifier domain the hub does not know (PDQm ITI-78 case 4: 404,
+    a ``not-found`` warning)."""
+
+    code = "target_system_unknown"
+    severity = "warning"
+
+
+def domains(alternatives: Sequence[TokenQuery]) -> frozenset[str] | None:
+    """An ``identifier`` whose every alternative is ``system|`` names the identifier domains to return (PDQm
+    ITI-78 3.78.4.1.2.3): each Patient found must hold an identifier of one of them, and shows only those.
+    None when the parameter searches by value."""
+    if not alternatives or any(a.value is not None or a.system is None for a in alternatives):
+        return None
+    systems = frozenset(str(a.system) for a in alternatives)
+    if any(s not in KNOWN_TARGETS and sid.resolve_system(s) is None for s in systems):
+        raise DomainUnknown("targetSystem not found")
+    return systems
+
+
+def holds_domain(
+    *, conn: Connection, person_id: int, systems: frozenset[str], segmentation: Segmentation | None = None
+) -> bool:
+    """Whether the person, as the reader may see them, holds an identifier of one of these systems."""
+    person = resolve_person(conn=conn, person_id=person_id)
+    withheld = segmentation.of_person(conn, person).withheld_ids if segmentation is not None else frozenset()
+    summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld)
+    return any(i["system"] in systems for i in patient_identifiers(summary))
+
+
 def _merge(results: Sequence[SearchResult]) -> SearchResult:
     best: dict[int, Candidate] = {}
     order = {"certain": 0, "probable": 1, "possible": 2}
@@ -75,35 +105,43 @@ def _merge(results: Sequence[SearchResult]) -> SearchResult:
     return SearchResult(kind="identifier", candidates=candidates, truncated=any(r.truncated for r in results))
 
 
-def search_token(*, conn: Connection, token: sid.Token) -> SearchResult:
-    """Persons carrying the identifier; a bare value (no system) is tried under every system, an unknown
-    system finds nobody (as a FHIR server answers)."""
+def search_token(*, conn: Connection, token: sid.Token, segmentation: Segmentation | None = None) -> SearchResult:
+    """Persons carrying the identifier on a record the reader may see (``segmentation``); a bare value (no
+    system) is tried under every system, an unknown system finds nobody (as a FHIR server answers)."""
     if token.system is None:
         found = [
-            search_identifier(conn=conn, kind=kind, value=token.value)
+            search_identifier(conn=conn, kind=kind, value=token.value, segmentation=segmentation)
             for kind in ("national_id", "bhxh_number")
             if normalised_identifier(kind, token.value) is not None
         ]
-        found.append(search_patient_code_anywhere(conn=conn, value=token.value))
+        found.append(search_patient_code_anywhere(conn=conn, value=token.value, segmentation=segmentation))
         return _merge(found)
     resolved = sid.resolve_system(token.system)
     if resolved is None:
         return SearchResult(kind="identifier", candidates=[], truncated=False)
-    return _search_resolved(conn=conn, resolved=resolved, value=token.value)
+    return _search_resolved(conn=conn, resolved=resolved, value=token.value, segmentation=segmentation)
 
 
-def search_tokens(*, conn: Connection, alternatives: Sequence[TokenQuery]) -> SearchResult:
+def search_tokens(
+    *, conn: Connection, alternatives: Sequence[TokenQuery], segmentation: Segmentation | None = None
+) -> SearchResult:
     """A token parameter's alternatives (comma-OR): the persons any of them finds. ``|value`` asks for
     identifiers without a system, which the hub never has; ``system|`` alone would list every holder of
     that kind of identifier and is refused."""
     found = []
     for alt in alternatives:
         if alt.value is None:
-            raise TooBroad("identifier=system| (every identifier of a system) would list persons in bulk: give a value")
+            raise TooBroad(
+                "identifier=system| names which identifiers to return (alone, or with other systems|): it cannot "
+                "be an alternative of a value"
+            )
         if alt.any_system:
-            found.append(search_token(conn=conn, token=sid.Token(system=None, value=alt.value)))
+            token = sid.Token(system=None, value=alt.value)
         elif alt.system is not None:
-            found.append(search_token(conn=conn, token=sid.Token(system=alt.system, value=alt.value)))
+            token = sid.Token(system=alt.system, value=alt.value)
+        else:
+            continue
+        found.append(search_token(conn=conn, token=token, segmentation=segmentation))
     return _merge(found)
 
 
@@ -112,7 +150,9 @@ def search_ids(*, conn: Connection, ids: Sequence[str]) -> SearchResult:
     return _merge([_search_resolved(conn=conn, resolved=sid.Resolved("person"), value=i) for i in ids])
 
 
-def _search_resolved(*, conn: Connection, resolved: sid.Resolved, value: str) -> SearchResult:
+def _search_resolved(
+    *, conn: Connection, resolved: sid.Resolved, value: str, segmentation: Segmentation | None = None
+) -> SearchResult:
     if resolved.kind == "person":
         if not canonical_id(value):
             return SearchResult(kind="person", candidates=[], truncated=False)
@@ -127,7 +167,9 @@ def _search_resolved(*, conn: Connection, resolved: sid.Resolved, value: str) ->
         return SearchResult(kind="person", candidates=[candidate], truncated=False)
     if resolved.kind != "patient_code" and normalised_identifier(resolved.kind, value) is None:
         return SearchResult(kind=resolved.kind, candidates=[], truncated=False)
-    return search_identifier(conn=conn, kind=resolved.kind, value=value, facility_code=resolved.facility_code)
+    return search_identifier(
+        conn=conn, kind=resolved.kind, value=value, facility_code=resolved.facility_code, segmentation=segmentation
+    )
 
 
 MAX_ID: Final = 2**31 - 1
@@ -183,11 +225,19 @@ def match_input(patient: dict[str, Any]) -> MatchInput:
     )
 
 
-def match(*, conn: Connection, linker: OnlineLinker, query: MatchInput, count: int) -> SearchResult:
-    """Identifiers with a known system first (any that finds someone); else the demographic model."""
+def match(
+    *,
+    conn: Connection,
+    linker: OnlineLinker,
+    query: MatchInput,
+    count: int,
+    segmentation: Segmentation | None = None,
+) -> SearchResult:
+    """Identifiers with a known system first (any that finds someone); else the demographic model; over
+    the records the reader may see (``segmentation``)."""
     for token in query.tokens:
         if token.system is not None and sid.resolve_system(token.system) is not None:
-            result = search_token(conn=conn, token=token)
+            result = search_token(conn=conn, token=token, segmentation=segmentation)
             if result.candidates:
                 return SearchResult(
                     kind=result.kind, candidates=result.candidates[:count],
@@ -197,7 +247,7 @@ def match(*, conn: Connection, linker: OnlineLinker, query: MatchInput, count: i
         demographic = DemographicQuery(
             name=query.name, birth_date=query.birth_date, sex=query.sex, commune_code=query.commune_code
         )
-        return search_demographics(conn=conn, query=demographic, linker=linker, limit=count)
+        return search_demographics(conn=conn, query=demographic, linker=linker, limit=count, segmentation=segmentation)
     if query.tokens:
         return SearchResult(kind="identifier", candidates=[], truncated=False)
     raise MatchTooVague("$match needs a Patient with an identifier, or a name and a birthDate")
@@ -233,7 +283,7 @@ def cross_reference(
     for target in target_systems:
         if target not in KNOWN_TARGETS and sid.resolve_system(target) is None:
             raise UnknownTargetSystem("targetSystem not found")
-    found = _search_resolved(conn=conn, resolved=resolved, value=source.value)
+    found = _search_resolved(conn=conn, resolved=resolved, value=source.value, segmentation=segmentation)
     if not found.candidates:
         raise SourceNotFound("sourceIdentifier Patient Identifier not found")
     identifiers: list[dict[str, Any]] = []

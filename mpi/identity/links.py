@@ -10,11 +10,15 @@ Invariants kept here:
 - automatic decisions never override a steward's constraint (checked by :func:`is_blocked`);
 - events are numbered in commit order without gaps (:func:`lock_feed`): the change feed can be read with
   a cursor and never misses or reorders a change, however many writers there are.
+
+The hot path (online linking inside an ingest, many encounters per transaction with group commit) calls
+:func:`defer_events`: the transaction's events are then numbered as they are emitted but written at
+commit in one batch, with the feed head updated once (:mod:`mpi.store.deferred`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +37,8 @@ from mpi.identity.models import (
     StewardAction,
     StewardConstraint,
 )
+from mpi.store import deferred
+from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.models import utcnow
 
 persons = Person.__table__  # type: ignore[attr-defined]
@@ -44,24 +50,29 @@ constraints = StewardConstraint.__table__  # type: ignore[attr-defined]
 actions = StewardAction.__table__  # type: ignore[attr-defined]
 feed_head = EventFeedHead.__table__  # type: ignore[attr-defined]
 
-_INSERT_PERSON = insert(persons)
-_INSERT_EVENT = insert(events)
-_INSERT_LINK = insert(links)
-_INSERT_SOURCE = insert(sources)
-_MOVE_SOURCE = (
+_INSERT_PERSON = BulkInsert(persons, returning=persons.c.id)
+_INSERT_EVENTS = BulkInsert(events, generated_key=False)
+_INSERT_LINK = BulkInsert(links, returning=links.c.id)
+_INSERT_SOURCE = BulkInsert(sources, returning=sources.c.id)
+_SOURCE_STATE = Prepared(select(sources.c.person_id, sources.c.link_state).where(sources.c.id == bindparam("sid")))
+_MOVE_SOURCE = Prepared(
     update(sources)
     .where(sources.c.id == bindparam("sid"))
     .values(person_id=bindparam("pid"), link_state=bindparam("state"))
 )
-_NEXT_SEQ = (
+_NEXT_SEQ = Prepared(
     update(feed_head)
     .where(feed_head.c.id == 1)
     .values(last_seq=feed_head.c.last_seq + 1)
     .returning(feed_head.c.last_seq)
 )
-_TAKE_FEED = update(feed_head).where(feed_head.c.id == 1).values(last_seq=feed_head.c.last_seq)
+_TAKE_FEED = Prepared(
+    update(feed_head).where(feed_head.c.id == 1).values(last_seq=feed_head.c.last_seq).returning(feed_head.c.last_seq)
+)
+_SET_HEAD = Prepared(update(feed_head).where(feed_head.c.id == 1).values(last_seq=bindparam("seq")))
 _FEED_TX: Final = "mpi.identity.feed_transaction"
 _ACTION: Final = "mpi.identity.steward_action"
+_DEFERRED_EVENTS: Final = "mpi.identity.events"
 
 
 class Conflict(MPIError):
@@ -87,25 +98,77 @@ def lock_feed(conn: Connection) -> None:
     transaction = conn.get_transaction()
     if transaction is not None and conn.info.get(_FEED_TX) is transaction:
         return
-    conn.execute(_TAKE_FEED)
+    _take_feed(conn)
+
+
+def _take_feed(conn: Connection) -> int:
+    """Lock the feed head for this transaction; returns the last number handed out."""
+    if not conn.in_transaction():
+        conn.begin()
+    last = int(_TAKE_FEED.scalar(conn))
     conn.info[_FEED_TX] = conn.get_transaction()
+    return last
+
+
+class _DeferredEvents:
+    """This transaction's events, numbered from the feed head read under its lock, written at commit."""
+
+    def __init__(self, last_seq: int) -> None:
+        self.last_seq = last_seq
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> int:
+        seq = self.last_seq + len(self.rows) + 1
+        row["seq"] = seq
+        self.rows.append(row)
+        return seq
+
+    def mark(self) -> int:
+        return len(self.rows)
+
+    def restore(self, mark: int) -> None:
+        del self.rows[mark:]
+
+    def flush(self, conn: Connection) -> None:
+        if self.rows:
+            _INSERT_EVENTS.execute(conn, self.rows)
+            _SET_HEAD.rows(conn, {"seq": self.last_seq + len(self.rows)})
+        self.rows = []
+
+    def discard(self, conn: Connection) -> None:
+        self.rows = []
+        # the lock may have been taken inside what was rolled back: take it again before the next change
+        conn.info.pop(_FEED_TX, None)
+
+
+def defer_events(conn: Connection) -> None:
+    """Until this transaction ends, number events as they are emitted and write them all at its commit.
+
+    For transactions that write many changes and read no events back (ingest). The feed's lock is taken
+    now, so numbers stay gap-free and in commit order; a savepoint rolled back gives its numbers back.
+    """
+    deferred.buffer(conn, _DEFERRED_EVENTS, lambda: _DeferredEvents(_take_feed(conn)))
+
+
+def _pending_events(conn: Connection) -> _DeferredEvents | None:
+    found = deferred.current(conn, _DEFERRED_EVENTS)
+    return found if isinstance(found, _DeferredEvents) else None
+
+
+def _no_pending_events(conn: Connection) -> None:
+    if _pending_events(conn) is not None:
+        raise RuntimeError("this transaction defers its events (defer_events): read the log after it commits")
 
 
 def emit(conn: Connection, kind: str, *, actor: str, **fields: Any) -> int:
     """Append one event to the ordered log; returns its sequence number (gap-free, in commit order)."""
+    row = {"kind": kind, "actor": actor, "created_at": utcnow(), "action_id": conn.info.get(_ACTION), **fields}
+    pending = _pending_events(conn)
+    if pending is not None:
+        return pending.add(row)
     lock_feed(conn)
-    seq = int(conn.execute(_NEXT_SEQ).scalar_one())
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "seq": seq,
-            "kind": kind,
-            "actor": actor,
-            "created_at": utcnow(),
-            "action_id": conn.info.get(_ACTION),
-            **fields,
-        },
-    )
+    row["seq"] = seq = int(_NEXT_SEQ.scalar(conn))
+    _INSERT_EVENTS.execute(conn, [row])
     return seq
 
 
@@ -132,30 +195,55 @@ def steward_action(
 
 def create_person(conn: Connection, *, actor: str) -> int:
     lock_feed(conn)
-    person_id = _id(conn.execute(_INSERT_PERSON, {"created_at": utcnow()}))
+    person_id = int(_INSERT_PERSON.insert(conn, {"created_at": utcnow()}))
     emit(conn, "person_created", actor=actor, person_id=person_id)
     return person_id
 
 
-def current_person(conn: Connection, person_id: int) -> int:
-    """Follow merge redirects to the surviving person."""
+def follow_redirects(redirects: Mapping[int, int], person_id: int) -> int:
+    """The surviving person of ``person_id``, given merge redirects (merged person -> the person it was
+    merged into): the one place a redirect chain is walked."""
     seen = set()
-    while True:
-        target = conn.execute(select(persons.c.merged_into_id).where(persons.c.id == person_id)).scalar_one_or_none()
-        if target is None:
-            return person_id
+    while person_id in redirects:
         if person_id in seen:  # pragma: no cover - merges never form a cycle; refuse to loop if one did
             raise RuntimeError("merge redirect cycle")
         seen.add(person_id)
-        person_id = int(target)
+        person_id = redirects[person_id]
+    return person_id
+
+
+def survivors(conn: Connection, person_ids: Iterable[int]) -> dict[int, int]:
+    """Each person id -> its surviving person (merge redirects followed); one query per step of the longest
+    redirect chain, one in all when none of them was merged."""
+    ids = set(person_ids)
+    redirects: dict[int, int] = {}
+    asked: set[int] = set()
+    frontier = ids
+    while frontier:
+        asked |= frontier
+        step = {
+            int(r.id): int(r.merged_into_id)
+            for r in conn.execute(
+                select(persons.c.id, persons.c.merged_into_id).where(
+                    persons.c.id.in_(sorted(frontier)), persons.c.merged_into_id.is_not(None)
+                )
+            )
+        }
+        redirects.update(step)
+        frontier = set(step.values()) - asked
+    return {p: follow_redirects(redirects, p) for p in ids}
+
+
+def current_person(conn: Connection, person_id: int) -> int:
+    """Follow merge redirects to the surviving person."""
+    return survivors(conn, (person_id,))[person_id]
 
 
 def add_source_record(conn: Connection, *, values: dict[str, Any], person_id: int, state: str) -> int:
     """Insert a source record already assigned to ``person_id`` (its first link is written by the caller)."""
     lock_feed(conn)
-    return _id(
-        conn.execute(_INSERT_SOURCE, {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()})
-    )
+    row = {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()}
+    return int(_INSERT_SOURCE.insert(conn, row))
 
 
 def link(
@@ -180,12 +268,13 @@ def link(
     The event keeps the record's previous person and state, so the change can be reversed exactly.
     """
     lock_feed(conn)
-    before = conn.execute(
-        select(sources.c.person_id, sources.c.link_state).where(sources.c.id == source_record_id)
-    ).one()
-    link_id = _id(
-        conn.execute(
-            _INSERT_LINK,
+    found = _SOURCE_STATE.first(conn, {"sid": source_record_id})
+    if found is None:
+        raise NotFound(f"no source record {source_record_id}")
+    previous_person, previous_state = int(found[0]), str(found[1])
+    link_id = int(
+        _INSERT_LINK.insert(
+            conn,
             {
                 "source_record_id": source_record_id,
                 "person_id": person_id,
@@ -199,7 +288,8 @@ def link(
             },
         )
     )
-    conn.execute(_MOVE_SOURCE, {"sid": source_record_id, "pid": person_id, "state": state})
+    if (previous_person, previous_state) != (person_id, state):  # a new record is added with its first link's
+        _MOVE_SOURCE.rows(conn, {"sid": source_record_id, "pid": person_id, "state": state})
     emit(
         conn,
         "linked",
@@ -211,8 +301,8 @@ def link(
         details={
             "state": state,
             "rule": rule,
-            "previous_person_id": int(before.person_id),
-            "previous_state": str(before.link_state),
+            "previous_person_id": previous_person,
+            "previous_state": previous_state,
             **({"evidence": evidence} if evidence else {}),
         },
     )
@@ -351,6 +441,7 @@ def merge(
 
 def unmerge(conn: Connection, *, person_id: int, actor: str) -> list[int]:
     """Undo the merge of ``person_id`` into another: its records (as moved by that merge) come back."""
+    _no_pending_events(conn)
     lock_feed(conn)
     target = conn.execute(select(persons.c.merged_into_id).where(persons.c.id == person_id)).scalar_one_or_none()
     if target is None:
@@ -549,6 +640,7 @@ def current_state(conn: Connection) -> IdentityState:
 
 def replay_state(conn: Connection, *, until_seq: int | None = None) -> IdentityState:
     """The state rebuilt from the event log alone, up to ``until_seq`` (everything when None)."""
+    _no_pending_events(conn)
     state = IdentityState()
     query = select(
         events.c.kind, events.c.source_record_id, events.c.person_id, events.c.other_person_id, events.c.details
@@ -630,6 +722,7 @@ def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
     review item it closed is reopened. A person the action created stays, without records (ids are never
     reused).
     """
+    _no_pending_events(conn)
     lock_feed(conn)
     action = get_action(conn, action_id)
     if action.kind == "undo":
@@ -737,6 +830,7 @@ MAX_FEED_PAGE: Final = 5000
 def read_feed(conn: Connection, *, after: int = 0, limit: int = 1000) -> list[FeedEvent]:
     """Events with ``seq > after`` in order. Numbers are gap-free and given in commit order
     (:func:`lock_feed`), so a consumer that keeps the last id it saw receives every change exactly once."""
+    _no_pending_events(conn)
     limit = max(1, min(limit, MAX_FEED_PAGE))
     query = (
         select(
@@ -778,4 +872,7 @@ def read_feed(conn: Connection, *, after: int = 0, limit: int = 1000) -> list[Fe
 
 
 def last_seq(conn: Connection) -> int:
+    pending = _pending_events(conn)
+    if pending is not None:
+        return pending.last_seq + len(pending.rows)
     return int(conn.execute(select(feed_head.c.last_seq).where(feed_head.c.id == 1)).scalar_one())

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Connection, Select, and_, bindparam, select, union
 
@@ -27,8 +27,9 @@ from mpi.identity import links as L
 from mpi.identity.policy import Thresholds
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
+from mpi.store.bulk import Prepared
 
-__all__ = ["BLOCKING_CAPS", "BlockingKey", "Matcher", "blocking_keys", "explanation"]
+__all__ = ["BLOCKING_CAPS", "BlockingKey", "CandidateRow", "Matcher", "blocking_keys", "explanation"]
 
 BLOCKING_CAPS: Final[dict[tuple[str, ...], int]] = {
     ("given_key", "dob_date"): 100,
@@ -72,6 +73,18 @@ def blocking_keys(model: Mapping[str, Any]) -> tuple[BlockingKey, ...]:
     return tuple(keys)
 
 
+class CandidateRow(NamedTuple):
+    """A candidate ``source_record`` as the candidate search reads it."""
+
+    id: int
+    person_id: int
+    encounter_id: int
+    features: dict[str, Any]
+    facility_code: str
+    patient_code: str | None
+    ma_lk: str
+
+
 @dataclass(frozen=True, slots=True)
 class Scored:
     """A candidate record with the model's weight and probability against the incoming row."""
@@ -92,13 +105,13 @@ class Matcher:
         self.tf = TermFrequencies(scorer.tf_columns)
         self.keys = blocking_keys(model)
         self.key_columns: tuple[str, ...] = tuple(sorted({c for key in self.keys for c in key.columns}))
-        self._query = self._candidate_query()
+        self._query = Prepared(self._candidate_query())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Matcher:
         trained = load_model(Path(settings.model_path) if settings.model_path else None)
         return cls(
-            scorer=Scorer(trained.model),
+            scorer=Scorer.compiled(trained.model, trained.model_id),
             model=trained.model,
             model_id=trained.model_id,
             thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),
@@ -135,11 +148,11 @@ class Matcher:
         facility_code: str | None = None,
         patient_code: str | None = None,
         ma_lk: str | None = None,
-    ) -> list[Any]:
+    ) -> list[CandidateRow]:
         """Source records sharing a blocking key with ``values`` (the source_record columns of a record)."""
         params: dict[str, Any] = {f"k_{c}": values.get(c) for c in self.key_columns}
         params.update(k_facility_code=facility_code, k_patient_code=patient_code, k_ma_lk=ma_lk)
-        return list(conn.execute(self._query, params).all())
+        return [CandidateRow(*row) for row in self._query.rows(conn, params)]
 
     def scorer_for(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Scorer:
         """The scorer with the current term frequencies of these rows' values."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from linkage import CanonicalRecord, Scorer, model_row, normalise_record
 from mpi.identity import links as L
@@ -23,10 +23,8 @@ from mpi.identity.matching import Matcher
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
-from mpi.store.models import Encounter
 from mpi.xml130 import ParsedEncounter
 
-_encounters = Encounter.__table__  # type: ignore[attr-defined]
 SYSTEM: Final = "system"
 _IDENTITY_FIELDS: Final = (
     "HO_TEN",
@@ -112,10 +110,9 @@ class OnlineLinker:
     def warm(self, engine: Engine) -> None:
         self.matcher.tf.ensure_fresh(engine)
 
-    def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
-        version = int(
-            connection.execute(select(_encounters.c.version).where(_encounters.c.id == encounter_id)).scalar_one()
-        )
+    def __call__(
+        self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
+    ) -> dict[str, Any]:
         assert encounter.facility_code is not None and encounter.ma_lk is not None
         return self.link_record(
             connection,
@@ -136,7 +133,11 @@ class OnlineLinker:
         ma_lk: str,
         version: int,
     ) -> dict[str, Any]:
-        """Link one stored encounter version's demographics to a person; returns the decision's facts."""
+        """Link one stored encounter version's demographics to a person; returns the decision's facts.
+
+        The transaction's feed events are written when it commits (:func:`mpi.identity.links.defer_events`).
+        """
+        L.defer_events(conn)
         values = source_values(
             record, encounter_id=encounter_id, facility_code=facility_code, ma_lk=ma_lk, version=version
         )

@@ -2,28 +2,30 @@
 
 Two copies: the durable one is the ``term_frequency`` table, which every new source record raises in its
 own transaction (so a rollback takes its counts back with it); the in-memory one is this process's copy
-that scorers read. A record's counts reach the copy only when its transaction commits (SQLAlchemy's
-``commit`` event of the engine; a ``rollback`` discards them), so a rolled-back or retried ingest never
-double-counts. Each process also reloads the copy from the table when it is older than ``reload_seconds``
-(other processes' records): the reload builds a new counts object and swaps it in one assignment. Every
-read and update of the copy holds one lock, so API threads and the ingest see whole counts, never a
-half-applied record or a half-swapped reload.
+that scorers read. A transaction's counts are kept aside (:mod:`mpi.store.deferred`) and, as it commits,
+written to the table in one statement and added to the copy; a rollback, or a rolled-back savepoint of
+group commit, discards them, so a rolled-back or retried ingest never double-counts. Each process also
+reloads the copy from the table when it is older than ``reload_seconds`` (other processes' records): the
+reload builds a new counts object and swaps it in one assignment. Every read and update of the copy holds
+one lock, so API threads and the ingest see whole counts, never a half-applied record or a half-swapped
+reload.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, event, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mpi.identity.models import TermFrequency
+from mpi.store import deferred
+from mpi.store.bulk import Prepared
 
 _table = TermFrequency.__table__  # type: ignore[attr-defined]
 MIN_POPULATION = 2000
@@ -55,8 +57,7 @@ class TermFrequencies:
         self.min_population = min_population
         self._state = _Counts({c: Counter() for c in columns}, dict.fromkeys(columns, 0), float("-inf"))
         self._lock = threading.Lock()
-        self._pending: weakref.WeakKeyDictionary[Connection, dict[str, Counter[str]]] = weakref.WeakKeyDictionary()
-        self._engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+        self._buffer_key = f"mpi.identity.tf:{id(self)}"
 
     def load(self, conn: Connection) -> None:
         counts: dict[str, Counter[str]] = {c: Counter() for c in self.columns}
@@ -99,64 +100,61 @@ class TermFrequencies:
         return out
 
     def add(self, conn: Connection, row: Mapping[str, Any]) -> None:
-        """Count one new record's values: in the store now (this transaction), in memory when it commits."""
-        params = [{"c": column, "v": _key(row[column])} for column in self.columns if row.get(column) is not None]
-        if not params:
-            return
-        conn.execute(_upsert(conn.dialect.name), params)
-        self._watch(conn.engine)
+        """Count one new record's values: in the store and in memory when this transaction commits."""
+        values = [(column, _key(row[column])) for column in self.columns if row.get(column) is not None]
+        if values:
+            deferred.buffer(conn, self._buffer_key, lambda: _PendingCounts(self)).values.extend(values)
+
+    def _apply(self, added: Counter[tuple[str, str]]) -> None:
         with self._lock:
-            pending = self._pending.setdefault(conn, {})
-            for p in params:
-                pending.setdefault(p["c"], Counter())[p["v"]] += 1
-
-    def _watch(self, engine: Engine) -> None:
-        if engine in self._engines:
-            return
-        with self._lock:
-            if engine in self._engines:
-                return
-            self._engines.add(engine)
-        owner = weakref.ref(self)
-
-        def committed(conn: Connection) -> None:
-            tf = owner()
-            if tf is not None:
-                tf._settle(conn, keep=True)
-
-        def rolled_back(conn: Connection) -> None:
-            tf = owner()
-            if tf is not None:
-                tf._settle(conn, keep=False)
-
-        event.listen(engine, "commit", committed)
-        event.listen(engine, "rollback", rolled_back)
-
-    def _settle(self, conn: Connection, *, keep: bool) -> None:
-        with self._lock:
-            pending = self._pending.pop(conn, None)
-            if not pending or not keep:
-                return
             state = self._state
-            for column, added in pending.items():
-                state.counts.setdefault(column, Counter()).update(added)
-                state.totals[column] = state.totals.get(column, 0) + sum(added.values())
+            for (column, value), count in added.items():
+                state.counts.setdefault(column, Counter())[value] += count
+                state.totals[column] = state.totals.get(column, 0) + count
+
+
+class _PendingCounts:
+    """One transaction's counts (a :class:`mpi.store.deferred.Buffer`)."""
+
+    def __init__(self, owner: TermFrequencies) -> None:
+        self.owner = owner
+        self.values: list[tuple[str, str]] = []
+
+    def mark(self) -> int:
+        return len(self.values)
+
+    def restore(self, mark: int) -> None:
+        del self.values[mark:]
+
+    def flush(self, conn: Connection) -> None:
+        added = Counter(self.values)
+        self.values = []
+        if not added:
+            return
+        rows = [{"c": c, "v": v, "n": n} for (c, v), n in sorted(added.items())]  # one lock order for all writers
+        _upsert(conn.dialect.name).execute_many(conn, rows)
+        self.owner._apply(added)
+
+    def discard(self, conn: Connection) -> None:
+        self.values = []
 
 
 def _key(value: Any) -> str:
     return str(value)[:128]
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[str, Prepared] = {}
 
 
-def _upsert(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT DO UPDATE count = count + 1``, built once per dialect."""
+def _upsert(dialect: str) -> Prepared:
+    """``INSERT … ON CONFLICT DO UPDATE count = count + n``, built once per dialect."""
     stmt = _UPSERTS.get(dialect)
     if stmt is None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        base = insert(_table).values(column_name=bindparam("c"), value=bindparam("v"), count=1)
-        stmt = _UPSERTS[dialect] = base.on_conflict_do_update(
-            index_elements=["column_name", "value"], set_={"count": _table.c.count + 1}
+        base = insert(_table).values(column_name=bindparam("c"), value=bindparam("v"), count=bindparam("n"))
+        stmt = _UPSERTS[dialect] = Prepared(
+            base.on_conflict_do_update(
+                index_elements=["column_name", "value"], set_={"count": _table.c.count + base.excluded.count}
+            )
         )
     return stmt

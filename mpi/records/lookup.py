@@ -16,7 +16,7 @@ nothing (a surname alone) is refused rather than answered with every Nguyễn.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -29,6 +29,7 @@ from mpi.identity.matching import IDENTIFIER_CAP
 from mpi.identity.online import OnlineLinker
 from mpi.records.dates import partial_iso
 from mpi.records.person import survivors
+from mpi.records.sensitivity import Segmentation
 from mpi.store.content import content_tables
 
 Grade = Literal["certain", "probable", "possible"]
@@ -150,8 +151,11 @@ def search_identifier(
     value: str,
     facility_code: str | None = None,
     limit: int = MAX_RESULTS,
+    segmentation: Segmentation | None = None,
 ) -> SearchResult:
-    """Persons whose records carry the identifier (for ``patient_code``: MA_BN within ``facility_code``)."""
+    """Persons whose records carry the identifier (for ``patient_code``: MA_BN within ``facility_code``);
+    with ``segmentation``, records withheld from the reader do not count (an HIV clinic's MA_BN finds
+    nobody for a reader who may not see that clinic's encounters)."""
     normalised = normalised_identifier(kind, value)
     if normalised is None:
         raise QueryInvalid(f"the {kind} given is not a valid identifier")
@@ -162,9 +166,13 @@ def search_identifier(
         where = and_(s.c.facility_code == facility_code, s.c.patient_code == normalised)
     else:
         where = s.c[kind] == normalised
-    rows = conn.execute(
-        select(s.c.person_id, s.c.encounter_id).where(where).order_by(s.c.id.desc()).limit(IDENTIFIER_CAP)
-    ).all()
+    rows = visible(
+        conn,
+        conn.execute(
+            select(s.c.person_id, s.c.encounter_id).where(where).order_by(s.c.id.desc()).limit(IDENTIFIER_CAP)
+        ).all(),
+        segmentation,
+    )
     survivor_of = survivors(conn, (int(r.person_id) for r in rows))
     best: dict[int, int] = {}  # person -> newest encounter carrying the identifier
     for r in rows:
@@ -187,6 +195,15 @@ def search_identifier(
     return SearchResult(kind=kind, candidates=candidates[:limit], truncated=len(candidates) > limit)
 
 
+def visible(conn: Connection, rows: Sequence[Any], segmentation: Segmentation | None) -> list[Any]:
+    """The rows (with an ``encounter_id``) whose encounters the reader may see; all of them without a
+    segmentation."""
+    if segmentation is None or not rows:
+        return list(rows)
+    withheld = segmentation.withheld_among(conn, (int(r.encounter_id) for r in rows))
+    return [r for r in rows if int(r.encounter_id) not in withheld]
+
+
 def _reason(comparisons: Iterable[Any]) -> tuple[str, tuple[str, ...]]:
     agreed = tuple(c.comparison for c in comparisons if c.match_weight > 0)
     parts = [f"{c.comparison}: {c.label}" for c in comparisons if c.gamma != -1]
@@ -200,8 +217,10 @@ def search_demographics(
     linker: OnlineLinker,
     limit: int = MAX_RESULTS,
     floor: float = POSSIBLE_FLOOR,
+    segmentation: Segmentation | None = None,
 ) -> SearchResult:
-    """Rank persons by the linkage model's probability that the query describes them."""
+    """Rank persons by the linkage model's probability that the query describes them (with
+    ``segmentation``, over the records the reader may see)."""
     if not query.name.strip():
         raise QueryInvalid("a demographic search needs a name")
     record = normalise_record(query.as_xml1())
@@ -211,7 +230,7 @@ def search_demographics(
     matcher = linker.matcher
     if not matcher.can_block(features):
         raise QueryInvalid("too vague to search: give the full name and date of birth (or the commune)")
-    rows = matcher.candidates(conn, features)
+    rows = visible(conn, matcher.candidates(conn, features), segmentation)
     scorer = matcher.scorer_for(conn, [features, *(r.features for r in rows)])
     survivor_of = survivors(conn, (int(r.person_id) for r in rows))
     best: dict[int, tuple[float, Any, Any]] = {}
@@ -257,22 +276,29 @@ def find_persons(
     sex: int | None = None,
     commune_code: str | None = None,
     limit: int = MAX_RESULTS,
+    segmentation: Segmentation | None = None,
 ) -> SearchResult:
-    """One search by exactly one way: an identifier, facility + MA_BN, or name + date of birth."""
+    """One search by exactly one way: an identifier, facility + MA_BN, or name + date of birth; with
+    ``segmentation``, over the records the reader may see."""
     ways = [national_id, bhxh_number, patient_code, name or birth_date]
     if sum(w is not None and w != "" for w in ways) != 1:
         raise QueryInvalid(
             "search by exactly one of: national_id; bhxh_number; facility_code + patient_code; name + birth_date"
         )
     if national_id:
-        return search_identifier(conn=conn, kind="national_id", value=national_id, limit=limit)
+        return search_identifier(
+            conn=conn, kind="national_id", value=national_id, limit=limit, segmentation=segmentation
+        )
     if bhxh_number:
-        return search_identifier(conn=conn, kind="bhxh_number", value=bhxh_number, limit=limit)
+        return search_identifier(
+            conn=conn, kind="bhxh_number", value=bhxh_number, limit=limit, segmentation=segmentation
+        )
     if patient_code:
         return search_identifier(
-            conn=conn, kind="patient_code", value=patient_code, facility_code=facility_code, limit=limit
-        )
+            conn=conn, kind="patient_code", value=patient_code, facility_code=facility_code, limit=limit,
+            segmentation=segmentation,
+        )  # fmt: skip
     if not name or not birth_date:
         raise QueryInvalid("a demographic search needs both a name and a date of birth")
     query = DemographicQuery(name=name, birth_date=birth_date, sex=sex, commune_code=commune_code)
-    return search_demographics(conn=conn, query=query, linker=linker, limit=limit)
+    return search_demographics(conn=conn, query=query, linker=linker, limit=limit, segmentation=segmentation)

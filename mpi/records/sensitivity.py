@@ -61,6 +61,7 @@ class Category(StrEnum):
 
 
 ALL_CATEGORIES: Final = frozenset(Category)
+_CATEGORY_NAMES: Final = frozenset(c.value for c in Category)
 
 ICD_RANGES: Final[Mapping[Category, tuple[tuple[str, str], ...]]] = {
     Category.HIV: (("B20", "B24"), ("Z21", "Z21"), ("R75", "R75"), ("Z206", "Z206"), ("Z717", "Z717"),
@@ -230,6 +231,11 @@ class BreakGlass:
         return cls(reason=text)
 
 
+def parse_categories(text: str) -> frozenset[Category]:
+    """``hiv,tb`` -> the categories; an unknown name is a :class:`ValueError` naming the valid ones."""
+    return _categories(text)
+
+
 def _categories(text: str) -> frozenset[Category]:
     names = [c.strip().lower() for c in text.split(",") if c.strip()]
     unknown = [n for n in names if n not in {c.value for c in Category}]
@@ -261,8 +267,11 @@ class SensitivityPolicy:
             granted[facility.strip()] = _categories(names)
         return cls(categories=_categories(categories), break_glass_purposes=purposes, grants=MappingProxyType(granted))
 
-    def granted_to(self, facility_code: str | None) -> frozenset[Category]:
-        return self.grants.get(facility_code or "", frozenset())
+    def granted_to(self, facility_code: str | None, key_grants: Iterable[str] = ()) -> frozenset[Category]:
+        """Categories a reader may reveal with a typed reason: its facility's (``MPI_SENSITIVE_GRANTS``) and
+        its own key's (``mpi keys grant``)."""
+        own = frozenset(Category(g) for g in key_grants if g in _CATEGORY_NAMES)
+        return self.grants.get(facility_code or "", frozenset()) | own
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,23 +359,36 @@ class Segmentation:
         """Decisions over every current encounter of a person's cluster."""
         return self.of_encounters(conn, conn.execute(current_encounters(person.cluster)))
 
+    def withheld_among(self, conn: Connection, encounter_ids: Iterable[int]) -> frozenset[int]:
+        """Which of these encounters are withheld from this reader (a search must not find a person by what
+        only a withheld encounter recorded)."""
+        ids = sorted(set(encounter_ids))
+        return self.of_encounters(conn, _heads(conn, ids)).withheld_ids if ids else frozenset()
+
     def check(self, conn: Connection, encounter_id: int) -> Decision:
         """The decision for one encounter; :class:`Withheld` when it is withheld from this reader."""
-        head = conn.execute(
-            select(encounters.c.id, encounters.c.facility_code, encounters.c.tables, xml1.c.ma_benh_chinh,
-                   xml1.c.ma_benh_kt)
-            .join(xml1, (xml1.c.encounter_id == encounters.c.id) & (xml1.c.row_no == 1))
-            .where(encounters.c.id == encounter_id)
-        ).first()  # fmt: skip
-        if head is None:
+        heads = _heads(conn, [encounter_id])
+        if not heads:
             return Decision(Disclosure.OPEN, frozenset())
-        decision = self.decide(classify_encounters(conn, [head])[encounter_id])
+        decision = self.decide(classify_encounters(conn, heads)[encounter_id])
         if not decision.visible:
             raise Withheld(
                 "this encounter holds sensitive data withheld from your facility; a break-glass access with a "
                 "typed reason (purpose ETREAT, or a key granted the category) reveals it"
             )
         return decision
+
+
+def _heads(conn: Connection, encounter_ids: list[int]) -> list[Any]:
+    """The head rows :func:`classify_encounters` reads, by encounter id."""
+    return list(
+        conn.execute(
+            select(encounters.c.id, encounters.c.facility_code, encounters.c.tables, xml1.c.ma_benh_chinh,
+                   xml1.c.ma_benh_kt)
+            .join(xml1, (xml1.c.encounter_id == encounters.c.id) & (xml1.c.row_no == 1))
+            .where(encounters.c.id.in_(encounter_ids))
+        )
+    )  # fmt: skip
 
 
 def security_labels(categories: Iterable[Category]) -> list[dict[str, str]]:

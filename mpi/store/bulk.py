@@ -1,55 +1,177 @@
-"""Bulk inserts for the ingest hot path: the statement compiled once per table and dialect.
+"""Statements for the ingest hot path: compiled once per dialect, run on the driver's cursor.
 
-SQLAlchemy's ``conn.execute(insert(t), rows)`` rebuilds parameters through its generic machinery on
-each call, which cost more than the database itself for the many small ``executemany`` calls of an
-ingest. Here each column's bind processor (the same one SQLAlchemy would apply: JSON, exact decimals,
-datetimes) is looked up once, and rows go to the driver directly.
+SQLAlchemy's ``conn.execute(stmt, params)`` costs tens of microseconds per call in its generic machinery
+(cache key, execution context, parameter processing, result set-up), more than SQLite itself for the
+small statements an ingest runs per encounter. A :class:`Prepared` statement looks up once what that
+machinery would do for its dialect — the SQL text, the parameter order, each bind parameter's processor
+(JSON, exact decimals, datetimes) and each result column's processor — and then hands rows to the DBAPI
+cursor of the connection's current transaction directly (beginning one if none is open, as
+``conn.execute`` does). Driver errors are raised as SQLAlchemy's
+exceptions (``IntegrityError``...), exactly as ``conn.execute`` raises them, so callers handle both alike.
+Parameters are never put into an error message (the engine's ``hide_parameters``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import Connection, Table, bindparam, exc, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Executable
 
-_Compiled = tuple[str, bool, list[tuple[str, Callable[[Any], Any] | None]]]
-"""SQL text, whether parameters are positional, and (column, bind processor) in parameter order."""
+__all__ = ["BulkInsert", "Prepared"]
+
+_Processor = Callable[[Any], Any] | None
 
 
-class BulkInsert:
-    def __init__(self, table: Table) -> None:
-        self.table = table
-        self.columns = [c for c in table.columns if not c.primary_key]
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    binds: tuple[tuple[str, _Processor, Any], ...]
+    """(parameter name, bind processor, default value) in parameter order."""
+    results: tuple[_Processor, ...]
+
+
+class Prepared:
+    """A Core statement (select, insert, update) run at driver level; see the module docstring.
+
+    Parameters are given by bind name; a bind parameter with a value in the statement (a LIMIT, a
+    constant) keeps it unless given. Rows come back as tuples in the statement's column order, with the
+    columns' result processors applied.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
         key = f"{dialect.name}:{dialect.paramstyle}"
         compiled = self._compiled.get(key)
         if compiled is None:
-            stmt = insert(self.table).values({c.name: bindparam(c.name) for c in self.columns})
-            sql = stmt.compile(dialect=dialect)
-            names = list(sql.positiontup) if sql.positional and sql.positiontup else [c.name for c in self.columns]
-            by_name = {c.name: c for c in self.columns}
-            processors: list[tuple[str, Callable[[Any], Any] | None]] = [
-                (name, by_name[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
-            ]
-            compiled = self._compiled[key] = (sql.string, bool(sql.positional), processors)
+            sql: Any = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            if sql.positional:
+                params = [(name, sql.binds[name]) for name in sql.positiontup]
+            else:  # by rendered name, once each
+                params = list({name: bp for bp, name in sql.bind_names.items()}.items())
+            binds = tuple(
+                (name, bp.type.dialect_impl(dialect).bind_processor(dialect), bp.effective_value) for name, bp in params
+            )
+            columns = self.statement.exported_columns  # type: ignore[attr-defined]
+            results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, results)
         return compiled
 
-    def execute(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert ``rows`` (dicts keyed by column name; a missing key is NULL) in one executemany."""
-        if not rows:
-            return
-        sql, positional, processors = self._for(conn.dialect)
-        params: list[Any] = []
-        for row in rows:
-            values = []
-            for name, process in processors:
-                value = row.get(name)
-                if value is not None and process is not None:
-                    value = process(value)
-                values.append(value)
-            params.append(tuple(values) if positional else dict(zip((n for n, _ in processors), values, strict=True)))
-        conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
+    @staticmethod
+    def _params(compiled: _Compiled, row: Mapping[str, Any]) -> Any:
+        values = []
+        for name, process, default in compiled.binds:
+            value = row.get(name, default)
+            if value is not None and process is not None:
+                value = process(value)
+            values.append(value)
+        if compiled.positional:
+            return tuple(values)
+        return dict(zip((name for name, _, _ in compiled.binds), values, strict=True))
+
+    def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Execute once; the result rows (none for a statement without result columns)."""
+        compiled = self._for(conn.dialect)
+        cursor = _cursor(conn)
+        try:
+            _run(conn, cursor, compiled.sql, self._params(compiled, params or {}))
+            if cursor.description is None:
+                return []
+            fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        processors = compiled.results
+        if not any(processors):
+            return [tuple(r) for r in fetched]
+        return [tuple(p(v) if p is not None else v for p, v in zip(processors, r, strict=True)) for r in fetched]
+
+    def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+        found = self.rows(conn, params)
+        return found[0] if found else None
+
+    def scalar(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the one row the statement answers (e.g. an ``INSERT … RETURNING id``)."""
+        found = self.rows(conn, params)
+        if len(found) != 1:
+            raise exc.NoResultFound("expected exactly one row") if not found else exc.MultipleResultsFound()
+        return found[0][0]
+
+    def execute_many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
+        """Execute once per parameter set (one ``executemany``); returns the driver's row count."""
+        if not params:
+            return 0
+        compiled = self._for(conn.dialect)
+        cursor = _cursor(conn)
+        try:
+            _run(conn, cursor, compiled.sql, [self._params(compiled, p) for p in params], many=True)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+def _cursor(conn: Connection) -> Any:
+    if not conn.in_transaction():
+        conn.begin()  # as ``conn.execute`` would (autobegin): the caller commits or rolls back
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def _run(conn: Connection, cursor: Any, sql: str, params: Any, *, many: bool = False) -> None:
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            sql, None, error, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+        ) from error
+
+
+class BulkInsert:
+    """Insert rows of one table, many in one ``executemany``. A missing key takes the column's Python-side
+    default (``default=`` / ``default_factory``, as a Core insert would), else NULL."""
+
+    def __init__(self, table: Table, *, returning: Any = None, generated_key: bool = True) -> None:
+        """``generated_key``: the table's autoincrement key is generated by the database (not a column here)."""
+        self.table = table
+        generated = table.autoincrement_column if generated_key else None
+        self.columns = [c for c in table.columns if c is not generated]
+        self.defaults = {
+            c.name: c.default
+            for c in self.columns
+            if c.default is not None and (c.default.is_scalar or c.default.is_callable)
+        }
+        self.returning = returning
+        stmt = insert(table).values({c.name: bindparam(c.name) for c in self.columns})
+        if returning is not None:
+            stmt = stmt.returning(returning)
+        self.prepared = Prepared(stmt)
+
+    def _complete(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        missing = [name for name in self.defaults if name not in row]
+        if not missing:
+            return row
+        out = dict(row)
+        for name in missing:
+            default: Any = self.defaults[name]
+            out[name] = default.arg(None) if default.is_callable else default.arg
+        return out
+
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.prepared.execute_many(conn, [self._complete(r) for r in rows] if self.defaults else rows)
+
+    def insert(self, conn: Connection, row: Mapping[str, Any]) -> Any:
+        """Insert one row; with ``returning``, that column's value (e.g. the new id)."""
+        row = self._complete(row)
+        if self.returning is None:
+            self.prepared.rows(conn, row)
+            return None
+        return self.prepared.scalar(conn, row)

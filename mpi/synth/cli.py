@@ -43,8 +43,14 @@ def register(app: typer.Typer) -> None:
         outbreak: list[str] = typer.Option(
             [],
             "--outbreak",
-            help="Inject an outbreak: GROUP:COMMUNE|auto:YYYY-MM-DD:PERSONS[:WEEKS] (GROUP: dengue, diarrhoea, "
-            "chickenpox, tb); repeatable. See mpi/synth/outbreak.py.",
+            help="Inject an outbreak: GROUP:COMMUNE|auto:YYYY-MM-DD:PERSONS[:WEEKS] (GROUP: dengue, hfmd, "
+            "measles, influenza, diarrhoea, chickenpox, tb); repeatable. See mpi/synth/outbreak.py.",
+        ),
+        sign: bool = typer.Option(
+            False,
+            "--sign",
+            help="Sign every file (CHUKYDONVI) with a generated test CA's per-facility certificate; "
+            "certificates in OUT/certificates/ for `mpi facilities certificates add`.",
         ),
     ) -> None:
         """Generate a synthetic province: XML 130 files plus the ground-truth table."""
@@ -64,6 +70,14 @@ def register(app: typer.Typer) -> None:
             Console(stderr=True).print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
         console = Console()
+        if sign:
+            from mpi.synth.signing import sign_province
+
+            signed = sign_province(summary.out)
+            console.print(
+                f"signed {signed.files:,} files of {signed.facilities} facilities; "
+                f"certificates in {signed.certificates}"
+            )
         table = Table(title=f"Synthetic province in {summary.out}")
         table.add_column("what")
         table.add_column("count", justify="right")

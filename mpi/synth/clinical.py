@@ -96,6 +96,9 @@ DX: dict[str, Diagnosis] = {
         _d("Z00.1", "Khám sức khỏe định kỳ trẻ em"),
         _d("Z38.0", "Trẻ đơn thai, sinh tại bệnh viện"),
         _d("A15.0", "Lao phổi, xác nhận bằng soi đờm"),
+        _d("J11.1", "Cúm có biểu hiện hô hấp khác, virus không được định danh"),
+        _d("B08.4", "Viêm miệng có mụn nước do virus đường ruột kèm phát ban (bệnh tay chân miệng)"),
+        _d("B05.9", "Sởi không biến chứng"),
         _d("B24", "Bệnh do HIV không đặc hiệu"),
         _d("R05", "Ho"),
         _d("R10.4", "Đau bụng khác và không đặc hiệu"),
@@ -141,6 +144,29 @@ ACUTE_ADULT = (
 )
 ACUTE_ELDER = ("J18.9", "J20.9", "K29.7", "M54.5", "M17.9", "R51", "N39.0", "I50.9", "H52.1", "S52.5")
 INPATIENT_ACUTE = ("J18.9", "A90", "K35.8", "I63.9", "S52.5", "A09", "I50.9")
+
+NOTIFIABLE_ACUTE: tuple[tuple[int, tuple[tuple[str, float], ...]], ...] = (
+    (5, (("J11.1", 0.030), ("A09", 0.060), ("B01.9", 0.010), ("B08.4", 0.002), ("A90", 0.001), ("B05.9", 0.0004))),
+    (16, (("J11.1", 0.030), ("A09", 0.030), ("B01.9", 0.015), ("B08.4", 0.0005), ("A90", 0.002), ("B05.9", 0.0002))),
+    (65, (("J11.1", 0.025), ("A09", 0.020), ("B01.9", 0.002), ("A90", 0.0015), ("B05.9", 0.0001))),
+    (200, (("J11.1", 0.020), ("A09", 0.015), ("A90", 0.0005))),
+)
+"""(below this age, ((ICD-10, share of acute visits), ...)): the notifiable diseases an acute visit is for; the
+other visits take a diagnosis of the age group's pool above that is not one of them. Aimed at the orders of
+magnitude of Vietnam's reported incidence: dengue ≈ 0.1-0.3 % of people a year, hand-foot-mouth mostly under 5
+(≈ 1 % of them a year), influenza-like illness a few % of people a year, measles a few in 10,000, acute
+diarrhoea about one care-seeking episode a year under 5 and a few % of adults, chickenpox mostly in children;
+tuberculosis comes from the person's TB programme visits. A dengue, measles or hand-foot-mouth visit admitted
+stays under its own diagnosis."""
+
+
+NOTIFIABLE_CODES = frozenset(code for _, shares in NOTIFIABLE_ACUTE for code, _ in shares)
+
+
+def notifiable_shares(age: int) -> tuple[tuple[str, float], ...]:
+    return next(shares for upto, shares in NOTIFIABLE_ACUTE if age < upto)
+
+
 SYMPTOMS = ("R50.9", "R05", "R51", "R10.4")
 
 CHRONIC_DX = {
@@ -266,6 +292,9 @@ DX_DRUG_CLASS = {
     "S52.5": "pain",
     "K02.9": "pain",
     "A90": "pain",
+    "J11.1": "respiratory",
+    "B08.4": "skin",
+    "B05.9": "respiratory",
     "L30.9": "skin",
     "L20.9": "skin",
     "B01.9": "skin",

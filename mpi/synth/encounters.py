@@ -81,6 +81,7 @@ def _poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
+_ADMITTED_AS_IS = frozenset({"A90", "B05.9", "B08.4"})
 _ACUTE_RATE = ((1, 6.0), (5, 4.0), (15, 1.6), (40, 1.4), (60, 2.0), (75, 2.6), (200, 3.0))
 
 
@@ -106,8 +107,11 @@ class EncounterFactory:
         noise: NoiseModel,
         window_start: date,
         window_end: date,
+        dx_rng: random.Random | None = None,
     ) -> None:
         self.rng = rng
+        self.dx_rng = dx_rng or random.Random("diagnoses")  # noqa: S311 - synthetic data
+        """Draws the notifiable diseases' share apart from ``rng`` (see :meth:`_acute_dx`)."""
         self.config = config
         self.province = province
         self.noise = noise
@@ -196,19 +200,39 @@ class EncounterFactory:
         age = person.age_on(day)
         pool = cx.ACUTE_CHILD if age < 16 else (cx.ACUTE_ELDER if age >= 65 else cx.ACUTE_ADULT)
         facility = self._pick_facility(person, age)
-        visit = _Visit(day, facility, "01", rng.choice(pool))
+        visit = _Visit(day, facility, "01", self._acute_dx(age, pool))
         if rng.random() < 0.25:
             visit.secondary.append(rng.choice(cx.SYMPTOMS))
         visit.secondary.extend(cx.CHRONIC_DX[c] for c in person.chronic)
         if facility.rank >= 2 and facility.level != "private" and rng.random() < (0.15 if age >= 65 else 0.08):
             visit.loai_kcb = "03"
-            visit.dx = rng.choice(cx.INPATIENT_ACUTE)
+            admitted = rng.choice(cx.INPATIENT_ACUTE)
+            if visit.dx not in _ADMITTED_AS_IS:
+                visit.dx = (
+                    admitted
+                    if admitted not in _ADMITTED_AS_IS
+                    else self.dx_rng.choice([c for c in cx.INPATIENT_ACUTE if c not in _ADMITTED_AS_IS])
+                )
             visit.days = rng.randint(2, 8)
             visit.emergency = rng.random() < 0.3
         elif facility.rank <= 2 and rng.random() < cfg.referral_share:
             visit.refer_to = self._referral_target(age)
         visit.secondary = [c for c in dict.fromkeys(visit.secondary) if c != visit.dx][:12]
         return visit
+
+    def _acute_dx(self, age: int, pool: tuple[str, ...]) -> str:
+        """A notifiable disease at its share of acute visits (:data:`clinical.NOTIFIABLE_ACUTE`), else one
+        of the age group's other acute diagnoses. The main stream draws from the pool exactly as it always
+        did (so persons and every other value stay the same for a seed); the rest uses ``dx_rng``."""
+        common = self.rng.choice(pool)
+        r = self.dx_rng.random()
+        for code, share in cx.notifiable_shares(age):
+            if r < share:
+                return code
+            r -= share
+        if common in cx.NOTIFIABLE_CODES:
+            return self.dx_rng.choice([c for c in pool if c not in cx.NOTIFIABLE_CODES])
+        return common
 
     def _referral_target(self, age: int) -> Facility:
         if age < 16 and self.rng.random() < 0.6:

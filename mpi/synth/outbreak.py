@@ -19,7 +19,15 @@ from mpi.synth.encounters import Encounter, EncounterFactory
 from mpi.synth.facilities import Province
 from mpi.synth.population import Person
 
-OUTBREAK_DX: dict[str, str] = {"dengue": "A90", "diarrhoea": "A09", "chickenpox": "B01.9", "tb": "A15.0"}
+OUTBREAK_DX: dict[str, str] = {
+    "dengue": "A90",
+    "hfmd": "B08.4",
+    "measles": "B05.9",
+    "influenza": "J11.1",
+    "diarrhoea": "A09",
+    "chickenpox": "B01.9",
+    "tb": "A15.0",
+}
 """Surveillance group -> the ICD-10 code the generator's clinical catalogue renders for it."""
 
 _SPEC = re.compile(

@@ -105,7 +105,13 @@ def generate_province(
         rng=rng, config=cfg, province=province, window_start=cfg.start, window_end=window_end
     )
     factory = EncounterFactory(
-        rng=rng, config=cfg, province=province, noise=noise, window_start=cfg.start, window_end=window_end
+        rng=rng,
+        config=cfg,
+        province=province,
+        noise=noise,
+        window_start=cfg.start,
+        window_end=window_end,
+        dx_rng=random.Random(f"{seed}:diagnoses"),  # noqa: S311 - reproducible synthetic data
     )
     sink = SubmissionSink(out / "xml", batch=batch)
     residents: dict[str, list[Person]] = {}

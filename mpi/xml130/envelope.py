@@ -14,10 +14,10 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Iterable
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, cast
+from typing import Final
 
 from lxml import etree
 
@@ -32,6 +32,7 @@ _BOM: Final = b"\xef\xbb\xbf"
 _DECLARATIONS: Final = (b"<!DOCTYPE", b"<!ENTITY")
 _WHITESPACE: Final = re.compile(rb"\s+")
 _FACILITY: Final = re.compile(r"\d{5}")
+_ERROR: Final = etree.ErrorLevels.ERROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ class ParsedSubmission:
     issues: list[Issue] = field(default_factory=list)
     """File-level issues. Encounter issues live on each encounter."""
     encounters: list[ParsedEncounter] = field(default_factory=list)
+    raw_gzip: bytes | None = None
+    """The file compressed as the store keeps it, when the reader already did it (``mpi.ingest``'s parsing
+    workers do, sparing the process that stores); else the store compresses it."""
 
     @property
     def rejected(self) -> bool:
@@ -107,19 +111,29 @@ class ParsedSubmission:
         return [*self.issues, *(i for e in self.encounters for i in e.issues)]
 
 
-def _parser(*, recover: bool = False, huge: bool = False) -> etree.XMLParser:
-    return etree.XMLParser(
-        recover=recover,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=huge,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-        encoding="utf-8",
-    )
+_PARSERS = threading.local()
+"""Parsers are reused (building one costs more than parsing a small table) but never shared between threads."""
+
+
+def _parser(*, huge: bool) -> etree.XMLParser:
+    cache: dict[bool, etree.XMLParser] | None = getattr(_PARSERS, "by_size", None)
+    if cache is None:
+        cache = _PARSERS.by_size = {}
+    parser = cache.get(huge)
+    if parser is None:
+        parser = cache[huge] = etree.XMLParser(
+            recover=True,  # errors are read from the log below: a document with any real error is refused
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=huge,
+            remove_comments=True,
+            remove_pis=True,
+            collect_ids=False,
+            encoding="utf-8",
+        )
+    return parser
 
 
 def _declares_dtd(data: bytes) -> bool:
@@ -143,17 +157,19 @@ def _declares_dtd(data: bytes) -> bool:
             return data[pos : pos + 9].upper().startswith(_DECLARATIONS)
 
 
-def _only_namespace_uri_errors(log: object) -> bool:
-    entries = list(cast("Iterable[Any]", log))
-    return bool(entries) and all(getattr(e, "type_name", None) == "WAR_NS_URI" for e in entries)
-
-
 def _parse_xml(data: bytes, *, huge: bool = False) -> tuple[etree._Element | None, str | None, str | None]:
     """Parse hardened. Returns (root, error code, detail).
 
     ``huge`` lifts libxml2's 10 MB cap on one text node. The envelope needs it: each NOIDUNGFILE is one text
     node, 4/3 the size of a table that may legally reach ``Limits.max_table_bytes``. It is safe there because
     DTDs are refused (nothing expands) and the file is already bounded by ``Limits.max_file_bytes``.
+
+    The document is read once in libxml2's recover mode and accepted only when its error log holds nothing
+    at error level but one complaint: real exports declare
+    ``xmlns:xsi="http://www.w3.org/2001/XMLSchema instance"`` (SPEC §2.2), which libxml2 >= 2.14 reports as
+    an error (``WAR_NS_URI``) although no element uses the prefix. Any other error (a fatal one such as a
+    tag mismatch, an undefined entity, a truncated document) refuses the document with libxml2's first
+    message, as a strict parse would.
     """
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
@@ -166,18 +182,13 @@ def _parse_xml(data: bytes, *, huge: bool = False) -> tuple[etree._Element | Non
     parser = _parser(huge=huge)
     try:
         root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        # Real exports declare xmlns:xsi="http://www.w3.org/2001/XMLSchema instance" (SPEC §2.2), which
-        # libxml2 >= 2.14 reports as an error although no element uses the prefix. When that is the only
-        # complaint the document is otherwise well-formed (fatal errors would be logged too): read it again
-        # in recover mode, which keeps the tree, and accept it if the second log says the same. The parser's
-        # own log is read, not ``exc.error_log``, which also holds earlier parses' errors.
-        if not _only_namespace_uri_errors(parser.error_log):
-            return None, "xml_syntax", (exc.msg or "unreadable")[:200]
-        parser = _parser(recover=True, huge=huge)
-        root = etree.fromstring(data, parser)
-        if root is None or not _only_namespace_uri_errors(parser.error_log):
-            return None, "xml_syntax", (exc.msg or "unreadable")[:200]
+    except etree.XMLSyntaxError as exc:  # nothing recoverable at all (an empty document)
+        return None, "xml_syntax", (exc.msg or "unreadable")[:200]
+    for entry in parser.error_log:
+        if entry.level >= _ERROR and entry.type_name != "WAR_NS_URI":
+            return None, "xml_syntax", f"{entry.message}, line {entry.line}, column {entry.column}"[:200]
+    if root is None:
+        return None, "xml_syntax", "unreadable"
     return root, None, None
 
 

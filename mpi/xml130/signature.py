@@ -176,7 +176,8 @@ def _verify_with(data: bytes, cert: x509.Certificate, at: datetime) -> Signature
     except InvalidInput as exc:
         forbidden = "forbidden by configuration" in str(exc)
         return _invalid("algorithm_not_accepted" if forbidden else "malformed", cert)
-    except (etree.XMLSyntaxError, ValueError, KeyError):
+    except (etree.LxmlError, ValueError, KeyError):
+        # e.g. an envelope declaring an invalid namespace URI, which libxml2 reads but cannot canonicalise
         return _invalid("malformed", cert)
     return SignatureCheck("valid", None, fingerprint(cert))
 

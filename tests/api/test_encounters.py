@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from mpi.audit.models import AuditEvent
 from mpi.keys import Role
-from tests.api.conftest import KeyFactory
 from tests.evaluation.stores import small_store
+from tests.support import KeyFactory
 
 URL = "/api/v1/encounters/{}/{}/person"
 events = AuditEvent.__table__  # type: ignore[attr-defined]

@@ -9,19 +9,18 @@ from sqlalchemy import select
 from mpi.audit.models import AuditEvent
 from mpi.identity import links as L
 from mpi.keys import Role
-from tests.api.conftest import KeyFactory
-from tests.identity.test_links import _encounters, _record
+from tests.support import KeyFactory, ingest_encounters, linked_record
 
 HOPERAT = {"X-Purpose-Of-Use": "HOPERAT"}
 
 
 def _open_review(app: FastAPI) -> tuple[int, int, int]:
     engine = app.state.engine
-    e1, e2 = _encounters(engine, 2)
+    e1, e2 = ingest_encounters(engine, 2)
     with engine.begin() as conn:
         p1, p2 = L.create_person(conn, actor="test"), L.create_person(conn, actor="test")
-        _record(conn, e1, p1)
-        r2 = _record(conn, e2, p2)
+        linked_record(conn, e1, p1)
+        r2 = linked_record(conn, e2, p2)
         review = L.open_review(
             conn,
             source_record_id=r2,

@@ -13,7 +13,7 @@ from mpi.audit.models import AuditEvent
 from mpi.keys import Role
 from mpi.records.sensitivity import SensitivityPolicy
 from tests import builders as b
-from tests.api.conftest import KeyFactory
+from tests.support import KeyFactory
 
 events = AuditEvent.__table__  # type: ignore[attr-defined]
 REASON = "Cấp cứu: hôn mê, cần biết thuốc đang dùng"
@@ -187,3 +187,61 @@ def test_a_granted_facility_reveals_its_category_with_a_reason(
     app.state.sensitivity = SensitivityPolicy.from_settings("hiv,tb", "ETREAT", "74001:tb")
     still = client.get(f"/api/v1/persons/{person}", headers=clinic | {"X-Break-Glass-Reason": quote(REASON)})
     assert still.json()["withheld_encounters"] == 1
+
+
+def _key(app: FastAPI, facility: str, grants: str | None) -> dict[str, str]:
+    from mpi.keys import create_key
+    from mpi.store import session_scope
+
+    with session_scope(app.state.engine) as session:
+        _, plaintext = create_key(
+            session=session, role=Role.CLINICIAN, facility_code=facility, grants=grants,
+            secret=app.state.settings.secret_key,
+        )  # fmt: skip
+    return {"Authorization": f"Bearer {plaintext}", "X-Purpose-Of-Use": "TREAT"}
+
+
+def test_a_key_granted_a_category_reveals_it_with_a_reason_and_is_audited(
+    app: FastAPI, client: TestClient, auth: KeyFactory
+) -> None:
+    person, _, hiv = _store(client, auth)
+    glass = {"X-Break-Glass-Reason": quote(REASON)}
+    hiv_clinic, tb_clinic, plain = _key(app, "74001", "hiv"), _key(app, "74001", "tb"), _key(app, "74001", None)
+    # without a typed reason a grant reveals nothing
+    assert client.get(f"/api/v1/persons/{person}", headers=hiv_clinic).json()["withheld_encounters"] == 1
+    opened = client.get(f"/api/v1/persons/{person}/encounters/{hiv}", headers=hiv_clinic | glass)
+    assert (opened.status_code, opened.json()["disclosure"]) == (200, "revealed")
+    for key in (tb_clinic, plain):  # another category's grant, or none: TREAT + reason is not a break-glass
+        refused = client.get(f"/api/v1/persons/{person}/encounters/{hiv}", headers=key | glass)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "sensitive_withheld")
+    # FHIR reads the same grant
+    everything = client.get(f"/fhir/Patient/{person}/$everything", headers=hiv_clinic | glass).json()
+    assert str(hiv) in {
+        e["resource"]["id"] for e in everything["entry"] if e["resource"]["resourceType"] == "Encounter"
+    }
+    with app.state.engine.connect() as conn:
+        reveals = conn.execute(
+            select(events.c.purpose, events.c.record_ids, events.c.details).where(events.c.action == "break_glass")
+        ).all()
+    assert [(r.purpose, r.record_ids, r.details["reason"]) for r in reveals] == [("TREAT", [hiv], REASON)] * 2
+
+
+def test_grants_are_for_clinician_keys_and_known_categories(app: FastAPI) -> None:
+    import pytest
+
+    from mpi.errors import MPIError
+    from mpi.keys import create_key, grant_key, key_grants
+    from mpi.store import session_scope
+
+    with session_scope(app.state.engine) as session:
+        with pytest.raises(MPIError, match="only clinician keys"):
+            create_key(session=session, role=Role.STEWARD, grants="hiv", secret="x" * 16)
+        with pytest.raises(MPIError, match="unknown sensitive categories"):
+            create_key(
+                session=session, role=Role.CLINICIAN, facility_code="74001", grants="hiv,cancer", secret="x" * 16
+            )
+        key, _ = create_key(
+            session=session, role=Role.CLINICIAN, facility_code="74001", grants="TB, hiv", secret="x" * 16
+        )
+        assert key.sensitive_grants == "hiv,tb"
+        assert key_grants(grant_key(session=session, key_id=key.id or 0, categories="")) == frozenset()

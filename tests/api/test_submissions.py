@@ -17,9 +17,8 @@ from api.app import create_app
 from mpi.keys import Role, create_key, revoke_key, verify_key
 from mpi.settings import Settings
 from mpi.store import Encounter, Submission, ValidationIssue, content_tables, session_scope
-from tests.api.conftest import KeyFactory
 from tests.builders import envelope, outpatient
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET, KeyFactory
 
 URL = "/api/v1/submissions"
 PATIENT_NAME = "TRẦN THỊ MINH THƯ"  # the invented patient of tests.builders.summary

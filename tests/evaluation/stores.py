@@ -11,7 +11,7 @@ from mpi.identity.online import OnlineLinker
 from mpi.ingest import ingest_file
 from mpi.settings import Settings
 from tests.builders import envelope, outpatient
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
 
 MOTHER = {"HO_TEN": "TRẦN THỊ MINH THƯ", "SO_CCCD": "074190001234", "NGAY_SINH": "199005150000", "GIOI_TINH": "2"}
 OTHER = {"HO_TEN": "NGUYỄN VĂN AN", "SO_CCCD": "074085004321", "NGAY_SINH": "198503020000", "GIOI_TINH": "1"}

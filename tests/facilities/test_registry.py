@@ -35,7 +35,7 @@ from mpi.synth.config import SynthConfig
 from mpi.synth.facilities import build_province
 from mpi.synth.registry import registry_rows
 from tests.builders import envelope, outpatient
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
 
 HEADER = ",".join(REGISTRY_COLUMNS)
 GOOD = (
@@ -241,9 +241,9 @@ def test_api_lists_gets_and_admins_upsert(client: TestClient) -> None:
 
 @pytest.mark.postgres
 def test_registry_on_postgres(pg_server: object, tmp_path: Path) -> None:
-    from tests.conftest import _pg_database
+    from tests.support import pg_database
 
-    engine = open_store(_pg_database(pg_server))  # type: ignore[arg-type]
+    engine = open_store(pg_database(pg_server))  # type: ignore[arg-type]
     try:
         rows = read_registry_file(_csv(tmp_path, GOOD))
         with session_scope(engine) as session:

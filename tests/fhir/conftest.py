@@ -1,5 +1,12 @@
-"""The records tests' synthetic province (ingested once per module and back end), its apps and keys."""
+"""FHIR tests read the synthetic province: their application runs on this module's copy of it."""
 
-from tests.records.conftest import app, auth, client, province_data, store
+from __future__ import annotations
 
-__all__ = ["app", "auth", "client", "province_data", "store"]
+import pytest
+
+from mpi.settings import Settings
+
+
+@pytest.fixture
+def app_settings(province_settings: Settings) -> Settings:
+    return province_settings

@@ -30,7 +30,8 @@ from mpi.identity import links as L
 from mpi.keys import Role
 from mpi.store.content import content_tables
 from tests.fhir.conformance import check
-from tests.records.conftest import KeyFactory, Store, key_actor
+from tests.plugins.province import Store
+from tests.support import KeyFactory, key_actor
 
 FHIR_JSON = "application/fhir+json"
 GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
@@ -153,7 +154,7 @@ def test_patient_read_one_official_name_identifiers_told_apart_meta_and_etag(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     response = client.get(f"/fhir/Patient/{person}", headers=headers)
     body = _json(response)
@@ -209,7 +210,7 @@ def test_name_rules_official_form_variants_and_former_names() -> None:
 
 def test_token_search_semantics_ids_comma_ors_and_errors(store: Store, client: TestClient, auth: KeyFactory) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     (ma_bn,) = _identifiers(patient, sid.facility_patient_system(s.facility_a))
@@ -263,7 +264,7 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     query = {"identifier": ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])}
     body, _ = _bundle(client.get("/fhir/Patient", params=query, headers=headers))
     everyone = [r["id"] for r in _matches(body)]
@@ -290,7 +291,7 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     cursor = parse_qs(urlsplit(_link(opening, "next") or "").query)["_page"][0]
     tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
     assert _outcome(client.get("/fhir/Patient", params={"_page": tampered}, headers=headers), 400) == "cursor_invalid"
-    other = auth(Role.CLINICIAN, s.facility_b)
+    other = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     assert _outcome(client.get("/fhir/Patient", params={"_page": cursor}, headers=other), 400) == "cursor_invalid"
 
     counted = _json(client.get("/fhir/Patient", params={**query, "_summary": "count"}, headers=headers))
@@ -299,13 +300,26 @@ def test_search_pages_with_signed_cursors_and_summary_count(
     assert "entry" not in zero and zero["total"] == len(everyone)
 
 
+def test_a_search_matching_more_than_it_lists_says_so(
+    store: Store, client: TestClient, auth: KeyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routes import fhir as routes
+
+    monkeypatch.setattr(routes, "SEARCH_LIMIT", 2)
+    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b, purpose="TREAT")
+    query = {"identifier": ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])}
+    body, _ = _bundle(client.get("/fhir/Patient", params=query, headers=headers))
+    assert len(_matches(body)) == 2 and "total" not in body
+    assert _warnings(body) == ["more Patients match than the 2 best listed: narrow the search"]
+
+
 def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
-    store: Store, client: TestClient, auth: KeyFactory
+    store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
 ) -> None:
     """ITI-78 parameters, each against what the store holds, AND/OR, :exact, date prefixes; a search that
     completes no blocking key of the matcher is refused, naming the combinations that are accepted."""
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = str(_person(client, headers, store))
     patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     family, *given = s.name.split()
@@ -352,6 +366,20 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
     # identifier narrowed by demographics
     assert ids(("identifier", s.cccd), ("family", family)) == [person]
     assert ids(("identifier", s.cccd), ("family", f"{family}x")) == []
+    # identifier domains to return (PDQm 3.78.4.1.2.3): the Patient must hold one, and shows only those
+    body, _ = _bundle(client.get("/fhir/Patient", params=[("identifier", s.cccd), ("identifier", f"{sid.BHXH}|")],
+                                 headers=headers))  # fmt: skip
+    (shown,) = _matches(body)
+    assert [(i["system"], i["value"]) for i in shown["identifier"]] == [(sid.BHXH, s.bhxh)]
+    both = [*by_family_day, ("identifier", f"{sid.CCCD}|,{sid.PERSON}|")]
+    (mine,) = [r for r in _matches(_bundle(client.get("/fhir/Patient", params=both, headers=headers))[0])
+               if r["id"] == person]  # fmt: skip
+    assert {i["system"] for i in mine["identifier"]} == {sid.CCCD, sid.PERSON}
+    unknown = client.get("/fhir/Patient", params=[*by_family_day, ("identifier", "urn:oid:1.2.3|")], headers=headers)
+    outcome = OperationOutcome.model_validate(_json(unknown, 404))
+    assert (outcome.issue[0].severity, outcome.issue[0].code, outcome.issue[0].diagnostics) == (
+        "warning", "not-found", "targetSystem not found"
+    )  # fmt: skip
 
     def refused(*pairs: tuple[str, str]) -> str:
         response = client.get("/fhir/Patient", params=list(pairs), headers=headers)
@@ -372,10 +400,15 @@ def test_pdqm_demographic_parameters_and_the_minimal_criteria_rule(
         "parameter 'address-city' was ignored: not supported here",
         "parameter 'address-postalcode' was ignored: not supported here",
     ]
+    # each refused search is audited as such (the one audited-read path)
+    admin = auth(Role.ADMIN, None, purpose=None)
+    events = client.get("/api/v1/audit", params={"actor": key_actor(headers, app), "limit": 500}, headers=admin)
+    refusals = sorted((e["action"], e["outcome"]) for e in events.json()["entries"] if e["outcome"] != "ok")
+    assert refusals == [("fhir.search", "invalid")] * 4 + [("fhir.search", "not_found")]
 
 
 def test_mothers_maiden_name_is_shown_and_searchable(store: Store, client: TestClient, auth: KeyFactory) -> None:
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     x8 = content_tables["XML8"]
     with store.engine.connect() as conn:  # a child whose record summary names the mother
         row = conn.execute(
@@ -408,7 +441,7 @@ def test_match_graded_scored_count_bare_patient_and_only_certain(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
 
     def parameters(patient: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -464,7 +497,7 @@ def test_everything_is_a_paged_searchset_whose_references_all_resolve(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     url = f"/fhir/Patient/{person}/$everything"
     first, _ = _bundle(client.get(url, params={"_count": "3"}, headers=headers))
@@ -524,7 +557,7 @@ def _references(value: Any) -> list[str]:
 def test_everything_filters_care_overlap_since_types_and_post(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
-    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b)
+    headers = auth(Role.CLINICIAN, store.province.scenario.facility_b, purpose="TREAT")
     x1 = content_tables["XML1"]
     with store.engine.connect() as conn:  # a stay of several days, and its person
         rows = conn.execute(
@@ -571,7 +604,7 @@ def test_reads_of_unknown_superseded_or_malformed_ids_and_interactions(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     encounter = next(r for r in _all_pages(client, headers, f"/fhir/Patient/{person}/$everything", _count="200")
                      if r["resourceType"] == "Encounter")  # fmt: skip
@@ -615,7 +648,7 @@ def test_ihe_pix_get_form_and_parameters_with_pixm_status_and_issue_codes(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     patient = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     system_a = sid.facility_patient_system(s.facility_a)
@@ -686,7 +719,7 @@ def test_xml_through_fhir_resources_and_406_for_other_formats(
     from fhir.resources.R4B.patient import Patient
 
     s = store.province.scenario
-    headers = auth(Role.CLINICIAN, s.facility_b)
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
     person = _person(client, headers, store)
     as_json = _json(client.get(f"/fhir/Patient/{person}", headers=headers))
     for extra, params in (({"Accept": "application/fhir+xml"}, {}), ({}, {"_format": "xml"})):
@@ -714,9 +747,9 @@ def test_xml_through_fhir_resources_and_406_for_other_formats(
 def test_errors_are_operation_outcomes_and_api_v1_errors_keep_their_shape(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
-    clinician = auth(Role.CLINICIAN, "33001")
+    clinician = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     no_purpose = auth(Role.CLINICIAN, "33001", purpose=None)
-    steward = auth(Role.STEWARD, None)
+    steward = auth(Role.STEWARD, None, purpose="TREAT")
     unauthenticated = client.get("/fhir/Patient/1")
     assert _outcome(unauthenticated, 401, "login") == "key_missing"
     assert unauthenticated.headers["www-authenticate"] == "Bearer"
@@ -778,11 +811,12 @@ def bulk_client(store: Store) -> Iterator[TestClient]:
     app.state.engine.dispose()
 
 
+@pytest.mark.slow  # every person's $everything against the schema and the invariants
 def test_every_resource_of_the_province_conforms(store: Store, bulk_client: TestClient, auth: KeyFactory) -> None:
     """A sweep over every person: Patient read and all of $everything (newborns with a birth time,
     day-only and timed appointments, imaging results...) against the schema and the invariants."""
     client = bulk_client
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     with store.engine.connect() as conn:
         persons = sorted(int(p) for p in conn.execute(
             select(L.persons.c.id).where(L.persons.c.merged_into_id.is_(None))).scalars())  # fmt: skip
@@ -805,7 +839,7 @@ def test_every_resource_of_the_province_conforms(store: Store, bulk_client: Test
 
 
 def test_merged_person_links_and_open_reviews_as_seealso(store: Store, client: TestClient, auth: KeyFactory) -> None:
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     with store.engine.connect() as conn:
         pair = conn.execute(
             select(L.sources.c.person_id, L.reviews.c.candidate_person_id)
@@ -851,10 +885,10 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
         person = L.current_person(conn, int(row.person_id))
     other = "33001" if row.facility_code != "33001" else "33002"
     url = f"/fhir/Patient/{person}/$everything"
-    hidden = _bundle(client.get(url, params={"_count": "200"}, headers=auth(Role.CLINICIAN, other)))[0]
+    hidden = _bundle(client.get(url, params={"_count": "200"}, headers=auth(Role.CLINICIAN, other, purpose="TREAT")))[0]
     assert str(row.encounter_id) not in {r["id"] for r in _matches(hidden) if r["resourceType"] == "Encounter"}
     assert any("withheld" in w for w in _warnings(hidden))
-    read = client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, other))
+    read = client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, other, purpose="TREAT"))
     assert _outcome(read, 403) == "sensitive_withheld"
 
     glass = {**auth(Role.CLINICIAN, other, purpose="ETREAT"), "X-Break-Glass-Reason": "cap%20cuu%20benh%20nhan"}
@@ -863,7 +897,8 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
     codes = {(c["system"], c["code"]) for c in encounter["meta"]["security"]}
     assert ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R") in codes
     assert ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in codes
-    own = _json(client.get(f"/fhir/Encounter/{row.encounter_id}", headers=auth(Role.CLINICIAN, row.facility_code)))
+    own_headers = auth(Role.CLINICIAN, row.facility_code, purpose="TREAT")
+    own = _json(client.get(f"/fhir/Encounter/{row.encounter_id}", headers=own_headers))
     assert {c["code"] for c in own["meta"]["security"]} >= {"R", "HIV"}
 
     # the Patient says the same wherever it appears: read, search, $everything
@@ -880,8 +915,22 @@ def test_sensitive_encounters_withheld_labelled_and_revealed_by_break_glass(
         return labels(read)
 
     redacted = ("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "REDACTED")
-    assert redacted in everywhere(auth(Role.CLINICIAN, other))
-    assert {c for _, c in everywhere(auth(Role.CLINICIAN, row.facility_code))} >= {"R", "HIV"}
+    assert redacted in everywhere(auth(Role.CLINICIAN, other, purpose="TREAT"))
+    # nor does a search find the person by what only a withheld encounter recorded (the clinic's MA_BN)
+    with store.engine.connect() as conn:
+        codes_at = conn.execute(
+            select(L.sources.c.patient_code, func.count(), func.count(x6.c.encounter_id))
+            .outerjoin(x6, x6.c.encounter_id == L.sources.c.encounter_id)
+            .where(L.sources.c.facility_code == row.facility_code, L.sources.c.patient_code.is_not(None))
+            .group_by(L.sources.c.patient_code)
+        ).all()
+    only_hiv = [c for c, records, hiv in codes_at if records == hiv]
+    assert only_hiv, "the province should have an HIV clinic patient code recorded only on HIV care visits"
+    token = f"{sid.facility_patient_system(row.facility_code)}|{only_hiv[0]}"
+    elsewhere, at_clinic = auth(Role.CLINICIAN, other, purpose="TREAT"), own_headers
+    assert _matches(_bundle(client.get("/fhir/Patient", params={"identifier": token}, headers=elsewhere))[0]) == []
+    assert len(_matches(_bundle(client.get("/fhir/Patient", params={"identifier": token}, headers=at_clinic))[0])) == 1
+    assert {c for _, c in everywhere(auth(Role.CLINICIAN, row.facility_code, purpose="TREAT"))} >= {"R", "HIV"}
     revealed = everywhere(glass)
     assert redacted not in revealed and ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") in revealed
 

@@ -27,7 +27,8 @@ from fhirpy import SyncFHIRClient
 from mpi.fhir import identifiers as sid
 from mpi.keys import Role
 from tests.fhir.conformance import check
-from tests.records.conftest import KeyFactory, Store
+from tests.plugins.province import Store
+from tests.support import KeyFactory
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def base(app: FastAPI, free_tcp_port: int) -> Iterator[str]:
 
 
 def _headers(auth: KeyFactory, facility: str) -> dict[str, str]:
-    return auth(Role.CLINICIAN, facility)
+    return auth(Role.CLINICIAN, facility, purpose="TREAT")
 
 
 def _fhirpy(base: str, headers: dict[str, str]) -> SyncFHIRClient:
@@ -78,6 +79,14 @@ def test_fhirpy_searches_pages_resolves_references_and_runs_the_operations(
     paged = client.resources("Patient").search(identifier=cccds).limit(1).fetch_all()
     assert [p["id"] for p in paged] == [p["id"] for p in everyone] and len(everyone) >= 3
     assert client.resources("Patient").search(identifier=cccds).count() == len(everyone)
+
+    # PDQm ITI-78 by demographics, modifiers as fhirpy writes them (family__exact -> family:exact)
+    family, given = s.name.split()[0], s.name.split()[-1]
+    by_name = client.resources("Patient").search(family=family, birthdate=s.birth_date, telecom=f"phone|{s.phone}")
+    assert person in [p["id"] for p in by_name.fetch_all()]
+    exact = client.resources("Patient").search(family__exact=patient["name"][0]["family"], given=given,
+                                               birthdate=s.birth_date[:4])  # fmt: skip
+    assert person in [p["id"] for p in exact.fetch_all()]
 
     # $everything, then every reference read back through the client
     bundle = client.execute(f"Patient/{person}/$everything", method="get", params={"_count": 200})
@@ -125,6 +134,10 @@ def test_fhirclient_parses_every_resource_pages_and_resolves_inside_bundles(
     person = patient.id
     read = SmartPatient.read(person, server)
     assert read.id == person and [n.use for n in read.name].count("official") == 1
+
+    family = s.name.split()[0]
+    by_name = SmartPatient.where(struct={"family": family, "birthdate": s.birth_date, "gender": read.gender})
+    assert person in [p.id for p in by_name.perform_resources_iter(server)]
 
     cccds = ",".join(f"{sid.CCCD}|{c}" for c in store.province.cccds[:4])
     paged = list(SmartPatient.where(struct={"identifier": cccds, "_count": "1"}).perform_resources_iter(server))

@@ -2,53 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
 from mpi.identity import links as L
-from mpi.ingest import ingest_file
-from tests.builders import envelope, outpatient
-
-
-def _encounters(engine: Engine, n: int) -> list[int]:
-    receipt = ingest_file(engine=engine, data=envelope([outpatient(f"LK{i}") for i in range(n)]), submitter="test")
-    return [int(e.encounter_id) for e in receipt.encounters if e.encounter_id is not None]
-
-
-def _record(conn: Connection, encounter_id: int, person_id: int) -> int:
-    source_id = L.add_source_record(
-        conn,
-        values={
-            "encounter_id": encounter_id,
-            "facility_code": "74001",
-            "ma_lk": f"LK{encounter_id}",
-            "version": 1,
-            "features": {},
-        },
-        person_id=person_id,
-        state="auto",
-    )
-    L.link(conn, source_record_id=source_id, person_id=person_id, state="auto", rule="new_person", actor="test")
-    return source_id
-
-
-def _state(conn: Connection) -> dict[int, int]:
-    return {int(r.id): int(r.person_id) for r in conn.execute(select(L.sources.c.id, L.sources.c.person_id))}
+from tests.support import ingest_encounters, linked_record, person_of_records
 
 
 def test_history_replays_to_the_current_state_through_merges_and_unmerges(engine: Engine) -> None:
-    e1, e2, e3 = _encounters(engine, 3)
+    e1, e2, e3 = ingest_encounters(engine, 3)
     with engine.begin() as conn:
         p1, p2 = L.create_person(conn, actor="test"), L.create_person(conn, actor="test")
-        r1, r2, r3 = _record(conn, e1, p1), _record(conn, e2, p2), _record(conn, e3, p2)
-        assert L.replay_assignments(conn) == _state(conn) == {r1: p1, r2: p2, r3: p2}
+        r1, r2, r3 = linked_record(conn, e1, p1), linked_record(conn, e2, p2), linked_record(conn, e3, p2)
+        assert L.replay_assignments(conn) == person_of_records(conn) == {r1: p1, r2: p2, r3: p2}
 
         assert sorted(L.merge(conn, from_person_id=p2, into_person_id=p1, actor="steward:1")) == [r2, r3]
         assert L.current_person(conn, p2) == p1
-        assert L.replay_assignments(conn) == _state(conn) == {r1: p1, r2: p1, r3: p1}
+        assert L.replay_assignments(conn) == person_of_records(conn) == {r1: p1, r2: p1, r3: p1}
 
         assert sorted(L.unmerge(conn, person_id=p2, actor="steward:1")) == [r2, r3]
         assert L.current_person(conn, p2) == p2
-        assert L.replay_assignments(conn) == _state(conn) == {r1: p1, r2: p2, r3: p2}
+        assert L.replay_assignments(conn) == person_of_records(conn) == {r1: p1, r2: p2, r3: p2}
 
         kinds = [row.kind for row in conn.execute(select(L.events.c.kind).order_by(L.events.c.seq))]
     assert kinds == ["person_created"] * 2 + ["linked"] * 3 + [
@@ -62,10 +35,10 @@ def test_history_replays_to_the_current_state_through_merges_and_unmerges(engine
 
 
 def test_persons_are_never_renumbered_and_a_merge_leaves_a_redirect(engine: Engine) -> None:
-    (e1,) = _encounters(engine, 1)
+    (e1,) = ingest_encounters(engine, 1)
     with engine.begin() as conn:
         p1, p2, p3 = (L.create_person(conn, actor="test") for _ in range(3))
-        _record(conn, e1, p3)
+        linked_record(conn, e1, p3)
         L.merge(conn, from_person_id=p3, into_person_id=p2, actor="test")
         L.merge(conn, from_person_id=p2, into_person_id=p1, actor="test")
         assert L.current_person(conn, p3) == p1
@@ -74,11 +47,11 @@ def test_persons_are_never_renumbered_and_a_merge_leaves_a_redirect(engine: Engi
 
 
 def test_a_steward_different_person_constraint_blocks_the_person_and_what_was_merged_into_it(engine: Engine) -> None:
-    e1, e2 = _encounters(engine, 2)
+    e1, e2 = ingest_encounters(engine, 2)
     with engine.begin() as conn:
         p1, p2, p3 = (L.create_person(conn, actor="test") for _ in range(3))
-        r1 = _record(conn, e1, p1)
-        _record(conn, e2, p2)
+        r1 = linked_record(conn, e1, p1)
+        linked_record(conn, e2, p2)
         conn.execute(
             L.constraints.insert(),
             {"kind": "different_person", "source_record_id": r1, "person_id": p2, "actor": "steward:1"},
@@ -90,11 +63,31 @@ def test_a_steward_different_person_constraint_blocks_the_person_and_what_was_me
 
 
 def test_a_review_is_opened_once_per_record_and_candidate(engine: Engine) -> None:
-    (e1,) = _encounters(engine, 1)
+    (e1,) = ingest_encounters(engine, 1)
     with engine.begin() as conn:
         p1, p2 = L.create_person(conn, actor="test"), L.create_person(conn, actor="test")
-        r1 = _record(conn, e1, p1)
+        r1 = linked_record(conn, e1, p1)
         first = L.open_review(conn, source_record_id=r1, candidate_person_id=p2, reason="model_band", actor="system")
         again = L.open_review(conn, source_record_id=r1, candidate_person_id=p2, reason="model_band", actor="system")
         assert first == again
         assert len(conn.execute(select(L.reviews.c.id)).all()) == 1
+
+
+def test_one_resolver_follows_a_chain_of_merges_for_one_id_many_ids_and_the_export(engine: Engine) -> None:
+    from mpi.identity.export import person_resolver
+
+    e1, e2, e3, e4 = ingest_encounters(engine, 4)
+    with engine.begin() as conn:
+        p1, p2, p3, p4 = (L.create_person(conn, actor="test") for _ in range(4))
+        for encounter, person in ((e1, p1), (e2, p2), (e3, p3), (e4, p4)):
+            linked_record(conn, encounter, person)
+        L.merge(conn, from_person_id=p1, into_person_id=p2, actor="test")
+        L.merge(conn, from_person_id=p2, into_person_id=p3, actor="test")  # p1 -> p2 -> p3
+    expected = {p1: p3, p2: p3, p3: p3, p4: p4}
+    with engine.connect() as conn:
+        assert L.survivors(conn, [p1, p2, p3, p4, p1]) == expected
+        assert {p: L.current_person(conn, p) for p in expected} == expected
+        resolve = person_resolver(conn)
+        assert {p: resolve(p) for p in expected} == expected
+        assert resolve(None) is None
+    assert L.follow_redirects({1: 2, 2: 3}, 1) == 3 and L.follow_redirects({}, 7) == 7

@@ -17,7 +17,7 @@ from mpi.ingest import ingest_file
 from mpi.settings import Settings
 from mpi.store import open_store
 from tests.builders import envelope, outpatient
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
 
 THRESHOLDS = Thresholds(auto=0.99, review=0.30)
 MOTHER = {"HO_TEN": "TRẦN THỊ MINH THƯ", "SO_CCCD": "074190001234", "NGAY_SINH": "199005150000", "GIOI_TINH": "2"}
@@ -118,7 +118,7 @@ PAIRS = {
 class _Separate:
     """An identity step that puts each encounter on its own person (what relink then works on)."""
 
-    def __call__(self, *, connection: Any, encounter_id: int, encounter: Any) -> dict[str, Any]:
+    def __call__(self, *, connection: Any, encounter_id: int, encounter: Any, version: int) -> dict[str, Any]:
         values = source_values(
             canonical_from_encounter(encounter),
             encounter_id=encounter_id,

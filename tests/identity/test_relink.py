@@ -8,6 +8,8 @@ generator's ground truth. The small scenarios write hand-made records through `m
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from functools import partial
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from mpi.store.models import Encounter
 from mpi.synth import generate_province
 from mpi.xml130 import ParsedEncounter
 from tests.builders import envelope, outpatient
+from tests.support import BACKENDS, Templates, drop_pg_database, pg_server_for
 
 THRESHOLDS = Thresholds(auto=0.99, review=0.30)  # mpi.settings defaults
 PERSONS, SEED = 300, 11
@@ -49,11 +52,35 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _ingest_unlinked(province: Path, url: str) -> None:
+    engine = open_store(url)
+    for path in sorted((province / "xml").rglob("*.xml")):
+        ingest_file(engine=engine, data=path.read_bytes(), submitter="test", linker=NewPersonEach())
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def unlinked(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: Templates, province: Path
+) -> Iterator[Engine]:
+    """A store holding the province with nothing linked (each encounter its own person): a copy of a template
+    built once per back end."""
+    build = partial(_ingest_unlinked, province)
+    server = pg_server_for(request)
+    url = templates.copy("unlinked_province", build, tmp_path / "store.sqlite3", server=server)
+    engine = open_store(url)
+    yield engine
+    engine.dispose()
+    if server is not None:
+        drop_pg_database(server, url)
+
+
 class NewPersonEach:
     """An identity step that links nothing: every encounter starts its own person."""
 
-    def __call__(self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter) -> dict[str, Any]:
-        version = connection.execute(select(_encounters.c.version).where(_encounters.c.id == encounter_id)).scalar_one()
+    def __call__(
+        self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
+    ) -> dict[str, Any]:
         values = source_values(
             canonical_from_encounter(encounter),
             encounter_id=encounter_id,
@@ -85,11 +112,11 @@ def _pairwise(assigned: dict[int, int], truth: dict[int, str]) -> tuple[float, f
     return tp / len(predicted), tp / len(actual)
 
 
+@pytest.mark.slow  # a whole synthetic province, relinked
 def test_relink_merges_what_belongs_together_keeps_ids_and_a_second_run_is_a_no_op(
-    engine: Engine, province: Path, model: TrainedModel
+    unlinked: Engine, province: Path, model: TrainedModel
 ) -> None:
-    for path in sorted((province / "xml").rglob("*.xml")):
-        ingest_file(engine=engine, data=path.read_bytes(), submitter="test", linker=NewPersonEach())
+    engine = unlinked
     truth_table = pq.read_table(province / "truth.parquet", columns=["facility_code", "ma_lk", "person_id"])
     person_of_key = {
         (f, m): p
@@ -301,16 +328,13 @@ def test_read_source_records_gives_the_model_rows_of_current_versions(engine: En
 
 
 # ---- command line ----------------------------------------------------------------------------------
+@pytest.mark.slow  # a whole synthetic province, relinked
 def test_mpi_train_then_relink_from_the_command_line(
-    tmp_path: Path, province: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, province: Path, templates: Templates, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    url = templates.copy("unlinked_province", partial(_ingest_unlinked, province), tmp_path / "cli.sqlite3")
     monkeypatch.setenv("MPI_DATABASE_URL", url)
     get_settings.cache_clear()
-    engine = open_store(url)
-    for path in sorted((province / "xml").rglob("*.xml")):
-        ingest_file(engine=engine, data=path.read_bytes(), submitter="test", linker=NewPersonEach())
-    engine.dispose()
     app = typer.Typer()
     commands.register(app)
     runner = CliRunner()

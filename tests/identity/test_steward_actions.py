@@ -11,7 +11,7 @@ from mpi.identity import links as L
 from mpi.identity.review import ReviewClosed, Verdict, action_of_review, get_review, resolve_review, skip_review
 from mpi.identity.review import queue as review_queue
 from mpi.identity.stewardship import apply_bulk, merge_persons, move_record, person_history, preview_bulk, preview_merge
-from tests.identity.test_links import _encounters, _record
+from tests.support import ingest_encounters, linked_record
 
 
 def _assert_replays(conn: Connection) -> L.IdentityState:
@@ -28,10 +28,10 @@ def _setup(conn: Connection, encounters: list[int]) -> tuple[list[int], list[int
     """p1 with r1; p2 with r2 and r3 (pending review of r2 against p1); p3 with r4."""
     p = [L.create_person(conn, actor="test") for _ in range(3)]
     r = [
-        _record(conn, encounters[0], p[0]),
-        _record(conn, encounters[1], p[1]),
-        _record(conn, encounters[2], p[1]),
-        _record(conn, encounters[3], p[2]),
+        linked_record(conn, encounters[0], p[0]),
+        linked_record(conn, encounters[1], p[1]),
+        linked_record(conn, encounters[2], p[1]),
+        linked_record(conn, encounters[3], p[2]),
     ]
     review = L.open_review(
         conn,
@@ -46,7 +46,7 @@ def _setup(conn: Connection, encounters: list[int]) -> tuple[list[int], list[int
 
 @pytest.mark.parametrize("verdict", list(Verdict))
 def test_a_decision_is_undone_to_the_exact_prior_state(engine: Engine, verdict: Verdict) -> None:
-    encounters = _encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p, r, review = _setup(conn, encounters)
         before = _assert_replays(conn)
@@ -68,7 +68,7 @@ def test_a_decision_is_undone_to_the_exact_prior_state(engine: Engine, verdict: 
 
 
 def test_merge_and_move_are_undone_and_history_shows_them(engine: Engine) -> None:
-    encounters = _encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p, r, _ = _setup(conn, encounters)
         before = _assert_replays(conn)
@@ -97,7 +97,7 @@ def test_merge_and_move_are_undone_and_history_shows_them(engine: Engine) -> Non
 
 
 def test_an_undo_is_refused_when_a_later_change_touched_the_same_persons(engine: Engine) -> None:
-    encounters = _encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p, r, _ = _setup(conn, encounters)
         merge = merge_persons(conn, from_person_id=p[2], into_person_id=p[0], actor="key:9")
@@ -109,7 +109,7 @@ def test_an_undo_is_refused_when_a_later_change_touched_the_same_persons(engine:
 
 
 def test_a_merge_across_a_different_person_decision_is_refused(engine: Engine) -> None:
-    encounters = _encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p, r, review = _setup(conn, encounters)
         resolve_review(conn=conn, review_id=review, verdict=Verdict.DIFFERENT_PERSON, actor="key:9")
@@ -122,7 +122,7 @@ def test_a_merge_across_a_different_person_decision_is_refused(engine: Engine) -
 
 
 def test_skip_sends_an_item_to_the_back_and_a_decided_item_is_closed(engine: Engine) -> None:
-    encounters = _encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p, r, first = _setup(conn, encounters)
         second = L.open_review(
@@ -138,7 +138,7 @@ def test_skip_sends_an_item_to_the_back_and_a_decided_item_is_closed(engine: Eng
 
 
 def test_a_decision_on_stale_evidence_is_refused(engine: Engine) -> None:
-    encounters = _encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p, _, review = _setup(conn, encounters)
         seen = L.last_seq(conn)
@@ -154,7 +154,7 @@ def _cccd(year: int) -> str:
 
 
 def test_bulk_decides_uniform_cccd_conflicts_as_one_undoable_action(engine: Engine) -> None:
-    encounters = _encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p = [L.create_person(conn, actor="test") for _ in range(4)]
         father = {"national_id": _cccd(1960), "national_id_kind": "CCCD", "dob_year": 1960, "sex": 1}

@@ -15,18 +15,17 @@ from mpi.identity.review import ReviewClosed, Verdict, resolve_review
 from mpi.ingest import ingest_file
 from mpi.settings import Settings
 from tests.builders import envelope, outpatient
-from tests.conftest import TEST_SECRET
-from tests.identity.test_links import _encounters, _record
+from tests.support import TEST_SECRET, ingest_encounters, linked_record
 
 
 def _reviews(engine: Engine, n: int) -> list[int]:
-    encounters = _encounters(engine, 2 * n)
+    encounters = ingest_encounters(engine, 2 * n)
     with engine.begin() as conn:
         ids = []
         for i in range(n):
             p1, p2 = L.create_person(conn, actor="test"), L.create_person(conn, actor="test")
-            _record(conn, encounters[2 * i], p1)
-            r2 = _record(conn, encounters[2 * i + 1], p2)
+            linked_record(conn, encounters[2 * i], p1)
+            r2 = linked_record(conn, encounters[2 * i + 1], p2)
             ids.append(
                 L.open_review(conn, source_record_id=r2, candidate_person_id=p1, reason="model_band", actor="system")
             )

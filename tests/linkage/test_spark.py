@@ -1,6 +1,6 @@
 """Splink on Spark (local mode) against Splink on DuckDB: the same model JSON gives the same pairs and clusters.
 
-One Spark session serves the whole test run (`spark` fixture in tests/conftest.py): starting a JVM costs
+One Spark session serves the whole test run (`spark` fixture in tests/plugins/stores.py): starting a JVM costs
 seconds. Records: the synthetic population of `tests.linkage.synthetic` (households, twins, namesakes,
 typos), small enough for CI.
 """
@@ -71,8 +71,10 @@ def test_spark_and_duckdb_give_the_same_pairs_and_clusters(
     assert cluster(on_spark, AUTO, unique_ids=ids).equals(cluster(on_duckdb, AUTO, unique_ids=ids))
 
 
-def test_train_on_spark_writes_a_duckdb_model_both_engines_run(spark: Any, records: pa.Table) -> None:
-    trained = train_model_spark(records, spark=spark, seed=1, max_pairs=2e5, u_max_pairs=2e5)
+def test_train_on_spark_writes_a_duckdb_model_both_engines_run(spark: Any) -> None:
+    # What is proved is the path (Spark trains, DuckDB runs the JSON), not the model's quality: little data.
+    records = model_table(synthetic_records(200, seed=5))
+    trained = train_model_spark(records, spark=spark, seed=1, max_pairs=2e4, u_max_pairs=2e4)
     model = trained.model
     assert trained.provenance["engine"].startswith("spark")
     assert trained.model_id == model_id_of(model)

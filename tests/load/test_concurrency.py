@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from mpi.keys import Role
 from mpi.store import Encounter
-from tests.api.conftest import KeyFactory
 from tests.builders import envelope, outpatient
+from tests.support import KeyFactory
 
 THREADS = 32
 ROUNDS = 6

@@ -18,7 +18,7 @@ from mpi.keys import Role, create_key, rotate_key
 from mpi.settings import Settings
 from mpi.store import ApiKey, session_scope
 from mpi.store.models import utcnow
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
 
 PURPOSE = {"X-Purpose-Of-Use": "TREAT"}
 

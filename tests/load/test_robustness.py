@@ -16,8 +16,8 @@ from api.app import create_app
 from mpi.keys import Role
 from mpi.settings import Settings
 from mpi.store import Encounter, Submission
-from tests.api.conftest import KeyFactory
 from tests.builders import envelope, outpatient
+from tests.support import KeyFactory
 
 TOO_BIG = str(2**31)
 PURPOSE = {"X-Purpose-Of-Use": "TREAT"}

@@ -17,7 +17,9 @@ from mpi.keys import Role, create_key
 from mpi.settings import Settings
 from mpi.store import session_scope
 from tests.builders import envelope, outpatient
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
+
+pytestmark = pytest.mark.slow  # every operation and role with generated requests: a long run
 
 EXAMPLES = 4
 ROLES: dict[str, tuple[Role, str | None, str | None]] = {

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from mpi.store import create_db_engine
 from tests import postgres
-from tests.conftest import TEST_SECRET, _pg_database
+from tests.support import TEST_SECRET, pg_database
 
 
 def _free_port() -> int:
@@ -27,7 +27,7 @@ def _free_port() -> int:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_three_workers_start_cleanly_on_an_empty_postgresql(pg_server: postgres.PostgresServer, tmp_path: Path) -> None:
-    url = _pg_database(pg_server)
+    url = pg_database(pg_server)
     port = _free_port()
     env = {**os.environ, "MPI_DATABASE_URL": url, "MPI_ENV": "test", "MPI_SECRET_KEY": TEST_SECRET}
     log = tmp_path / "serve.log"

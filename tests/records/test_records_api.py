@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from mpi.keys import Role
-from tests.records.conftest import KeyFactory, Store, key_actor
+from tests.plugins.province import Store
 from tests.records.province import ingest_held_back
+from tests.support import KeyFactory, key_actor
 
 SEARCH = "/api/v1/persons/search"
 
@@ -144,7 +145,7 @@ def test_reads_without_a_purpose_of_use_are_refused_with_a_clear_message(
 
 @pytest.mark.parametrize("role", [Role.SUBMITTER, Role.ANALYST, Role.STEWARD, Role.ADMIN])
 def test_only_clinicians_read_records(store: Store, client: TestClient, auth: KeyFactory, role: Role) -> None:
-    headers = auth(role, "33001" if role is Role.SUBMITTER else None)
+    headers = auth(role, "33001" if role is Role.SUBMITTER else None, purpose="TREAT")
     for response in (
         client.post(SEARCH, json={"national_id": store.province.scenario.cccd}, headers=headers),
         client.get("/api/v1/persons/1/timeline", headers=headers),
@@ -158,7 +159,7 @@ def test_only_clinicians_read_records(store: Store, client: TestClient, auth: Ke
 def test_audit_is_for_admins_and_filters_by_person_user_facility_and_time(
     store: Store, app: FastAPI, client: TestClient, auth: KeyFactory
 ) -> None:
-    a = auth(Role.CLINICIAN, "33001")
+    a = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     b = auth(Role.CLINICIAN, "34001", purpose="ETREAT")
     client.get("/api/v1/persons/1/timeline", headers=a)
     client.get("/api/v1/persons/2", headers=a)
@@ -185,7 +186,7 @@ def test_audit_is_for_admins_and_filters_by_person_user_facility_and_time(
 
 
 def test_timeline_filters_and_pagination(store: Store, client: TestClient, auth: KeyFactory) -> None:
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     s = store.province.scenario
     (c,) = client.post(SEARCH, json={"national_id": s.cccd}, headers=headers).json()["candidates"]
     url = f"/api/v1/persons/{c['person_id']}/timeline"
@@ -211,7 +212,7 @@ def test_timeline_filters_and_pagination(store: Store, client: TestClient, auth:
 def test_lookup_by_insurance_and_facility_patient_code_and_errors(
     store: Store, client: TestClient, auth: KeyFactory
 ) -> None:
-    headers = auth(Role.CLINICIAN, "33001")
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
     s = store.province.scenario
     (by_cccd,) = client.post(SEARCH, json={"national_id": s.cccd}, headers=headers).json()["candidates"]
     by_bhxh = client.post(SEARCH, json={"bhxh_number": s.bhxh}, headers=headers).json()["candidates"]

@@ -19,7 +19,7 @@ from mpi.records import (
 )
 from mpi.records.person import encounters
 from mpi.store.content import content_tables
-from tests.records.conftest import Store
+from tests.plugins.province import Store
 
 
 def _person(store: Store) -> int:

@@ -25,7 +25,7 @@ from mpi.store import open_store, session_scope
 from mpi.synth import generate_province
 from mpi.synth.outbreak import Outbreak
 from mpi.xml130 import Limits
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET
 
 PERSONS = 400
 SEED = 5

@@ -17,8 +17,8 @@ from api.app import create_app
 from mpi.keys import Role, create_key
 from mpi.reports import build_report
 from mpi.store import session_scope
-from tests.conftest import TEST_SECRET
 from tests.reports.conftest import ReportStore
+from tests.support import TEST_SECRET
 from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 
@@ -60,6 +60,8 @@ def test_dashboard_never_shows_a_patient(client: TestClient, report_store: Repor
     engine = client.app.state.engine  # type: ignore[attr-defined]
     client.post("/web/reports/login", data={"api_key": _key(engine, Role.ADMIN)})
     text = client.get("/web/reports").text
+    for facility in report_store.registry:  # a station named after a person (Xã Nguyễn Văn Linh) is no patient
+        text = text.replace(facility["name"], "")
     with (report_store.out / "persons.csv").open(encoding="utf-8") as fh:
         persons = list(csv.DictReader(fh))
     for p in persons:

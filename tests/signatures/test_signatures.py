@@ -260,3 +260,70 @@ def test_cli_registers_lists_removes_and_ingest_reports(
     assert removed.exit_code == 0, removed.output
     assert "74001" not in runner.invoke(cli, ["facilities", "certificates", "list"]).output
     assert "74001" in runner.invoke(cli, ["facilities", "certificates", "list", "--removed"]).output
+
+
+def test_synth_sign_gives_files_that_verify_once_the_certificates_are_registered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    out = tmp_path / "province"
+    made = runner.invoke(cli, ["synth", "--persons", "6", "--seed", "3", "--out", str(out), "--sign"])
+    assert made.exit_code == 0, made.output
+    certificates = sorted((out / "certificates").glob("[0-9]*.pem"))
+    assert certificates and (out / "certificates" / "ca.pem").is_file()
+    assert not [p for p in (out / "certificates").iterdir() if b"PRIVATE KEY" in p.read_bytes()]
+    for pem in certificates:
+        assert runner.invoke(cli, ["facilities", "certificates", "add", pem.stem, str(pem)]).exit_code == 0
+    report = json.loads(runner.invoke(cli, ["ingest", str(out / "xml"), "--json", "--workers", "1"]).stdout)
+    assert report["totals"]["signatures"] == {"valid": report["totals"]["files"]}
+
+
+def test_a_signed_file_that_cannot_be_canonicalised_is_invalid_not_an_error(pki: PKI) -> None:
+    # exporters' malformed xmlns:xsi URI (a space for the hyphen) on the root: the reader accepts the file,
+    # libxml2 cannot canonicalise it, so no signature over it can be checked
+    signed = _signed(pki.facility)
+    quirky = signed.replace(b"XMLSchema-instance", b"XMLSchema instance", 1)
+    assert not parse_submission(quirky).rejected
+    assert _check(quirky, pki.facility) == ("invalid", "malformed")
+
+
+def test_reject_policy_through_the_route_and_the_command_line(
+    client: TestClient, pki: PKI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPI_SIGNATURE_POLICY", "reject")
+    get_settings.cache_clear()
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    _register(engine, pki.facility)
+    secret = client.app.state.settings.secret_key  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        _, key = create_key(session=session, role=Role.SUBMITTER, facility_code="74001", secret=secret)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/xml"}
+    body = client.post("/api/v1/submissions", content=tamper_one_byte(_signed(pki.facility)), headers=headers).json()
+    assert (body["outcome"], body["signature"]["reason"]) == ("rejected", "digest_mismatch")
+    assert [i["code"] for i in body["issues"]] == ["signature_rejected"]
+    assert [e["status"] for e in body["encounters"]] == ["rejected"]
+    assert _stored(engine)[0] == 0
+
+    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    get_settings.cache_clear()
+    (tmp_path / "cert.pem").write_bytes(pki.facility.pem)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "tampered.xml").write_bytes(tamper_one_byte(_signed(pki.facility, "LK2")))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["facilities", "certificates", "add", "74001", str(tmp_path / "cert.pem")]).exit_code == 0
+    ingested = runner.invoke(cli, ["ingest", str(tmp_path / "in"), "--json", "--workers", "1"])
+    assert ingested.exit_code == 1
+    report = json.loads(ingested.stdout)
+    assert report["totals"]["errors_by_code"] == {"signature_rejected": 1}
+    assert report["totals"]["encounters"]["rejected"] == 1 and report["totals"]["encounters"]["accepted"] == 0
+
+
+def test_without_a_certificate_in_keyinfo_every_registered_certificate_is_tried(pki: PKI) -> None:
+    signed = _signed(pki.facility)
+    start, end = signed.index(b"<ds:KeyInfo>"), signed.index(b"</ds:KeyInfo>") + len(b"</ds:KeyInfo>")
+    bare = signed[:start] + signed[end:]  # KeyInfo is outside SignedInfo: the signature stays intact
+    assert _check(bare, pki.other, pki.facility) == ("valid", None)
+    assert _check(bare, pki.other) == ("invalid", "signature_mismatch")
+    assert _check(tamper_one_byte(bare), pki.other, pki.facility) == ("invalid", "digest_mismatch")

@@ -15,32 +15,35 @@ from sqlalchemy import select
 
 from api.app import create_app
 from mpi.audit.models import AuditEvent
+from mpi.identity.online import OnlineLinker
 from mpi.ingest import ingest_file
 from mpi.keys import Role, create_key
 from mpi.records import encounter_detail
 from mpi.settings import Settings
 from mpi.store import Encounter, open_store, session_scope
 from tests import builders as b
-from tests.conftest import TEST_SECRET
-from tests.records.province import Province, ingest_province, province
+from tests.plugins.province import ProvinceTemplates
+from tests.records.province import Province
+from tests.support import TEST_SECRET
 from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, Province]]:
-    prov = province(tmp_path_factory.mktemp("province"))
-    settings = Settings(
-        env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path_factory.mktemp('web')}/store.sqlite3"
-    )
-    engine = open_store(settings.database_url)
-    linker = ingest_province(engine, prov, settings)
+def site(
+    tmp_path_factory: pytest.TempPathFactory, province_templates: ProvinceTemplates
+) -> Iterator[tuple[str, Settings, Province]]:
+    url = province_templates.copy(tmp_path_factory.mktemp("web") / "store.sqlite3")
+    settings = Settings(env="test", secret_key=TEST_SECRET, database_url=url)
+    engine = open_store(url)
+    linker = OnlineLinker.from_settings(settings)
+    linker.warm(engine)
     for facility, hoso in (("74001", b.outpatient("LKWEB1", "74001")), ("74002", b.hiv_visit("LKWEB2", "74002"))):
         ingest_file(engine=engine, data=b.envelope([hoso], facility=facility), submitter="cli", linker=linker)
     engine.dispose()
     with serve(create_app(settings)) as base:
-        yield base, settings, prov
+        yield base, settings, province_templates.data
 
 
 def test_clinician_searches_opens_the_timeline_and_reads_drugs_and_lab_results(
@@ -136,6 +139,7 @@ def test_hiv_record_is_withheld_and_break_glass_reveals_it_with_an_audit_entry(
     with session_scope(engine) as session:
         key_row, key = create_key(session=session, role=Role.CLINICIAN, facility_code="74001")
         actor = f"key:{key_row.id}"
+        _, admin_key = create_key(session=session, role=Role.ADMIN)
     reason = "Cấp cứu: người bệnh hôn mê, cần biết thuốc đang dùng"
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -164,6 +168,20 @@ def test_hiv_record_is_withheld_and_break_glass_reveals_it_with_an_audit_entry(
             assert page.locator("#withheld").count() == 0
             assert page.locator("#timeline a.encounter-link").count() == 2
             assert page.locator("#timeline .sensitive-marker").count() == 1
+
+            # the department's administrator sees the reveal in the sensitive access report, and the
+            # patient access report of that person lists it, in Vietnamese, without naming staff
+            admin = browser.new_page()
+            admin.goto(f"{base}/web/admin")
+            admin.fill("input[name=api_key]", admin_key)
+            admin.click("button[type=submit]")
+            admin.click("#nav-sensitive")
+            row = admin.locator("tr.sensitive-row").first
+            assert reason in row.inner_text() and "Cấp cứu" in row.inner_text() and "HIV/AIDS" in row.inner_text()
+            row.locator("a").click()
+            admin.wait_for_selector("#access-table")
+            report = admin.locator("#access-table").inner_text()
+            assert "Mở dữ liệu nhạy cảm" in report and reason in report and "Bác sĩ" in report
         finally:
             browser.close()
     events = AuditEvent.__table__  # type: ignore[attr-defined]

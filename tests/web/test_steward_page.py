@@ -20,8 +20,8 @@ from mpi.identity import links as L
 from mpi.keys import Role, create_key
 from mpi.settings import Settings
 from mpi.store import open_store, session_scope
-from tests.conftest import TEST_SECRET
-from tests.records.province import ingest_province, province
+from tests.plugins.province import ProvinceTemplates
+from tests.support import TEST_SECRET
 from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 pytestmark = pytest.mark.browser
@@ -47,14 +47,11 @@ def _open_reviews(engine: Engine, n: int) -> list[tuple[int, int, int]]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings]]:
-    prov = province(tmp_path_factory.mktemp("province"))
-    settings = Settings(
-        env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path_factory.mktemp('web')}/store.sqlite3"
-    )
-    engine = open_store(settings.database_url)
-    ingest_province(engine, prov, settings)
-    engine.dispose()
+def site(
+    tmp_path_factory: pytest.TempPathFactory, province_templates: ProvinceTemplates
+) -> Iterator[tuple[str, Settings]]:
+    url = province_templates.copy(tmp_path_factory.mktemp("web") / "store.sqlite3")
+    settings = Settings(env="test", secret_key=TEST_SECRET, database_url=url)
     with serve(create_app(settings)) as base:
         yield base, settings
 

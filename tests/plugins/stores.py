@@ -1,0 +1,86 @@
+"""Databases: the throwaway PostgreSQL server, stores migrated to head (copies of one template per back
+end), and the local Spark session."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from mpi.settings import Settings
+from mpi.store import open_store
+from tests import postgres
+from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, pg_server_for
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer]:
+    try:
+        server = postgres.start()
+    except (FileNotFoundError, OSError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI: {exc}")
+        pytest.skip(f"PostgreSQL tests skipped on this machine: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    """Template databases of this test run (see tests/support.py)."""
+    return Templates(tmp_path_factory.mktemp("templates"))
+
+
+def migrate(url: str) -> None:
+    """Build step of the ``migrated`` template: the schema at head, through the migrations."""
+    open_store(url).dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, templates: Templates) -> Iterator[str]:
+    """A fresh database on each back end with the schema migrated to head (a copy of the migrated template)."""
+    server = pg_server_for(request)
+    url = templates.copy("migrated", migrate, tmp_path / "store.sqlite3", server=server)
+    yield url
+    if server is not None:
+        drop_pg_database(server, url)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = open_store(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path, templates: Templates) -> Iterator[Engine]:
+    """For tests whose subject does not depend on the back end."""
+    engine = open_store(templates.copy("migrated", migrate, tmp_path / "store.sqlite3"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(env="test", secret_key=TEST_SECRET, database_url=db_url)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local Spark session (Splink's UDF jar on its class path) for the whole test run."""
+    if shutil.which("java") is None or importlib.util.find_spec("pyspark") is None:
+        message = "Spark tests need java (e.g. openjdk-17-jre-headless) and pyspark"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} under CI")
+        pytest.skip(message)
+    from linkage.spark import local_session
+
+    session = local_session(cores=2, memory="2g", app_name="mpi-tests")
+    yield session
+    session.stop()

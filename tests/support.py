@@ -1,0 +1,183 @@
+"""What tests import: the test secret, throwaway databases cloned from templates, API keys, identity helpers.
+
+Fixtures live in the plugins of ``tests/plugins`` (registered by ``pytest_plugins`` in tests/conftest.py);
+test modules import helpers from here, never from a conftest.
+
+Databases: building a store is the slow part of many tests (migrations, or ingesting a whole synthetic
+province), so each kind is built once per back end into a *template* and every test or module gets a
+copy: SQLite through the backup API (a consistent copy even of a WAL database), PostgreSQL through
+``CREATE DATABASE … TEMPLATE`` (a file-level copy, no SQL replayed).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.engine import make_url
+
+from mpi.identity import links as L
+from mpi.ingest import ingest_file
+from mpi.keys import Role, create_key, verify_key
+from mpi.store import create_db_engine, session_scope
+from tests import postgres
+from tests.builders import envelope, outpatient
+
+TEST_SECRET = "test-secret-0123456789abcdef"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""``params`` of a fixture that gives a database on each back end (see ``pg_server_for``)."""
+
+
+# --- databases -------------------------------------------------------------------------------------------
+
+
+def pg_server_for(request: pytest.FixtureRequest) -> postgres.PostgresServer | None:
+    """The PostgreSQL server of a fixture parametrized by ``BACKENDS``, or None on SQLite."""
+    if request.param == "sqlite":
+        return None
+    server: postgres.PostgresServer = request.getfixturevalue("pg_server")
+    return server
+
+
+def pg_database(server: postgres.PostgresServer, *, template: str | None = None) -> str:
+    """The URL of a new database on ``server``: empty, or a copy of the database named ``template``."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            source = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{source}'))
+    finally:
+        admin.dispose()
+    return server.url(name)
+
+
+def drop_pg_database(server: postgres.PostgresServer, url: str) -> None:
+    """Drop the database of ``url`` (closing any connection a test left open): keeps the server's data
+    directory small, so the run neither fills the disk nor spends its end deleting hundreds of databases."""
+    admin = create_db_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def copy_sqlite(source_url: str, target: Path) -> str:
+    """A copy of the SQLite database at ``source_url`` in the file ``target``; returns its URL."""
+    source = make_url(source_url).database
+    assert source is not None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return f"sqlite:///{target}"
+
+
+class Templates:
+    """Databases built once per back end and name, copied on demand (thread-safe, built lazily).
+
+    ``build(url)`` fills a fresh, empty database and must leave no connection open (a PostgreSQL
+    template cannot be copied while anyone is connected to it)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._urls: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def template(
+        self, name: str, build: Callable[[str], None], *, server: postgres.PostgresServer | None = None
+    ) -> str:
+        backend = "sqlite" if server is None else "postgresql"
+        with self._lock:
+            url = self._urls.get((name, backend))
+            if url is None:
+                url = f"sqlite:///{self.root / name}.sqlite3" if server is None else pg_database(server)
+                build(url)
+                self._urls[(name, backend)] = url
+            return url
+
+    def copy(
+        self, name: str, build: Callable[[str], None], target: Path, *, server: postgres.PostgresServer | None = None
+    ) -> str:
+        """A fresh copy of template ``name`` (built first if need be): a SQLite file at ``target`` or, given
+        a ``server``, a new PostgreSQL database."""
+        url = self.template(name, build, server=server)
+        if server is None:
+            return copy_sqlite(url, target)
+        database = make_url(url).database
+        assert database is not None
+        return pg_database(server, template=database)
+
+
+# --- API keys --------------------------------------------------------------------------------------------
+
+
+class KeyFactory(Protocol):
+    """``auth(Role.CLINICIAN, "74001", purpose="TREAT")`` -> the headers of a fresh key of that role and
+    facility, with the purpose of use if one is given."""
+
+    def __call__(self, role: Role, facility: str | None, purpose: str | None = None) -> dict[str, str]: ...
+
+
+def key_factory(app: FastAPI) -> KeyFactory:
+    """Keys minted straight into ``app``'s store."""
+
+    def make(role: Role, facility: str | None, purpose: str | None = None) -> dict[str, str]:
+        with session_scope(app.state.engine) as session:
+            _, plaintext = create_key(
+                session=session, role=role, facility_code=facility, secret=app.state.settings.secret_key
+            )
+        headers = {"Authorization": f"Bearer {plaintext}"}
+        if purpose is not None:
+            headers["X-Purpose-Of-Use"] = purpose
+        return headers
+
+    return make
+
+
+def key_actor(headers: dict[str, str], app: FastAPI) -> str:
+    """The audit actor of the key in ``headers``."""
+    with session_scope(app.state.engine) as session:
+        key = verify_key(session=session, plaintext=headers["Authorization"].removeprefix("Bearer "))
+    return f"key:{key.id}"
+
+
+# --- identity records written directly (not through the online linker) ------------------------------------
+
+
+def ingest_encounters(engine: Engine, n: int) -> list[int]:
+    """``n`` outpatient encounters LK0.. of facility 74001, ingested without linking; their ids."""
+    receipt = ingest_file(engine=engine, data=envelope([outpatient(f"LK{i}") for i in range(n)]), submitter="test")
+    return [int(e.encounter_id) for e in receipt.encounters if e.encounter_id is not None]
+
+
+def linked_record(conn: Connection, encounter_id: int, person_id: int) -> int:
+    """A source record of ``encounter_id`` linked automatically to ``person_id``; its id."""
+    source_id = L.add_source_record(
+        conn,
+        values={
+            "encounter_id": encounter_id,
+            "facility_code": "74001",
+            "ma_lk": f"LK{encounter_id}",
+            "version": 1,
+            "features": {},
+        },
+        person_id=person_id,
+        state="auto",
+    )
+    L.link(conn, source_record_id=source_id, person_id=person_id, state="auto", rule="new_person", actor="test")
+    return source_id
+
+
+def person_of_records(conn: Connection) -> dict[int, int]:
+    """Source record id -> its current person."""
+    return {int(r.id): int(r.person_id) for r in conn.execute(select(L.sources.c.id, L.sources.c.person_id))}
