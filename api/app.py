@@ -37,6 +37,7 @@ from api.web import steward as steward_web
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
 from mpi.records.sensitivity import SensitivityPolicy
+from mpi.reports.facts import warm_in_background
 from mpi.settings import Settings, get_settings
 from mpi.store import create_db_engine, open_store
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # As many request threads as connections: a handler holds at most one connection at a time.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+        if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
+            app.state.reports_warm = warm_in_background(app.state.engine)
         yield
 
     app = FastAPI(

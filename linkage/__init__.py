@@ -19,7 +19,7 @@ from linkage.evaluation import (
     predict_pairs,
 )
 from linkage.model import build_settings, model_row, model_table
-from linkage.normalise.address import AdminUnit, fold_address, normalise_admin_codes
+from linkage.normalise.address import AdminUnit, commune_name, fold_address, normalise_admin_codes
 from linkage.normalise.dates import PartialDate, parse_partial_date
 from linkage.normalise.insurance import InsuranceCard, bhxh_number, parse_insurance_cards
 from linkage.normalise.mojibake import repair_mojibake
@@ -69,6 +69,7 @@ __all__ = [
     "cluster",
     "cluster_metrics",
     "clusters_from_links",
+    "commune_name",
     "evaluate_febrl",
     "evaluate_links",
     "fold_address",

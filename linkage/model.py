@@ -61,6 +61,7 @@ MODEL_COLUMNS: Final[dict[str, pa.DataType]] = {
     "dob_year_text": pa.string(),
     "dob_month": pa.int64(),
     "dob_day": pa.int64(),
+    "dob_time": pa.string(),
     "sex": pa.int64(),
     "national_id": pa.string(),
     "national_id_kind": pa.string(),
@@ -120,9 +121,10 @@ def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
     Derived columns: `given_key` / `family_key` are the ASCII name keys of `linkage.normalise.names`
     (terminal Y->I; Huỳnh=Hoàng and Võ=Vũ for the family name); `family_ascii` is the
     ASCII fold; `middle_core_ascii` the folded middle name without THI/VAN; `dob_date` is
-    `YYYY-MM-DD` only when the day is known (a year-only date never equals a full one); `dob_year_text`
-    the year's digits (for the digit-typo levels); `name_sorted` the order-invariant name key
-    (`linkage.normalise.names.sorted_name_key`) of a name of at least two tokens.
+    `YYYY-MM-DD` only when the day is known (a year-only date never equals a full one); `dob_time` the
+    birth time `HH:MM` when the date carries one (newborns' records do; no comparison reads it, the
+    identity policy does); `dob_year_text` the year's digits (for the digit-typo levels); `name_sorted` the
+    order-invariant name key (`linkage.normalise.names.sorted_name_key`) of a name of at least two tokens.
     """
     family = row.get("family")
     given_ascii = row.get("given_ascii")
@@ -139,6 +141,7 @@ def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
     out["middle_core_ascii"] = " ".join(core) or None
     out["given_key"] = name_key([given_ascii.upper()]) if given_ascii else None
     out["dob_date"] = dob_iso[:10] if dob_iso and row.get("dob_day") is not None else None
+    out["dob_time"] = dob_iso[11:16] if dob_iso and out["dob_date"] and len(dob_iso) >= 16 else None
     year = row.get("dob_year")
     out["dob_year_text"] = f"{year:04d}" if isinstance(year, int) else None
     name_ascii = row.get("name_ascii")
@@ -216,13 +219,19 @@ def _identifier(column: str, description: str) -> dict[str, Any]:
     )
 
 
+_SORTED_ONE_EDIT: Final = f"{_fn('damerau_levenshtein', 'name_sorted')} <= 1"
+
+
 def _reordered() -> dict[str, Any]:
     """Family and middle name of a name written in another order: no evidence of their own.
 
-    The given-name comparison scores a reordered name once ("Same name tokens in another order"); the
-    family and middle comparisons would otherwise count the same fact again, as a disagreement.
+    The given-name comparison scores a reordered name once ("Same name tokens in another order", or with
+    one typo); the family and middle comparisons would otherwise count the same fact again, as a
+    disagreement.
     """
-    return _level(_eq("name_sorted"), "Same name tokens in another order (scored by given)", null=True)
+    return _level(
+        f"{_eq('name_sorted')} OR {_SORTED_ONE_EDIT}", "Same name tokens in another order (scored by given)", null=True
+    )
 
 
 def _given() -> dict[str, Any]:
@@ -237,6 +246,7 @@ def _given() -> dict[str, Any]:
             _level(_eq("name_sorted"), "Same name tokens in another order"),
             _level(f"{_fn('jaro_winkler_similarity', 'given_key')} >= 0.92", "Jaro-Winkler >= 0.92"),
             _level(f"{_fn('jaro_winkler_similarity', 'given_key')} >= 0.8", "Jaro-Winkler >= 0.8"),
+            _level(_SORTED_ONE_EDIT, "Name tokens in any order, one edit"),
             _else(),
         ],
     )

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -428,6 +429,10 @@ def build_tf_tables(
     return tables
 
 
+_COMPILED: dict[str, Scorer] = {}
+_COMPILED_LOCK = threading.Lock()
+
+
 class Scorer:
     """Scores pairs of model rows (`linkage.model.model_row`) with a trained Splink model.
 
@@ -443,6 +448,20 @@ class Scorer:
         self._tf_columns = tf_columns(model)
         self._tf: TfTables = tf_tables or {}
         self._input_columns = tuple(_input_columns(c) for c in model["comparisons"])
+
+    @classmethod
+    def compiled(cls, model: Mapping[str, Any], model_id: str) -> Scorer:
+        """The scorer of ``model`` without TF tables, compiled once per process and model id.
+
+        Compiling parses every comparison's SQL (a tenth of a second); a model id is the hash of the
+        model's content, so one id is one scorer, and a scorer never changes once built (other TF tables
+        make a copy, see `with_tf_tables`): every app or linker of the process can share it.
+        """
+        with _COMPILED_LOCK:
+            scorer = _COMPILED.get(model_id)
+            if scorer is None:
+                scorer = _COMPILED[model_id] = cls(model)
+            return scorer
 
     @classmethod
     def from_path(cls, path: Path, tf_tables: TfTables | None = None) -> Scorer:
@@ -573,16 +592,16 @@ def explain(scorer: Scorer, left: Row, right: Row) -> Explanation:
         value_l = ", ".join(str(left.get(c)) for c in columns)
         value_r = ", ".join(str(right.get(c)) for c in columns)
         gamma = explanation.gamma
-        bars.append(
-            WaterfallBar(comparison.name, explanation.label, explanation.match_weight, gamma, value_l, value_r, False)
-        )
+        # Splink labels a bar by its comparison vector value: every null level (-1) under the first one's label.
+        label = next(lv.label for lv in comparison.levels if lv.gamma == gamma)
+        bars.append(WaterfallBar(comparison.name, label, explanation.match_weight, gamma, value_l, value_r, False))
         if any(level.tf_column is not None for level in comparison.levels):
             level = next(lv for lv in comparison.levels if lv.gamma == gamma)
             if level.tf_column is not None:
                 label = f"Term freq adjustment on {level.tf_column}"
                 value_l, value_r = str(left.get(level.tf_column)), str(right.get(level.tf_column))
             else:
-                label, value_l, value_r = explanation.label, "", ""
+                value_l, value_r = "", ""
             bars.append(
                 WaterfallBar(f"tf_{comparison.name}", label, explanation.tf_adjustment, gamma, value_l, value_r, True)
             )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field, TypeAdapter
 
 from api.deps import EngineDep, require_roles
 from api.params import DbId
@@ -43,13 +43,16 @@ def _feed_reader(
     return Reader(actor=principal.submitter_tag, role=principal.role.value, facility_code=None, purpose=None)
 
 
+_FEED_EVENTS = TypeAdapter(list[L.FeedEvent])
+
+
 @events_router.get("", response_model=FeedPage, responses=ERRORS)
 def change_feed(
     reader: Annotated[Reader, Depends(_feed_reader)],
     engine: EngineDep,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=L.MAX_FEED_PAGE)] = 1000,
-) -> FeedPage:
+) -> Response:
     """Identity changes after ``after``, oldest first. Keep ``next_after`` and ask again: every change
     arrives exactly once and in commit order, however many writers there are."""
     with read_only(engine).connect() as conn:
@@ -62,10 +65,11 @@ def change_feed(
             resource="/api/v1/events",
             details={"after": after, "events": len(page)},
         )
-    return FeedPage(
-        events=page,
-        next_after=page[-1].id if page else after,
-    )
+    # Serialised once, straight from the dataclasses: validating 5,000 events into ``FeedPage`` and again as
+    # the response model cost more than reading them. ``FeedPage`` stays the documented shape.
+    next_after = page[-1].id if page else after
+    body = b'{"events":' + _FEED_EVENTS.dump_json(page) + b',"next_after":' + str(next_after).encode() + b"}"
+    return Response(content=body, media_type="application/json")
 
 
 # ---- undo ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from linkage.normalise.mojibake import clean_unicode
 from linkage.normalise.provinces import PROVINCES_2025, PROVINCES_PRE_2025
 from linkage.normalise.text import collapse_spaces, fold_ascii
 
-__all__ = ["AdminUnit", "fold_address", "normalise_admin_codes"]
+__all__ = ["AdminUnit", "commune_name", "fold_address", "normalise_admin_codes"]
 
 _DATA = Path(__file__).parent / "data"
 
@@ -76,6 +76,17 @@ def _tables() -> tuple[dict[str, _OldCommune], dict[str, str], dict[str, str]]:
         for row in csv.DictReader(f):
             new[row["new_commune"]] = row["new_province"]
     return old, new, provinces
+
+
+@cache
+def _commune_names() -> dict[str, str]:
+    with (_DATA / "admin_2025_communes.csv").open(encoding="utf-8", newline="") as f:
+        return {row["new_commune"]: row["name"] for row in csv.DictReader(f)}
+
+
+def commune_name(code: str | None) -> str | None:
+    """The name of a post-2025 commune (xã / phường / đặc khu) from its 5-digit code; None if unknown."""
+    return _commune_names().get(code) if code else None
 
 
 def _code(raw: str | None, width: int) -> str | None:

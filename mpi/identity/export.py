@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,22 +51,9 @@ def _redirects(conn: Connection) -> dict[int, int]:
 
 
 def _resolver(redirects: dict[int, int]) -> Callable[[int | None], int | None]:
-    cache: dict[int, int] = {}
-
+    @cache
     def resolve(person_id: int | None) -> int | None:
-        if person_id is None or person_id not in redirects:
-            return person_id
-        if person_id in cache:
-            return cache[person_id]
-        seen = {person_id}
-        target = redirects[person_id]
-        while target in redirects:
-            if target in seen:  # pragma: no cover - merges never form a cycle; refuse to loop if one did
-                raise RuntimeError("merge redirect cycle")
-            seen.add(target)
-            target = redirects[target]
-        cache[person_id] = target
-        return target
+        return None if person_id is None else L.follow_redirects(redirects, person_id)
 
     return resolve
 

@@ -18,7 +18,7 @@ commit in one batch, with the feed head updated once (:mod:`mpi.store.deferred`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -200,17 +200,43 @@ def create_person(conn: Connection, *, actor: str) -> int:
     return person_id
 
 
-def current_person(conn: Connection, person_id: int) -> int:
-    """Follow merge redirects to the surviving person."""
+def follow_redirects(redirects: Mapping[int, int], person_id: int) -> int:
+    """The surviving person of ``person_id``, given merge redirects (merged person -> the person it was
+    merged into): the one place a redirect chain is walked."""
     seen = set()
-    while True:
-        target = conn.execute(select(persons.c.merged_into_id).where(persons.c.id == person_id)).scalar_one_or_none()
-        if target is None:
-            return person_id
+    while person_id in redirects:
         if person_id in seen:  # pragma: no cover - merges never form a cycle; refuse to loop if one did
             raise RuntimeError("merge redirect cycle")
         seen.add(person_id)
-        person_id = int(target)
+        person_id = redirects[person_id]
+    return person_id
+
+
+def survivors(conn: Connection, person_ids: Iterable[int]) -> dict[int, int]:
+    """Each person id -> its surviving person (merge redirects followed); one query per step of the longest
+    redirect chain, one in all when none of them was merged."""
+    ids = set(person_ids)
+    redirects: dict[int, int] = {}
+    asked: set[int] = set()
+    frontier = ids
+    while frontier:
+        asked |= frontier
+        step = {
+            int(r.id): int(r.merged_into_id)
+            for r in conn.execute(
+                select(persons.c.id, persons.c.merged_into_id).where(
+                    persons.c.id.in_(sorted(frontier)), persons.c.merged_into_id.is_not(None)
+                )
+            )
+        }
+        redirects.update(step)
+        frontier = set(step.values()) - asked
+    return {p: follow_redirects(redirects, p) for p in ids}
+
+
+def current_person(conn: Connection, person_id: int) -> int:
+    """Follow merge redirects to the surviving person."""
+    return survivors(conn, (person_id,))[person_id]
 
 
 def add_source_record(conn: Connection, *, values: dict[str, Any], person_id: int, state: str) -> int:

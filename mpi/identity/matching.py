@@ -111,7 +111,7 @@ class Matcher:
     def from_settings(cls, settings: Settings) -> Matcher:
         trained = load_model(Path(settings.model_path) if settings.model_path else None)
         return cls(
-            scorer=Scorer(trained.model),
+            scorer=Scorer.compiled(trained.model, trained.model_id),
             model=trained.model,
             model_id=trained.model_id,
             thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),

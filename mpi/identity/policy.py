@@ -17,7 +17,10 @@ The order of evidence:
      number on a child's record: born years after the number's holder, another given name) -> the number
      is the guardian's: that candidate is not this person, no review is opened for it, and the relation is
      kept in the evidence (``guardian_person_id``); the other evidence decides;
+   - both records were born years after the number's holder (a guardian's number on two records of a
+     child, or on siblings and twins) -> the number says nothing about the pair; the other evidence decides;
    - any other disagreement -> review (``national_id_conflict``), never a silent link.
+   Names agree when their tokens agree in any order, or the given names differ by one typed letter.
 2. **Same facility and patient code (MA_BN), or an earlier version of the same encounter**: strong
    evidence, not proof: it links when the model does not contradict it (probability at least the review
    threshold), and goes to review when it does.
@@ -27,6 +30,12 @@ The order of evidence:
    unless a personal identifier (BHXH number, CCCD) agrees, the given names agree (twins and siblings
    share everything else); an auto-band person failing these opens a review; at least ``review`` opens a
    review item; below, the record starts a new person.
+4. **The same card and birth**, where the model did not link: a record links to the person whose record has
+   the same BHXH number, birth date (and birth time, when both carry one) and sex, whatever the names
+   (``bhxh_birth``): a newborn is first recorded under a parent's name and later under its own, and its
+   temporary card already carries its own lifelong number. A person holding a record of another birth time
+   on that date (a twin), or a record whose CCCD contradicts the incoming one, is not taken; such a pair
+   never counts as a contradiction of the model.
 
 A person a steward said the record is not (``blocked``) is never a candidate; relinking never moves
 records off a person a steward pinned (see :mod:`mpi.identity.relink`).
@@ -62,6 +71,8 @@ CONTRADICTION: Final = 0.01
 GUARDIAN_MIN_YEARS: Final = 12
 """A record born at least this many years after the CCCD's holder is not the holder (a child on a guardian's number)."""
 _GIVEN_SIMILAR: Final = 0.88
+_TYPO_MIN_LENGTH: Final = 3
+"""Given names shorter than this (AN, AI) are never taken for one another's typo."""
 
 
 class Action(StrEnum):
@@ -130,6 +141,11 @@ def _fits(features: Mapping[str, Any], number: str) -> dict[str, bool | None]:
     }
 
 
+def _rest_of_date_agrees(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Month and day agree where both records know them (a typo in the year leaves them alone)."""
+    return all(a.get(k) is None or b.get(k) is None or a.get(k) == b.get(k) for k in ("dob_month", "dob_day"))
+
+
 def _year_typo(a: int, b: int) -> bool:
     """One wrong digit or two swapped adjacent digits (1976 -> 1967, 1976 -> 1978)."""
     sa, sb = str(a), str(b)
@@ -141,26 +157,42 @@ def _given_agrees(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return not (ga and gb and ga != gb and JaroWinkler.similarity(str(ga), str(gb)) < _GIVEN_SIMILAR)
 
 
+def _given_typo(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The given names agree, or differ by one typed letter (CHI/CJI, BAO/NAO): only with an equal CCCD."""
+    ga, gb = a.get("given_key"), b.get("given_key")
+    if _given_agrees(a, b):
+        return True
+    assert isinstance(ga, str) and isinstance(gb, str)
+    return min(len(ga), len(gb)) >= _TYPO_MIN_LENGTH and DamerauLevenshtein.distance(ga, gb) <= 1
+
+
+def _same_tokens(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same name tokens in any order, allowing one typed letter in the whole name."""
+    sa, sb = a.get("name_sorted"), b.get("name_sorted")
+    return bool(sa and sb and (sa == sb or DamerauLevenshtein.distance(str(sa), str(sb)) <= 1))
+
+
 def _names_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """The same name, allowing a typo in the given name and any order of the tokens."""
-    if a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"):
+    if _same_tokens(a, b):
         return True
     family_a, family_b = a.get("family_key"), b.get("family_key")
-    return bool(family_a and family_a == family_b and a.get("given_key") and _given_agrees(a, b))
+    return bool(family_a and family_a == family_b and a.get("given_key") and _given_typo(a, b))
 
 
 def demographics_consistent(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Same person plausible on sex, birth year and given name (typos allowed)."""
+    """Same person plausible on sex, birth year and given name (a typo or another order allowed)."""
     if a.get("sex") in (1, 2) and b.get("sex") in (1, 2) and a.get("sex") != b.get("sex"):
         return False
     if a.get("dob_year") is not None and b.get("dob_year") is not None and a.get("dob_year") != b.get("dob_year"):
         return False
-    return _given_agrees(a, b) or bool(a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"))
+    return _given_typo(a, b) or _same_tokens(a, b)
 
 
 @dataclass(frozen=True, slots=True)
 class NationalIdEvidence:
-    """What an equal usable CCCD on two records says: ``consistent``, ``corroborated``, ``guardian`` or ``conflict``."""
+    """What an equal usable CCCD on two records says: ``consistent``, ``corroborated``, ``guardian``,
+    ``not_theirs`` (a guardian's number on both: no evidence) or ``conflict``."""
 
     verdict: str
     evidence: dict[str, Any]
@@ -171,21 +203,24 @@ def national_id_evidence(a: Mapping[str, Any], b: Mapping[str, Any]) -> National
     number = usable_cccd(a)
     if number is None or number != usable_cccd(b):
         return None
+    year_a, year_b = a.get("dob_year"), b.get("dob_year")
+    holder = _cccd_year(number)
+    if year_a is not None and year_b is not None and min(int(year_a), int(year_b)) - holder >= GUARDIAN_MIN_YEARS:
+        # Both records were born years after the number's holder: it is a guardian's number on both (a
+        # newborn under the mother's name and later under its own, siblings, twins): no evidence either way.
+        return NationalIdEvidence("not_theirs", {"national_id": "guardian_on_both"})
     if demographics_consistent(a, b):
         return NationalIdEvidence("consistent", {})
     fits_a, fits_b = _fits(a, number), _fits(b, number)
-    year_a, year_b = a.get("dob_year"), b.get("dob_year")
-    # A guardian's number: it fits one record, and the other is someone born years later.
-    for holder_fits, holder_year, other_year, side in (
-        (fits_b, year_b, year_a, "incoming"),
-        (fits_a, year_a, year_b, "candidate"),
-    ):
+    # A guardian's number: one record was born years after the number's holder, the other was not.
+    for holder_year, other_year, side in ((year_b, year_a, "incoming"), (year_a, year_b, "candidate")):
         if (
-            holder_fits["birth_year"]
-            and holder_year is not None
+            holder_year is not None
             and other_year is not None
-            and other_year - holder_year >= GUARDIAN_MIN_YEARS
-            and (not _given_agrees(a, b) or not _year_typo(int(holder_year), int(other_year)))
+            and int(holder_year) - holder < GUARDIAN_MIN_YEARS <= int(other_year) - holder
+            and not (
+                _given_agrees(a, b) and _year_typo(int(holder_year), int(other_year)) and _rest_of_date_agrees(a, b)
+            )
         ):
             return NationalIdEvidence("guardian", {"national_id": "guardian", "child": side})
     # A typo the number corrects: names agree, and every disagreeing field is right on exactly one side.
@@ -201,7 +236,7 @@ def national_id_evidence(a: Mapping[str, Any], b: Mapping[str, Any]) -> National
         corrected[name] = "incoming" if right else "candidate"
     if "birth_year" in corrected:
         assert year_a is not None and year_b is not None
-        if not _year_typo(int(year_a), int(year_b)):
+        if not _year_typo(int(year_a), int(year_b)) or not _rest_of_date_agrees(a, b):
             return NationalIdEvidence("conflict", {"national_id": "conflict"})
     if not corrected:
         return NationalIdEvidence("conflict", {"national_id": "conflict"})
@@ -217,8 +252,10 @@ def contradicts(a: Mapping[str, Any], b: Mapping[str, Any], match_probability: f
     otherwise the model's probability below :data:`CONTRADICTION`.
     """
     found = national_id_evidence(a, b)
-    if found is not None:
+    if found is not None and found.verdict != "not_theirs":
         return found.verdict not in ("consistent", "corroborated")
+    if _card_and_birth_agree(a, b):
+        return False
     return match_probability < CONTRADICTION
 
 
@@ -284,6 +321,7 @@ def decide(
         return _decision(Action.REVIEW, "national_id_conflict", _best(conflicts), **evidence, national_id="conflict")
 
     strong = [c for c in remaining if c.same_patient_code or c.previous_version]
+
     if strong:
         chosen = _best(strong)
         rule = "previous_version" if chosen.previous_version else "facility_patient_code"
@@ -304,6 +342,9 @@ def decide(
         if doubt is None:
             return _decision(Action.LINK, "model", best, **evidence)
         doubts.append((best, doubt))
+    same_birth = _card_and_birth(record, remaining)
+    if same_birth is not None:
+        return _decision(Action.LINK, "bhxh_birth", same_birth, **evidence)
     if doubts:
         chosen, doubt = doubts[0]
         return _decision(Action.REVIEW, doubt, chosen, **evidence)
@@ -313,11 +354,63 @@ def decide(
     return Decision(Action.NEW, "new_person", None, best.match_weight, best.match_probability, evidence=evidence)
 
 
+def _born_together(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool | None:
+    """Whether two records with birth times on the same birth date name the same birth (None: not both timed)."""
+    ta, tb = a.get("dob_time"), b.get("dob_time")
+    if not ta or not tb or not a.get("dob_date") or a.get("dob_date") != b.get("dob_date"):
+        return None
+    return bool(ta == tb)
+
+
+def _same_birth(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same birth date to the day, the same birth time when both carry one."""
+    return bool(a.get("dob_date")) and a.get("dob_date") == b.get("dob_date") and _born_together(a, b) is not False
+
+
+def _card_and_birth_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same BHXH number, birth (:func:`_same_birth`) and sex (1 or 2) on both records."""
+    return (
+        bool(a.get("bhxh_number"))
+        and a.get("bhxh_number") == b.get("bhxh_number")
+        and a.get("sex") in (1, 2)
+        and a.get("sex") == b.get("sex")
+        and _same_birth(a, b)
+    )
+
+
+def _card_and_birth(record: Mapping[str, Any], candidates: Sequence[Candidate]) -> Candidate | None:
+    """A child's record whatever name it carries: the same birth (date, time, sex) and the same BHXH number.
+
+    A newborn's first records carry a parent's name and later its own (with a guardian's CCCD, or none);
+    what stays is its birth date (and time) and its card's BHXH number (the temporary card carries the
+    child's own lifelong number). The name then says nothing, so the model's name comparisons would keep
+    the records apart. A person with another record of another birth time on that date (a twin), or with a
+    record the incoming one contradicts, is not taken.
+    """
+    persons = _by_person(candidates)
+    found = [
+        c
+        for c in candidates
+        if _card_and_birth_agree(record, c.features)
+        and not any(_born_together(record, other.features) is False for other in persons[c.person_id])
+        and not any(contradicts(record, other.features, 1.0) for other in persons[c.person_id])
+    ]
+    if not found or len({c.person_id for c in found}) > 1:
+        return None
+    return _best(found)
+
+
 def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Both records name someone, and not the same given name (typos and reordered names allowed)."""
     if not a.get("given_key") or not b.get("given_key"):
         return False
     return not _given_agrees(a, b) and not (a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"))
+
+
+def _bhxh_differs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both records carry a BHXH number (lifelong, one per person) and they differ by more than one typo."""
+    x, y = a.get("bhxh_number"), b.get("bhxh_number")
+    return bool(x and y and DamerauLevenshtein.distance(str(x), str(y)) > 1)
 
 
 def _same_identifier(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -331,12 +424,20 @@ def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[C
     """Why an auto-band person must not be linked on the model's word alone, or None.
 
     - another of the person's scored records contradicts the incoming one (``model_contradicted``);
+    - both records carry a birth time on the same date and the times differ (``model_birth_time_differs``):
+      newborn twins, both under their mother's name;
+    - both records carry a BHXH number (one lifelong number per person) and they differ beyond a typo, and
+      no CCCD agrees (``model_bhxh_differs``): twins under their mother's name, namesakes;
     - the given names differ and no personal identifier agrees (``model_given_name_differs``): twins and
       siblings share a household's phone, address, family name and often the birth date, which together
       outweigh one disagreeing field in the model; a steward decides.
     """
     if any(contradicts(record, c.features, c.match_probability) for c in records):
         return "model_contradicted"
+    if any(_born_together(record, c.features) is False for c in records):
+        return "model_birth_time_differs"
+    if _bhxh_differs(record, best.features) and not _same_identifier(record, best.features):
+        return "model_bhxh_differs"
     if given_names_differ(record, best.features) and not _same_identifier(record, best.features):
         return "model_given_name_differs"
     return None

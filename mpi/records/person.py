@@ -7,7 +7,6 @@ merged into it, in case a record was left behind by an unmerge in progress or a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import Connection, Select, and_, select
 from mpi.errors import NotFound
 from mpi.identity import links as L
 from mpi.identity.links import current_person
+from mpi.identity.links import survivors as survivors  # the records' callers read it from here
 from mpi.store.content import content_tables
 from mpi.store.models import Encounter
 
@@ -66,15 +66,3 @@ def person_of_encounter(conn: Connection, encounter_id: int) -> int | None:
     """The surviving person an encounter version is linked to, or None when it is not linked."""
     row = conn.execute(select(L.sources.c.person_id).where(L.sources.c.encounter_id == encounter_id)).first()
     return None if row is None else current_person(conn, int(row.person_id))
-
-
-def survivors(conn: Connection, person_ids: Iterable[int]) -> dict[int, int]:
-    """Each person id -> the surviving person (one query; redirects followed only where there are any)."""
-    ids = list(set(person_ids))
-    merged = {
-        int(r.id)
-        for r in conn.execute(
-            select(L.persons.c.id).where(L.persons.c.id.in_(ids), L.persons.c.merged_into_id.is_not(None))
-        )
-    }
-    return {p: current_person(conn, p) if p in merged else p for p in ids}

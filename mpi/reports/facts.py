@@ -14,6 +14,7 @@ reduced to present / valid here and goes no further).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -312,6 +313,7 @@ class _Snapshot:
     con: duckdb.DuckDBPyConnection
 
 
+log = logging.getLogger(__name__)
 _snapshots: WeakKeyDictionary[Engine, _Snapshot] = WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -336,3 +338,18 @@ def facts_connection(engine: Engine) -> duckdb.DuckDBPyConnection:
                 _refresh(conn, snap.con, snap.marks, marks)
                 snap.marks = marks
             return snap.con.cursor()
+
+
+def warm_in_background(engine: Engine) -> threading.Thread:
+    """Read every fact in a daemon thread (the API calls it at start), so the first report after a restart
+    does not pay the full read; a report asked for meanwhile waits for it instead of reading twice."""
+
+    def run() -> None:
+        try:
+            facts_connection(engine).close()
+        except Exception:  # the reports read them again on demand and report the error there
+            log.exception("reports: reading the facts at start failed")
+
+    thread = threading.Thread(target=run, name="reports-facts", daemon=True)
+    thread.start()
+    return thread

@@ -20,6 +20,7 @@ from datetime import date
 
 import duckdb
 
+from linkage import commune_name
 from mpi.reports.report import Report
 
 GROUPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -68,6 +69,15 @@ def group_sql(icd: str) -> str:
     return "CASE " + " ".join(whens) + " END"
 
 
+def commune_label(code: str | None) -> str | None:
+    """A commune's post-2025 name for the reports (``all``: the whole province; ``unknown``: not stated)."""
+    if code == "all":
+        return "Toàn tỉnh"
+    if code == "unknown":
+        return "Không rõ xã"
+    return commune_name(code)
+
+
 def surveillance_rows(cur: duckdb.DuckDBPyConnection, first_day: date, last_day: date, *, suppress: bool) -> Report:
     lo, hi = GUARD_WEEKS + BASELINE_WEEKS, GUARD_WEEKS + 1
     sql = f"""
@@ -104,15 +114,16 @@ def surveillance_rows(cur: duckdb.DuckDBPyConnection, first_day: date, last_day:
     rows = [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
     for r in rows:
         r["group_vi"] = GROUPS[r["group"]][0]
+        r["commune_name"] = commune_label(r["commune_code"])
         r["suppressed"] = suppress and 0 < r["persons"] < SUPPRESS_BELOW
         if r["suppressed"]:
             r["persons"] = None
     return Report(
         "surveillance", "Giám sát bệnh truyền nhiễm theo tuần", "Weekly surveillance of notifiable diseases",
-        ["week", "week_start", "group", "group_vi", "commune_code", "persons", "expected", "upper", "alert",
-         "suppressed"],
-        ["Tuần", "Từ ngày", "Nhóm bệnh", "Tên nhóm", "Mã xã", "Số người bệnh", "Kỳ vọng", "Ngưỡng", "Cảnh báo",
-         "Ẩn (<5)"], rows,
+        ["week", "week_start", "group", "group_vi", "commune_code", "commune_name", "persons", "expected", "upper",
+         "alert", "suppressed"],
+        ["Tuần", "Từ ngày", "Nhóm bệnh", "Tên nhóm", "Mã xã", "Xã / phường", "Số người bệnh", "Kỳ vọng", "Ngưỡng",
+         "Cảnh báo", "Ẩn (<5)"], rows,
         ["Đếm người (MPI), không đếm lượt khám. Cảnh báo: EARS C2 — số tuần > trung bình 7 tuần (t-9..t-3) + "
          "3·max(độ lệch chuẩn, 1) và ≥ 5 người.",
          "Ngoài Sở Y tế, ô có 1–4 người được ẩn." if suppress else "Bản đầy đủ (trong Sở Y tế)."],

@@ -30,7 +30,7 @@ from mpi.facilities import LEVEL_RANK, LEVELS
 from mpi.records.referrals import OVERDUE_DAYS
 from mpi.reports.facts import facts_connection
 from mpi.reports.report import Report
-from mpi.reports.surveillance import surveillance_rows
+from mpi.reports.surveillance import commune_label, surveillance_rows
 
 By = Literal["visit", "received"]
 
@@ -159,7 +159,7 @@ def facilities(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
     rows = _rows(
         cur,
         f"""
-        SELECT e.facility_code, f.name, f.level, f.wave, coalesce(f.registered, false) AS registered,
+        SELECT e.facility_code, f.name, f.level, f.commune_code, f.wave, coalesce(f.registered, false) AS registered,
                count(*) AS records, count(DISTINCT e.person_id) AS patients,
                count(*) FILTER (WHERE {_REFERRAL}) AS referral_records,
                count(*) FILTER (WHERE e.noi_di IS NOT NULL) AS referred_in,
@@ -170,12 +170,14 @@ def facilities(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
         """,  # noqa: S608
         [o.period.first_day, o.period.last_day, o.facility, o.facility],
     )
+    for r in rows:
+        r["commune_name"] = commune_label(r["commune_code"])
     return Report(
         "facilities", "Theo cơ sở", "By facility",
-        ["facility_code", "name", "level", "wave", "registered", "records", "patients", "referral_records",
-         "referred_in", "first_record", "last_record"],
-        ["Mã CSKCB", "Tên cơ sở", "Tuyến", "Đợt", "Đã đăng ký", "Hồ sơ", "Người bệnh", "Hồ sơ chuyển tuyến",
-         "Hồ sơ được chuyển đến", "Hồ sơ đầu", "Hồ sơ cuối"], rows,
+        ["facility_code", "name", "level", "commune_code", "commune_name", "wave", "registered", "records",
+         "patients", "referral_records", "referred_in", "first_record", "last_record"],
+        ["Mã CSKCB", "Tên cơ sở", "Tuyến", "Mã xã", "Xã / phường", "Đợt", "Đã đăng ký", "Hồ sơ", "Người bệnh",
+         "Hồ sơ chuyển tuyến", "Hồ sơ được chuyển đến", "Hồ sơ đầu", "Hồ sơ cuối"], rows,
     )  # fmt: skip
 
 

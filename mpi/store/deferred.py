@@ -98,8 +98,9 @@ def _watch(engine: Engine) -> None:
     if engine in _engines:
         return
     _engines.add(engine)
-    # insert=True: flush before other commit listeners (the SQLite write lock is released in one of them)
-    event.listen(engine, "commit", _on_commit, insert=True)
+    # After the store's own commit listener (mpi.store.db releases its in-process SQLite queue there, which
+    # a failing flush must not skip); SQLite's write lock itself is held until the commit completes.
+    event.listen(engine, "commit", _on_commit)
     event.listen(engine, "rollback", _on_rollback)
     event.listen(engine, "savepoint", _on_savepoint)
     event.listen(engine, "rollback_savepoint", _on_rollback_savepoint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 from alembic import command
@@ -39,7 +40,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(config, revision)
 
 
+@cache
+def head_revision() -> str | None:
+    """The newest migration of the installed package (read once per process: it cannot change under it)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def is_current(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with read_only(engine).connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        return MigrationContext.configure(connection).get_current_revision() == head_revision()

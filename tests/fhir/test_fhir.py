@@ -812,6 +812,7 @@ def bulk_client(store: Store) -> Iterator[TestClient]:
     app.state.engine.dispose()
 
 
+@pytest.mark.slow  # every person's $everything against the schema and the invariants
 def test_every_resource_of_the_province_conforms(store: Store, bulk_client: TestClient, auth: KeyFactory) -> None:
     """A sweep over every person: Patient read and all of $everything (newborns with a birth time,
     day-only and timed appointments, imaging results...) against the schema and the invariants."""

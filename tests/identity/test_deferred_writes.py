@@ -8,32 +8,12 @@ from sqlalchemy import Connection, Engine, func, select
 
 from mpi.identity import links as L
 from mpi.identity.tf import TermFrequencies
-from mpi.ingest import ingest_file
 from mpi.store.db import read_only
-from tests.builders import envelope, outpatient
-
-
-def _encounters(engine: Engine, n: int) -> list[int]:
-    receipt = ingest_file(engine=engine, data=envelope([outpatient(f"DF{i}") for i in range(n)]), submitter="test")
-    return [int(e.encounter_id) for e in receipt.encounters if e.encounter_id is not None]
+from tests.support import ingest_encounters, linked_record
 
 
 def _new_record(conn: Connection, encounter_id: int) -> int:
-    person = L.create_person(conn, actor="test")
-    source = L.add_source_record(
-        conn,
-        values={
-            "encounter_id": encounter_id,
-            "facility_code": "74001",
-            "ma_lk": f"DF{encounter_id}",
-            "version": 1,
-            "features": {},
-        },
-        person_id=person,
-        state="auto",
-    )
-    L.link(conn, source_record_id=source, person_id=person, state="auto", rule="new_person", actor="test")
-    return source
+    return linked_record(conn, encounter_id, L.create_person(conn, actor="test"))
 
 
 def _seqs(conn: Connection) -> list[int]:
@@ -41,7 +21,7 @@ def _seqs(conn: Connection) -> list[int]:
 
 
 def test_deferred_events_are_written_at_commit_gap_free_and_replay(engine: Engine) -> None:
-    e1, e2, e3, e4 = _encounters(engine, 4)
+    e1, e2, e3, e4 = ingest_encounters(engine, 4)
     with engine.connect() as conn:
         before = L.last_seq(conn)
         conn.rollback()

@@ -71,3 +71,23 @@ def test_a_review_is_opened_once_per_record_and_candidate(engine: Engine) -> Non
         again = L.open_review(conn, source_record_id=r1, candidate_person_id=p2, reason="model_band", actor="system")
         assert first == again
         assert len(conn.execute(select(L.reviews.c.id)).all()) == 1
+
+
+def test_one_resolver_follows_a_chain_of_merges_for_one_id_many_ids_and_the_export(engine: Engine) -> None:
+    from mpi.identity.export import person_resolver
+
+    e1, e2, e3, e4 = ingest_encounters(engine, 4)
+    with engine.begin() as conn:
+        p1, p2, p3, p4 = (L.create_person(conn, actor="test") for _ in range(4))
+        for encounter, person in ((e1, p1), (e2, p2), (e3, p3), (e4, p4)):
+            linked_record(conn, encounter, person)
+        L.merge(conn, from_person_id=p1, into_person_id=p2, actor="test")
+        L.merge(conn, from_person_id=p2, into_person_id=p3, actor="test")  # p1 -> p2 -> p3
+    expected = {p1: p3, p2: p3, p3: p3, p4: p4}
+    with engine.connect() as conn:
+        assert L.survivors(conn, [p1, p2, p3, p4, p1]) == expected
+        assert {p: L.current_person(conn, p) for p in expected} == expected
+        resolve = person_resolver(conn)
+        assert {p: resolve(p) for p in expected} == expected
+        assert resolve(None) is None
+    assert L.follow_redirects({1: 2, 2: 3}, 1) == 3 and L.follow_redirects({}, 7) == 7

@@ -65,10 +65,10 @@ def test_a_childs_record_under_the_mothers_cccd_is_never_linked_to_her(engine: E
         MA_BN="BN-CHILD",
     )
     # The CCCD's digits fit the mother's record and the child was born decades later: the number is the
-    # guardian's, never a link; the shared card, phone and address make the model hesitate: review. The
-    # relation is kept in the link's evidence.
+    # guardian's, never a link; the shared card, phone and address give the model a high score, which the
+    # guardian's number contradicts: review. The relation is kept in the link's evidence.
     assert child["person_id"] != mother["person_id"]
-    assert (child["link_state"], child["rule"]) == ("review", "model_band")
+    assert (child["link_state"], child["rule"]) == ("review", "model_contradicted")
     assert _evidence(engine, child["source_record_id"]) == {"guardian_person_ids": [mother["person_id"]]}
 
 
@@ -185,3 +185,65 @@ def test_twins_are_told_apart_whatever_order_their_records_arrive_in(linker: Onl
         assert all(not ({"T1a", "T1b"} & g and {"T2a", "T2b"} & g) for g in groups), groups
         partitions.add(groups)
     assert len(partitions) == 1, partitions  # the same persons whatever the order
+
+
+NO_IDS = {"SO_CCCD": "", "MA_THE_BHYT": ""}
+
+
+def test_a_name_written_given_name_first_links(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", "74001", **NO_IDS, MA_BN="X1")
+    # Another facility's software writes the given name first; no CCCD or card to help.
+    reordered = _ingest(engine, linker, "B1", "74002", **NO_IDS, MA_BN="Y9", HO_TEN="THƯ TRẦN THỊ MINH")
+    assert (reordered["rule"], reordered["link_state"]) == ("model", "auto")
+    assert reordered["person_id"] == first["person_id"]
+
+
+def test_a_namesake_with_the_name_in_another_order_is_another_person(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", "74001", **NO_IDS, MA_BN="X1")
+    # The same name tokens given name first, but born another day in the same year, another phone.
+    namesake = _ingest(
+        engine,
+        linker,
+        "B1",
+        "74002",
+        **NO_IDS,
+        MA_BN="Y9",
+        HO_TEN="THƯ TRẦN THỊ MINH",
+        NGAY_SINH="199011230000",
+        DIEN_THOAI="0987654321",
+    )
+    assert namesake["person_id"] != first["person_id"]
+    assert namesake["link_state"] != "auto" or namesake["rule"] == "new_person"
+
+
+def test_a_given_name_typo_with_the_same_cccd_links(engine: Engine, linker: OnlineLinker) -> None:
+    first = _ingest(engine, linker, "A1", **MOTHER)
+    typo = _ingest(engine, linker, "B1", "74002", **{**MOTHER, "HO_TEN": "TRẦN THỊ MINH THU"}, MA_BN="Z1")
+    assert (typo["rule"], typo["person_id"]) == ("national_id", first["person_id"])
+
+
+def test_a_newborn_under_the_mothers_name_links_to_its_own_records_never_to_hers(
+    engine: Engine, linker: OnlineLinker
+) -> None:
+    mother = _ingest(engine, linker, "A1", **MOTHER, MA_THE_BHYT="DN4740123456789", MA_BN="M1")
+    # The newborn's first visit: the mother's name and CCCD, the child's birth date and time, sex and
+    # temporary card (its own lifelong BHXH number).
+    newborn = {**MOTHER, "NGAY_SINH": "202602010830", "GIOI_TINH": "1", "MA_THE_BHYT": "TE1747400012345"}
+    first = _ingest(engine, linker, "N1", "74002", **newborn, MA_BN="N1")
+    assert first["person_id"] != mother["person_id"]
+    assert _evidence(engine, first["source_record_id"]) == {"guardian_person_ids": [mother["person_id"]]}
+    # Later under its own name at another facility, without CCCD or phone: no name token in common, so the
+    # model alone stays below the auto threshold; the same card, birth date and time and sex link it.
+    own = {**newborn, "HO_TEN": "LÊ GIA KHANG", "SO_CCCD": "", "DIEN_THOAI": ""}
+    later = _ingest(engine, linker, "N2", "74003", **own, MA_BN="K1")
+    assert (later["rule"], later["link_state"], later["person_id"]) == ("bhxh_birth", "auto", first["person_id"])
+    assert later["match_probability"] < 0.99
+
+
+def test_newborn_twins_under_the_mothers_name_are_not_merged(engine: Engine, linker: OnlineLinker) -> None:
+    twin = {**MOTHER, "NGAY_SINH": "202602010830", "GIOI_TINH": "1", "MA_THE_BHYT": ""}
+    first = _ingest(engine, linker, "T1", "74002", **twin, MA_BN="T1")
+    # Born four minutes later: another birth, though name, CCCD, date, sex, phone and address agree.
+    second = _ingest(engine, linker, "T2", "74002", **{**twin, "NGAY_SINH": "202602010834"}, MA_BN="T2")
+    assert second["person_id"] != first["person_id"]
+    assert (second["link_state"], second["rule"]) == ("review", "model_birth_time_differs")

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from linkage import load_model, model_row, normalise_record
 from mpi.identity import links as L
 from mpi.identity.online import OnlineLinker, canonical_from_encounter, source_values
-from mpi.identity.policy import Action, Candidate, Thresholds, decide, national_id_evidence
+from mpi.identity.policy import Action, Candidate, Thresholds, contradicts, decide, national_id_evidence
 from mpi.identity.relink import relink
 from mpi.ingest import ingest_file
 from mpi.settings import Settings
@@ -43,11 +43,27 @@ def _candidate(features: dict[str, Any], probability: float = 0.5, person: int =
         ({**MOTHER, "HO_TEN": "PHẠM THỊ HOA"}, "conflict"),  # the number fits, but another person's name
         ({**MOTHER, "HO_TEN": "PHẠM THỊ HOA", "NGAY_SINH": "199105150000"}, "conflict"),  # typo, but another name
         ({**MOTHER, "NGAY_SINH": "198705150000"}, "conflict"),  # three years, two digits: no typo, no child
+        ({**MOTHER, "HO_TEN": "TRẦN THỊ MINH THU"}, "consistent"),  # one letter of the given name mistyped
+        ({**MOTHER, "HO_TEN": "THƯ TRẦN THỊ MINH"}, "consistent"),  # given name written first
+        ({**MOTHER, "HO_TEN": "THƯ TRẦN THỊ MINH", "NGAY_SINH": "199105150000"}, "corroborated"),  # both at once
+        ({**MOTHER, "HO_TEN": "TRẦN THỊ MINH HÀ"}, "conflict"),  # another given name, not a typo
     ],
 )
 def test_what_an_equal_cccd_says(incoming: dict[str, str], verdict: str) -> None:
     found = national_id_evidence(row(**incoming), row(**MOTHER))
     assert found is not None and found.verdict == verdict
+
+
+def test_a_guardians_cccd_on_two_records_of_a_child_is_no_evidence_either_way() -> None:
+    # A newborn recorded under the mother's name and later under its own, both with the mother's number:
+    # born decades after the number's holder, so the number is nobody's in this pair: no link, no conflict.
+    newborn = {**MOTHER, "NGAY_SINH": "202502010830", "GIOI_TINH": "1"}
+    own_name = {**newborn, "HO_TEN": "LÊ MINH KHANG"}
+    found = national_id_evidence(row(**own_name), row(**newborn))
+    assert found is not None and found.verdict == "not_theirs"
+    # ... and the model alone decides: it does not count as a contradiction of a strong model score.
+    assert not contradicts(row(**own_name), row(**newborn), 0.999)
+    assert contradicts(row(**own_name), row(**newborn), 0.001)
 
 
 def test_an_equal_cccd_that_is_a_placeholder_or_of_no_province_is_no_evidence() -> None:

@@ -112,6 +112,7 @@ def _pairwise(assigned: dict[int, int], truth: dict[int, str]) -> tuple[float, f
     return tp / len(predicted), tp / len(actual)
 
 
+@pytest.mark.slow  # a whole synthetic province, relinked
 def test_relink_merges_what_belongs_together_keeps_ids_and_a_second_run_is_a_no_op(
     unlinked: Engine, province: Path, model: TrainedModel
 ) -> None:
@@ -327,6 +328,7 @@ def test_read_source_records_gives_the_model_rows_of_current_versions(engine: En
 
 
 # ---- command line ----------------------------------------------------------------------------------
+@pytest.mark.slow  # a whole synthetic province, relinked
 def test_mpi_train_then_relink_from_the_command_line(
     tmp_path: Path, province: Path, templates: Templates, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,8 @@ from linkage import TrainedModel, evaluate_links, load_model, predict_pairs, sav
 from linkage.training import main, model_id_of
 from tests.linkage.synthetic import synthetic_records
 
+pytestmark = pytest.mark.slow  # trains models with Splink
+
 
 @pytest.fixture(scope="module")
 def records() -> pa.Table:

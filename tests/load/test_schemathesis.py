@@ -19,6 +19,8 @@ from mpi.store import session_scope
 from tests.builders import envelope, outpatient
 from tests.support import TEST_SECRET
 
+pytestmark = pytest.mark.slow  # every operation and role with generated requests: a long run
+
 EXAMPLES = 4
 ROLES: dict[str, tuple[Role, str | None, str | None]] = {
     "submitter": (Role.SUBMITTER, "74001", None),

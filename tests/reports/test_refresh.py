@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from mpi.facilities import import_registry, read_registry_file
@@ -25,8 +26,8 @@ from mpi.store import session_scope
 from mpi.store.content import content_tables
 from mpi.store.models import Encounter
 from mpi.xml130 import Limits
-from tests.conftest import TEST_SECRET
 from tests.reports.conftest import ReportStore
+from tests.support import TEST_SECRET
 
 _enc = Encounter.__table__  # type: ignore[attr-defined]
 
@@ -69,6 +70,7 @@ def _late_encounter(engine: Engine) -> None:
             build_report(engine=engine, name="totals")
 
 
+@pytest.mark.slow  # the 400-person report province (tests/reports/conftest.py)
 def test_refreshed_snapshot_equals_a_fresh_load(engine: Engine, report_store: ReportStore) -> None:
     files = sorted((report_store.out / "xml").rglob("*.xml"))[:60]
     linker = OnlineLinker.from_settings(Settings(env="test", secret_key=TEST_SECRET))
@@ -97,3 +99,16 @@ def test_refreshed_snapshot_equals_a_fresh_load(engine: Engine, report_store: Re
     with engine.connect() as conn:
         current = conn.execute(select(func.count()).where(_enc.c.is_current.is_(True))).scalar_one()
     assert refreshed["totals"][0]["records"] == current
+
+
+def test_the_api_reads_the_facts_at_start(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    url = f"sqlite:///{tmp_path}/store.sqlite3"
+    app = create_app(Settings(env="development", secret_key=TEST_SECRET, database_url=url))
+    with TestClient(app):
+        app.state.reports_warm.join(timeout=120)
+        assert app.state.engine in facts._snapshots
+    app.state.engine.dispose()

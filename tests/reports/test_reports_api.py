@@ -17,6 +17,8 @@ from mpi.store import session_scope
 from tests.reports.conftest import ReportStore
 from tests.support import TEST_SECRET
 
+pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)
+
 
 @pytest.fixture
 def client(report_store: ReportStore) -> Iterator[TestClient]:

@@ -11,6 +11,8 @@ from mpi.reports import ReportOptions, build_report, icd_group
 from mpi.synth.outbreak import OUTBREAK_DX, Outbreak
 from tests.reports.conftest import ReportStore
 
+pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)
+
 
 @pytest.mark.parametrize(
     ("code", "group"),
@@ -85,3 +87,17 @@ def test_group_sql_equals_icd_group(code: str | None) -> None:
 
     got = duckdb.connect().execute(f"SELECT {group_sql('icd')} FROM (SELECT ?::VARCHAR AS icd)", [code]).fetchone()
     assert got is not None and got[0] == icd_group(code)
+
+
+def test_communes_are_named(report_store: ReportStore) -> None:
+    from linkage import commune_name
+
+    report = build_report(engine=report_store.engine, name="surveillance")
+    named = {r["commune_code"]: r["commune_name"] for r in report.rows}
+    assert named.pop("all") == "Toàn tỉnh"
+    assert named.pop("unknown", "Không rõ xã") == "Không rõ xã"
+    assert named and all(name == commune_name(code) and name for code, name in named.items())
+    assert named[report_store.outbreak["commune_code"]].startswith(("Xã", "Phường"))
+    facilities = build_report(engine=report_store.engine, name="facilities").rows
+    registered = [f for f in facilities if f["registered"] and f["commune_code"]]
+    assert registered and all(f["commune_name"] == commune_name(f["commune_code"]) for f in registered)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -18,6 +19,8 @@ from mpi.reports import Period, ReportOptions, build_report
 from mpi.reports.output import to_csv, to_markdown, to_xlsx
 from mpi.store.models import Encounter
 from tests.reports.conftest import UNREGISTERED, ReportStore
+
+pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)
 
 
 def _person_of(store: ReportStore) -> dict[tuple[str, str], int]:

@@ -19,6 +19,8 @@ from lxml import etree
 from mpi.synth import EXPORT_DEVIATIONS, HABIT_KINDS, NOISE_KINDS, SynthConfig, SynthSummary, generate_province
 from mpi.synth.geography import LEGACY_PROVINCES
 
+pytestmark = pytest.mark.slow  # generates (and parses) a whole synthetic province
+
 FIELDS_CSV = Path(__file__).resolve().parents[2] / "mpi" / "xml130" / "fields_qd4750.csv"
 PERSONS = 2000
 SEED = 20250701

@@ -22,6 +22,8 @@ from mpi.synth import NOISE_KINDS, PROFILES, SynthConfig, SynthSummary, generate
 from mpi.synth.names import strip_diacritics
 from mpi.synth.noise import reorder_name
 
+pytestmark = pytest.mark.slow  # generates (and parses) a whole synthetic province
+
 PERSONS = 2500
 SEED = 20251201
 # The hard profile with the new kinds raised, so each rate is measured with a tight tolerance.
