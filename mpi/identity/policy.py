@@ -70,6 +70,13 @@ CONTRADICTION: Final = 0.01
 """A scored record of a person below this probability contradicts linking the incoming record to that person."""
 GUARDIAN_MIN_YEARS: Final = 12
 """A record born at least this many years after the CCCD's holder is not the holder (a child on a guardian's number)."""
+#: The evidence each linking rule rests on, by kind: the quality scorecard's link shares group rules with it.
+LINK_RULES_BY_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
+    "cccd": ("national_id", "national_id_corroborated"),
+    "facility_code": ("facility_patient_code", "previous_version"),
+    "insurance_card": ("bhxh_birth",),
+    "model": ("model",),
+}
 _GIVEN_SIMILAR: Final = 0.88
 _TYPO_MIN_LENGTH: Final = 3
 """Given names shorter than this (AN, AI) are never taken for one another's typo."""

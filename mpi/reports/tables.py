@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from mpi.errors import NotFound
 from mpi.facilities import LEVEL_RANK, LEVELS
+from mpi.identity.policy import LINK_RULES_BY_EVIDENCE
 from mpi.records.referrals import OVERDUE_DAYS
 from mpi.reports.facts import facts_connection
 from mpi.reports.report import Report
@@ -70,6 +71,12 @@ def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
     rel = cur.execute(sql, params or [])
     names = [d[0] for d in rel.description or []]
     return [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
+
+
+def _linked_share(evidence: str) -> str:
+    """SQL for the share of encounters first linked, not for review, by a rule resting on ``evidence``."""
+    rules = ", ".join(f"'{rule}'" for rule in LINK_RULES_BY_EVIDENCE[evidence])
+    return f"avg((first_rule IN ({rules}) AND first_state <> 'review')::INT)"
 
 
 def _day_column(by: By) -> str:
@@ -205,7 +212,7 @@ def levels(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
 def quality(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
     rows = _rows(
         cur,
-        """
+        f"""
         WITH e AS (SELECT facility_code, strftime(received_day, '%Y-%m') AS month, * EXCLUDE (facility_code)
                    FROM enc WHERE received_day BETWEEN ? AND ?),
         s AS (SELECT facility_code, strftime(received_day, '%Y-%m') AS month, count(*) AS submissions,
@@ -231,11 +238,10 @@ def quality(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
                       count(*) FILTER (WHERE status = 'accepted_with_warnings') AS encounters_with_warnings,
                       avg(cccd_present::INT) AS cccd_present_rate,
                       avg(coalesce(cccd_valid, false)::INT) AS cccd_valid_rate,
-                      avg((first_rule IN ('national_id', 'national_id_corroborated') AND first_state <> 'review')::INT)
-                        AS linked_cccd,
-                      avg((first_rule IN ('facility_patient_code', 'previous_version')
-                           AND first_state <> 'review')::INT) AS linked_facility_code,
-                      avg((first_rule = 'model' AND first_state <> 'review')::INT) AS linked_model,
+                      {_linked_share("cccd")} AS linked_cccd,
+                      {_linked_share("facility_code")} AS linked_facility_code,
+                      {_linked_share("insurance_card")} AS linked_insurance_card,
+                      {_linked_share("model")} AS linked_model,
                       avg((first_state = 'review')::INT) AS sent_to_review,
                       avg((first_rule = 'new_person')::INT) AS new_person,
                       median(received_day - discharge_day) AS late_days_median,
@@ -251,6 +257,7 @@ def quality(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
                coalesce(cnt.warnings, 0) AS warnings, coalesce(cnt.errors, 0) AS errors, top.top_issues,
                round(ea.cccd_present_rate, 4) AS cccd_present_rate, round(ea.cccd_valid_rate, 4) AS cccd_valid_rate,
                round(ea.linked_cccd, 4) AS linked_cccd, round(ea.linked_facility_code, 4) AS linked_facility_code,
+               round(ea.linked_insurance_card, 4) AS linked_insurance_card,
                round(ea.linked_model, 4) AS linked_model, round(ea.sent_to_review, 4) AS sent_to_review,
                round(ea.new_person, 4) AS new_person, ea.late_days_median, round(ea.late_share, 4) AS late_share,
                coalesce(cnt.totals_mismatch, 0) AS totals_mismatch
@@ -260,18 +267,20 @@ def quality(cur: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
         LEFT JOIN top USING (facility_code, month)
         WHERE k.facility_code IS NOT NULL AND (? IS NULL OR k.facility_code = ?)
         ORDER BY k.facility_code, k.month
-        """,
+        """,  # noqa: S608 - the only interpolations are rule names from the policy
         [o.period.first_day, o.period.last_day] * 3 + [o.facility, o.facility],
     )
     return Report(
         "quality", "Chất lượng dữ liệu tại nguồn", "Data quality at source",
         ["facility_code", "month", "submissions", "submissions_rejected", "encounters_received",
          "encounters_rejected", "encounters_with_warnings", "warnings", "errors", "top_issues",
-         "cccd_present_rate", "cccd_valid_rate", "linked_cccd", "linked_facility_code", "linked_model",
-         "sent_to_review", "new_person", "late_days_median", "late_share", "totals_mismatch"],
+         "cccd_present_rate", "cccd_valid_rate", "linked_cccd", "linked_facility_code",
+         "linked_insurance_card", "linked_model", "sent_to_review", "new_person", "late_days_median", "late_share",
+         "totals_mismatch"],
         ["Mã CSKCB", "Tháng nhận", "Lượt gửi", "Lượt gửi bị từ chối", "Hồ sơ nhận", "Hồ sơ bị từ chối",
          "Hồ sơ có cảnh báo", "Cảnh báo", "Lỗi", "Lỗi thường gặp", "Tỷ lệ có CCCD", "Tỷ lệ CCCD hợp lệ",
-         "Liên kết theo CCCD", "Liên kết theo mã BN", "Liên kết theo mô hình", "Chờ rà soát", "Người mới",
+         "Liên kết theo CCCD", "Liên kết theo mã BN",
+         "Liên kết theo mã BHXH và ngày sinh", "Liên kết theo mô hình", "Chờ rà soát", "Người mới",
          "Trễ gửi (trung vị, ngày)", "Tỷ lệ gửi trễ >1 ngày", "Tổng tiền không khớp"], rows,
         ["Tháng theo ngày hub nhận. Trễ gửi = ngày nhận − NGAY_RA."],
     )  # fmt: skip

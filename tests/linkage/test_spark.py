@@ -73,7 +73,7 @@ def test_spark_and_duckdb_give_the_same_pairs_and_clusters(
 
 def test_train_on_spark_writes_a_duckdb_model_both_engines_run(spark: Any) -> None:
     # What is proved is the path (Spark trains, DuckDB runs the JSON), not the model's quality: little data.
-    records = model_table(synthetic_records(200, seed=5))
+    records = model_table(synthetic_records(500, seed=5))
     trained = train_model_spark(records, spark=spark, seed=1, max_pairs=2e4, u_max_pairs=2e4)
     model = trained.model
     assert trained.provenance["engine"].startswith("spark")

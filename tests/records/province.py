@@ -72,6 +72,7 @@ def province(out: Path) -> Province:
             and person["birth_date"].count("-") == 2
             and enc.summary.text("SO_CCCD") == person["cccd"]
             and {"XML2", "XML4", "XML13"} <= set(enc.tables)
+            and any(row.text("GIA_TRI") for row in enc.tables["XML4"].rows)  # a lab result with a measured value
             and sum(1 for x in truth if x["person_id"] == t["person_id"]) >= 3
         ):
             scenario = Scenario(

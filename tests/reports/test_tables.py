@@ -152,7 +152,14 @@ def test_quality_scorecard_totals(report_store: ReportStore) -> None:
     assert sum(r["encounters_received"] for r in report.rows) == len(report_store.truth)
     assert sum(r["encounters_rejected"] for r in report.rows) == 0
     for r in report.rows:
-        shares = ("linked_cccd", "linked_facility_code", "linked_model", "sent_to_review", "new_person")
+        shares = (
+            "linked_cccd",
+            "linked_facility_code",
+            "linked_insurance_card",
+            "linked_model",
+            "sent_to_review",
+            "new_person",
+        )
         linked = sum(r[k] for k in shares)
         assert abs(linked - 1) < 0.001, r
         assert r["cccd_valid_rate"] <= r["cccd_present_rate"]
