@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from mpi.settings import get_settings
 from tests.support import TEST_SECRET
+
+# Every app of the run (session-scoped ones included) writes a read's audit event before answering: tests
+# read the audit rows right after the read. tests/load covers the write-behind default.
+os.environ["MPI_AUDIT_WRITE_BEHIND"] = "false"
 
 pytest_plugins = ["tests.plugins.stores", "tests.plugins.apps", "tests.plugins.province"]
 
