@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
+from api.intake import Intake
 from api.middleware import RequestGuard
 from api.ops import ready
 from api.ratelimit import ReadLimiter
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
             app.state.reports_warm = warm_in_background(app.state.engine)
+            app.state.intake.warm()
         yield
+        app.state.intake.close()  # files received are stored (and answered) before the process ends
         app.state.audit.close()  # the events still waiting are written before the process ends
 
     app = FastAPI(
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_minute=settings.read_rate_per_minute, burst=settings.read_burst, alert_per_hour=settings.read_alert_per_hour
     )
     app.state.linker.warm(app.state.engine)
+    app.state.intake = Intake(app.state.engine, app.state.linker, parse_workers=settings.parse_workers)
     app.state.sensitivity = SensitivityPolicy.from_settings(
         settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
     )

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     """Reads by one key within an hour above which the audit gets an ``alert.read_volume`` event."""
     db_max_connections: int = 72
     """Connections all workers of ``mpi serve`` may open together (keep under PostgreSQL's max_connections)."""
+    parse_workers: int = Field(default=1, ge=0, le=64)
+    """Processes per server process that parse received files (0: parse in a request thread)."""
     audit_write_behind: bool = True
     """Whether a read's audit event is written after its answer left, in a batch (a read never waits for the
     write lock; a killed process loses its last few milliseconds of events), or before (``false``: every
