@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_minute=settings.read_rate_per_minute, burst=settings.read_burst, alert_per_hour=settings.read_alert_per_hour
     )
     app.state.linker.warm(app.state.engine)
-    app.state.intake = Intake(app.state.engine, app.state.linker, parse_workers=settings.parse_workers)
+    app.state.intake = Intake(app.state.engine, app.state.linker, processes=settings.intake_processes)
     app.state.sensitivity = SensitivityPolicy.from_settings(
         settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
     )
