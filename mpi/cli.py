@@ -291,12 +291,20 @@ def serve_command(
 
 def _register_synth(app: typer.Typer) -> None:
     """``mpi synth``: the generator is its own top-level package (``synth``), installed with the hub but not
-    part of it; a deployment that leaves it out still has every other command."""
+    part of it; an installation without it still has every other command, and ``mpi synth`` says why."""
     try:
         from synth.cli import register
     except ModuleNotFoundError as exc:
-        if exc.name != "synth":
+        if (exc.name or "").partition(".")[0] != "synth":
             raise
+
+        @app.command("synth", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+        def synth_command() -> None:
+            """Generate a synthetic province (needs the `synth` package, installed with the hub)."""
+            err.print("[red]mpi synth: the generator package `synth` is not installed here; reinstall the hub "
+                      "(pip install -e . in its checkout)[/]")
+            raise typer.Exit(2)
+
         return
     register(app)
 
