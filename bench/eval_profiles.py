@@ -3,7 +3,7 @@
 For each profile and seed: ``mpi synth`` -> ``mpi ingest`` (fresh SQLite store) -> ``mpi export links`` ->
 ``mpi evaluate --json`` (with the CCCD-exact and Splink-default baselines), then ``mpi relink`` ->
 ``mpi export links`` -> ``mpi evaluate --json`` again. Every figure comes from ``mpi evaluate``
-(:mod:`mpi.evaluation`); this script only runs the commands and summarises their reports: pairwise
+(:mod:`mpi.evaluation.report`); this script only runs the commands and summarises their reports: pairwise
 precision / recall / F1, share of encounters in review, persons split, precision before vs after relink,
 and the share of each variation kind's true pairs missed, per seed, with the mean and the worst seed.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from mpi.evaluation import CCCD_EXACT, MPI, NO_NOISE, SPLINK_DEFAULT
+from mpi.evaluation.report import CCCD_EXACT, MPI, NO_NOISE, SPLINK_DEFAULT
 
 # Variation kinds shown first in the missed-pairs table (the rest follow by missed share).
 FOCUS_KINDS = (

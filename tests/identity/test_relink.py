@@ -30,8 +30,8 @@ from mpi.ingest import ingest_file
 from mpi.settings import get_settings
 from mpi.store import open_store
 from mpi.store.models import Encounter
-from mpi.synth import generate_province
 from mpi.xml130 import ParsedEncounter
+from synth import generate_province
 from tests.builders import envelope, outpatient
 from tests.support import BACKENDS, Templates, drop_pg_database, pg_server_for
 
