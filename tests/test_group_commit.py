@@ -15,8 +15,8 @@ from mpi.ingest import Receipt, ingest_many, ingest_parsed
 from mpi.settings import get_settings
 from mpi.store import content_tables, open_store
 from mpi.store.models import Encounter
-from mpi.synth import generate_province
 from mpi.xml130 import parse_submission
+from synth import generate_province
 from tests.builders import envelope, outpatient
 
 _encounters = Encounter.__table__

@@ -37,6 +37,13 @@ The order of evidence:
    on that date (a twin), or a record whose CCCD contradicts the incoming one, is not taken; such a pair
    never counts as a contradiction of the model.
 
+Between 1 and 2, **a birth certificate** (XML9, read by :mod:`mpi.identity.births`): a record born on a
+certificate's birth date and time, of its sex, written under the mother's name, under the child's intended
+name or with the child's temporary card is that child (:func:`birth_of`), not the mother, whatever the
+model says of the mother's records: it links to the person of the child's earlier records
+(``birth_certificate``) unless one of them contradicts it; before any, the other rules decide without
+the mother's person. The mother's person goes into the evidence (``mother_person_id``).
+
 A person a steward said the record is not (``blocked``) is never a candidate; relinking never moves
 records off a person a steward pinned (see :mod:`mpi.identity.relink`).
 """
@@ -55,10 +62,12 @@ from linkage.normalise.provinces import CCCD_PROVINCES
 __all__ = [
     "CONTRADICTION",
     "Action",
+    "Birth",
     "Candidate",
     "Decision",
     "NationalIdEvidence",
     "Thresholds",
+    "birth_of",
     "contradicts",
     "decide",
     "demographics_consistent",
@@ -118,6 +127,20 @@ class Decision:
     evidence: dict[str, Any] = field(default_factory=dict)
     source_record_id: int | None = None
     """The candidate record the decision rests on (for the explanation of a review item)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Birth:
+    """One child of a birth certificate, as the policy reads it (see :mod:`mpi.identity.births`)."""
+
+    certificate_id: int
+    child: Mapping[str, Any]
+    """Model row of the child's data: intended name, birth date and time, sex, temporary card."""
+    mother: Mapping[str, Any]
+    """Model row of the mother's data: name, birth date, CCCD, card."""
+    mother_person_id: int
+    child_person_id: int | None = None
+    """The person of the child's records so far (None before the first)."""
 
 
 # ---- national ID ---------------------------------------------------------------------------------
@@ -296,10 +319,12 @@ def decide(
     thresholds: Thresholds,
     *,
     blocked: Iterable[int] = (),
+    births: Sequence[Birth] = (),
 ) -> Decision:
     """Choose what to do with a record given its scored candidates (see the module docstring).
 
-    ``blocked``: persons a steward said this record is not; their candidates are ignored.
+    ``blocked``: persons a steward said this record is not; their candidates are ignored. ``births``: the
+    birth certificates whose child was born on the record's birth date.
     """
     banned = set(blocked)
     remaining = [c for c in candidates if c.person_id not in banned]
@@ -323,6 +348,19 @@ def decide(
         if agreeing:
             chosen, said = max(agreeing, key=lambda t: (t[0].match_weight, -t[0].source_record_id))
             return _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
+    birth = birth_of(record, births)
+    if birth is not None:
+        # The certificate's child: never the mother, and the child's person when it has one.
+        evidence.update(mother_person_id=birth.mother_person_id, birth_certificate_id=birth.certificate_id)
+        remaining = [c for c in remaining if c.person_id != birth.mother_person_id]
+        same_id = [(c, e) for c, e in same_id if c.person_id != birth.mother_person_id]
+        child = birth.child_person_id
+        if child is not None and child not in banned and child != birth.mother_person_id:
+            theirs = [c for c in remaining if c.person_id == child]
+            if not any(contradicts(record, c.features, c.match_probability) for c in theirs):
+                if theirs:
+                    return _decision(Action.LINK, "birth_certificate", _best(theirs), **evidence)
+                return Decision(Action.LINK, "birth_certificate", child, evidence=evidence)
     conflicts = [c for c, e in same_id if e.verdict == "conflict"]
     if conflicts:
         return _decision(Action.REVIEW, "national_id_conflict", _best(conflicts), **evidence, national_id="conflict")
@@ -405,6 +443,29 @@ def _card_and_birth(record: Mapping[str, Any], candidates: Sequence[Candidate]) 
     if not found or len({c.person_id for c in found}) > 1:
         return None
     return _best(found)
+
+
+def is_birth_of(record: Mapping[str, Any], birth: Birth) -> bool:
+    """Whether a record can be the certificate's child: born on its birth date (at its birth time when both
+    carry one), of its sex, and written under the mother's name, under the child's intended name, or with
+    the child's temporary card (its lifelong BHXH number)."""
+    child = birth.child
+    if not child.get("dob_date") or record.get("dob_date") != child.get("dob_date"):
+        return False
+    if _born_together(record, child) is False:
+        return False
+    if record.get("sex") in (1, 2) and child.get("sex") in (1, 2) and record.get("sex") != child.get("sex"):
+        return False
+    if record.get("bhxh_number") and record.get("bhxh_number") == child.get("bhxh_number"):
+        return True
+    return _same_tokens(record, birth.mother) or _same_tokens(record, child)
+
+
+def birth_of(record: Mapping[str, Any], births: Sequence[Birth]) -> Birth | None:
+    """The one certificate child the record is (:func:`is_birth_of`), or None: none, or several children
+    (twins whose records carry no birth time) and the record cannot tell which."""
+    found = [b for b in births if is_birth_of(record, b)]
+    return found[0] if len(found) == 1 else None
 
 
 def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from linkage import PairwiseMetrics, pairwise_from_assignment
-from mpi.evaluation import read_links, read_truth, union_clusters
+from mpi.evaluation.report import read_links, read_truth, union_clusters
 
 __all__ = ["DEFAULT_GRID", "Curve", "CurvePoint", "ThresholdChoice", "choose_thresholds", "threshold_curve"]
 
