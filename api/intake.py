@@ -205,7 +205,7 @@ class Intake:
             thread = self._thread
             self._cond.notify_all()
         if thread is not None:
-            thread.join(300)
+            thread.join(60)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -315,8 +315,12 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
                     server_after, db_after = _tree_cpu(server.pid), _tree_cpu(_postmaster(pg))
                     load_after = _load()
                 finally:
-                    server.terminate()
-                    server.wait(timeout=60)
+                    server.terminate()  # a normal stop: waiting files and audit events are written first
+                    try:
+                        server.wait(timeout=120)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+                        server.wait()
             server_log = log.read_text(errors="replace")
             check = _count_check(url, stats.acknowledged)
         finally:
