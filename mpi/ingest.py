@@ -212,24 +212,45 @@ def _store_group(
     """One transaction for the waiting one-HOSO files; their receipts once it committed."""
     if not waiting:
         return
-    files = list(waiting)
+    files = [PendingFile(data, parsed, submitter) for data, parsed in waiting]
     waiting.clear()
+    yield from store_group(conn, files, linker)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFile:
+    """A parsed file waiting for group commit, with who sent it (:func:`store_group`)."""
+
+    data: bytes
+    parsed: ParsedSubmission
+    submitter: str
+    allowed_facility: str | None = None
+    """As in :func:`ingest_file`: a submitter key's facility (``None``: any)."""
+
+
+def store_group(conn: Connection, files: list[PendingFile], linker: EncounterLinker | None) -> list[Receipt]:
+    """Store the files in one transaction on ``conn`` (each file whole: raw file, encounters, receipt);
+    their receipts once it committed. For files of a few HOSO each (what a server receiving files from
+    many senders at once batches); a conflict with a concurrent writer retries the group with a savepoint
+    per file, as :func:`ingest_many` does."""
+    for pending in files:
+        _scope(pending.parsed, pending.allowed_facility)
     try:
         with conn.begin():
-            receipts = [_store_at_once(conn, data, parsed, submitter, linker) for data, parsed in files]
+            receipts = [_store_at_once(conn, f.data, f.parsed, f.submitter, linker) for f in files]
     except IntegrityError:
         # a concurrent writer stored one of these files or encounters first: again, a savepoint per file
         with conn.begin():
-            receipts = [
-                _in_savepoint(
-                    conn,
-                    functools.partial(_store_at_once, data=data, parsed=parsed, submitter=submitter, linker=linker),
-                )
-                for data, parsed in files
-            ]
+            receipts = [_in_savepoint(conn, _storing(f, linker)) for f in files]
     for receipt in receipts:
         _remember_facilities(conn.engine, receipt)
-    yield from receipts
+    return receipts
+
+
+def _storing(pending: PendingFile, linker: EncounterLinker | None) -> Callable[[Connection], Receipt]:
+    return functools.partial(
+        _store_at_once, data=pending.data, parsed=pending.parsed, submitter=pending.submitter, linker=linker
+    )
 
 
 def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Receipt:
@@ -256,12 +277,18 @@ def compress_raw(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1)
 
 
+def parse_for_storing(data: bytes, limits: Limits | None = None) -> ParsedSubmission:
+    """:func:`parse_submission` plus the compressed raw file: all the CPU work of a file that needs no
+    database, for a worker process (the one process that stores then only writes)."""
+    parsed = parse_submission(data, limits=limits)
+    parsed.raw_gzip = compress_raw(data)
+    return parsed
+
+
 def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
     path, limits = job
     data = path.read_bytes()
-    parsed = parse_submission(data, limits=limits)
-    parsed.raw_gzip = compress_raw(data)  # here, in the parsing worker, not in the one process that stores
-    return path, data, parsed
+    return path, data, parse_for_storing(data, limits)
 
 
 def parse_paths(

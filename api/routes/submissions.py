@@ -6,16 +6,16 @@ import base64
 import binascii
 
 from fastapi import APIRouter, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
 
 from api.deps import EngineDep, SettingsDep, SubmitterDep
+from api.intake import Intake
 from api.params import DbId
 from api.principal import Principal
 from api.schemas import ErrorOut
 from mpi.errors import MPIError, NotFound, PermissionDenied
-from mpi.ingest import get_receipt, ingest_file
+from mpi.ingest import get_receipt
 from mpi.keys import Role
 from mpi.receipts import Receipt
 from mpi.xml130 import Limits
@@ -123,14 +123,9 @@ async def submit(
     """Validate and store the file; answer a receipt with every encounter's status and issues."""
     data = await _file_bytes(request, settings.max_file_bytes)
     allowed = principal.facility_code if principal.role is Role.SUBMITTER else None
-    receipt = await run_in_threadpool(
-        ingest_file,
-        engine=engine,
-        data=data,
-        submitter=principal.submitter_tag,
-        allowed_facility=allowed,
-        limits=Limits.from_settings(settings),
-        linker=request.app.state.linker,
+    intake: Intake = request.app.state.intake
+    receipt = await intake.receive(
+        data, submitter=principal.submitter_tag, allowed_facility=allowed, limits=Limits.from_settings(settings)
     )
     if receipt.duplicate:
         _check_own(principal, receipt)

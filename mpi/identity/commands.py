@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from linkage import load_model, save_model, train_model
+from linkage.training import TrainingDataTooSmall
 from mpi.identity.policy import Thresholds
 from mpi.identity.relink import RelinkReport, read_source_records, relink
 from mpi.settings import get_settings
@@ -86,15 +87,22 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         description = f"mpi store: {records.num_rows} current source records"
-        if engine is Engine_.spark:
-            from linkage.spark import train_model_spark
+        try:
+            if engine is Engine_.spark:
+                from linkage.spark import train_model_spark
 
-            with _spark(spark_master) as spark:
-                trained = train_model_spark(
-                    records, spark=spark, seed=seed, max_pairs=max_pairs, data_description=description
-                )
-        else:
-            trained = train_model(records, seed=seed, max_pairs=max_pairs, data_description=description)
+                with _spark(spark_master) as spark:
+                    trained = train_model_spark(
+                        records, spark=spark, seed=seed, max_pairs=max_pairs, data_description=description
+                    )
+            else:
+                trained = train_model(records, seed=seed, max_pairs=max_pairs, data_description=description)
+        except TrainingDataTooSmall as exc:
+            Console(stderr=True).print(
+                f"[red]mpi train: cannot train on the store's {records.num_rows:,} source records: {exc}[/] "
+                "No model was written."
+            )
+            raise typer.Exit(2) from exc
         path = save_model(trained, out, name=name or f"model-{trained.model_id}")
         typer.echo(f"model {trained.model_id} trained on {records.num_rows} source records -> {path}")
         typer.echo(f"use it: MPI_MODEL_PATH={path} (ingest, serve and relink read it; restart running servers)")

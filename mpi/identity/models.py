@@ -197,3 +197,29 @@ class TermFrequency(SQLModel, table=True):
     column_name: str = Field(primary_key=True, max_length=32)
     value: str = Field(primary_key=True, max_length=128)
     count: int
+
+
+class BirthCertificate(SQLModel, table=True):
+    """One child of an XML9 birth certificate (giấy chứng sinh): the mother's encounter names the child.
+
+    The certificate comes with the delivery encounter, whose XML1 is the mother's record
+    (``mother_source_record_id``; her person is that record's person). ``child`` is the model row of the
+    child's data (HO_TEN_CON, NGAY_SINH_CON with the birth time, GIOI_TINH_CON, MA_THE_TAM), ``mother`` the
+    model row of the mother's (HO_TEN_NND, NGAYSINH_NND, SO_CCCD_NND, MA_THE_NND). ``child_person_id`` is the
+    person the child's records are linked to, once one arrives (follow merge redirects). Written and read by
+    :mod:`mpi.identity.births`; the rule that uses it lives in :mod:`mpi.identity.policy`.
+    """
+
+    __tablename__ = "birth_certificate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    encounter_id: int = Field(foreign_key="encounter.id", index=True)
+    row_no: int
+    """The child's 1-based row in the encounter's XML9 table (several for a multiple birth)."""
+    mother_source_record_id: int = Field(foreign_key="source_record.id", index=True)
+    child_person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    dob_date: str | None = Field(default=None, max_length=10, index=True)
+    """The child's birth date, ``YYYY-MM-DD`` (the look-up key of a newborn's records)."""
+    child: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    mother: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

@@ -37,6 +37,13 @@ The order of evidence:
    on that date (a twin), or a record whose CCCD contradicts the incoming one, is not taken; such a pair
    never counts as a contradiction of the model.
 
+Between 1 and 2, **a birth certificate** (XML9, read by :mod:`mpi.identity.births`): a record born on a
+certificate's birth date and time, of its sex, written under the mother's name, under the child's intended
+name or with the child's temporary card is that child (:func:`birth_of`), not the mother, whatever the
+model says of the mother's records: it links to the person of the child's earlier records
+(``birth_certificate``) unless one of them contradicts it; before any, the other rules decide without
+the mother's person. The mother's person goes into the evidence (``mother_person_id``).
+
 A person a steward said the record is not (``blocked``) is never a candidate; relinking never moves
 records off a person a steward pinned (see :mod:`mpi.identity.relink`).
 """
@@ -57,11 +64,13 @@ __all__ = [
     "LINKING_RULES",
     "LINK_RULES_BY_EVIDENCE",
     "Action",
+    "Birth",
     "Candidate",
     "Decision",
     "NationalIdEvidence",
     "Rule",
     "Thresholds",
+    "birth_of",
     "contradicts",
     "decide",
     "demographics_consistent",
@@ -98,6 +107,7 @@ class Rule(StrEnum):
     PREVIOUS_VERSION = "previous_version"
     MODEL = "model"
     BHXH_BIRTH = "bhxh_birth"
+    BIRTH_CERTIFICATE = "birth_certificate"
     NEW_PERSON = "new_person"
     # the policy: reviews
     NATIONAL_ID_CONFLICT = "national_id_conflict"
@@ -126,6 +136,7 @@ LINK_RULES_BY_EVIDENCE: Final[dict[str, tuple[Rule, ...]]] = {
     "cccd": (Rule.NATIONAL_ID, Rule.NATIONAL_ID_CORROBORATED),
     "facility_code": (Rule.FACILITY_PATIENT_CODE, Rule.PREVIOUS_VERSION),
     "insurance_card": (Rule.BHXH_BIRTH,),
+    "birth_certificate": (Rule.BIRTH_CERTIFICATE,),
     "model": (Rule.MODEL,),
 }
 LINKING_RULES: Final = frozenset(rule for rules in LINK_RULES_BY_EVIDENCE.values() for rule in rules)
@@ -163,6 +174,20 @@ class Decision:
     def __post_init__(self) -> None:
         if self.action is Action.LINK and self.rule not in LINKING_RULES:
             raise ValueError(f"a link on rule {self.rule!r}, which belongs to no evidence group")
+
+
+@dataclass(frozen=True, slots=True)
+class Birth:
+    """One child of a birth certificate, as the policy reads it (see :mod:`mpi.identity.births`)."""
+
+    certificate_id: int
+    child: Mapping[str, Any]
+    """Model row of the child's data: intended name, birth date and time, sex, temporary card."""
+    mother: Mapping[str, Any]
+    """Model row of the mother's data: name, birth date, CCCD, card."""
+    mother_person_id: int
+    child_person_id: int | None = None
+    """The person of the child's records so far (None before the first)."""
 
 
 # ---- national ID ---------------------------------------------------------------------------------
@@ -341,10 +366,12 @@ def decide(
     thresholds: Thresholds,
     *,
     blocked: Iterable[int] = (),
+    births: Sequence[Birth] = (),
 ) -> Decision:
     """Choose what to do with a record given its scored candidates (see the module docstring).
 
-    ``blocked``: persons a steward said this record is not; their candidates are ignored.
+    ``blocked``: persons a steward said this record is not; their candidates are ignored. ``births``: the
+    birth certificates whose child was born on the record's birth date.
     """
     banned = set(blocked)
     remaining = [c for c in candidates if c.person_id not in banned]
@@ -368,6 +395,19 @@ def decide(
         if agreeing:
             chosen, said = max(agreeing, key=lambda t: (t[0].match_weight, -t[0].source_record_id))
             return _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
+    birth = birth_of(record, births)
+    if birth is not None:
+        # The certificate's child: never the mother, and the child's person when it has one.
+        evidence.update(mother_person_id=birth.mother_person_id, birth_certificate_id=birth.certificate_id)
+        remaining = [c for c in remaining if c.person_id != birth.mother_person_id]
+        same_id = [(c, e) for c, e in same_id if c.person_id != birth.mother_person_id]
+        child = birth.child_person_id
+        if child is not None and child not in banned and child != birth.mother_person_id:
+            theirs = [c for c in remaining if c.person_id == child]
+            if not any(contradicts(record, c.features, c.match_probability) for c in theirs):
+                if theirs:
+                    return _decision(Action.LINK, Rule.BIRTH_CERTIFICATE, _best(theirs), **evidence)
+                return Decision(Action.LINK, Rule.BIRTH_CERTIFICATE, child, evidence=evidence)
     conflicts = [c for c, e in same_id if e.verdict == "conflict"]
     if conflicts:
         return _decision(Action.REVIEW, Rule.NATIONAL_ID_CONFLICT, _best(conflicts), **evidence, national_id="conflict")
@@ -453,6 +493,29 @@ def _card_and_birth(record: Mapping[str, Any], candidates: Sequence[Candidate]) 
     if not found or len({c.person_id for c in found}) > 1:
         return None
     return _best(found)
+
+
+def is_birth_of(record: Mapping[str, Any], birth: Birth) -> bool:
+    """Whether a record can be the certificate's child: born on its birth date (at its birth time when both
+    carry one), of its sex, and written under the mother's name, under the child's intended name, or with
+    the child's temporary card (its lifelong BHXH number)."""
+    child = birth.child
+    if not child.get("dob_date") or record.get("dob_date") != child.get("dob_date"):
+        return False
+    if _born_together(record, child) is False:
+        return False
+    if record.get("sex") in (1, 2) and child.get("sex") in (1, 2) and record.get("sex") != child.get("sex"):
+        return False
+    if record.get("bhxh_number") and record.get("bhxh_number") == child.get("bhxh_number"):
+        return True
+    return _same_tokens(record, birth.mother) or _same_tokens(record, child)
+
+
+def birth_of(record: Mapping[str, Any], births: Sequence[Birth]) -> Birth | None:
+    """The one certificate child the record is (:func:`is_birth_of`), or None: none, or several children
+    (twins whose records carry no birth time) and the record cannot tell which."""
+    found = [b for b in births if is_birth_of(record, b)]
+    return found[0] if len(found) == 1 else None
 
 
 def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
