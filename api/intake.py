@@ -39,11 +39,11 @@ from mpi.ingest import (
     GROUP_ENCOUNTERS,
     EncounterLinker,
     PendingFile,
-    Receipt,
     ingest_parsed,
     parse_for_storing,
     store_group,
 )
+from mpi.receipts import Receipt
 from mpi.xml130 import Limits
 
 log = logging.getLogger(__name__)
