@@ -76,9 +76,7 @@ def _child_person(conn: Connection, birth: Birth) -> int | None:
         keys.append((s.c.name_sorted == name) & (s.c.dob_year == child.get("dob_year")))
     if not keys or not child.get("dob_date"):
         return None
-    rows = conn.execute(
-        select(s.c.person_id, s.c.features).where(or_(*keys), s.c.dob_date == child["dob_date"])
-    ).all()
+    rows = conn.execute(select(s.c.person_id, s.c.features).where(or_(*keys), s.c.dob_date == child["dob_date"])).all()
     holders = {int(r.person_id) for r in rows if is_birth_of(r.features, birth)}
     persons = set(L.survivors(conn, holders).values()) - {birth.mother_person_id}
     return persons.pop() if len(persons) == 1 else None
