@@ -191,6 +191,7 @@ def print_report(report: RelinkReport) -> None:
         ("  of which auto-band, a record of one person unsupported by the other's", report.cluster_unsupported),
         ("skipped: steward said different person", report.skipped_different_person),
         ("skipped: review already open or resolved", report.skipped_reviewed),
+        ("skipped: mother and child by birth certificate", report.mother_and_child),
         ("already joined earlier in this run", report.already_together),
     ):
         table.add_row(label, f"{value:,}")

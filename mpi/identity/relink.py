@@ -21,6 +21,7 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
      has answered that question);
    - a review item between the two persons exists, open or resolved: skipped (a steward is asked or
      has answered; an automatic merge must not pre-empt them);
+   - a birth certificate makes one the mother of the other (:mod:`mpi.identity.births`): skipped;
    - otherwise the identity policy decides (:func:`mpi.identity.policy.decide`, the function the online
      path calls): the proposal's record of the newer person against *every* record of the older person,
      scored in process with the run's term frequencies. A link **merges** the newer person (higher id)
@@ -64,6 +65,7 @@ from sqlalchemy import Connection, Engine, Select, Text, cast, select
 
 from linkage import Scorer, TrainedModel, build_tf_tables, predict_links, probability_from_weight
 from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
+from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import explanation
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, contradicts, decide, supports
@@ -108,6 +110,8 @@ class RelinkReport:
     """Auto-band pairs not merged because a record of one person has no record of the other supporting it."""
     not_linked: int = 0
     """Proposals the policy does not link or review (e.g. a guardian's CCCD, or the persons' other records)."""
+    mother_and_child: int = 0
+    """Proposals between a mother and her child (by birth certificate): never merged, no review."""
     already_together: int = 0
     """Proposals whose persons an earlier merge of the same run had joined."""
     read_seconds: float = 0.0
@@ -280,6 +284,8 @@ class _Applier:
         self.actor = actor
         self.report = report
         self._scores: dict[tuple[int, int], float] = {}
+        self.related = births.mother_child_pairs(conn)
+        """Mothers and children by birth certificate: never merged."""
 
     def _weight(self, a: int, b: int) -> float:
         key = (a, b) if a < b else (b, a)
@@ -343,6 +349,9 @@ class _Applier:
             report.skipped_reviewed += 1
             return
         older, newer = sorted((person_l, person_r))
+        if newer in self.related.get(older, ()):
+            report.mother_and_child += 1
+            return
         record = proposal.source_record_l if holder[proposal.source_record_l] == newer else proposal.source_record_r
         decision = self.decision(record, newer, older)
         if decision.action is Action.NEW:
@@ -374,6 +383,9 @@ class _Applier:
             model_id=self.model_id,
         )
         self.members[older] = self.members[older] + self.members.pop(newer)
+        for relative in self.related.pop(newer, set()):
+            self.related.setdefault(older, set()).add(relative)
+            self.related[relative] = (self.related[relative] - {newer}) | {older}
         report.merges += 1
         report.records_moved += len(moved)
 
