@@ -25,13 +25,15 @@ from mpi.evaluation.commands import register as register_evaluation
 from mpi.facilities.commands import register as register_facilities
 from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
-from mpi.ingest import Receipt, ingest_many, parse_paths
+from mpi.ingest import ingest_many, parse_paths
 from mpi.keys import Role, create_key, grant_key, list_keys, revoke_key, rotate_key
+from mpi.receipts import EncounterStatus, Outcome, Receipt
 from mpi.reports.commands import register as register_reports
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
 from mpi.store.models import utcnow
 from mpi.xml130 import Limits, ParsedSubmission
+from mpi.xml130.issues import Severity
 
 app = typer.Typer(help="Provincial health-data hub: XML 130 ingest and master patient index.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (stored hashed; a new key is printed once).", no_args_is_help=True)
@@ -92,7 +94,7 @@ def ingest_command(
             progress.advance(task)
     totals = summarise(r for _, r in receipts)
     if as_json:
-        report = {"totals": totals, "files": [{"path": str(p), **r.as_dict()} for p, r in receipts]}
+        report = {"totals": totals, "files": [{"path": str(p), **r.model_dump(mode="json")} for p, r in receipts]}
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     else:
         _print_summary(totals)
@@ -108,19 +110,20 @@ def summarise(receipts: Iterator[Receipt] | list[Receipt]) -> dict[str, Any]:
     files = files_rejected = files_duplicate = 0
     for receipt in receipts:
         files += 1
-        signatures[(receipt.signature or {}).get("status") or "unchecked"] += 1
-        files_rejected += receipt.outcome == "rejected" and not receipt.encounters
+        signatures[receipt.signature.status if receipt.signature else "unchecked"] += 1
+        files_rejected += receipt.outcome is Outcome.REJECTED and not receipt.encounters
         files_duplicate += receipt.duplicate
         for i in receipt.issues:
-            (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
+            (errors if i.severity is Severity.ERROR else warnings)[i.code] += 1
         for e in receipt.encounters:
             # A file received before answers its original receipt: what it stored then is stored already.
-            status = "duplicate" if receipt.duplicate and e.status == "accepted" else e.status
+            again = receipt.duplicate and e.status is EncounterStatus.ACCEPTED
+            status = EncounterStatus.DUPLICATE if again else e.status
             enc[status] += 1
-            enc["with_warnings"] += status == "accepted" and e.warnings > 0
-            enc["new_version"] += status == "accepted" and e.new_version
+            enc["with_warnings"] += status is EncounterStatus.ACCEPTED and e.warnings > 0
+            enc["new_version"] += status is EncounterStatus.ACCEPTED and e.new_version
             for i in e.issues:
-                (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
+                (errors if i.severity is Severity.ERROR else warnings)[i.code] += 1
     keys = ("accepted", "with_warnings", "rejected", "duplicate", "new_version")
     return {
         "files": files,

@@ -12,12 +12,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from mpi.store.models import utcnow
+
+
+class LinkState(StrEnum):
+    """How a source record is on its person (``source_record.link_state``, ``link.state``); stored values."""
+
+    AUTO = "auto"
+    """Linked (or started a new person) by the policy."""
+    MANUAL = "manual"
+    """Placed by a steward: relinking never moves it (a ``manual_link`` constraint pins it)."""
+    REVIEW = "review"
+    """On its own provisional person, pending a steward's review."""
+
+
+class ConstraintKind(StrEnum):
+    """A steward's sticky fact (``steward_constraint.kind``); stored values."""
+
+    DIFFERENT_PERSON = "different_person"
+    """The record is not that person: automatic linking never puts it there."""
+    MANUAL_LINK = "manual_link"
+    """A steward put the record on that person: automatic linking never moves it."""
 
 
 class Person(SQLModel, table=True):
@@ -71,10 +92,9 @@ class Link(SQLModel, table=True):
     source_record_id: int = Field(foreign_key="source_record.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     state: str = Field(max_length=16)
-    """``auto``, ``manual`` or ``review`` (pending a steward)."""
+    """A :class:`LinkState`."""
     rule: str = Field(max_length=32)
-    """What decided it: ``national_id``, ``facility_patient_code``, ``previous_version``, ``model``,
-    ``new_person``, ``steward``, ``merge``, ``unmerge``, ``relink``."""
+    """What decided it: a :class:`mpi.identity.policy.Rule`."""
     match_weight: float | None = None
     match_probability: float | None = None
     model_id: str | None = Field(default=None, max_length=64)

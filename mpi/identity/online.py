@@ -22,6 +22,7 @@ from linkage import CanonicalRecord, Scorer, model_row, normalise_record
 from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import Matcher
+from mpi.identity.models import LinkState
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
@@ -185,10 +186,10 @@ class OnlineLinker:
     ) -> dict[str, Any]:
         if decision.action is Action.LINK:
             assert decision.person_id is not None
-            person_id, state = decision.person_id, "auto"
+            person_id, state = decision.person_id, LinkState.AUTO
         else:
             person_id = L.create_person(conn, actor=SYSTEM)
-            state = "auto" if decision.action is Action.NEW else "review"
+            state = LinkState.AUTO if decision.action is Action.NEW else LinkState.REVIEW
         source_id = L.add_source_record(conn, values=values, person_id=person_id, state=state)
         L.link(
             conn,

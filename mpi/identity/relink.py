@@ -68,14 +68,14 @@ from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
 from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import explanation
-from mpi.identity.policy import Action, Candidate, Decision, Thresholds, contradicts, decide, supports
+from mpi.identity.policy import Action, Candidate, Decision, Rule, Thresholds, contradicts, decide, supports
 from mpi.identity.tf import MIN_POPULATION
 from mpi.store.models import Encounter
 
 __all__ = ["Proposal", "RelinkReport", "proposals", "read_source_records", "relink"]
 
 _encounters = Encounter.__table__  # type: ignore[attr-defined]
-REASON: Final = "relink"
+REASON: Final = Rule.RELINK
 _FEATURE_SCHEMA: Final = pa.schema([(n, t) for n, t in MODEL_COLUMNS.items() if n != "unique_id"])
 _JSON_OPTIONS: Final = pj.ParseOptions(explicit_schema=_FEATURE_SCHEMA, unexpected_field_behavior="ignore")
 
@@ -317,14 +317,14 @@ class _Applier:
             for candidate in self._candidates(other, older):
                 a, b, p = self.features[other], candidate.features, candidate.match_probability
                 if other != record and contradicts(a, b, p):
-                    decision.action, decision.rule = Action.REVIEW, "cluster_contradicted"
+                    decision.action, decision.rule = Action.REVIEW, Rule.CLUSTER_CONTRADICTED
                     decision.evidence = {**decision.evidence, "contradicted_by": [other, candidate.source_record_id]}
                     return decision
                 if supports(a, b, p, self.thresholds):
                     supported |= {other, candidate.source_record_id}
         unsupported = sorted((set(self.members[newer]) | set(self.members[older])) - supported)
         if unsupported:
-            decision.action, decision.rule = Action.REVIEW, "cluster_unsupported"
+            decision.action, decision.rule = Action.REVIEW, Rule.CLUSTER_UNSUPPORTED
             decision.evidence = {**decision.evidence, "unsupported": unsupported}
         return decision
 
@@ -358,18 +358,18 @@ class _Applier:
             report.not_linked += 1
             return
         if decision.action is Action.REVIEW:
-            if decision.rule == "national_id_conflict":
+            if decision.rule is Rule.NATIONAL_ID_CONFLICT:
                 report.conflicts_to_review += 1
-            elif decision.rule == "cluster_contradicted":
+            elif decision.rule is Rule.CLUSTER_CONTRADICTED:
                 report.cluster_contradicted += 1
-            elif decision.rule == "cluster_unsupported":
+            elif decision.rule is Rule.CLUSTER_UNSUPPORTED:
                 report.cluster_unsupported += 1
             self._review(record, older, decision, rule=decision.rule)
             return
         if newer in facts.pinned:
             if older in facts.pinned:
                 report.pinned_to_review += 1
-                self._review(record, older, decision, rule="both_pinned")
+                self._review(record, older, decision, rule=Rule.BOTH_PINNED)
                 return
             older, newer = newer, older  # the pinned person's records stay where a steward put them
         moved = L.merge(
@@ -389,7 +389,7 @@ class _Applier:
         report.merges += 1
         report.records_moved += len(moved)
 
-    def _review(self, record: int, against: int, decision: Decision, *, rule: str) -> None:
+    def _review(self, record: int, against: int, decision: Decision, *, rule: Rule) -> None:
         other = decision.source_record_id
         assert other is not None
         score = self.scorer.score(self.features[record], self.features[other])
