@@ -92,7 +92,7 @@ def main() -> None:
         # As `mpi ingest` does it: worker processes parse while this process stores with group commit.
         engine = open_store(f"sqlite:///{tmp}/bench3.sqlite3")
         linker = OnlineLinker.from_settings(settings)
-        parsed = ((data, p) for _, data, p in parse_paths(files, limits=Limits(), workers=2))
+        parsed = ((data, p) for _, data, p in parse_paths(files, limits=Limits(), workers=2, store_dialect="sqlite"))
         timed("cli (2w)", lambda: list(ingest_many(engine=engine, files=parsed, submitter="bench", linker=linker)))
         engine.dispose()
 

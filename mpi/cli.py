@@ -81,7 +81,9 @@ def ingest(
         order: list[Path] = []
 
         def parsed_files() -> Iterator[tuple[bytes, ParsedSubmission]]:
-            for path, data, parsed in parse_paths(files, limits=limits, workers=min(workers, len(files) or 1)):
+            for path, data, parsed in parse_paths(
+                files, limits=limits, workers=min(workers, len(files) or 1), store_dialect=engine.dialect.name
+            ):
                 order.append(path)
                 yield data, parsed
 

@@ -28,13 +28,14 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from mpi.facilities.certificates import active_certificates
 from mpi.settings import get_settings
 from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.content import content_tables
-from mpi.store.db import read_only
+from mpi.store.db import read_only, sqlite_dialect
 from mpi.store.locks import named_lock
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
@@ -305,23 +306,57 @@ def compress_raw(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1)
 
 
-def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
-    path, limits = job
+@functools.cache
+def _staging_dialect() -> Dialect:
+    return sqlite_dialect()
+
+
+def stage(parsed: ParsedSubmission) -> None:
+    """Prepare what a SQLite store writes for each encounter, in the process that read the file.
+
+    Typing each value for the driver (dates and amounts as text, ``raw`` and lists as JSON) is most of
+    the work of writing the content tables; done here, in a parsing worker, the one process that stores
+    only adds the encounter id. The typed values are then not sent to it (see
+    :attr:`ParsedEncounter.store_rows`). Encounters that will be rejected are left as they are.
+    """
+    if parsed.rejected:
+        return
+    dialect = _staging_dialect()
+    for enc in parsed.encounters:
+        if enc.rejected:
+            continue
+        enc.store_rows = {
+            name: _INSERT_CONTENT[name].stage(dialect, list(_content_rows(0, table.rows)), later="encounter_id")
+            for name, table in enc.tables.items()
+            if table.rows
+        }
+        for name, table in enc.tables.items():
+            table.content = b""
+            if name != "XML1":
+                table.rows = []
+
+
+def _read_and_parse(job: tuple[Path, Limits, bool]) -> tuple[Path, bytes, ParsedSubmission]:
+    path, limits, staged = job
     data = path.read_bytes()
     parsed = parse_submission(data, limits=limits)
     parsed.raw_gzip = compress_raw(data)  # here, in the parsing worker, not in the one process that stores
+    if staged:
+        stage(parsed)
     return path, data, parsed
 
 
 def parse_paths(
-    paths: Iterable[Path], *, limits: Limits, workers: int = 1
+    paths: Iterable[Path], *, limits: Limits, workers: int = 1, store_dialect: str | None = None
 ) -> Iterator[tuple[Path, bytes, ParsedSubmission]]:
     """Read and parse files, in ``workers`` processes when > 1, in order.
 
     Parsing is CPU-bound and independent per file, while storing is serialised by the database; with
-    worker processes the writer stores one file while the next ones are parsed.
+    worker processes the writer stores one file while the next ones are parsed. ``store_dialect``: the
+    dialect of the store the files go to; for ``sqlite`` the workers also :func:`stage` them.
     """
-    jobs = ((path, limits) for path in paths)
+    staged = store_dialect == "sqlite"
+    jobs = ((path, limits, staged) for path in paths)
     if workers <= 1:
         yield from map(_read_and_parse, jobs)
         return
@@ -580,9 +615,15 @@ def _write_encounter(
             },
         )
     )
-    for name, table in enc.tables.items():
-        if table.rows:
-            _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
+    if enc.store_rows is not None:
+        if conn.dialect.name != "sqlite":
+            raise ValueError("encounter staged for SQLite (mpi.ingest.stage) stored elsewhere")
+        for name, staged in enc.store_rows.items():
+            _INSERT_CONTENT[name].execute_staged(conn, staged, later="encounter_id", value=encounter_id)
+    else:
+        for name, table in enc.tables.items():
+            if table.rows:
+                _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
     if enc.issues:
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
     receipt.version, receipt.new_version, receipt.encounter_id = version, version > 1, encounter_id

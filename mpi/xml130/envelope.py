@@ -17,7 +17,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
 
@@ -68,6 +68,11 @@ class ParsedEncounter:
     issues: list[Issue] = field(default_factory=list)
     content_sha256: str = ""
     """Hash of the decoded tables: two sends of the same encounter content hash alike."""
+    store_rows: dict[str, list[tuple[Any, ...]]] | None = None
+    """Each table's records as the store's database driver takes them, when the reading process made them
+    (``mpi.ingest.stage``, in the ingest's parsing workers). The tables then keep only the XML1 records
+    (which the identity step reads) and no decoded documents, sparing the transfer to the storing process.
+    ``None``: the store types ``tables`` itself."""
 
     @property
     def rejected(self) -> bool:
