@@ -311,13 +311,15 @@ def _staging_dialect() -> Dialect:
     return sqlite_dialect()
 
 
-def stage(parsed: ParsedSubmission) -> None:
+def stage(parsed: ParsedSubmission, *, prepare: Callable[[ParsedEncounter], None] | None = None) -> None:
     """Prepare what a SQLite store writes for each encounter, in the process that read the file.
 
     Typing each value for the driver (dates and amounts as text, ``raw`` and lists as JSON) is most of
     the work of writing the content tables; done here, in a parsing worker, the one process that stores
     only adds the encounter id. The typed values are then not sent to it (see
-    :attr:`ParsedEncounter.store_rows`). Encounters that will be rejected are left as they are.
+    :attr:`ParsedEncounter.store_rows`). ``prepare`` is run on each encounter first (a later step's own
+    preparation, e.g. :func:`mpi.identity.online.prepare`). Encounters that will be rejected are left as
+    they are.
     """
     if parsed.rejected:
         return
@@ -325,6 +327,8 @@ def stage(parsed: ParsedSubmission) -> None:
     for enc in parsed.encounters:
         if enc.rejected:
             continue
+        if prepare is not None:
+            prepare(enc)
         enc.store_rows = {
             name: _INSERT_CONTENT[name].stage(dialect, list(_content_rows(0, table.rows)), later="encounter_id")
             for name, table in enc.tables.items()
@@ -336,35 +340,48 @@ def stage(parsed: ParsedSubmission) -> None:
                 table.rows = []
 
 
-def _read_and_parse(job: tuple[Path, Limits, bool]) -> tuple[Path, bytes, ParsedSubmission]:
-    path, limits, staged = job
+_Prepare = Callable[[ParsedEncounter], None]
+
+
+def _read_and_parse(job: tuple[Path, Limits, bool, _Prepare | None]) -> tuple[bytes, ParsedSubmission]:
+    path, limits, staged, prepare = job
     data = path.read_bytes()
     parsed = parse_submission(data, limits=limits)
     parsed.raw_gzip = compress_raw(data)  # here, in the parsing worker, not in the one process that stores
     if staged:
-        stage(parsed)
-    return path, data, parsed
+        stage(parsed, prepare=prepare)
+    return data, parsed
 
 
 def parse_paths(
-    paths: Iterable[Path], *, limits: Limits, workers: int = 1, store_dialect: str | None = None
+    paths: Iterable[Path],
+    *,
+    limits: Limits,
+    workers: int = 1,
+    store_dialect: str | None = None,
+    prepare: _Prepare | None = None,
 ) -> Iterator[tuple[Path, bytes, ParsedSubmission]]:
     """Read and parse files, in ``workers`` processes when > 1, in order.
 
     Parsing is CPU-bound and independent per file, while storing is serialised by the database; with
     worker processes the writer stores one file while the next ones are parsed. ``store_dialect``: the
-    dialect of the store the files go to; for ``sqlite`` the workers also :func:`stage` them.
+    dialect of the store the files go to; for ``sqlite`` the workers also :func:`stage` them, with
+    ``prepare`` (a module-level function: it is sent to the workers).
     """
+    paths = list(paths)
     staged = store_dialect == "sqlite"
-    jobs = ((path, limits, staged) for path in paths)
+    jobs = ((path, limits, staged, prepare) for path in paths)
     if workers <= 1:
-        yield from map(_read_and_parse, jobs)
+        for path, (data, parsed) in zip(paths, map(_read_and_parse, jobs), strict=True):
+            yield path, data, parsed
         return
     # Never "fork": a forked worker would inherit the parent's open database connections, and if the
     # parent died mid-transaction the orphan would keep its PostgreSQL socket (and row locks) alive.
     context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(_read_and_parse, jobs, chunksize=8)
+        # the paths are not sent back: rebuilding Path objects costs the storing process more than zipping
+        for path, (data, parsed) in zip(paths, pool.map(_read_and_parse, jobs, chunksize=8), strict=True):
+            yield path, data, parsed
 
 
 def _open_submission(

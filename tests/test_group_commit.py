@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from mpi.identity import links as L
-from mpi.identity.online import OnlineLinker
+from mpi.identity.online import OnlineLinker, prepare
 from mpi.ingest import Receipt, ingest_many, ingest_parsed, stage
 from mpi.settings import get_settings
 from mpi.store import content_tables, open_store
@@ -133,8 +133,9 @@ def _content(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_rows_staged_by_the_parsing_workers_store_the_same_content(tmp_path: Path, corpus: list[bytes]) -> None:
-    """`stage` (what `mpi ingest`'s workers do for SQLite), sent through pickle as a worker sends it, stores
-    every column of every content row exactly as the store's own typing does, with the same receipts."""
+    """`stage` (what `mpi ingest`'s workers do for SQLite, with the identity step's preparation), sent through
+    pickle as a worker sends it, stores every column of every content row exactly as the store's own typing
+    does, with the same receipts and links."""
     settings = get_settings()
     plain = open_store(f"sqlite:///{tmp_path}/plain.sqlite3")
     staged = open_store(f"sqlite:///{tmp_path}/staged.sqlite3")
@@ -149,11 +150,12 @@ def test_rows_staged_by_the_parsing_workers_store_the_same_content(tmp_path: Pat
 
     def worker(data: bytes) -> ParsedSubmission:
         parsed = parse_submission(data)
-        stage(parsed)
+        stage(parsed, prepare=prepare)
         return pickle.loads(pickle.dumps(parsed))
 
     sent = [worker(b) for b in corpus]
     assert any(e.store_rows for p in sent for e in p.encounters)
+    assert all(e.derived for p in sent for e in p.encounters if e.store_rows is not None)
     assert all(not t.content for p in sent for e in p.encounters if e.store_rows is not None for t in e.tables.values())
     got = list(
         ingest_many(
@@ -164,6 +166,7 @@ def test_rows_staged_by_the_parsing_workers_store_the_same_content(tmp_path: Pat
         )
     )
     assert [_summary(r) for r in got] == [_summary(r) for r in expected]
+    assert _rows(staged) == _rows(plain)
     assert _content(staged) == _content(plain)
     assert sum(len(rows) for rows in _content(staged).values()) > 100
     plain.dispose()

@@ -73,6 +73,10 @@ class ParsedEncounter:
     (``mpi.ingest.stage``, in the ingest's parsing workers). The tables then keep only the XML1 records
     (which the identity step reads) and no decoded documents, sparing the transfer to the storing process.
     ``None``: the store types ``tables`` itself."""
+    derived: dict[str, Any] = field(default_factory=dict)
+    """What the reading process computed from the content for a later step of the store, by step (e.g. the
+    identity step's normalised demographics, ``mpi.identity.online.prepare``); a step computes what is
+    missing here itself."""
 
     @property
     def rejected(self) -> bool:
