@@ -1,6 +1,6 @@
 """Ingest throughput on the embedded store versus the bare parse of the same files.
 
-Corpus: a synthetic province (`mpi.synth`), i.e. a realistic mix of encounters (mostly XML1+2+3+4,
+Corpus: a synthetic province (`synth`), i.e. a realistic mix of encounters (mostly XML1+2+3+4,
 some XML5/7/13/14). Three timings over the same files, one process:
   bare      read + lxml parse of the envelope + base64 decode + lxml parse of each inner table
   validate  `parse_submission` (the above + typing every field + every check)
@@ -34,8 +34,8 @@ from mpi.identity.online import OnlineLinker, prepare
 from mpi.ingest import ingest_file, ingest_many, parse_paths
 from mpi.settings import Settings
 from mpi.store import open_store
-from mpi.synth import generate_province
 from mpi.xml130 import Limits, parse_submission
+from synth import generate_province
 
 
 def bare_parse(data: bytes) -> int:

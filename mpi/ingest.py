@@ -21,7 +21,7 @@ import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
@@ -32,6 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from mpi.facilities.certificates import active_certificates
+from mpi.receipts import EncounterReceipt, EncounterStatus, Outcome, Receipt
 from mpi.settings import get_settings
 from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.content import content_tables
@@ -89,56 +90,6 @@ class EncounterLinker(Protocol):
     def __call__(
         self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
     ) -> dict[str, Any] | None: ...
-
-
-@dataclass(slots=True)
-class EncounterReceipt:
-    hoso: int
-    facility_code: str | None
-    ma_lk: str | None
-    status: str
-    """``accepted``, ``duplicate`` or ``rejected``."""
-    version: int | None = None
-    new_version: bool = False
-    encounter_id: int | None = None
-    warnings: int = 0
-    errors: int = 0
-    issues: list[dict[str, Any]] = field(default_factory=list)
-    identity: dict[str, Any] | None = None
-
-
-@dataclass(slots=True)
-class Receipt:
-    submission_id: int
-    sha256: str
-    received_at: str
-    outcome: str
-    """``accepted`` (every encounter stored), ``partial`` or ``rejected`` (nothing stored)."""
-    facility_code: str | None
-    declared_count: int | None
-    hoso_count: int
-    signature_present: bool
-    issues: list[dict[str, Any]]
-    """File-level issues."""
-    encounters: list[EncounterReceipt]
-    duplicate: bool = False
-    """True when this exact file had been received before: this is the original receipt."""
-    signature: dict[str, Any] | None = None
-    """The CHUKYDONVI check: ``status`` (valid | invalid | unsigned | no_certificate), ``reason``, ``certificate``."""
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in _RECEIPT_FIELDS}
-        out["encounters"] = [{name: getattr(e, name) for name in _ENCOUNTER_FIELDS} for e in self.encounters]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Receipt:
-        encounters = [EncounterReceipt(**e) for e in data["encounters"]]
-        return cls(**{**data, "encounters": encounters})
-
-
-_RECEIPT_FIELDS = tuple(f.name for f in fields(Receipt))
-_ENCOUNTER_FIELDS = tuple(f.name for f in fields(EncounterReceipt))
 
 
 def ingest_file(
@@ -262,24 +213,45 @@ def _store_group(
     """One transaction for the waiting one-HOSO files; their receipts once it committed."""
     if not waiting:
         return
-    files = list(waiting)
+    files = [PendingFile(data, parsed, submitter) for data, parsed in waiting]
     waiting.clear()
+    yield from store_group(conn, files, linker)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFile:
+    """A parsed file waiting for group commit, with who sent it (:func:`store_group`)."""
+
+    data: bytes
+    parsed: ParsedSubmission
+    submitter: str
+    allowed_facility: str | None = None
+    """As in :func:`ingest_file`: a submitter key's facility (``None``: any)."""
+
+
+def store_group(conn: Connection, files: list[PendingFile], linker: EncounterLinker | None) -> list[Receipt]:
+    """Store the files in one transaction on ``conn`` (each file whole: raw file, encounters, receipt);
+    their receipts once it committed. For files of a few HOSO each (what a server receiving files from
+    many senders at once batches); a conflict with a concurrent writer retries the group with a savepoint
+    per file, as :func:`ingest_many` does."""
+    for pending in files:
+        _scope(pending.parsed, pending.allowed_facility)
     try:
         with conn.begin():
-            receipts = [_store_at_once(conn, data, parsed, submitter, linker) for data, parsed in files]
+            receipts = [_store_at_once(conn, f.data, f.parsed, f.submitter, linker) for f in files]
     except IntegrityError:
         # a concurrent writer stored one of these files or encounters first: again, a savepoint per file
         with conn.begin():
-            receipts = [
-                _in_savepoint(
-                    conn,
-                    functools.partial(_store_at_once, data=data, parsed=parsed, submitter=submitter, linker=linker),
-                )
-                for data, parsed in files
-            ]
+            receipts = [_in_savepoint(conn, _storing(f, linker)) for f in files]
     for receipt in receipts:
         _remember_facilities(conn.engine, receipt)
-    yield from receipts
+    return receipts
+
+
+def _storing(pending: PendingFile, linker: EncounterLinker | None) -> Callable[[Connection], Receipt]:
+    return functools.partial(
+        _store_at_once, data=pending.data, parsed=pending.parsed, submitter=pending.submitter, linker=linker
+    )
 
 
 def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Receipt:
@@ -304,6 +276,11 @@ def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Re
 def compress_raw(data: bytes) -> bytes:
     """The raw file as the store keeps it (gzip, fast level: files are written once and rarely read)."""
     return gzip.compress(data, compresslevel=1)
+
+
+_READ_WHEN_STAGED: Final = frozenset({"XML1", "XML9"})
+"""Tables whose records the identity step reads from the parsed file (the patient's XML1; a birth
+certificate's mother and children, :mod:`mpi.identity.births`): kept when an encounter is staged."""
 
 
 @functools.cache
@@ -336,18 +313,25 @@ def stage(parsed: ParsedSubmission, *, prepare: Callable[[ParsedEncounter], None
         }
         for name, table in enc.tables.items():
             table.content = b""
-            if name != "XML1":
+            if name not in _READ_WHEN_STAGED:
                 table.rows = []
 
 
 _Prepare = Callable[[ParsedEncounter], None]
 
 
+def parse_for_storing(data: bytes, limits: Limits | None = None) -> ParsedSubmission:
+    """:func:`parse_submission` plus the compressed raw file: all the CPU work of a file that needs no
+    database, for a worker process (the one process that stores then only writes)."""
+    parsed = parse_submission(data, limits=limits)
+    parsed.raw_gzip = compress_raw(data)
+    return parsed
+
+
 def _read_and_parse(job: tuple[Path, Limits, bool, _Prepare | None]) -> tuple[bytes, ParsedSubmission]:
     path, limits, staged, prepare = job
     data = path.read_bytes()
-    parsed = parse_submission(data, limits=limits)
-    parsed.raw_gzip = compress_raw(data)  # here, in the parsing worker, not in the one process that stores
+    parsed = parse_for_storing(data, limits)
     if staged:
         stage(parsed, prepare=prepare)
     return data, parsed
@@ -394,7 +378,7 @@ def _open_submission(
     """
     existing = _find_submission(conn, parsed.sha256)
     if existing is not None and existing.outcome != "processing" and existing.receipt is not None:
-        receipt = Receipt.from_dict(existing.receipt)
+        receipt = Receipt.model_validate(existing.receipt)
         receipt.duplicate = True
         return receipt, existing, int(existing.id)
     _check_signature(conn, data, parsed)
@@ -448,7 +432,9 @@ def _store_at_once(
 def _remember_facilities(engine: Engine, receipt: Receipt) -> None:
     """Facility codes known to exist once committed: later encounters skip their upsert."""
     known = _known_facilities.setdefault(engine, set())
-    known.update(r.facility_code for r in receipt.encounters if r.status == "accepted" and r.facility_code)
+    known.update(
+        r.facility_code for r in receipt.encounters if r.status is EncounterStatus.ACCEPTED and r.facility_code
+    )
 
 
 def _ingest_per_encounter(
@@ -466,7 +452,7 @@ def _ingest_per_encounter(
             continue
         with conn.begin():
             receipts.append(_write_encounter(conn, submission_id, enc, linker, known))
-        if receipts[-1].status == "accepted" and enc.facility_code:
+        if receipts[-1].status is EncounterStatus.ACCEPTED and enc.facility_code:
             known.add(enc.facility_code)
     with conn.begin():
         return _finalise(conn, submission_id, parsed, receipts, existing)
@@ -475,13 +461,13 @@ def _ingest_per_encounter(
 def _finalise(
     conn: Connection, submission_id: int, parsed: ParsedSubmission, receipts: list[EncounterReceipt], existing: Any
 ) -> Receipt:
-    stored = sum(1 for r in receipts if r.status != "rejected")
+    stored = sum(1 for r in receipts if r.status is not EncounterStatus.REJECTED)
     if parsed.rejected or stored == 0:
-        outcome = "rejected"
+        outcome = Outcome.REJECTED
     elif stored < len(receipts):
-        outcome = "partial"
+        outcome = Outcome.PARTIAL
     else:
-        outcome = "accepted"
+        outcome = Outcome.ACCEPTED
     received_at = existing.received_at if existing is not None else utcnow()
     receipt = Receipt(
         submission_id=submission_id,
@@ -498,7 +484,7 @@ def _finalise(
     )
     if parsed.issues:
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
-    _FINALISE.rows(conn, {"sid": submission_id, "outcome": outcome, "receipt": receipt.as_dict()})
+    _FINALISE.rows(conn, {"sid": submission_id, "outcome": outcome, "receipt": receipt.model_dump(mode="json")})
     log.info("submission %s: outcome=%s encounters=%d stored=%d", submission_id, outcome, len(receipts), stored)
     return receipt
 
@@ -508,7 +494,7 @@ def get_receipt(*, engine: Engine, submission_id: int) -> Receipt | None:
         row = conn.execute(select(_submissions.c.receipt).where(_submissions.c.id == submission_id)).first()
     if row is None or row.receipt is None:
         return None
-    return Receipt.from_dict(row.receipt)
+    return Receipt.model_validate(row.receipt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,7 +563,7 @@ def _refused(enc: ParsedEncounter) -> EncounterReceipt:
         hoso=enc.hoso,
         facility_code=enc.facility_code,
         ma_lk=enc.ma_lk,
-        status="rejected",
+        status=EncounterStatus.REJECTED,
         warnings=len(enc.issues) - errors,
         errors=errors,
         issues=[i.as_dict() for i in enc.issues],
@@ -596,7 +582,7 @@ def _write_encounter(
         hoso=enc.hoso,
         facility_code=enc.facility_code,
         ma_lk=enc.ma_lk,
-        status="rejected" if errors else "accepted",
+        status=EncounterStatus.REJECTED if errors else EncounterStatus.ACCEPTED,
         warnings=len(enc.issues) - errors,
         errors=errors,
         issues=[i.as_dict() for i in enc.issues],
@@ -607,7 +593,8 @@ def _write_encounter(
     assert enc.facility_code is not None and enc.ma_lk is not None
     current = _SELECT_CURRENT.first(conn, {"f": enc.facility_code, "m": enc.ma_lk})
     if current is not None and current[2] == enc.content_sha256:
-        receipt.status, receipt.version, receipt.encounter_id = "duplicate", int(current[1]), int(current[0])
+        receipt.status, receipt.version = EncounterStatus.DUPLICATE, int(current[1])
+        receipt.encounter_id = int(current[0])
         return receipt
     if enc.facility_code not in known_facilities:
         _ensure_facility(conn, enc.facility_code)

@@ -17,8 +17,8 @@ from mpi.settings import get_settings
 from mpi.store import content_tables, open_store
 from mpi.store.bulk import BulkInsert
 from mpi.store.models import Encounter
-from mpi.synth import generate_province
 from mpi.xml130 import ParsedSubmission, parse_submission
+from synth import generate_province
 from tests.builders import envelope, outpatient
 
 _encounters = Encounter.__table__

@@ -63,14 +63,14 @@ from linkage import Scorer, TrainedModel, build_tf_tables, predict_links, probab
 from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
 from mpi.identity import links as L
 from mpi.identity.matching import explanation
-from mpi.identity.policy import Action, Candidate, Decision, Thresholds, contradicts, decide
+from mpi.identity.policy import Action, Candidate, Decision, Rule, Thresholds, contradicts, decide
 from mpi.identity.tf import MIN_POPULATION
 from mpi.store.models import Encounter
 
 __all__ = ["Proposal", "RelinkReport", "proposals", "read_source_records", "relink"]
 
 _encounters = Encounter.__table__  # type: ignore[attr-defined]
-REASON: Final = "relink"
+REASON: Final = Rule.RELINK
 _FEATURE_SCHEMA: Final = pa.schema([(n, t) for n, t in MODEL_COLUMNS.items() if n != "unique_id"])
 _JSON_OPTIONS: Final = pj.ParseOptions(explicit_schema=_FEATURE_SCHEMA, unexpected_field_behavior="ignore")
 
@@ -302,7 +302,7 @@ class _Applier:
                 continue
             for candidate in self._candidates(other, older):
                 if contradicts(self.features[other], candidate.features, candidate.match_probability):
-                    decision.action, decision.rule = Action.REVIEW, "cluster_contradicted"
+                    decision.action, decision.rule = Action.REVIEW, Rule.CLUSTER_CONTRADICTED
                     decision.evidence = {**decision.evidence, "contradicted_by": [other, candidate.source_record_id]}
                     return decision
         return decision
@@ -334,16 +334,16 @@ class _Applier:
             report.not_linked += 1
             return
         if decision.action is Action.REVIEW:
-            if decision.rule == "national_id_conflict":
+            if decision.rule is Rule.NATIONAL_ID_CONFLICT:
                 report.conflicts_to_review += 1
-            elif decision.rule == "cluster_contradicted":
+            elif decision.rule is Rule.CLUSTER_CONTRADICTED:
                 report.cluster_contradicted += 1
             self._review(record, older, decision, rule=decision.rule)
             return
         if newer in facts.pinned:
             if older in facts.pinned:
                 report.pinned_to_review += 1
-                self._review(record, older, decision, rule="both_pinned")
+                self._review(record, older, decision, rule=Rule.BOTH_PINNED)
                 return
             older, newer = newer, older  # the pinned person's records stay where a steward put them
         moved = L.merge(
@@ -360,7 +360,7 @@ class _Applier:
         report.merges += 1
         report.records_moved += len(moved)
 
-    def _review(self, record: int, against: int, decision: Decision, *, rule: str) -> None:
+    def _review(self, record: int, against: int, decision: Decision, *, rule: Rule) -> None:
         other = decision.source_record_id
         assert other is not None
         score = self.scorer.score(self.features[record], self.features[other])

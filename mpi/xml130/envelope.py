@@ -1,8 +1,8 @@
 """Reading one ``GIAMDINHHS`` file: the hardened XML parse, the envelope, and each HOSO's tables.
 
-Hardening (SPEC §2, issue "XML 130 reader"): no DTD is loaded and any ``DOCTYPE`` is refused before
-parsing, so neither external entities (XXE) nor entity expansion (billion laughs) can happen; no network
-access; the file and each decoded inner table are size-bounded before they are decoded or parsed.
+Hardening (docs/xml130.md §2.1): no DTD is loaded and any ``DOCTYPE`` is refused before parsing, so
+neither external entities (XXE) nor entity expansion (billion laughs) can happen; no network access; the
+file and each decoded inner table are size-bounded before they are decoded or parsed.
 
 This module never raises on bad input and never touches the store: every problem becomes an
 :class:`~mpi.xml130.issues.Issue`, and a bad HOSO never affects the good HOSOs of the same file.
@@ -175,7 +175,7 @@ def _parse_xml(data: bytes, *, huge: bool = False) -> tuple[etree._Element | Non
 
     The document is read once in libxml2's recover mode and accepted only when its error log holds nothing
     at error level but one complaint: real exports declare
-    ``xmlns:xsi="http://www.w3.org/2001/XMLSchema instance"`` (SPEC §2.2), which libxml2 >= 2.14 reports as
+    ``xmlns:xsi="http://www.w3.org/2001/XMLSchema instance"`` (docs/xml130.md §2.2), which libxml2 >= 2.14 reports as
     an error (``WAR_NS_URI``) although no element uses the prefix. Any other error (a fatal one such as a
     tag mismatch, an undefined entity, a truncated document) refuses the document with libxml2's first
     message, as a strict parse would.
@@ -368,7 +368,7 @@ def _read_table(kind: str, content: bytes, hoso: int, issues: list[Issue]) -> Pa
 
 
 _TOTALS: Final = (
-    # (XML1 total, the detail tables it sums, the line field summed) — SPEC §3 rows 45-51
+    # (XML1 total, the detail tables it sums, the line field summed) — docs/xml130.md §3 rows 45-51
     ("T_THUOC", ("XML2",), "THANH_TIEN_BV"),
     ("T_TONGCHI_BV", ("XML2", "XML3"), "THANH_TIEN_BV"),
     ("T_TONGCHI_BH", ("XML2", "XML3"), "THANH_TIEN_BH"),

@@ -26,7 +26,8 @@ from mpi.xml130.values import (
     parse_list,
 )
 
-# Shape rules for code fields (SPEC §5, §7). A mismatch is a warning: real exports deviate (SPEC §10).
+# Shape rules for code fields (docs/xml130.md §5, §7). A mismatch is a warning: real exports deviate
+# (docs/xml130.md §10).
 _CODE_SHAPES: Final[dict[str, tuple[re.Pattern[str], str]]] = {
     "MA_CSKCB": (re.compile(r"\d{5}"), "expected 5 digits"),
     "MA_NOI_DI": (re.compile(r"\d{5}"), "expected 5 digits"),

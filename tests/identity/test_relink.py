@@ -30,8 +30,8 @@ from mpi.ingest import ingest_file
 from mpi.settings import get_settings
 from mpi.store import open_store
 from mpi.store.models import Encounter
-from mpi.synth import generate_province
 from mpi.xml130 import ParsedEncounter
+from synth import generate_province
 from tests.builders import envelope, outpatient
 from tests.support import BACKENDS, Templates, drop_pg_database, pg_server_for
 
@@ -328,6 +328,28 @@ def test_read_source_records_gives_the_model_rows_of_current_versions(engine: En
 
 
 # ---- command line ----------------------------------------------------------------------------------
+@pytest.mark.slow  # trains with Splink
+def test_mpi_train_on_too_few_pairs_says_so_and_writes_no_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EM underflowing on a store's records is reported as what, why and what to do (exit 2), not as
+    Splink's traceback; nothing is written."""
+    from tests.linkage.synthetic import synthetic_records
+
+    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    get_settings.cache_clear()
+    monkeypatch.setattr(commands, "MIN_TRAINING_RECORDS", 50)
+    records = synthetic_records(100, seed=3)  # 100 persons
+    monkeypatch.setattr(commands, "read_source_records", lambda store: records)
+    app = typer.Typer()
+    commands.register(app)
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "models"), "--max-pairs", "1e5"])
+    assert result.exit_code == 2, result.output
+    assert f"cannot train on the store's {records.num_rows} source records" in " ".join(result.output.split())
+    assert "Train on more records" in " ".join(result.output.split())
+    assert not (tmp_path / "models").exists()
+
+
 @pytest.mark.slow  # a whole synthetic province, relinked
 def test_mpi_train_then_relink_from_the_command_line(
     tmp_path: Path, province: Path, templates: Templates, monkeypatch: pytest.MonkeyPatch
