@@ -39,8 +39,8 @@ test-fast: install
 	$(BIN)/pytest -m "not slow and not browser and not postgres"
 
 lint: install
-	$(BIN)/ruff check mpi linkage api tests bench
-	$(BIN)/mypy mpi linkage api
+	$(BIN)/ruff check mpi linkage api synth tests bench
+	$(BIN)/mypy mpi linkage api synth
 
 bench: install
 	$(BIN)/python -m bench.bench_ingest

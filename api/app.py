@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
+from api.intake import Intake
 from api.middleware import RequestGuard
 from api.ops import ready
 from api.ratelimit import ReadLimiter
@@ -34,6 +35,7 @@ from api.web import admin as admin_web
 from api.web import clinician
 from api.web import reports as reports_page
 from api.web import steward as steward_web
+from mpi.audit.writer import attach as attach_audit_writer
 from mpi.errors import MPIError
 from mpi.identity.online import OnlineLinker
 from mpi.records.sensitivity import SensitivityPolicy
@@ -53,7 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
             app.state.reports_warm = warm_in_background(app.state.engine)
+        app.state.intake.warm()
         yield
+        app.state.intake.close()  # files received are stored (and answered) before the process ends
+        app.state.audit.close()  # the events still waiting are written before the process ends
 
     app = FastAPI(
         title="Provincial health-data hub (MPI)",
@@ -64,11 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     open_store(settings.database_url).dispose()  # migrate (once, under a lock) with a throwaway engine
     app.state.engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app.state.audit = attach_audit_writer(app.state.engine, durable=not settings.audit_write_behind)
     app.state.linker = OnlineLinker.from_settings(settings)
     app.state.read_limiter = ReadLimiter(
         per_minute=settings.read_rate_per_minute, burst=settings.read_burst, alert_per_hour=settings.read_alert_per_hour
     )
     app.state.linker.warm(app.state.engine)
+    app.state.intake = Intake(app.state.engine, app.state.linker, processes=settings.intake_processes)
     app.state.sensitivity = SensitivityPolicy.from_settings(
         settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
     )

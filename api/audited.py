@@ -14,9 +14,11 @@ A route that discloses patient data declares what it reads and who may read it f
 The dependency checks the caller's role and the ``X-Purpose-Of-Use`` header against the route's table; a
 refusal is audited (outcome ``denied``) before the 403 goes out. The resource written to the audit is the
 route's own method and path template (``GET /api/v1/persons/{person_id}``), never a value from the request.
-Inside ``transaction()`` the read and its event commit together; an error raised there (not found, refused
-by the sensitivity policy, invalid query) rolls the read back and is audited on its own with its outcome.
-A read that returns without calling ``disclosed`` is a programming error and fails loudly.
+``transaction()`` is a read-only transaction (on SQLite it never queues for the write lock); the events it
+records go to the process's audit writer (:mod:`mpi.audit.writer`) once the read succeeded, so every
+disclosure has its event and a read that fails leaves none. An error raised there (not found, refused by
+the sensitivity policy, invalid query) is audited on its own with its outcome. A read that returns without
+calling ``disclosed`` is a programming error and fails loudly.
 
 The web pages use the same :class:`AuditedRead` through :func:`open_read` (they authenticate by cookie and
 take the purpose from a form, not a header).
@@ -37,7 +39,8 @@ from sqlalchemy import Connection, Engine
 from api.deps import _engine, _principal
 from api.principal import Principal
 from api.ratelimit import throttle
-from mpi.audit.log import Reader, record_read
+from mpi.audit.log import Reader, audit_row
+from mpi.audit.writer import writer_for
 from mpi.errors import MPIError, PermissionDenied
 from mpi.keys import Role
 from mpi.records.person import ResolvedPerson, resolve_person
@@ -50,6 +53,7 @@ from mpi.records.sensitivity import (
     SensitivityPolicy,
     Viewer,
 )
+from mpi.store.db import read_only
 
 PURPOSE_HEADER: Final = "X-Purpose-Of-Use"
 BREAK_GLASS_HEADER: Final = "X-Break-Glass-Reason"
@@ -120,12 +124,15 @@ def check_purpose(principal: Principal, purposes: Purposes, claimed: str) -> str
 
 @dataclass(slots=True)
 class ReadTransaction:
-    """The connection of one audited read; ``disclosed`` writes its audit event in the same transaction."""
+    """The connection of one audited read; ``disclosed`` records its audit event (written once the read
+    succeeded)."""
 
     conn: Connection
     read: AuditedRead
-    event_id: int | None = None
+    recorded: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The audit rows of this read, handed to the audit writer when the transaction ends without error."""
 
     def disclosed(
         self,
@@ -134,10 +141,10 @@ class ReadTransaction:
         record_ids: Iterable[int] = (),
         details: dict[str, Any] | None = None,
         person_ids: Iterable[int] | None = None,
-    ) -> int:
+    ) -> None:
         """Record what this read disclosed. With ``person_ids`` (a search or list), the event names the person
         only when exactly one was disclosed, and lists them all in its details."""
-        if self.event_id is not None:
+        if self.recorded:
             raise RuntimeError(f"audited read {self.read.action!r} recorded twice")
         merged = {**self.extra, **(details or {})}
         if person_ids is not None:
@@ -145,11 +152,17 @@ class ReadTransaction:
             merged["person_ids"] = ids
             if person_id is None and len(ids) == 1:
                 person_id = ids[0]
-        self.event_id = record_read(
-            conn=self.conn, reader=self.read.reader, action=self.read.action, resource=self.read.resource,
-            person_id=person_id, record_ids=record_ids, details=merged or None,
-        )  # fmt: skip
-        return self.event_id
+        self.events.append(
+            audit_row(
+                reader=self.read.reader,
+                action=self.read.action,
+                resource=self.read.resource,
+                person_id=person_id,
+                record_ids=record_ids,
+                details=merged or None,
+            )
+        )
+        self.recorded = True
 
     def person(self, person_id: int) -> tuple[ResolvedPerson, Segmented]:
         """Resolve a person and decide, for each of their encounters, what this reader sees; a break-glass
@@ -171,11 +184,16 @@ class ReadTransaction:
         glass = self.read.segmentation.viewer.break_glass
         if not encounter_ids or glass is None:
             return
-        record_read(
-            conn=self.conn, reader=self.read.reader, action=BREAK_GLASS_ACTION, resource=self.read.resource,
-            person_id=person_id, record_ids=encounter_ids,
-            details={"reason": glass.reason, "categories": categories, "read": self.read.action},
-        )  # fmt: skip
+        self.events.append(
+            audit_row(
+                reader=self.read.reader,
+                action=BREAK_GLASS_ACTION,
+                resource=self.read.resource,
+                person_id=person_id,
+                record_ids=encounter_ids,
+                details={"reason": glass.reason, "categories": categories, "read": self.read.action},
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,26 +218,35 @@ class AuditedRead:
         return Segmentation(self.policy, viewer)
 
     @contextmanager
-    def transaction(self, **details: Any) -> Iterator[ReadTransaction]:
-        tx: ReadTransaction | None = None
+    def transaction(self, *, reads_audit: bool = False, **details: Any) -> Iterator[ReadTransaction]:
+        """A read-only transaction for the read; ``reads_audit``: it reads the audit log, so this process's
+        events still waiting in the audit writer are committed first."""
+        writer = writer_for(self.engine)
+        if reads_audit:
+            writer.flush()
         try:
-            with self.engine.begin() as conn:
+            with read_only(self.engine).begin() as conn:
                 tx = ReadTransaction(conn=conn, read=self, extra=dict(details))
                 yield tx
-                if tx.event_id is None:
+                if not tx.recorded:
                     raise RuntimeError(f"audited read {self.action!r} returned without recording what it disclosed")
         except MPIError as exc:
             self.refused(exc, **details)
             raise
+        writer.extend(tx.events)  # after the transaction: a durable writer must not wait inside it
 
     def refused(self, exc: MPIError, **details: Any) -> None:
-        """Audit a read that did not disclose anything, in its own transaction."""
+        """Audit a read that did not disclose anything."""
         outcome = _OUTCOMES.get(exc.status, "error")
-        with self.engine.begin() as conn:
-            record_read(
-                conn=conn, reader=self.reader, action=self.action, resource=self.resource, outcome=outcome,
+        writer_for(self.engine).append(
+            audit_row(
+                reader=self.reader,
+                action=self.action,
+                resource=self.resource,
+                outcome=outcome,
                 details={"code": exc.code, **details},
-            )  # fmt: skip
+            )
+        )
 
 
 def route_resource(request: Request) -> str:

@@ -10,14 +10,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
 
 from api.principal import Principal
 from mpi.errors import AuthenticationError, PermissionDenied
 from mpi.identity.online import OnlineLinker
 from mpi.keys import Role, verify_key
 from mpi.settings import Settings
+from mpi.store.db import read_only
+from mpi.store.models import ApiKey
 
 
 def _engine(request: Request) -> Engine:
@@ -47,11 +49,17 @@ def _principal(
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("send an API key as 'Authorization: Bearer <key>'", code="key_missing")
-    # A session of its own, closed before the handler runs: a request never holds two connections.
-    with Session(engine, expire_on_commit=False) as session:
+    # A read-only session of its own, closed before the handler runs: a request never holds two connections,
+    # and on SQLite checking a key never queues for the write lock.
+    with Session(read_only(engine)) as session:
         key = verify_key(session=session, plaintext=token, secret=request.app.state.settings.secret_key)
-        session.commit()
-    return Principal.of(key)
+        principal = Principal.of(key)
+        used_at = key.last_used_at if session.is_modified(key) else None
+        session.rollback()
+    if used_at is not None:  # at most once a minute per key (mpi.keys.LAST_USED_RESOLUTION)
+        with engine.begin() as conn:
+            conn.execute(update(ApiKey).where(col(ApiKey.id) == principal.key_id).values(last_used_at=used_at))
+    return principal
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

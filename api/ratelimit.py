@@ -18,7 +18,8 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from api.principal import Principal
-from mpi.audit.log import Reader, record_read
+from mpi.audit.log import Reader, audit_row
+from mpi.audit.writer import writer_for
 from mpi.errors import MPIError
 
 
@@ -73,7 +74,7 @@ class ReadLimiter:
 
 def throttle(request: Request, principal: Principal, engine: Engine) -> None:
     """Spend one read of the caller's key (429 when none is left); on crossing the hourly alert threshold,
-    write the ``alert.read_volume`` audit event in its own short transaction, before the read's."""
+    hand the ``alert.read_volume`` audit event to the audit writer."""
     limiter: ReadLimiter | None = getattr(request.app.state, "read_limiter", None)
     if limiter is None:
         return
@@ -83,8 +84,12 @@ def throttle(request: Request, principal: Principal, engine: Engine) -> None:
     reader = Reader(
         actor=principal.submitter_tag, role=principal.role.value, facility_code=principal.facility_code, purpose=None
     )
-    with engine.begin() as conn:
-        record_read(
-            conn=conn, reader=reader, action="alert.read_volume", resource=f"{request.method} {request.url.path}",
-            outcome="alert", details={"reads_last_hour": reads_last_hour, "threshold": limiter.alert_per_hour},
-        )  # fmt: skip
+    writer_for(engine).append(
+        audit_row(
+            reader=reader,
+            action="alert.read_volume",
+            resource=f"{request.method} {request.url.path}",
+            outcome="alert",
+            details={"reads_last_hour": reads_last_hour, "threshold": limiter.alert_per_hour},
+        )
+    )

@@ -1,58 +1,10 @@
-"""Response models: what leaves the process. Receipts carry codes, paths and keys, never patient data."""
+"""Response models: what leaves the process (the submission receipt is `mpi.receipts.Receipt`, stored as answered)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
-
-
-class IssueOut(BaseModel):
-    severity: str = Field(description="error (the encounter or file is rejected) or warning (stored, flagged)")
-    code: str
-    path: str = Field(description="HOSO[n]/XMLk[row]/FIELD")
-    hoso: int | None
-    table: str | None
-    row: int | None
-    field: str | None
-    message_vi: str
-    message_en: str
-
-
-class EncounterReceiptOut(BaseModel):
-    hoso: int
-    facility_code: str | None
-    ma_lk: str | None
-    status: str = Field(description="accepted, duplicate (same content already stored) or rejected")
-    version: int | None
-    new_version: bool
-    encounter_id: int | None
-    warnings: int
-    errors: int
-    issues: list[IssueOut]
-
-
-class SignatureOut(BaseModel):
-    status: str = Field(description="valid, invalid, unsigned, or no_certificate (none registered for the facility)")
-    reason: str | None = Field(
-        default=None, description="why invalid: digest_mismatch, certificate_expired, certificate_not_registered, ..."
-    )
-    certificate: str | None = Field(default=None, description="SHA-256 of the registered certificate checked against")
-
-
-class ReceiptOut(BaseModel):
-    submission_id: int
-    sha256: str
-    received_at: str
-    outcome: str = Field(description="accepted, partial or rejected")
-    facility_code: str | None
-    declared_count: int | None
-    hoso_count: int
-    signature_present: bool
-    signature: SignatureOut | None = Field(default=None, description="the CHUKYDONVI check (files before it: null)")
-    duplicate: bool = Field(description="true when this exact file was received before: the original receipt")
-    issues: list[IssueOut]
-    encounters: list[EncounterReceiptOut]
 
 
 class ErrorBody(BaseModel):

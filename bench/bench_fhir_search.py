@@ -34,8 +34,8 @@ from mpi.records.dates import partial_iso
 from mpi.records.person import current_encounters
 from mpi.settings import Settings
 from mpi.store import open_store, session_scope
-from mpi.synth import generate_province
 from mpi.xml130 import Limits
+from synth import generate_province
 
 Query = Callable[[Any], list[tuple[str, str]] | None]
 

@@ -1,6 +1,6 @@
 """Ingest throughput on the embedded store versus the bare parse of the same files.
 
-Corpus: a synthetic province (`mpi.synth`), i.e. a realistic mix of encounters (mostly XML1+2+3+4,
+Corpus: a synthetic province (`synth`), i.e. a realistic mix of encounters (mostly XML1+2+3+4,
 some XML5/7/13/14). Three timings over the same files, one process:
   bare      read + lxml parse of the envelope + base64 decode + lxml parse of each inner table
   validate  `parse_submission` (the above + typing every field + every check)
@@ -30,12 +30,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from mpi.identity.online import OnlineLinker
+from mpi.identity.online import OnlineLinker, prepare
 from mpi.ingest import ingest_file, ingest_many, parse_paths
 from mpi.settings import Settings
 from mpi.store import open_store
-from mpi.synth import generate_province
 from mpi.xml130 import Limits, parse_submission
+from synth import generate_province
 
 
 def bare_parse(data: bytes) -> int:
@@ -92,7 +92,8 @@ def main() -> None:
         # As `mpi ingest` does it: worker processes parse while this process stores with group commit.
         engine = open_store(f"sqlite:///{tmp}/bench3.sqlite3")
         linker = OnlineLinker.from_settings(settings)
-        parsed = ((data, p) for _, data, p in parse_paths(files, limits=Limits(), workers=2))
+        paths = parse_paths(files, limits=Limits(), workers=2, store_dialect="sqlite", prepare=prepare)
+        parsed = ((data, p) for _, data, p in paths)
         timed("cli (2w)", lambda: list(ingest_many(engine=engine, files=parsed, submitter="bench", linker=linker)))
         engine.dispose()
 

@@ -14,7 +14,7 @@ What it does, per store (SQLite file, or a throwaway PostgreSQL started like tes
 4. then 32 concurrent timeline reads at once, and the count check against the database.
 The server runs with the per-key read limits lifted (``_UNLIMITED``): the 32 clinicians share one key.
 
-Usage: python -m bench.bench_load [--stores sqlite postgresql] [--duration 300] [--slow 16] [--workers 3]
+Usage: python -m bench.bench_load [--stores sqlite postgresql] [--duration 300] [--slow 0 16] [--workers N]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from sqlalchemy import text
@@ -69,8 +69,51 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _load() -> str:
-    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__() if Path("/proc/loadavg").exists() else "?"
+def _load() -> list[str]:
+    """The 1, 5 and 15 minute load averages."""
+    loadavg = Path("/proc/loadavg")
+    return loadavg.read_text().split(" ")[:3] if loadavg.exists() else ["?"]
+
+
+_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(c) for c in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _tree_cpu(pid: int | None) -> dict[str, float]:
+    """CPU seconds (user + system) of ``pid`` and its descendants, split into the intake processes (under
+    the multiprocessing fork server) and the rest. Linux only; empty elsewhere."""
+    totals = {"intake": 0.0, "other": 0.0}
+    if pid is None or not Path("/proc").exists():
+        return totals
+    stack = [(pid, False)]
+    while stack:
+        current, intake = stack.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            cmdline = Path(f"/proc/{current}/cmdline").read_bytes()
+        except OSError:
+            continue
+        intake = intake or b"forkserver" in cmdline
+        fields = stat.rsplit(")", 1)[1].split()
+        totals["intake" if intake else "other"] += (int(fields[11]) + int(fields[12])) / _TICKS
+        stack += [(child, intake) for child in _children(current)]
+    return totals
+
+
+def _postmaster(pg: Any) -> int | None:
+    try:
+        return int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -142,11 +185,14 @@ async def _submitter(
 
 
 async def _clinician(
-    client: httpx.AsyncClient, key: str, persons: list[int], stats: Stats, stop: float, seed: int
+    client: httpx.AsyncClient, key: str, persons: list[int], stats: Stats, stop: float, seed: int, think: float
 ) -> None:
     rng = random.Random(seed)
     headers = {"Authorization": f"Bearer {key}", "X-Purpose-Of-Use": "TREAT"}
+    await asyncio.sleep(rng.uniform(0, think))  # the clinicians do not all start in the same instant
     while time.monotonic() < stop:
+        if think > 0:
+            await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))  # reading the last page
         person = rng.choice(persons)
         path = rng.choice(
             [f"/api/v1/persons/{person}", f"/api/v1/persons/{person}/timeline", f"/fhir/Patient/{person}"]
@@ -201,7 +247,9 @@ async def _run_load(port: int, files: list[tuple[str, bytes]], keys: dict[str, s
         counter = itertools.count()
         run = uuid.uuid4().hex[:6]
         tasks = [_submitter(client, files, keys, stats, stop, counter, run, i) for i in range(args.submitters)]
-        tasks += [_clinician(client, keys["clinician"], persons, stats, stop, i) for i in range(args.clinicians)]
+        tasks += [
+            _clinician(client, keys["clinician"], persons, stats, stop, i, args.think) for i in range(args.clinicians)
+        ]
         tasks += [_slow_body(port, keys[files[0][0]], stats, stop) for _ in range(args.slow)]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
@@ -260,11 +308,19 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
                 try:
                     _wait_ready(port, server)
                     load_before = _load()
+                    cpu_before = time.process_time()
+                    server_before, db_before = _tree_cpu(server.pid), _tree_cpu(_postmaster(pg))
                     stats, elapsed, burst = asyncio.run(_run_load(port, files, keys, persons, args))
+                    client_cpu = (time.process_time() - cpu_before) / max(elapsed, 1e-9)
+                    server_after, db_after = _tree_cpu(server.pid), _tree_cpu(_postmaster(pg))
                     load_after = _load()
                 finally:
-                    server.terminate()
-                    server.wait(timeout=60)
+                    server.terminate()  # a normal stop: waiting files and audit events are written first
+                    try:
+                        server.wait(timeout=120)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+                        server.wait()
             server_log = log.read_text(errors="replace")
             check = _count_check(url, stats.acknowledged)
         finally:
@@ -278,8 +334,13 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
         "submitters": args.submitters,
         "clinicians": args.clinicians,
         "slow_clients": args.slow,
+        "think_s": args.think,
         "load_before": load_before,
         "load_after": load_after,
+        "client_cpu_share": round(client_cpu, 2),
+        "server_cpu_s": round(server_after["other"] - server_before["other"], 1),
+        "intake_cpu_s": round(server_after["intake"] - server_before["intake"], 1),
+        "database_cpu_s": round(sum(db_after.values()) - sum(db_before.values()), 1),
         "reads": len(stats.reads),
         "read_p50_ms": round(_percentile(stats.reads, 0.50) * 1000, 1),
         "read_p95_ms": round(_percentile(stats.reads, 0.95) * 1000, 1),
@@ -320,19 +381,77 @@ def main() -> None:
     parser.add_argument("--submitters", type=int, default=16)
     parser.add_argument("--clinicians", type=int, default=32)
     parser.add_argument("--slow", type=int, nargs="+", default=[0, 16], help="slow-body clients; one run each")
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2,
+        help="server processes (default: one per core; each has its intake process beside it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--think", type=float, default=1.0,
+        help="mean seconds a clinician reads a page before the next read (0.5x..1.5x; 0: back to back)",
+    )  # fmt: skip
     parser.add_argument("--persons", type=int, default=400, help="synthetic persons ingested before the load")
     parser.add_argument("--out", type=Path, default=None, help="append each run's JSON line here")
     args = parser.parse_args()
+    started = time.monotonic()
+    results = []
     for store in args.stores:
         for slow in args.slow:
             run = argparse.Namespace(**{**vars(args), "slow": slow})
             result = bench_store(store, run)
+            results.append(result)
             line = json.dumps(result, ensure_ascii=False)
             print(line, flush=True)
             if args.out is not None:
                 with args.out.open("a") as out:
                     out.write(line + "\n")
+    print(table(results), flush=True)
+    print(f"total {time.monotonic() - started:.0f} s", flush=True)
+
+
+TARGETS: Final = {"read_p99_ms": 100.0, "encounters_per_s": 500.0}
+
+
+def verdicts(result: dict[str, Any]) -> dict[str, bool]:
+    """Each target of one run: met or not."""
+    check = result["count_check"]
+    return {
+        "no 5xx": result["five_xx"] == 0 and not result["transport_errors"],
+        "read p99": result["read_p99_ms"] <= TARGETS["read_p99_ms"],
+        "encounters/s": result["encounters_per_s"] >= TARGETS["encounters_per_s"],
+        "count check": check["missing"] == check["stored_more_than_once"] == check["not_linked"] == 0,
+        "32 timelines": set(result["timeline_burst_32"]) == {200},
+    }
+
+
+def _cores(r: dict[str, Any]) -> str:
+    """Cores busy on average: server processes, intake processes, the database server, the load client."""
+    shares = [r["server_cpu_s"] / r["duration_s"], r["intake_cpu_s"] / r["duration_s"],
+              r["database_cpu_s"] / r["duration_s"], r["client_cpu_share"]]  # fmt: skip
+    return "/".join(f"{x:.2f}" for x in shares)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """One line per store and configuration: the figures and whether each target is met."""
+    head = (f"{'store':<10} {'slow':>4} {'5xx':>5} {'reads':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+            f"{'enc/s':>7} {'sub p99 ms':>10} {'count':>6} {'32 tl':>6} {'cores srv/intake/db/client':>27}  "
+            "load before -> after")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        v = verdicts(r)
+        lines.append(
+            f"{r['store']:<10} {r['slow_clients']:>4} {r['five_xx']:>5} {r['reads']:>7} {r['read_p50_ms']:>8} "
+            f"{r['read_p95_ms']:>8} {r['read_p99_ms']:>8} {r['encounters_per_s']:>7} {r['submit_p99_ms']:>10} "
+            f"{'OK' if v['count check'] else 'FAIL':>6} {'OK' if v['32 timelines'] else 'FAIL':>6} "
+            f"{_cores(r):>27}  {' '.join(r['load_before'])} -> {' '.join(r['load_after'])}"
+        )  # fmt: skip
+    lines.append("")
+    lines.append(f"targets: zero 5xx, read p99 <= {TARGETS['read_p99_ms']:.0f} ms, "
+                 f">= {TARGETS['encounters_per_s']:.0f} encounters/s, count check, 32 concurrent timelines, no failure")
+    for r in results:
+        missed = [name for name, ok in verdicts(r).items() if not ok]
+        lines.append(f"{r['store']}, {r['slow_clients']} slow clients: " + ("all met" if not missed else
+                     "missed: " + ", ".join(missed)))  # fmt: skip
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,9 @@ from mpi.reports.facts import facts_connection
 from mpi.store import open_store, session_scope
 from mpi.store.content import content_tables
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue
-from mpi.synth.config import SynthConfig
-from mpi.synth.facilities import build_province
-from mpi.synth.registry import registry_rows
+from synth.config import SynthConfig
+from synth.facilities import build_province
+from synth.registry import registry_rows
 
 CHUNK = 20_000
 _enc = Encounter.__table__  # type: ignore[attr-defined]

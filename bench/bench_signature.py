@@ -20,10 +20,10 @@ from pathlib import Path
 from mpi.facilities.certificates import active_certificates, add_certificate, read_certificate
 from mpi.ingest import ingest_many
 from mpi.store import open_store, session_scope
-from mpi.synth import generate_province
-from mpi.synth.signing import sign_province
 from mpi.xml130 import parse_submission
 from mpi.xml130.signature import check_signature
+from synth import generate_province
+from synth.signing import sign_province
 
 
 def _ingest(url: str, blobs: list[bytes], certificates: Path | None) -> float:

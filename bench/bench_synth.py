@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mpi.synth import generate_province
+from synth import generate_province
 
 
 def main() -> None:

@@ -3,14 +3,16 @@
 For each profile and seed: ``mpi synth`` -> ``mpi ingest`` (fresh SQLite store) -> ``mpi export links`` ->
 ``mpi evaluate --json`` (with the CCCD-exact and Splink-default baselines), then ``mpi relink`` ->
 ``mpi export links`` -> ``mpi evaluate --json`` again. Every figure comes from ``mpi evaluate``
-(:mod:`mpi.evaluation`); this script only runs the commands and summarises their reports: pairwise
+(:mod:`mpi.evaluation.report`); this script only runs the commands and summarises their reports: pairwise
 precision / recall / F1, share of encounters in review, persons split, precision before vs after relink,
 and the share of each variation kind's true pairs missed, per seed, with the mean and the worst seed.
 
     python -m bench.eval_profiles --profile default hard --persons 20000 --seeds 1 2 3 --out data/eval
 
 A province already generated under ``--out`` with the same parameters is reused; stores are rebuilt
-unless ``--keep-stores``. Prints counts and rates only.
+unless ``--keep-stores``. A copy of each store as online linking left it (``mpi.online.sqlite3``) is kept, so
+that ``--relink-only`` measures another relink on the same online state: it restores the copy, runs
+``mpi relink``, exports and evaluates again (the online report is kept). Prints counts and rates only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,7 +31,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from mpi.evaluation import CCCD_EXACT, MPI, NO_NOISE, SPLINK_DEFAULT
+from mpi.evaluation.report import CCCD_EXACT, MPI, NO_NOISE, SPLINK_DEFAULT
 
 # Variation kinds shown first in the missed-pairs table (the rest follow by missed share).
 FOCUS_KINDS = (
@@ -156,6 +159,37 @@ def _evaluate(links: Path, truth: Path, env: Mapping[str, str], *, baselines: bo
     return json.loads(_mpi([*args, "--baselines" if baselines else "--no-baselines"], env=env, capture=True))
 
 
+def _copy_store(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite store (its WAL included), through SQLite's backup API."""
+    for stale in target.parent.glob(f"{target.name}*"):
+        if stale.is_file():  # the store's -wal and -shm; its lock directory stays
+            stale.unlink()
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+def _relink_and_evaluate(work: Path, truth: Path, env: Mapping[str, str], say: Callable[[str], None]) -> float:
+    say(f"{work.name}: mpi relink")
+    began = time.perf_counter()
+    _mpi(["relink"], env=env)
+    seconds = time.perf_counter() - began
+    _mpi(["export", "links", "--out", str(work / "links_relink.csv")], env=env)
+    relinked = _evaluate(work / "links_relink.csv", truth, env, baselines=False)
+    (work / "evaluate_relink.json").write_text(json.dumps(relinked, indent=1), encoding="utf-8")
+    return seconds
+
+
+def relink_only(profile: str, persons: int, seed: int, root: Path, *, say: Callable[[str], None]) -> None:
+    """Restore the store as online linking left it and measure ``mpi relink`` on it again."""
+    work = root / f"{profile}-{persons}-s{seed}"
+    online = work / "mpi.online.sqlite3"
+    if not online.exists():
+        raise SystemExit(f"{online} is missing: run without --relink-only first")
+    store = work / "mpi.sqlite3"
+    _copy_store(online, store)
+    _relink_and_evaluate(work, work / "synth" / "truth.parquet", _env(store), say)
+
+
 def run_one(
     profile: str,
     persons: int,
@@ -181,19 +215,15 @@ def run_one(
         began = time.perf_counter()
         _mpi(["ingest", str(synth / "xml")], env=env)
         seconds["ingest"] = time.perf_counter() - began
+        _copy_store(store, work / "mpi.online.sqlite3")
     say(f"{profile} seed {seed}: export + evaluate (online)")
     _mpi(["export", "links", "--out", str(work / "links_online.csv")], env=env)
     began = time.perf_counter()
     online = _evaluate(work / "links_online.csv", truth, env, baselines=baselines)
     seconds["evaluate"] = time.perf_counter() - began
     (work / "evaluate_online.json").write_text(json.dumps(online, indent=1), encoding="utf-8")
-    say(f"{profile} seed {seed}: mpi relink")
-    began = time.perf_counter()
-    _mpi(["relink"], env=env)
-    seconds["relink"] = time.perf_counter() - began
-    _mpi(["export", "links", "--out", str(work / "links_relink.csv")], env=env)
-    relinked = _evaluate(work / "links_relink.csv", truth, env, baselines=False)
-    (work / "evaluate_relink.json").write_text(json.dumps(relinked, indent=1), encoding="utf-8")
+    seconds["relink"] = _relink_and_evaluate(work, truth, env, say)
+    relinked = json.loads((work / "evaluate_relink.json").read_text(encoding="utf-8"))
     methods = {m["method"]: m for m in online["methods"]}
     return Run(
         profile=profile,
@@ -357,6 +387,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--summary-only", action="store_true", help="summarise the reports already under --out, run nothing"
     )
+    parser.add_argument(
+        "--relink-only",
+        action="store_true",
+        help="restore each store as online linking left it, run mpi relink and evaluate again, then summarise",
+    )
     args = parser.parse_args(argv)
 
     def say(step: str) -> None:
@@ -365,7 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[Run] = []
     for profile in args.profile:
         for seed in args.seeds:
-            if args.summary_only:
+            if args.relink_only:
+                relink_only(profile, args.persons, seed, args.out, say=say)
+            if args.summary_only or args.relink_only:
                 loaded = _load(args.out, profile, args.persons, seed)
                 if loaded is not None:
                     runs.append(loaded)

@@ -2,7 +2,7 @@
 
     python -m bench.train_default_model --persons 20000 --seed 7 [--profile hard] --out linkage/models
 
-Generates the province (``mpi.synth``), reads every encounter with the XML 130 reader, normalises its
+Generates the province (``synth``), reads every encounter with the XML 130 reader, normalises its
 XML1 demographics as the online path does, and trains with ``linkage.train_model`` (u by random sampling,
 m by EM). A generator profile without name-order and birth-year-digit variations gives EM nothing to
 learn those levels from; ``--vary`` then rewrites that share of records, chosen by the seed, the way
@@ -21,8 +21,8 @@ import pyarrow as pa
 
 from linkage import normalise_record, save_model, train_model
 from mpi.identity.online import canonical_raw
-from mpi.synth import generate_province
 from mpi.xml130 import parse_submission
+from synth import generate_province
 
 
 def _vary(raw: dict[str, str | None], rng: random.Random, share: float) -> str | None:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = None
     if args.profile:
-        from mpi.synth.config import profile_config
+        from synth.config import profile_config
 
         config = profile_config(args.profile)
     rng = random.Random(args.seed)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
     records = pa.Table.from_pylist(rows)
     description = (
-        f"mpi.synth.generate_province(persons={args.persons}, seed={args.seed}"
+        f"synth.generate_province(persons={args.persons}, seed={args.seed}"
         f"{f', profile={args.profile!r}' if args.profile else ''}) -> parse_submission -> normalise_record"
         f" ({records.num_rows:,} encounters"
         + (f"; {varied:,} rewritten by bench.train_default_model --vary {args.vary}" if varied else "")

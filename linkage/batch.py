@@ -8,9 +8,13 @@ run in chunks (`num_chunks`: the records are split by hashed id into k parts and
 are scored one after another, keeping only pairs above the threshold) and DuckDB can spill
 intermediates to Parquet files (`spill_dir`).
 
-`cluster` groups records linked at or above a threshold into connected components (union-find, the
-same result as Splink's `cluster_pairwise_predictions_at_threshold`); a cluster's id is its smallest
-member id. Cluster ids are therefore not stable across runs: the caller (`mpi`) owns stable identities.
+`predict_pairs` is the small-input variant the evaluations use: scored pairs as Python tuples, with
+optional population-level term-frequency tables (to score a sample the way the online scorer does).
+
+`cluster` groups records linked at or above a threshold into connected components (union-find in
+`linkage.clusters`, the same result as Splink's `cluster_pairwise_predictions_at_threshold`); a cluster's
+id is its smallest member id. Cluster ids are therefore not stable across runs: the caller (`mpi`) owns
+stable identities.
 
 Pure: Arrow in, Arrow out; no store, no network. Never logs a value (Splink's own log is raised above
 warnings: it carries only counts, but is noise).
@@ -28,11 +32,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.evaluation import clusters_from_links
+from linkage.clusters import clusters_from_links
 from linkage.model import model_table, prediction_blocking_rules
-from linkage.scorer import tf_columns
+from linkage.scorer import TfTables, build_tf_tables, tf_columns
 
-__all__ = ["PAIR_SCHEMA", "cluster", "model_input", "predict_links"]
+__all__ = ["PAIR_SCHEMA", "cluster", "model_input", "predict_links", "predict_pairs"]
 
 PAIR_SCHEMA: Final = pa.schema(
     [
@@ -137,3 +141,42 @@ def cluster(pairs: pa.Table, threshold: float, *, unique_ids: pa.Array | None = 
         {"unique_id": pa.array(ids, pa.int64()), "cluster_id": pa.array([assignment[i] for i in ids], pa.int64())},
         schema=CLUSTER_SCHEMA,
     )
+
+
+def predict_pairs(
+    model: Mapping[str, Any],
+    records: pa.Table,
+    *,
+    tf_tables: TfTables | None = None,
+    min_probability: float = 0.01,
+) -> list[tuple[Any, Any, float, float]]:
+    """Splink predict over `records` (canonical or model rows): (id_l, id_r, weight, probability).
+
+    TF tables default to the records' own (as Splink computes them); pass population-level tables
+    to score a sample the way the online scorer does.
+    """
+    from splink import DuckDBAPI, Linker
+
+    table = model_table(records)
+    tables = tf_tables if tf_tables is not None else build_tf_tables(table, tf_columns(model))
+    con = duckdb.connect(":memory:")
+    db_api = DuckDBAPI(con)
+    linker = Linker(db_api.register(table, dataset_display_name="records"), dict(model), log_level=_SPLINK_LOG_LEVEL)
+    for column, frequencies in tables.items():
+        tf = pa.table({column: list(frequencies), f"tf_{column}": list(frequencies.values())})
+        linker.table_management.register_term_frequency_lookup(
+            db_api.register(tf, dataset_display_name=f"tf_lookup_{column}"), column
+        )
+    predicted = linker.inference.predict(threshold_match_probability=min_probability)
+    predictions: pa.Table = predicted.as_pyarrow_table()  # type: ignore[no-untyped-call]
+    result = list(
+        zip(
+            predictions.column("unique_id_l").to_pylist(),
+            predictions.column("unique_id_r").to_pylist(),
+            predictions.column("match_weight").to_pylist(),
+            predictions.column("match_probability").to_pylist(),
+            strict=True,
+        )
+    )
+    con.close()
+    return result

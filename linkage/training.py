@@ -44,6 +44,7 @@ from linkage.model import (
 __all__ = [
     "DEFAULT_MODEL_DIR",
     "TrainedModel",
+    "TrainingDataTooSmall",
     "estimate_parameters",
     "finish_training",
     "load_model",
@@ -54,6 +55,12 @@ __all__ = [
 
 DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models"
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5  # Splink's progress messages carry only counts, but are noise
+_SPLINK_UNDERFLOW: Final = "will underflow to 0.0"
+"""Part of the message of Splink's ValueError when EM estimates an m or u probability below float64's range."""
+
+
+class TrainingDataTooSmall(ValueError):
+    """EM could not estimate the model from these records: too few record pairs agree on a training pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +197,17 @@ def estimate_parameters(
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     for rule in TRAINING_BLOCKING_RULES:
         rule_sql = _block(rule).replace('"', quote)
-        linker.training.estimate_parameters_using_expectation_maximisation(rule_sql, max_pairs=max_pairs)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule_sql, max_pairs=max_pairs)
+        except ValueError as exc:
+            if _SPLINK_UNDERFLOW not in str(exc):
+                raise
+            raise TrainingDataTooSmall(
+                f"EM on the records agreeing on {' + '.join(rule)} estimated a match probability too small to "
+                "represent (float64 underflow): too few pairs of these records agree on that training pass for EM "
+                "to learn how often true matches agree on the other comparisons. Train on more records (a store "
+                "with thousands of persons, many seen at several encounters), or keep the current model."
+            ) from exc
 
 
 def finish_training(

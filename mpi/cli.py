@@ -1,4 +1,4 @@
-"""The ``mpi`` command line: ingest, keys, serve (and the commands of later capabilities).
+"""The ``mpi`` command line: ingest, keys, db, serve here; the commands of each capability from its package.
 
 Finds the store through ``MPI_DATABASE_URL``, like the server. Prints counts and codes, never patient data.
 """
@@ -21,18 +21,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from mpi.errors import MPIError
-from mpi.evaluation_commands import register as register_evaluation
+from mpi.evaluation.commands import register as register_evaluation
 from mpi.facilities.commands import register as register_facilities
 from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
-from mpi.ingest import Receipt, ingest_many, parse_paths
+from mpi.identity.online import prepare as prepare_identity
+from mpi.ingest import ingest_many, parse_paths
 from mpi.keys import Role, create_key, grant_key, list_keys, revoke_key, rotate_key
+from mpi.receipts import EncounterStatus, Outcome, Receipt
 from mpi.reports.commands import register as register_reports
 from mpi.settings import get_settings
 from mpi.store import open_store, session_scope
 from mpi.store.models import utcnow
-from mpi.synth.cli import register as register_synth
 from mpi.xml130 import Limits, ParsedSubmission
+from mpi.xml130.issues import Severity
 
 app = typer.Typer(help="Provincial health-data hub: XML 130 ingest and master patient index.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (stored hashed; a new key is printed once).", no_args_is_help=True)
@@ -50,8 +52,8 @@ def _xml_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-@app.command()
-def ingest(
+@app.command("ingest")
+def ingest_command(
     paths: Annotated[list[Path], typer.Argument(help="XML files and folders (searched recursively for *.xml)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report on stdout")] = False,
     facility: Annotated[str | None, typer.Option(help="Accept only encounters of this MA_CSKCB")] = None,
@@ -81,7 +83,13 @@ def ingest(
         order: list[Path] = []
 
         def parsed_files() -> Iterator[tuple[bytes, ParsedSubmission]]:
-            for path, data, parsed in parse_paths(files, limits=limits, workers=min(workers, len(files) or 1)):
+            for path, data, parsed in parse_paths(
+                files,
+                limits=limits,
+                workers=min(workers, len(files) or 1),
+                store_dialect=engine.dialect.name,
+                prepare=prepare_identity,
+            ):
                 order.append(path)
                 yield data, parsed
 
@@ -93,7 +101,7 @@ def ingest(
             progress.advance(task)
     totals = summarise(r for _, r in receipts)
     if as_json:
-        report = {"totals": totals, "files": [{"path": str(p), **r.as_dict()} for p, r in receipts]}
+        report = {"totals": totals, "files": [{"path": str(p), **r.model_dump(mode="json")} for p, r in receipts]}
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     else:
         _print_summary(totals)
@@ -109,19 +117,20 @@ def summarise(receipts: Iterator[Receipt] | list[Receipt]) -> dict[str, Any]:
     files = files_rejected = files_duplicate = 0
     for receipt in receipts:
         files += 1
-        signatures[(receipt.signature or {}).get("status") or "unchecked"] += 1
-        files_rejected += receipt.outcome == "rejected" and not receipt.encounters
+        signatures[receipt.signature.status if receipt.signature else "unchecked"] += 1
+        files_rejected += receipt.outcome is Outcome.REJECTED and not receipt.encounters
         files_duplicate += receipt.duplicate
         for i in receipt.issues:
-            (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
+            (errors if i.severity is Severity.ERROR else warnings)[i.code] += 1
         for e in receipt.encounters:
             # A file received before answers its original receipt: what it stored then is stored already.
-            status = "duplicate" if receipt.duplicate and e.status == "accepted" else e.status
+            again = receipt.duplicate and e.status is EncounterStatus.ACCEPTED
+            status = EncounterStatus.DUPLICATE if again else e.status
             enc[status] += 1
-            enc["with_warnings"] += status == "accepted" and e.warnings > 0
-            enc["new_version"] += status == "accepted" and e.new_version
+            enc["with_warnings"] += status is EncounterStatus.ACCEPTED and e.warnings > 0
+            enc["new_version"] += status is EncounterStatus.ACCEPTED and e.new_version
             for i in e.issues:
-                (errors if i["severity"] == "error" else warnings)[i["code"]] += 1
+                (errors if i.severity is Severity.ERROR else warnings)[i.code] += 1
     keys = ("accepted", "with_warnings", "rejected", "duplicate", "new_version")
     return {
         "files": files,
@@ -163,7 +172,7 @@ def _print_summary(totals: dict[str, Any]) -> None:
 
 
 @keys_app.command("create")
-def keys_create(
+def keys_create_command(
     role: Annotated[Role, typer.Option(help="submitter, clinician, steward, subscriber, analyst or admin")],
     facility: Annotated[str | None, typer.Option(help="MA_CSKCB the key is bound to (submitter, clinician)")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what holds the key")] = None,
@@ -191,7 +200,7 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list_command() -> None:
     """List keys (never the keys themselves)."""
     engine = open_store(get_settings().database_url)
     with session_scope(engine) as session:
@@ -208,7 +217,7 @@ def keys_list() -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate(
+def keys_rotate_command(
     key_id: int,
     grace_hours: Annotated[float, typer.Option(min=0, max=720, help="How long the old key keeps working")] = 24,
 ) -> None:
@@ -227,7 +236,7 @@ def keys_rotate(
 
 
 @keys_app.command("grant")
-def keys_grant(
+def keys_grant_command(
     key_id: int,
     categories: Annotated[
         str, typer.Argument(help="hiv, tb, mental_health, reproductive_health (comma-separated); '' = none")
@@ -246,7 +255,7 @@ def keys_grant(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: int) -> None:
+def keys_revoke_command(key_id: int) -> None:
     engine = open_store(get_settings().database_url)
     try:
         with session_scope(engine) as session:
@@ -258,14 +267,14 @@ def keys_revoke(key_id: int) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade_command() -> None:
     """Create or migrate the schema to the current version."""
     open_store(get_settings().database_url)
     typer.echo("schema is current")
 
 
-@app.command()
-def serve(
+@app.command("serve")
+def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
@@ -290,9 +299,30 @@ def serve(
     )  # fmt: skip
 
 
-# Commands of capabilities that live in their own packages.
-register_synth(app)
+def _register_synth(app: typer.Typer) -> None:
+    """``mpi synth``: the generator is its own top-level package (``synth``), installed with the hub but not
+    part of it; an installation without it still has every other command, and ``mpi synth`` says why."""
+    try:
+        from synth.cli import register
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "synth":
+            raise
+
+        @app.command("synth", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+        def synth_command() -> None:
+            """Generate a synthetic province (needs the `synth` package, installed with the hub)."""
+            err.print("[red]mpi synth: the generator package `synth` is not installed here; reinstall the hub "
+                      "(pip install -e . in its checkout)[/]")
+            raise typer.Exit(2)
+
+        return
+    register(app)
+
+
+# Every command is declared as `@<group>.command("<name>")` on a function named `<group>_<name>_command`;
+# the commands of a capability live in its package's `commands.py`, which adds them with `register(app)`.
 register_identity(app)
 register_evaluation(app)
 register_facilities(app)
 register_reports(app)
+_register_synth(app)

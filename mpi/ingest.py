@@ -21,20 +21,22 @@ import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from mpi.facilities.certificates import active_certificates
+from mpi.receipts import EncounterReceipt, EncounterStatus, Outcome, Receipt
 from mpi.settings import get_settings
 from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.content import content_tables
-from mpi.store.db import read_only
+from mpi.store.db import read_only, sqlite_dialect
 from mpi.store.locks import named_lock
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
@@ -88,56 +90,6 @@ class EncounterLinker(Protocol):
     def __call__(
         self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
     ) -> dict[str, Any] | None: ...
-
-
-@dataclass(slots=True)
-class EncounterReceipt:
-    hoso: int
-    facility_code: str | None
-    ma_lk: str | None
-    status: str
-    """``accepted``, ``duplicate`` or ``rejected``."""
-    version: int | None = None
-    new_version: bool = False
-    encounter_id: int | None = None
-    warnings: int = 0
-    errors: int = 0
-    issues: list[dict[str, Any]] = field(default_factory=list)
-    identity: dict[str, Any] | None = None
-
-
-@dataclass(slots=True)
-class Receipt:
-    submission_id: int
-    sha256: str
-    received_at: str
-    outcome: str
-    """``accepted`` (every encounter stored), ``partial`` or ``rejected`` (nothing stored)."""
-    facility_code: str | None
-    declared_count: int | None
-    hoso_count: int
-    signature_present: bool
-    issues: list[dict[str, Any]]
-    """File-level issues."""
-    encounters: list[EncounterReceipt]
-    duplicate: bool = False
-    """True when this exact file had been received before: this is the original receipt."""
-    signature: dict[str, Any] | None = None
-    """The CHUKYDONVI check: ``status`` (valid | invalid | unsigned | no_certificate), ``reason``, ``certificate``."""
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in _RECEIPT_FIELDS}
-        out["encounters"] = [{name: getattr(e, name) for name in _ENCOUNTER_FIELDS} for e in self.encounters]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Receipt:
-        encounters = [EncounterReceipt(**e) for e in data["encounters"]]
-        return cls(**{**data, "encounters": encounters})
-
-
-_RECEIPT_FIELDS = tuple(f.name for f in fields(Receipt))
-_ENCOUNTER_FIELDS = tuple(f.name for f in fields(EncounterReceipt))
 
 
 def ingest_file(
@@ -261,24 +213,45 @@ def _store_group(
     """One transaction for the waiting one-HOSO files; their receipts once it committed."""
     if not waiting:
         return
-    files = list(waiting)
+    files = [PendingFile(data, parsed, submitter) for data, parsed in waiting]
     waiting.clear()
+    yield from store_group(conn, files, linker)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFile:
+    """A parsed file waiting for group commit, with who sent it (:func:`store_group`)."""
+
+    data: bytes
+    parsed: ParsedSubmission
+    submitter: str
+    allowed_facility: str | None = None
+    """As in :func:`ingest_file`: a submitter key's facility (``None``: any)."""
+
+
+def store_group(conn: Connection, files: list[PendingFile], linker: EncounterLinker | None) -> list[Receipt]:
+    """Store the files in one transaction on ``conn`` (each file whole: raw file, encounters, receipt);
+    their receipts once it committed. For files of a few HOSO each (what a server receiving files from
+    many senders at once batches); a conflict with a concurrent writer retries the group with a savepoint
+    per file, as :func:`ingest_many` does."""
+    for pending in files:
+        _scope(pending.parsed, pending.allowed_facility)
     try:
         with conn.begin():
-            receipts = [_store_at_once(conn, data, parsed, submitter, linker) for data, parsed in files]
+            receipts = [_store_at_once(conn, f.data, f.parsed, f.submitter, linker) for f in files]
     except IntegrityError:
         # a concurrent writer stored one of these files or encounters first: again, a savepoint per file
         with conn.begin():
-            receipts = [
-                _in_savepoint(
-                    conn,
-                    functools.partial(_store_at_once, data=data, parsed=parsed, submitter=submitter, linker=linker),
-                )
-                for data, parsed in files
-            ]
+            receipts = [_in_savepoint(conn, _storing(f, linker)) for f in files]
     for receipt in receipts:
         _remember_facilities(conn.engine, receipt)
-    yield from receipts
+    return receipts
+
+
+def _storing(pending: PendingFile, linker: EncounterLinker | None) -> Callable[[Connection], Receipt]:
+    return functools.partial(
+        _store_at_once, data=pending.data, parsed=pending.parsed, submitter=pending.submitter, linker=linker
+    )
 
 
 def _in_savepoint(conn: Connection, work: Callable[[Connection], Receipt]) -> Receipt:
@@ -305,31 +278,94 @@ def compress_raw(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1)
 
 
-def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
-    path, limits = job
-    data = path.read_bytes()
+_READ_WHEN_STAGED: Final = frozenset({"XML1", "XML9"})
+"""Tables whose records the identity step reads from the parsed file (the patient's XML1; a birth
+certificate's mother and children, :mod:`mpi.identity.births`): kept when an encounter is staged."""
+
+
+@functools.cache
+def _staging_dialect() -> Dialect:
+    return sqlite_dialect()
+
+
+def stage(parsed: ParsedSubmission, *, prepare: Callable[[ParsedEncounter], None] | None = None) -> None:
+    """Prepare what a SQLite store writes for each encounter, in the process that read the file.
+
+    Typing each value for the driver (dates and amounts as text, ``raw`` and lists as JSON) is most of
+    the work of writing the content tables; done here, in a parsing worker, the one process that stores
+    only adds the encounter id. The typed values are then not sent to it (see
+    :attr:`ParsedEncounter.store_rows`). ``prepare`` is run on each encounter first (a later step's own
+    preparation, e.g. :func:`mpi.identity.online.prepare`). Encounters that will be rejected are left as
+    they are.
+    """
+    if parsed.rejected:
+        return
+    dialect = _staging_dialect()
+    for enc in parsed.encounters:
+        if enc.rejected:
+            continue
+        if prepare is not None:
+            prepare(enc)
+        enc.store_rows = {
+            name: _INSERT_CONTENT[name].stage(dialect, list(_content_rows(0, table.rows)), later="encounter_id")
+            for name, table in enc.tables.items()
+            if table.rows
+        }
+        for name, table in enc.tables.items():
+            table.content = b""
+            if name not in _READ_WHEN_STAGED:
+                table.rows = []
+
+
+_Prepare = Callable[[ParsedEncounter], None]
+
+
+def parse_for_storing(data: bytes, limits: Limits | None = None) -> ParsedSubmission:
+    """:func:`parse_submission` plus the compressed raw file: all the CPU work of a file that needs no
+    database, for a worker process (the one process that stores then only writes)."""
     parsed = parse_submission(data, limits=limits)
-    parsed.raw_gzip = compress_raw(data)  # here, in the parsing worker, not in the one process that stores
-    return path, data, parsed
+    parsed.raw_gzip = compress_raw(data)
+    return parsed
+
+
+def _read_and_parse(job: tuple[Path, Limits, bool, _Prepare | None]) -> tuple[bytes, ParsedSubmission]:
+    path, limits, staged, prepare = job
+    data = path.read_bytes()
+    parsed = parse_for_storing(data, limits)
+    if staged:
+        stage(parsed, prepare=prepare)
+    return data, parsed
 
 
 def parse_paths(
-    paths: Iterable[Path], *, limits: Limits, workers: int = 1
+    paths: Iterable[Path],
+    *,
+    limits: Limits,
+    workers: int = 1,
+    store_dialect: str | None = None,
+    prepare: _Prepare | None = None,
 ) -> Iterator[tuple[Path, bytes, ParsedSubmission]]:
     """Read and parse files, in ``workers`` processes when > 1, in order.
 
     Parsing is CPU-bound and independent per file, while storing is serialised by the database; with
-    worker processes the writer stores one file while the next ones are parsed.
+    worker processes the writer stores one file while the next ones are parsed. ``store_dialect``: the
+    dialect of the store the files go to; for ``sqlite`` the workers also :func:`stage` them, with
+    ``prepare`` (a module-level function: it is sent to the workers).
     """
-    jobs = ((path, limits) for path in paths)
+    paths = list(paths)
+    staged = store_dialect == "sqlite"
+    jobs = ((path, limits, staged, prepare) for path in paths)
     if workers <= 1:
-        yield from map(_read_and_parse, jobs)
+        for path, (data, parsed) in zip(paths, map(_read_and_parse, jobs), strict=True):
+            yield path, data, parsed
         return
     # Never "fork": a forked worker would inherit the parent's open database connections, and if the
     # parent died mid-transaction the orphan would keep its PostgreSQL socket (and row locks) alive.
     context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(_read_and_parse, jobs, chunksize=8)
+        # the paths are not sent back: rebuilding Path objects costs the storing process more than zipping
+        for path, (data, parsed) in zip(paths, pool.map(_read_and_parse, jobs, chunksize=8), strict=True):
+            yield path, data, parsed
 
 
 def _open_submission(
@@ -342,7 +378,7 @@ def _open_submission(
     """
     existing = _find_submission(conn, parsed.sha256)
     if existing is not None and existing.outcome != "processing" and existing.receipt is not None:
-        receipt = Receipt.from_dict(existing.receipt)
+        receipt = Receipt.model_validate(existing.receipt)
         receipt.duplicate = True
         return receipt, existing, int(existing.id)
     _check_signature(conn, data, parsed)
@@ -396,7 +432,9 @@ def _store_at_once(
 def _remember_facilities(engine: Engine, receipt: Receipt) -> None:
     """Facility codes known to exist once committed: later encounters skip their upsert."""
     known = _known_facilities.setdefault(engine, set())
-    known.update(r.facility_code for r in receipt.encounters if r.status == "accepted" and r.facility_code)
+    known.update(
+        r.facility_code for r in receipt.encounters if r.status is EncounterStatus.ACCEPTED and r.facility_code
+    )
 
 
 def _ingest_per_encounter(
@@ -414,7 +452,7 @@ def _ingest_per_encounter(
             continue
         with conn.begin():
             receipts.append(_write_encounter(conn, submission_id, enc, linker, known))
-        if receipts[-1].status == "accepted" and enc.facility_code:
+        if receipts[-1].status is EncounterStatus.ACCEPTED and enc.facility_code:
             known.add(enc.facility_code)
     with conn.begin():
         return _finalise(conn, submission_id, parsed, receipts, existing)
@@ -423,13 +461,13 @@ def _ingest_per_encounter(
 def _finalise(
     conn: Connection, submission_id: int, parsed: ParsedSubmission, receipts: list[EncounterReceipt], existing: Any
 ) -> Receipt:
-    stored = sum(1 for r in receipts if r.status != "rejected")
+    stored = sum(1 for r in receipts if r.status is not EncounterStatus.REJECTED)
     if parsed.rejected or stored == 0:
-        outcome = "rejected"
+        outcome = Outcome.REJECTED
     elif stored < len(receipts):
-        outcome = "partial"
+        outcome = Outcome.PARTIAL
     else:
-        outcome = "accepted"
+        outcome = Outcome.ACCEPTED
     received_at = existing.received_at if existing is not None else utcnow()
     receipt = Receipt(
         submission_id=submission_id,
@@ -446,7 +484,7 @@ def _finalise(
     )
     if parsed.issues:
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
-    _FINALISE.rows(conn, {"sid": submission_id, "outcome": outcome, "receipt": receipt.as_dict()})
+    _FINALISE.rows(conn, {"sid": submission_id, "outcome": outcome, "receipt": receipt.model_dump(mode="json")})
     log.info("submission %s: outcome=%s encounters=%d stored=%d", submission_id, outcome, len(receipts), stored)
     return receipt
 
@@ -456,7 +494,7 @@ def get_receipt(*, engine: Engine, submission_id: int) -> Receipt | None:
         row = conn.execute(select(_submissions.c.receipt).where(_submissions.c.id == submission_id)).first()
     if row is None or row.receipt is None:
         return None
-    return Receipt.from_dict(row.receipt)
+    return Receipt.model_validate(row.receipt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,7 +563,7 @@ def _refused(enc: ParsedEncounter) -> EncounterReceipt:
         hoso=enc.hoso,
         facility_code=enc.facility_code,
         ma_lk=enc.ma_lk,
-        status="rejected",
+        status=EncounterStatus.REJECTED,
         warnings=len(enc.issues) - errors,
         errors=errors,
         issues=[i.as_dict() for i in enc.issues],
@@ -544,7 +582,7 @@ def _write_encounter(
         hoso=enc.hoso,
         facility_code=enc.facility_code,
         ma_lk=enc.ma_lk,
-        status="rejected" if errors else "accepted",
+        status=EncounterStatus.REJECTED if errors else EncounterStatus.ACCEPTED,
         warnings=len(enc.issues) - errors,
         errors=errors,
         issues=[i.as_dict() for i in enc.issues],
@@ -555,7 +593,8 @@ def _write_encounter(
     assert enc.facility_code is not None and enc.ma_lk is not None
     current = _SELECT_CURRENT.first(conn, {"f": enc.facility_code, "m": enc.ma_lk})
     if current is not None and current[2] == enc.content_sha256:
-        receipt.status, receipt.version, receipt.encounter_id = "duplicate", int(current[1]), int(current[0])
+        receipt.status, receipt.version = EncounterStatus.DUPLICATE, int(current[1])
+        receipt.encounter_id = int(current[0])
         return receipt
     if enc.facility_code not in known_facilities:
         _ensure_facility(conn, enc.facility_code)
@@ -580,9 +619,15 @@ def _write_encounter(
             },
         )
     )
-    for name, table in enc.tables.items():
-        if table.rows:
-            _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
+    if enc.store_rows is not None:
+        if conn.dialect.name != "sqlite":
+            raise ValueError("encounter staged for SQLite (mpi.ingest.stage) stored elsewhere")
+        for name, staged in enc.store_rows.items():
+            _INSERT_CONTENT[name].execute_staged(conn, staged, later="encounter_id", value=encounter_id)
+    else:
+        for name, table in enc.tables.items():
+            if table.rows:
+                _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
     if enc.issues:
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
     receipt.version, receipt.new_version, receipt.encounter_id = version, version > 1, encounter_id

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     """Reads by one key within an hour above which the audit gets an ``alert.read_volume`` event."""
     db_max_connections: int = 72
     """Connections all workers of ``mpi serve`` may open together (keep under PostgreSQL's max_connections)."""
+    intake_processes: int = Field(default=1, ge=0, le=1)
+    """Per server process, the process that parses and stores received files at a lower CPU priority than
+    the server (``api.intake``); 0 does that work in a thread of the server process."""
+    audit_write_behind: bool = True
+    """Whether a read's audit event is written after its answer left, in a batch (a read never waits for the
+    write lock; a killed process loses its last few milliseconds of events), or before (``false``: every
+    answered read has its event committed). See ``mpi.audit.writer``."""
     total_tolerance_vnd: str = "1.00"
     """Largest difference between a declared total and the sum of its lines that is still rounding."""
 

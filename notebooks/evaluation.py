@@ -15,12 +15,12 @@
 # # Evaluation and threshold calibration
 #
 # The online linker's precision and recall against the ground truth of a synthetic province, as a function
-# of the match-probability thresholds, and the thresholds read from that curve (`mpi.calibration`).
+# of the match-probability thresholds, and the thresholds read from that curve (`mpi.evaluation.calibration`).
 #
 # Recipe: ingest the province with the thresholds *open* (auto 1.0, review 0.01), so that every record the
 # model would link at any threshold in between waits in review against its best candidate with its
 # probability; export the links; sweep. Then, at the chosen thresholds, the full evaluation
-# (`mpi.evaluation`, what `mpi evaluate` prints) beside the CCCD-exact and default-Splink baselines.
+# (`mpi.evaluation.report`, what `mpi evaluate` prints) beside the CCCD-exact and default-Splink baselines.
 #
 # Small data by default (CI executes this notebook): `MPI_NB_PERSONS` (300), `MPI_NB_SEED` (7). To draw
 # the curve of a big run instead, point `MPI_NB_LINKS` and `MPI_NB_TRUTH` at an export of an open-threshold
@@ -37,14 +37,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mpi.calibration import choose_thresholds, threshold_curve  # noqa: E402
-from mpi.evaluation import evaluate_export, noise_rows, summary_rows  # noqa: E402
+from mpi.evaluation.calibration import choose_thresholds, threshold_curve  # noqa: E402
+from mpi.evaluation.report import evaluate_export, noise_rows, summary_rows  # noqa: E402
 from mpi.identity.export import export_links  # noqa: E402
 from mpi.identity.online import OnlineLinker  # noqa: E402
 from mpi.ingest import ingest_file  # noqa: E402
 from mpi.settings import Settings  # noqa: E402
 from mpi.store import open_store  # noqa: E402
-from mpi.synth import generate_province  # noqa: E402
+from synth import generate_province  # noqa: E402
 
 PERSONS = int(os.environ.get("MPI_NB_PERSONS", "300"))
 SEED = int(os.environ.get("MPI_NB_SEED", "7"))

@@ -15,7 +15,7 @@
 # # Training the linkage model
 #
 # The Fellegi-Sunter model of `linkage.model` trained with Splink on DuckDB, on a small synthetic province
-# (`mpi.synth`): what the m and u probabilities and the match weights of each comparison level come out as,
+# (`synth`): what the m and u probabilities and the match weights of each comparison level come out as,
 # and how stable EM is across its blocking passes.
 #
 # Small data by default (CI executes this notebook): `MPI_NB_PERSONS` (default 300) and `MPI_NB_SEED` (7)
@@ -35,7 +35,7 @@ from splink import DuckDBAPI, Linker
 from linkage import build_settings, load_model, model_table, train_model
 from linkage.model import DETERMINISTIC_RULES, TRAINING_BLOCKING_RULES
 from mpi.identity.online import canonical_from_encounter
-from mpi.synth import generate_province
+from synth import generate_province
 from mpi.xml130 import parse_submission
 
 PERSONS = int(os.environ.get("MPI_NB_PERSONS", "300"))

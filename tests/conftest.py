@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from mpi.settings import get_settings
 from tests.support import TEST_SECRET
+
+# Every app of the run (session-scoped ones included) writes a read's audit event before answering: tests
+# read the audit rows right after the read. tests/load covers the write-behind default.
+os.environ["MPI_AUDIT_WRITE_BEHIND"] = "false"
+# Apps store received files in a thread of their own process (an intake process per short-lived test app
+# would cost a process start each); tests/load covers the intake process.
+os.environ["MPI_INTAKE_PROCESSES"] = "0"
 
 pytest_plugins = ["tests.plugins.stores", "tests.plugins.apps", "tests.plugins.province"]
 

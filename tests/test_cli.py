@@ -271,3 +271,37 @@ def test_revoking_an_unknown_key_exits_2(db_file: Path) -> None:
     result = run("keys", "revoke", "42")
     assert result.exit_code == 2
     assert "no API key with id 42" in result.stderr
+
+
+def test_every_command_is_declared_in_one_style() -> None:
+    """Each command has an explicit name and a function called `<group>_<name>_command`."""
+    import typer
+
+    def walk(app: typer.Typer, prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+        found = [((*prefix, c.name or ""), c.callback.__name__) for c in app.registered_commands if c.callback]
+        for group in app.registered_groups:
+            found += walk(group.typer_instance, (*prefix, group.name or ""))  # type: ignore[arg-type]
+        return found
+
+    commands = walk(cli, ())
+    assert len(commands) > 15
+    for path, function in commands:
+        assert "" not in path, function
+        assert function == "_".join(path).replace("-", "_") + "_command", (path, function)
+
+
+def test_synth_without_the_generator_package_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import typer
+
+    from mpi import cli as cli_module
+
+    for name in ("synth", "synth.cli"):  # as if the generator were not installed
+        monkeypatch.setitem(sys.modules, name, None)
+    app = typer.Typer()
+    app.command("version")(lambda: None)
+    cli_module._register_synth(app)
+    result = CliRunner().invoke(app, ["synth", "--persons", "10"])
+    assert result.exit_code == 2
+    assert "`synth` is not installed" in result.output

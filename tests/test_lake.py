@@ -20,7 +20,7 @@ from mpi.lake import ENCOUNTER_SCHEMA, LINK_SCHEMA, PERSON_SCHEMA, export_parque
 from mpi.settings import get_settings
 from mpi.store import content_tables
 from mpi.store.models import Encounter
-from mpi.synth import generate_province
+from synth import generate_province
 
 _encounters = Encounter.__table__
 

@@ -13,6 +13,8 @@ from api.params import MAX_DB_INT, Offset
 from api.schemas import ErrorOut
 from api.schemas_records import AuditPageOut
 from mpi.audit.log import search_audit
+from mpi.audit.writer import writer_for
+from mpi.store.db import read_only
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -31,7 +33,8 @@ def audit(
     offset: Offset = 0,
 ) -> AuditPageOut:
     """Audit events, newest first, filtered by person, user (key), facility, action and time."""
-    with engine.connect() as conn:
+    writer_for(engine).flush()  # this process's events still waiting are part of the answer
+    with read_only(engine).connect() as conn:
         page = search_audit(
             conn=conn, person_id=person_id, actor=actor, facility_code=facility, action=action, since=since,
             until=until, limit=limit, offset=offset,
@@ -53,7 +56,8 @@ def sensitive_access(
 ) -> AuditPageOut:
     """The department's sensitive-access report: every break-glass reveal of withheld data (HIV, TB...),
     newest first, with who (key, role, facility), the purpose, the typed reason, the person and encounters."""
-    with engine.connect() as conn:
+    writer_for(engine).flush()  # this process's events still waiting are part of the answer
+    with read_only(engine).connect() as conn:
         page = search_audit(
             conn=conn, action=BREAK_GLASS_ACTION, facility_code=facility, since=since, until=until, limit=limit,
             offset=offset,

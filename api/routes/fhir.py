@@ -724,7 +724,7 @@ def audit_event_search(
     """Who read the patient's record: one AuditEvent per read (organisation, role, purpose, time, outcome),
     newest first; never a staff member. Administrators, with purpose HOPERAT, PATADMIN or PATRQT."""
     person_id = _person_id(patient.removeprefix("Patient/"))
-    with read.transaction() as tx:
+    with read.transaction(reads_audit=True) as tx:
         report = access_report(conn=tx.conn, person_id=person_id, limit=count)
         tx.disclosed(person_id=report.person.person_id, details={"events": len(report.entries)})
     hits = [Hit(to_audit_event(a, patient_id=report.person.person_id)) for a in report.entries]

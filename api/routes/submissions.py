@@ -6,17 +6,18 @@ import base64
 import binascii
 
 from fastapi import APIRouter, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
 
 from api.deps import EngineDep, SettingsDep, SubmitterDep
+from api.intake import Intake
 from api.params import DbId
 from api.principal import Principal
-from api.schemas import ErrorOut, ReceiptOut
+from api.schemas import ErrorOut
 from mpi.errors import MPIError, NotFound, PermissionDenied
-from mpi.ingest import Receipt, get_receipt, ingest_file
+from mpi.ingest import get_receipt
 from mpi.keys import Role
+from mpi.receipts import Receipt
 from mpi.xml130 import Limits
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
@@ -95,10 +96,10 @@ async def _file_bytes(request: Request, max_file: int) -> bytes:
 
 @router.post(
     "",
-    response_model=ReceiptOut,
+    response_model=Receipt,
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"model": ReceiptOut, "description": "The same file was received before: its original receipt"},
+        200: {"model": Receipt, "description": "The same file was received before: its original receipt"},
         **_ERRORS,
     },
     summary="Submit one GIAMDINHHS file",
@@ -118,23 +119,18 @@ async def _file_bytes(request: Request, max_file: int) -> bytes:
 )
 async def submit(
     request: Request, response: Response, principal: SubmitterDep, engine: EngineDep, settings: SettingsDep
-) -> ReceiptOut:
+) -> Receipt:
     """Validate and store the file; answer a receipt with every encounter's status and issues."""
     data = await _file_bytes(request, settings.max_file_bytes)
     allowed = principal.facility_code if principal.role is Role.SUBMITTER else None
-    receipt = await run_in_threadpool(
-        ingest_file,
-        engine=engine,
-        data=data,
-        submitter=principal.submitter_tag,
-        allowed_facility=allowed,
-        limits=Limits.from_settings(settings),
-        linker=request.app.state.linker,
+    intake: Intake = request.app.state.intake
+    receipt = await intake.receive(
+        data, submitter=principal.submitter_tag, allowed_facility=allowed, limits=Limits.from_settings(settings)
     )
     if receipt.duplicate:
         _check_own(principal, receipt)
         response.status_code = status.HTTP_200_OK
-    return ReceiptOut.model_validate(receipt.as_dict())
+    return receipt
 
 
 def _check_own(principal: Principal, receipt: Receipt) -> None:
@@ -147,11 +143,11 @@ def _check_own(principal: Principal, receipt: Receipt) -> None:
         raise PermissionDenied("this file was received before from another facility", code="facility_forbidden")
 
 
-@router.get("/{submission_id}", response_model=ReceiptOut, responses={404: {"model": ErrorOut}, **_ERRORS})
-def read_receipt(submission_id: DbId, principal: SubmitterDep, engine: EngineDep) -> ReceiptOut:
+@router.get("/{submission_id}", response_model=Receipt, responses={404: {"model": ErrorOut}, **_ERRORS})
+def read_receipt(submission_id: DbId, principal: SubmitterDep, engine: EngineDep) -> Receipt:
     """The receipt of an earlier submission (the submitting facility's keys, or an admin)."""
     receipt = get_receipt(engine=engine, submission_id=submission_id)
     if receipt is None:
         raise NotFound(f"no submission {submission_id}")
     _check_own(principal, receipt)
-    return ReceiptOut.model_validate(receipt.as_dict())
+    return receipt

@@ -32,9 +32,11 @@ from api.web import i18n
 from api.web import session as web_session
 from mpi.audit.access import access_report
 from mpi.audit.log import search_audit
+from mpi.audit.writer import writer_for
 from mpi.errors import MPIError, NotFound
 from mpi.facilities import describe_facilities
 from mpi.keys import Role
+from mpi.store.db import read_only
 from mpi.store.models import ApiKey
 
 router = APIRouter(prefix="/web/admin", include_in_schema=False)
@@ -46,7 +48,7 @@ _ACTION_GROUPS = {"fhir.": "fhir", "steward_": "steward", "review_": "steward"}
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    with Session(engine) as session:
+    with Session(read_only(engine)) as session:
         principal = web_session.principal_from_cookie(
             session, settings.secret_key, request.cookies.get(web_session.COOKIE)
         )
@@ -126,7 +128,7 @@ def access(
             engine=engine, principal=principal, purposes=ADMIN, claimed=purpose, action="access_report",
             resource=route_resource(request),
         )  # fmt: skip
-        with read.transaction() as tx:
+        with read.transaction(reads_audit=True) as tx:
             report = access_report(conn=tx.conn, person_id=person, limit=500)
             tx.disclosed(person_id=report.person.person_id, details={"events": len(report.entries)})
             labels = describe_facilities(
@@ -170,7 +172,8 @@ def sensitive_access(
         return _render(request, "admin/login.html", status=401)
     start = datetime.combine(since, time(), LOCAL) if since else None
     end = datetime.combine(until, time(), LOCAL) if until else None
-    with engine.connect() as conn:
+    writer_for(engine).flush()  # this process's events still waiting are part of the page
+    with read_only(engine).connect() as conn:
         page = search_audit(
             conn=conn, action=BREAK_GLASS_ACTION, facility_code=facility or None, since=start, until=end,
             limit=200, offset=offset,

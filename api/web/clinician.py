@@ -45,6 +45,7 @@ from mpi.records.detail import SECTIONS
 from mpi.records.icd10 import icd10_label
 from mpi.records.sensitivity import BreakGlassInvalid
 from mpi.settings import Settings
+from mpi.store.db import read_only
 
 router = APIRouter(prefix="/web/clinician", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -53,7 +54,7 @@ PAGE = 20
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    with Session(engine) as session:  # closed before the page's own transaction: one connection at a time
+    with Session(read_only(engine)) as session:  # closed before the page's own transaction: one connection at a time
         principal = web_session.principal_from_cookie(
             session, settings.secret_key, request.cookies.get(web_session.COOKIE)
         )

@@ -26,6 +26,7 @@ from api.web import session as web_session
 from api.web.charts import bar_chart, line_chart
 from mpi.facilities import describe_facilities
 from mpi.reports import GROUPS, MEDIA_TYPES, TABLES, Period, ReportOptions, build_report, render
+from mpi.store.db import read_only
 
 router = APIRouter(prefix="/web/reports", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -40,7 +41,7 @@ def _t(lang: Lang) -> Mapping[str, str]:
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
     """The signed-in analyst or admin; the session is closed before reports open their own connection."""
-    with Session(engine) as session:
+    with Session(read_only(engine)) as session:
         principal = web_session.principal_from_cookie(
             session, settings.secret_key, request.cookies.get(web_session.COOKIE)
         )

@@ -45,6 +45,7 @@ from mpi.identity.review import (
 )
 from mpi.keys import Role
 from mpi.records import find_persons
+from mpi.store.db import read_only
 
 router = APIRouter(prefix="/web/steward", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -58,7 +59,7 @@ def _lang(request: Request) -> Lang:
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    with Session(engine) as session:  # closed before the page's own transaction: one connection at a time
+    with Session(read_only(engine)) as session:  # closed before the page's own transaction: one connection at a time
         principal = web_session.principal_from_cookie(
             session, settings.secret_key, request.cookies.get(web_session.COOKIE)
         )

@@ -1,9 +1,11 @@
 """Write and search the audit log of patient-data reads.
 
-One event per read, written on the reader's connection so it commits with the read's transaction. An
-event holds ids and codes only — who (key), their role and facility, the purpose of use, what was read
-(action, resource without query values), the person and the encounter ids disclosed — never a name, a
-national id or a phone number.
+An event is written either in the caller's transaction (:func:`record_read`: a steward's decision and its
+event commit together) or, built by :func:`audit_row`, handed to the process's audit writer (a
+clinician's read does not wait for the write lock; see :mod:`mpi.audit.writer`). An event holds ids and
+codes only — who (key), their role and facility, the purpose of use, what was read (action, resource
+without query values), the person and the encounter ids disclosed — never a name, a national id or a
+phone number.
 """
 
 from __future__ import annotations
@@ -35,6 +37,32 @@ class Reader:
     """Sensitive categories the reader's key is granted (``mpi keys grant``)."""
 
 
+def audit_row(
+    *,
+    reader: Reader,
+    action: str,
+    resource: str,
+    person_id: int | None = None,
+    record_ids: Iterable[int] = (),
+    details: dict[str, Any] | None = None,
+    outcome: str = "ok",
+) -> dict[str, Any]:
+    """One audit event as an ``audit_event`` row (without its id)."""
+    return {
+        "occurred_at": utcnow(),
+        "actor": reader.actor,
+        "role": reader.role,
+        "facility_code": reader.facility_code,
+        "purpose": reader.purpose,
+        "action": action,
+        "resource": resource,
+        "person_id": person_id,
+        "record_ids": sorted(set(record_ids)),
+        "outcome": outcome,
+        "details": details,
+    }
+
+
 def record_read(
     *,
     conn: Connection,
@@ -46,23 +74,12 @@ def record_read(
     details: dict[str, Any] | None = None,
     outcome: str = "ok",
 ) -> int:
-    """Append one audit event; returns its id."""
-    result = conn.execute(
-        insert(events).values(
-            occurred_at=utcnow(),
-            actor=reader.actor,
-            role=reader.role,
-            facility_code=reader.facility_code,
-            purpose=reader.purpose,
-            action=action,
-            resource=resource,
-            person_id=person_id,
-            record_ids=sorted(set(record_ids)),
-            outcome=outcome,
-            details=details,
-        )
-    )
-    key = result.inserted_primary_key
+    """Append one audit event in the caller's transaction; returns its id."""
+    row = audit_row(
+        reader=reader, action=action, resource=resource, person_id=person_id, record_ids=record_ids,
+        details=details, outcome=outcome,
+    )  # fmt: skip
+    key = conn.execute(insert(events).values(**row)).inserted_primary_key
     assert key is not None
     return int(key[0])
 

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     err = Console(stderr=True)
 
     @facilities_app.command("import")
-    def import_(
+    def facilities_import_command(
         file: Annotated[Path, typer.Argument(help="CSV (UTF-8, header) or XLSX with the registry columns")],
     ) -> None:
         """Register or update facilities from FILE (columns facility_code, name, level, commune_code, wave,
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         )
 
     @facilities_app.command("list")
-    def list_(
+    def facilities_list_command(
         unregistered: Annotated[
             bool, typer.Option("--unregistered", help="Only facilities that submitted but are not registered")
         ] = False,
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     facilities_app.add_typer(certificates_app, name="certificates")
 
     @certificates_app.command("add")
-    def certificates_add(
+    def facilities_certificates_add_command(
         facility_code: Annotated[str, typer.Argument(help="MA_CSKCB (5 digits)")],
         cert: Annotated[Path, typer.Argument(help="the facility's signing certificate (PEM or DER), no private key")],
     ) -> None:
@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         )
 
     @certificates_app.command("list")
-    def certificates_list(
+    def facilities_certificates_list_command(
         facility_code: Annotated[str | None, typer.Argument(help="only this facility")] = None,
         removed: Annotated[bool, typer.Option("--removed", help="include removed certificates")] = False,
     ) -> None:
@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
         Console(width=200 if not Console().is_terminal else None).print(table)
 
     @certificates_app.command("remove")
-    def certificates_remove(
+    def facilities_certificates_remove_command(
         facility_code: Annotated[str, typer.Argument(help="MA_CSKCB")],
         ref: Annotated[str, typer.Argument(help="the certificate's id, or 8+ hex digits of its sha256")],
     ) -> None:

@@ -1,8 +1,11 @@
-"""The ``mpi train`` and ``mpi relink`` commands (registered on the main app by :func:`register`).
+"""The ``mpi train``, ``mpi relink`` and ``mpi export`` commands (registered on the main app by :func:`register`).
 
 ``train`` estimates the Splink model on the store's current source records (their ``features``: the
 model rows the online path compares) and writes ``<name>.json`` plus ``<name>.provenance.json``.
 ``relink`` runs :func:`mpi.identity.relink.relink` with the configured model and thresholds.
+``export links`` writes the linkage decisions as CSV (:mod:`mpi.identity.export`, the input of
+``mpi evaluate``); ``export parquet`` the store as Parquet (:mod:`mpi.lake`, the input of
+``relink --engine spark`` on a cluster).
 
 Both print counts, ids of models and timings only: never a name, an identifier or a phone number.
 """
@@ -21,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from linkage import load_model, save_model, train_model
+from linkage.training import TrainingDataTooSmall
 from mpi.identity.policy import Thresholds
 from mpi.identity.relink import RelinkReport, read_source_records, relink
 from mpi.settings import get_settings
@@ -59,10 +63,10 @@ def _spark(master: str) -> Iterator[Any]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train`` and ``relink`` to ``app``."""
+    """Add ``train``, ``relink`` and ``export links|parquet`` to ``app``."""
 
     @app.command("train")
-    def train(
+    def train_command(
         out: Annotated[Path, typer.Option("--out", help="Directory for the model JSON and its provenance")] = (
             DEFAULT_MODEL_OUT
         ),
@@ -83,15 +87,22 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         description = f"mpi store: {records.num_rows} current source records"
-        if engine is Engine_.spark:
-            from linkage.spark import train_model_spark
+        try:
+            if engine is Engine_.spark:
+                from linkage.spark import train_model_spark
 
-            with _spark(spark_master) as spark:
-                trained = train_model_spark(
-                    records, spark=spark, seed=seed, max_pairs=max_pairs, data_description=description
-                )
-        else:
-            trained = train_model(records, seed=seed, max_pairs=max_pairs, data_description=description)
+                with _spark(spark_master) as spark:
+                    trained = train_model_spark(
+                        records, spark=spark, seed=seed, max_pairs=max_pairs, data_description=description
+                    )
+            else:
+                trained = train_model(records, seed=seed, max_pairs=max_pairs, data_description=description)
+        except TrainingDataTooSmall as exc:
+            Console(stderr=True).print(
+                f"[red]mpi train: cannot train on the store's {records.num_rows:,} source records: {exc}[/] "
+                "No model was written."
+            )
+            raise typer.Exit(2) from exc
         path = save_model(trained, out, name=name or f"model-{trained.model_id}")
         typer.echo(f"model {trained.model_id} trained on {records.num_rows} source records -> {path}")
         typer.echo(f"use it: MPI_MODEL_PATH={path} (ingest, serve and relink read it; restart running servers)")
@@ -122,6 +133,44 @@ def register(app: typer.Typer) -> None:
             store.dispose()
         print_report(report)
 
+    export_app = typer.Typer(help="Export the MPI's decisions for checking from outside.", no_args_is_help=True)
+    app.add_typer(export_app, name="export")
+
+    @export_app.command("links")
+    def export_links_command(
+        out: Annotated[Path, typer.Option("--out", help="CSV file to write", dir_okay=False)],
+    ) -> None:
+        """One row per stored encounter version: facility_code, ma_lk, version, person_id (after merges),
+        link_state, match_probability, model_id, rule, review_person_id, current."""
+        from mpi.identity.export import export_links
+
+        engine = open_store(get_settings().database_url)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows = export_links(engine=engine, out=out)
+        engine.dispose()
+        Console(stderr=True).print(f"{rows:,} encounter versions -> {out}")
+
+    @export_app.command("parquet")
+    def export_parquet_command(
+        out: Annotated[Path, typer.Option("--out", help="New (or empty) directory to write", file_okay=False)],
+    ) -> None:
+        """Persons, source records (the linkage input), links and encounters by month, as Parquet: the
+        input of `mpi relink --engine spark` on a cluster."""
+        from mpi.lake import export_parquet
+
+        engine = open_store(get_settings().database_url)
+        try:
+            report = export_parquet(engine=engine, out=out)
+        except FileExistsError as exc:
+            Console(stderr=True).print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+        finally:
+            engine.dispose()
+        Console(stderr=True).print(
+            f"{report.persons:,} persons, {report.source_records:,} source records, {report.links:,} links,"
+            f" {report.encounters:,} encounter versions in {len(report.months)} months -> {out}"
+        )
+
 
 def print_report(report: RelinkReport) -> None:
     title = f"Relink with model {report.model_id}" + (" (dry run: nothing changed)" if report.dry_run else "")
@@ -138,8 +187,11 @@ def print_report(report: RelinkReport) -> None:
         ("reviews opened", report.reviews_opened),
         ("  of which auto-band, both persons pinned by a steward", report.pinned_to_review),
         ("  of which auto-band, same CCCD with conflicting demographics", report.conflicts_to_review),
+        ("  of which auto-band, another record of one person contradicts the other", report.cluster_contradicted),
+        ("  of which auto-band, a record of one person unsupported by the other's", report.cluster_unsupported),
         ("skipped: steward said different person", report.skipped_different_person),
         ("skipped: review already open or resolved", report.skipped_reviewed),
+        ("skipped: mother and child by birth certificate", report.mother_and_child),
         ("already joined earlier in this run", report.already_together),
     ):
         table.add_row(label, f"{value:,}")

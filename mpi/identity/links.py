@@ -28,15 +28,18 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 
 from mpi.errors import MPIError, NotFound
 from mpi.identity.models import (
+    ConstraintKind,
     EventFeedHead,
     Link,
     LinkEvent,
+    LinkState,
     Person,
     ReviewItem,
     SourceRecord,
     StewardAction,
     StewardConstraint,
 )
+from mpi.identity.policy import Rule
 from mpi.store import deferred
 from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.models import utcnow
@@ -239,7 +242,7 @@ def current_person(conn: Connection, person_id: int) -> int:
     return survivors(conn, (person_id,))[person_id]
 
 
-def add_source_record(conn: Connection, *, values: dict[str, Any], person_id: int, state: str) -> int:
+def add_source_record(conn: Connection, *, values: dict[str, Any], person_id: int, state: LinkState) -> int:
     """Insert a source record already assigned to ``person_id`` (its first link is written by the caller)."""
     lock_feed(conn)
     row = {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()}
@@ -251,8 +254,8 @@ def link(
     *,
     source_record_id: int,
     person_id: int,
-    state: str,
-    rule: str,
+    state: LinkState,
+    rule: Rule,
     actor: str,
     match_weight: float | None = None,
     match_probability: float | None = None,
@@ -316,7 +319,7 @@ def blocked_persons(conn: Connection, source_record_ids: Iterable[int]) -> set[i
         return set()
     rows = conn.execute(
         select(constraints.c.person_id).where(
-            constraints.c.source_record_id.in_(ids), constraints.c.kind == "different_person"
+            constraints.c.source_record_id.in_(ids), constraints.c.kind == ConstraintKind.DIFFERENT_PERSON
         )
     ).scalars()
     return {current_person(conn, int(p)) for p in rows}
@@ -332,7 +335,7 @@ def is_pinned(conn: Connection, *, source_record_id: int) -> bool:
     return (
         conn.execute(
             select(constraints.c.id).where(
-                constraints.c.source_record_id == source_record_id, constraints.c.kind == "manual_link"
+                constraints.c.source_record_id == source_record_id, constraints.c.kind == ConstraintKind.MANUAL_LINK
             )
         ).first()
         is not None
@@ -344,7 +347,7 @@ def open_review(
     *,
     source_record_id: int,
     candidate_person_id: int,
-    reason: str,
+    reason: Rule,
     actor: str,
     match_weight: float | None = None,
     match_probability: float | None = None,
@@ -394,7 +397,7 @@ def merge(
     from_person_id: int,
     into_person_id: int,
     actor: str,
-    rule: str = "merge",
+    rule: Rule = Rule.MERGE,
     match_weight: float | None = None,
     match_probability: float | None = None,
     model_id: str | None = None,
@@ -409,7 +412,7 @@ def merge(
     if from_person_id == into_person_id:
         return []
     moved = [
-        (int(r.id), str(r.link_state))
+        (int(r.id), LinkState(r.link_state))
         for r in conn.execute(select(sources.c.id, sources.c.link_state).where(sources.c.person_id == from_person_id))
     ]
     for source_id, state in moved:
@@ -461,8 +464,8 @@ def unmerge(conn: Connection, *, person_id: int, actor: str) -> list[int]:
             conn,
             source_record_id=source_id,
             person_id=person_id,
-            state=str(row.link_state),
-            rule="unmerge",
+            state=LinkState(row.link_state),
+            rule=Rule.UNMERGE,
             actor=actor,
             previous_person_id=int(row.person_id),
         )
@@ -476,7 +479,9 @@ def replay_assignments(conn: Connection) -> dict[int, int]:
 
 
 # ---- constraints and review items ------------------------------------------------------------------
-def add_constraint(conn: Connection, *, kind: str, source_record_id: int, person_id: int, actor: str) -> int:
+def add_constraint(
+    conn: Connection, *, kind: ConstraintKind, source_record_id: int, person_id: int, actor: str
+) -> int:
     """A sticky steward fact: ``different_person`` (never link there automatically) or ``manual_link``."""
     lock_feed(conn)
     constraint_id = _id(
@@ -775,8 +780,8 @@ def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
                     conn,
                     source_record_id=int(row.source_record_id),
                     person_id=int(details["previous_person_id"]),
-                    state=str(details["previous_state"]),
-                    rule="undo",
+                    state=LinkState(details["previous_state"]),
+                    rule=Rule.UNDO,
                     actor=actor,
                     previous_person_id=int(row.person_id),
                 )

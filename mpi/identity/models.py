@@ -12,12 +12,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from mpi.store.models import utcnow
+
+
+class LinkState(StrEnum):
+    """How a source record is on its person (``source_record.link_state``, ``link.state``); stored values."""
+
+    AUTO = "auto"
+    """Linked (or started a new person) by the policy."""
+    MANUAL = "manual"
+    """Placed by a steward: relinking never moves it (a ``manual_link`` constraint pins it)."""
+    REVIEW = "review"
+    """On its own provisional person, pending a steward's review."""
+
+
+class ConstraintKind(StrEnum):
+    """A steward's sticky fact (``steward_constraint.kind``); stored values."""
+
+    DIFFERENT_PERSON = "different_person"
+    """The record is not that person: automatic linking never puts it there."""
+    MANUAL_LINK = "manual_link"
+    """A steward put the record on that person: automatic linking never moves it."""
 
 
 class Person(SQLModel, table=True):
@@ -71,10 +92,9 @@ class Link(SQLModel, table=True):
     source_record_id: int = Field(foreign_key="source_record.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     state: str = Field(max_length=16)
-    """``auto``, ``manual`` or ``review`` (pending a steward)."""
+    """A :class:`LinkState`."""
     rule: str = Field(max_length=32)
-    """What decided it: ``national_id``, ``facility_patient_code``, ``previous_version``, ``model``,
-    ``new_person``, ``steward``, ``merge``, ``unmerge``, ``relink``."""
+    """What decided it: a :class:`mpi.identity.policy.Rule`."""
     match_weight: float | None = None
     match_probability: float | None = None
     model_id: str | None = Field(default=None, max_length=64)
@@ -177,3 +197,29 @@ class TermFrequency(SQLModel, table=True):
     column_name: str = Field(primary_key=True, max_length=32)
     value: str = Field(primary_key=True, max_length=128)
     count: int
+
+
+class BirthCertificate(SQLModel, table=True):
+    """One child of an XML9 birth certificate (giấy chứng sinh): the mother's encounter names the child.
+
+    The certificate comes with the delivery encounter, whose XML1 is the mother's record
+    (``mother_source_record_id``; her person is that record's person). ``child`` is the model row of the
+    child's data (HO_TEN_CON, NGAY_SINH_CON with the birth time, GIOI_TINH_CON, MA_THE_TAM), ``mother`` the
+    model row of the mother's (HO_TEN_NND, NGAYSINH_NND, SO_CCCD_NND, MA_THE_NND). ``child_person_id`` is the
+    person the child's records are linked to, once one arrives (follow merge redirects). Written and read by
+    :mod:`mpi.identity.births`; the rule that uses it lives in :mod:`mpi.identity.policy`.
+    """
+
+    __tablename__ = "birth_certificate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    encounter_id: int = Field(foreign_key="encounter.id", index=True)
+    row_no: int
+    """The child's 1-based row in the encounter's XML9 table (several for a multiple birth)."""
+    mother_source_record_id: int = Field(foreign_key="source_record.id", index=True)
+    child_person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    dob_date: str | None = Field(default=None, max_length=10, index=True)
+    """The child's birth date, ``YYYY-MM-DD`` (the look-up key of a newborn's records)."""
+    child: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    mother: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

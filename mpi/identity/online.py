@@ -6,7 +6,8 @@ and earlier versions of the same encounter), score them in process with the trai
 (``linkage.Scorer``, parity-tested against Splink) — all three through the shared
 :class:`mpi.identity.matching.Matcher` —, apply the policy (:mod:`mpi.identity.policy`) and write the
 decision (:mod:`mpi.identity.links`), with its evidence on the link and, for a review item, the comparison
-levels and weights that left the machine unsure. Plugs into ingest as its ``EncounterLinker``.
+levels and weights that left the machine unsure; a delivery's birth certificates (XML9) are stored by
+:mod:`mpi.identity.births` and read back for newborns' records. Plugs into ingest as its ``EncounterLinker``.
 
 Never logs a name, an identifier or a phone number: only ids, rules and probabilities.
 """
@@ -18,8 +19,10 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine
 
 from linkage import CanonicalRecord, Scorer, model_row, normalise_record
+from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import Matcher
+from mpi.identity.models import LinkState
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
@@ -65,11 +68,38 @@ def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
     return normalise_record(canonical_raw(enc))
 
 
+_DERIVED: Final = "mpi.identity.online"
+
+
+def prepare(enc: ParsedEncounter) -> None:
+    """Normalise an encounter's demographics and build its model row ahead of linking, e.g. in a parsing
+    worker of ``mpi ingest`` (kept in ``enc.derived``): the one process that stores then only searches,
+    scores and writes. A module-level function, so worker processes can be handed it."""
+    record = canonical_from_encounter(enc)
+    enc.derived[_DERIVED] = (record, model_row(record.to_row()))
+
+
+def _prepared(enc: ParsedEncounter) -> tuple[CanonicalRecord, dict[str, Any]]:
+    found = enc.derived.get(_DERIVED)
+    if found is None:
+        record = canonical_from_encounter(enc)
+        return record, model_row(record.to_row())
+    return found  # type: ignore[no-any-return]
+
+
 def source_values(
-    record: CanonicalRecord, *, encounter_id: int, facility_code: str, ma_lk: str, version: int
+    record: CanonicalRecord,
+    *,
+    encounter_id: int,
+    facility_code: str,
+    ma_lk: str,
+    version: int,
+    features: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``source_record`` row of one encounter version: blocking keys and the model row."""
-    features = model_row(record.to_row())
+    """The ``source_record`` row of one encounter version: blocking keys and the model row (``features``,
+    built from ``record`` unless given)."""
+    if features is None:
+        features = model_row(record.to_row())
     return {
         "encounter_id": encounter_id,
         "facility_code": facility_code,
@@ -114,14 +144,24 @@ class OnlineLinker:
         self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
     ) -> dict[str, Any]:
         assert encounter.facility_code is not None and encounter.ma_lk is not None
-        return self.link_record(
+        record, features = _prepared(encounter)
+        result = self.link_record(
             connection,
-            record=canonical_from_encounter(encounter),
+            record=record,
             encounter_id=encounter_id,
             facility_code=encounter.facility_code,
             ma_lk=encounter.ma_lk,
             version=version,
+            features=features,
         )
+        if "XML9" in encounter.tables:  # a delivery: the certificate names the mother (this record) and child
+            births.register(
+                connection,
+                encounter_id=encounter_id,
+                encounter=encounter,
+                mother_source_record_id=result["source_record_id"],
+            )
+        return result
 
     def link_record(
         self,
@@ -132,14 +172,21 @@ class OnlineLinker:
         facility_code: str,
         ma_lk: str,
         version: int,
+        features: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Link one stored encounter version's demographics to a person; returns the decision's facts.
+        ``features``: the record's model row when already built (:func:`prepare`).
 
         The transaction's feed events are written when it commits (:func:`mpi.identity.links.defer_events`).
         """
         L.defer_events(conn)
         values = source_values(
-            record, encounter_id=encounter_id, facility_code=facility_code, ma_lk=ma_lk, version=version
+            record,
+            encounter_id=encounter_id,
+            facility_code=facility_code,
+            ma_lk=ma_lk,
+            version=version,
+            features=features,
         )
         features = values["features"]
         rows = self.matcher.candidates(
@@ -161,18 +208,24 @@ class OnlineLinker:
             )
             for s in self.matcher.score(conn, features, rows)
         ]
-        decision = decide(features, candidates, self.thresholds, blocked=blocked)
-        return self._apply(conn, values, decision, {c.source_record_id: c for c in candidates})
+        certificates = births.for_record(conn, features)
+        decision = decide(features, candidates, self.thresholds, blocked=blocked, births=certificates)
+        result = self._apply(conn, values, decision, {c.source_record_id: c for c in candidates})
+        certificate = decision.evidence.get("birth_certificate_id")
+        known = {b.certificate_id for b in certificates if b.child_person_id is not None}
+        if certificate is not None and certificate not in known:
+            births.set_child(conn, certificate_id=certificate, person_id=result["person_id"])  # the child's first
+        return result
 
     def _apply(
         self, conn: Connection, values: dict[str, Any], decision: Decision, by_id: dict[int, Candidate]
     ) -> dict[str, Any]:
         if decision.action is Action.LINK:
             assert decision.person_id is not None
-            person_id, state = decision.person_id, "auto"
+            person_id, state = decision.person_id, LinkState.AUTO
         else:
             person_id = L.create_person(conn, actor=SYSTEM)
-            state = "auto" if decision.action is Action.NEW else "review"
+            state = LinkState.AUTO if decision.action is Action.NEW else LinkState.REVIEW
         source_id = L.add_source_record(conn, values=values, person_id=person_id, state=state)
         L.link(
             conn,

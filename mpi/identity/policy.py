@@ -37,6 +37,13 @@ The order of evidence:
    on that date (a twin), or a record whose CCCD contradicts the incoming one, is not taken; such a pair
    never counts as a contradiction of the model.
 
+Between 1 and 2, **a birth certificate** (XML9, read by :mod:`mpi.identity.births`): a record born on a
+certificate's birth date and time, of its sex, written under the mother's name, under the child's intended
+name or with the child's temporary card is that child (:func:`birth_of`), not the mother, whatever the
+model says of the mother's records: it links to the person of the child's earlier records
+(``birth_certificate``) unless one of them contradicts it; before any, the other rules decide without
+the mother's person. The mother's person goes into the evidence (``mother_person_id``).
+
 A person a steward said the record is not (``blocked``) is never a candidate; relinking never moves
 records off a person a steward pinned (see :mod:`mpi.identity.relink`).
 """
@@ -54,15 +61,21 @@ from linkage.normalise.provinces import CCCD_PROVINCES
 
 __all__ = [
     "CONTRADICTION",
+    "LINKING_RULES",
+    "LINK_RULES_BY_EVIDENCE",
     "Action",
+    "Birth",
     "Candidate",
     "Decision",
     "NationalIdEvidence",
+    "Rule",
     "Thresholds",
+    "birth_of",
     "contradicts",
     "decide",
     "demographics_consistent",
     "national_id_evidence",
+    "supports",
     "usable_cccd",
 ]
 
@@ -70,13 +83,6 @@ CONTRADICTION: Final = 0.01
 """A scored record of a person below this probability contradicts linking the incoming record to that person."""
 GUARDIAN_MIN_YEARS: Final = 12
 """A record born at least this many years after the CCCD's holder is not the holder (a child on a guardian's number)."""
-#: The evidence each linking rule rests on, by kind: the quality scorecard's link shares group rules with it.
-LINK_RULES_BY_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
-    "cccd": ("national_id", "national_id_corroborated"),
-    "facility_code": ("facility_patient_code", "previous_version"),
-    "insurance_card": ("bhxh_birth",),
-    "model": ("model",),
-}
 _GIVEN_SIMILAR: Final = 0.88
 _TYPO_MIN_LENGTH: Final = 3
 """Given names shorter than this (AN, AI) are never taken for one another's typo."""
@@ -89,6 +95,54 @@ class Action(StrEnum):
     """Start a new person and open a review item against ``person_id``."""
     NEW = "new"
     """Start a new person."""
+
+
+class Rule(StrEnum):
+    """What decided a link or opened a review item: the ``rule`` of ``link`` rows and link events and the
+    ``reason`` of review items. The values are stored and shown in reports: never change one."""
+
+    # the policy (:func:`decide`): links
+    NATIONAL_ID = "national_id"
+    NATIONAL_ID_CORROBORATED = "national_id_corroborated"
+    FACILITY_PATIENT_CODE = "facility_patient_code"
+    PREVIOUS_VERSION = "previous_version"
+    MODEL = "model"
+    BHXH_BIRTH = "bhxh_birth"
+    BIRTH_CERTIFICATE = "birth_certificate"
+    NEW_PERSON = "new_person"
+    # the policy: reviews
+    NATIONAL_ID_CONFLICT = "national_id_conflict"
+    FACILITY_PATIENT_CODE_CONFLICT = "facility_patient_code_conflict"
+    PREVIOUS_VERSION_CONFLICT = "previous_version_conflict"
+    MODEL_BAND = "model_band"
+    MODEL_CONTRADICTED = "model_contradicted"
+    MODEL_BIRTH_TIME_DIFFERS = "model_birth_time_differs"
+    MODEL_BHXH_DIFFERS = "model_bhxh_differs"
+    MODEL_GIVEN_NAME_DIFFERS = "model_given_name_differs"
+    # batch relinking (:mod:`mpi.identity.relink`)
+    RELINK = "relink"
+    CLUSTER_CONTRADICTED = "cluster_contradicted"
+    CLUSTER_UNSUPPORTED = "cluster_unsupported"
+    BOTH_PINNED = "both_pinned"
+    # stewards and the history (:mod:`mpi.identity.links`, :mod:`mpi.identity.stewardship`)
+    STEWARD = "steward"
+    STEWARD_MOVE = "steward_move"
+    MERGE = "merge"
+    UNMERGE = "unmerge"
+    UNDO = "undo"
+
+
+#: The evidence each rule that links automatically rests on, by kind: the quality scorecard's link shares
+#: group rules with it (every such rule in exactly one group: ``tests/identity/test_policy.py``).
+LINK_RULES_BY_EVIDENCE: Final[dict[str, tuple[Rule, ...]]] = {
+    "cccd": (Rule.NATIONAL_ID, Rule.NATIONAL_ID_CORROBORATED),
+    "facility_code": (Rule.FACILITY_PATIENT_CODE, Rule.PREVIOUS_VERSION),
+    "insurance_card": (Rule.BHXH_BIRTH,),
+    "birth_certificate": (Rule.BIRTH_CERTIFICATE,),
+    "model": (Rule.MODEL,),
+}
+LINKING_RULES: Final = frozenset(rule for rules in LINK_RULES_BY_EVIDENCE.values() for rule in rules)
+"""The rules an automatic link may rest on (a link on any other rule is a policy bug: :class:`Decision`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +165,31 @@ class Candidate:
 @dataclass(slots=True)
 class Decision:
     action: Action
-    rule: str
+    rule: Rule
     person_id: int | None = None
     match_weight: float | None = None
     match_probability: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     source_record_id: int | None = None
     """The candidate record the decision rests on (for the explanation of a review item)."""
+
+    def __post_init__(self) -> None:
+        if self.action is Action.LINK and self.rule not in LINKING_RULES:
+            raise ValueError(f"a link on rule {self.rule!r}, which belongs to no evidence group")
+
+
+@dataclass(frozen=True, slots=True)
+class Birth:
+    """One child of a birth certificate, as the policy reads it (see :mod:`mpi.identity.births`)."""
+
+    certificate_id: int
+    child: Mapping[str, Any]
+    """Model row of the child's data: intended name, birth date and time, sex, temporary card."""
+    mother: Mapping[str, Any]
+    """Model row of the mother's data: name, birth date, CCCD, card."""
+    mother_person_id: int
+    child_person_id: int | None = None
+    """The person of the child's records so far (None before the first)."""
 
 
 # ---- national ID ---------------------------------------------------------------------------------
@@ -266,6 +338,15 @@ def contradicts(a: Mapping[str, Any], b: Mapping[str, Any], match_probability: f
     return match_probability < CONTRADICTION
 
 
+def supports(a: Mapping[str, Any], b: Mapping[str, Any], match_probability: float, thresholds: Thresholds) -> bool:
+    """Whether a pair of records, on its own, makes the same person plausible: the model at least at the
+    review threshold, an equal CCCD that agrees (or corrects a typo), or the same card and birth."""
+    if match_probability >= thresholds.review or _card_and_birth_agree(a, b):
+        return True
+    found = national_id_evidence(a, b)
+    return found is not None and found.verdict in ("consistent", "corroborated")
+
+
 # ---- decision ------------------------------------------------------------------------------------
 def _by_person(candidates: Iterable[Candidate]) -> dict[int, list[Candidate]]:
     out: dict[int, list[Candidate]] = {}
@@ -278,7 +359,7 @@ def _best(candidates: Sequence[Candidate]) -> Candidate:
     return max(candidates, key=lambda c: (c.match_weight, -c.source_record_id))
 
 
-def _decision(action: Action, rule: str, chosen: Candidate, **evidence: Any) -> Decision:
+def _decision(action: Action, rule: Rule, chosen: Candidate, **evidence: Any) -> Decision:
     return Decision(
         action,
         rule,
@@ -296,10 +377,12 @@ def decide(
     thresholds: Thresholds,
     *,
     blocked: Iterable[int] = (),
+    births: Sequence[Birth] = (),
 ) -> Decision:
     """Choose what to do with a record given its scored candidates (see the module docstring).
 
-    ``blocked``: persons a steward said this record is not; their candidates are ignored.
+    ``blocked``: persons a steward said this record is not; their candidates are ignored. ``births``: the
+    birth certificates whose child was born on the record's birth date.
     """
     banned = set(blocked)
     remaining = [c for c in candidates if c.person_id not in banned]
@@ -318,47 +401,63 @@ def decide(
     wards = {c.person_id for c, e in same_id if e.verdict == "guardian" and e.evidence["child"] == "candidate"}
     if wards:
         evidence["ward_person_ids"] = sorted(wards)
-    for verdict, rule in (("consistent", "national_id"), ("corroborated", "national_id_corroborated")):
+    for verdict, rule in (("consistent", Rule.NATIONAL_ID), ("corroborated", Rule.NATIONAL_ID_CORROBORATED)):
         agreeing = [(c, e) for c, e in same_id if e.verdict == verdict and c.person_id not in wards]
         if agreeing:
             chosen, said = max(agreeing, key=lambda t: (t[0].match_weight, -t[0].source_record_id))
             return _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
+    birth = birth_of(record, births)
+    if birth is not None:
+        # The certificate's child: never the mother, and the child's person when it has one.
+        evidence.update(mother_person_id=birth.mother_person_id, birth_certificate_id=birth.certificate_id)
+        remaining = [c for c in remaining if c.person_id != birth.mother_person_id]
+        same_id = [(c, e) for c, e in same_id if c.person_id != birth.mother_person_id]
+        child = birth.child_person_id
+        if child is not None and child not in banned and child != birth.mother_person_id:
+            theirs = [c for c in remaining if c.person_id == child]
+            if not any(contradicts(record, c.features, c.match_probability) for c in theirs):
+                if theirs:
+                    return _decision(Action.LINK, Rule.BIRTH_CERTIFICATE, _best(theirs), **evidence)
+                return Decision(Action.LINK, Rule.BIRTH_CERTIFICATE, child, evidence=evidence)
     conflicts = [c for c, e in same_id if e.verdict == "conflict"]
     if conflicts:
-        return _decision(Action.REVIEW, "national_id_conflict", _best(conflicts), **evidence, national_id="conflict")
+        return _decision(Action.REVIEW, Rule.NATIONAL_ID_CONFLICT, _best(conflicts), **evidence, national_id="conflict")
 
     strong = [c for c in remaining if c.same_patient_code or c.previous_version]
 
     if strong:
         chosen = _best(strong)
-        rule = "previous_version" if chosen.previous_version else "facility_patient_code"
+        if chosen.previous_version:
+            rule, conflict = Rule.PREVIOUS_VERSION, Rule.PREVIOUS_VERSION_CONFLICT
+        else:
+            rule, conflict = Rule.FACILITY_PATIENT_CODE, Rule.FACILITY_PATIENT_CODE_CONFLICT
         if chosen.match_probability >= thresholds.review:
             return _decision(Action.LINK, rule, chosen, **evidence)
-        return _decision(Action.REVIEW, f"{rule}_conflict", chosen, **evidence)
+        return _decision(Action.REVIEW, conflict, chosen, **evidence)
 
     if not remaining:
-        return Decision(Action.NEW, "new_person", evidence=evidence)
+        return Decision(Action.NEW, Rule.NEW_PERSON, evidence=evidence)
     persons = _by_person(remaining)
     ranked = sorted(persons.values(), key=lambda cs: (-_best(cs).match_weight, _best(cs).source_record_id))
-    doubts: list[tuple[Candidate, str]] = []
+    doubts: list[tuple[Candidate, Rule]] = []
     for records in ranked:
         best = _best(records)
         if best.match_probability < thresholds.auto:
             break
         doubt = _model_doubt(record, best, records)
         if doubt is None:
-            return _decision(Action.LINK, "model", best, **evidence)
+            return _decision(Action.LINK, Rule.MODEL, best, **evidence)
         doubts.append((best, doubt))
     same_birth = _card_and_birth(record, remaining)
     if same_birth is not None:
-        return _decision(Action.LINK, "bhxh_birth", same_birth, **evidence)
+        return _decision(Action.LINK, Rule.BHXH_BIRTH, same_birth, **evidence)
     if doubts:
         chosen, doubt = doubts[0]
         return _decision(Action.REVIEW, doubt, chosen, **evidence)
     best = _best(ranked[0])
     if best.match_probability >= thresholds.review:
-        return _decision(Action.REVIEW, "model_band", best, **evidence)
-    return Decision(Action.NEW, "new_person", None, best.match_weight, best.match_probability, evidence=evidence)
+        return _decision(Action.REVIEW, Rule.MODEL_BAND, best, **evidence)
+    return Decision(Action.NEW, Rule.NEW_PERSON, None, best.match_weight, best.match_probability, evidence=evidence)
 
 
 def _born_together(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool | None:
@@ -407,6 +506,29 @@ def _card_and_birth(record: Mapping[str, Any], candidates: Sequence[Candidate]) 
     return _best(found)
 
 
+def is_birth_of(record: Mapping[str, Any], birth: Birth) -> bool:
+    """Whether a record can be the certificate's child: born on its birth date (at its birth time when both
+    carry one), of its sex, and written under the mother's name, under the child's intended name, or with
+    the child's temporary card (its lifelong BHXH number)."""
+    child = birth.child
+    if not child.get("dob_date") or record.get("dob_date") != child.get("dob_date"):
+        return False
+    if _born_together(record, child) is False:
+        return False
+    if record.get("sex") in (1, 2) and child.get("sex") in (1, 2) and record.get("sex") != child.get("sex"):
+        return False
+    if record.get("bhxh_number") and record.get("bhxh_number") == child.get("bhxh_number"):
+        return True
+    return _same_tokens(record, birth.mother) or _same_tokens(record, child)
+
+
+def birth_of(record: Mapping[str, Any], births: Sequence[Birth]) -> Birth | None:
+    """The one certificate child the record is (:func:`is_birth_of`), or None: none, or several children
+    (twins whose records carry no birth time) and the record cannot tell which."""
+    found = [b for b in births if is_birth_of(record, b)]
+    return found[0] if len(found) == 1 else None
+
+
 def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Both records name someone, and not the same given name (typos and reordered names allowed)."""
     if not a.get("given_key") or not b.get("given_key"):
@@ -427,7 +549,7 @@ def _same_identifier(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return found is not None and found.verdict in ("consistent", "corroborated")
 
 
-def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[Candidate]) -> str | None:
+def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[Candidate]) -> Rule | None:
     """Why an auto-band person must not be linked on the model's word alone, or None.
 
     - another of the person's scored records contradicts the incoming one (``model_contradicted``);
@@ -440,11 +562,11 @@ def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[C
       outweigh one disagreeing field in the model; a steward decides.
     """
     if any(contradicts(record, c.features, c.match_probability) for c in records):
-        return "model_contradicted"
+        return Rule.MODEL_CONTRADICTED
     if any(_born_together(record, c.features) is False for c in records):
-        return "model_birth_time_differs"
+        return Rule.MODEL_BIRTH_TIME_DIFFERS
     if _bhxh_differs(record, best.features) and not _same_identifier(record, best.features):
-        return "model_bhxh_differs"
+        return Rule.MODEL_BHXH_DIFFERS
     if given_names_differ(record, best.features) and not _same_identifier(record, best.features):
-        return "model_given_name_differs"
+        return Rule.MODEL_GIVEN_NAME_DIFFERS
     return None

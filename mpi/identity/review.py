@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Select, distinct, func, or_, select
 
 from mpi.errors import MPIError, NotFound
 from mpi.identity import links as L
+from mpi.identity.models import ConstraintKind, LinkState
+from mpi.identity.policy import Rule
 from mpi.store.models import utcnow
 
 
@@ -34,11 +36,11 @@ class Verdict(StrEnum):
 class Reason(StrEnum):
     """Why an item is in the queue (``review_item.reason``), as the filters of the queue name them."""
 
-    MODEL_BAND = "model_band"
-    NATIONAL_ID_CONFLICT = "national_id_conflict"
-    FACILITY_PATIENT_CODE_CONFLICT = "facility_patient_code_conflict"
-    PREVIOUS_VERSION_CONFLICT = "previous_version_conflict"
-    RELINK = "relink"
+    MODEL_BAND = Rule.MODEL_BAND.value
+    NATIONAL_ID_CONFLICT = Rule.NATIONAL_ID_CONFLICT.value
+    FACILITY_PATIENT_CODE_CONFLICT = Rule.FACILITY_PATIENT_CODE_CONFLICT.value
+    PREVIOUS_VERSION_CONFLICT = Rule.PREVIOUS_VERSION_CONFLICT.value
+    RELINK = Rule.RELINK.value
 
 
 class ReviewClosed(MPIError):
@@ -296,28 +298,34 @@ def _apply_verdict(conn: Connection, *, view: ReviewView, verdict: Verdict, acto
         raise _closed(conn, view.id)
     if verdict is Verdict.SAME_PERSON:
         if view.record_person_id != candidate:
-            L.merge(conn, from_person_id=view.record_person_id, into_person_id=candidate, actor=actor, rule="steward")
+            L.merge(
+                conn, from_person_id=view.record_person_id, into_person_id=candidate, actor=actor, rule=Rule.STEWARD
+            )
         L.link(
             conn,
             source_record_id=record,
             person_id=candidate,
-            state="manual",
-            rule="steward",
+            state=LinkState.MANUAL,
+            rule=Rule.STEWARD,
             actor=actor,
             previous_person_id=view.record_person_id,
         )
-        L.add_constraint(conn, kind="manual_link", source_record_id=record, person_id=candidate, actor=actor)
+        L.add_constraint(
+            conn, kind=ConstraintKind.MANUAL_LINK, source_record_id=record, person_id=candidate, actor=actor
+        )
     else:
         L.link(
             conn,
             source_record_id=record,
             person_id=view.record_person_id,
-            state="auto",
-            rule="steward",
+            state=LinkState.AUTO,
+            rule=Rule.STEWARD,
             actor=actor,
             previous_person_id=view.record_person_id,
         )
-        L.add_constraint(conn, kind="different_person", source_record_id=record, person_id=candidate, actor=actor)
+        L.add_constraint(
+            conn, kind=ConstraintKind.DIFFERENT_PERSON, source_record_id=record, person_id=candidate, actor=actor
+        )
 
 
 def _closed(conn: Connection, review_id: int) -> ReviewClosed:

@@ -20,6 +20,8 @@ from linkage import PartialDate, Scorer, check_cccd
 from linkage.scorer import Explanation, TfTables, explain
 from mpi.errors import NotFound
 from mpi.identity import links as L
+from mpi.identity.models import ConstraintKind, LinkState
+from mpi.identity.policy import Rule
 from mpi.identity.review import QueueFilter, Reason, Verdict, decide_reviews, queue
 from mpi.store.content import content_tables
 from mpi.store.models import Encounter, utcnow
@@ -249,7 +251,9 @@ def merge_persons(conn: Connection, *, from_person_id: int, into_person_id: int,
     with L.steward_action(
         conn, kind="merge", actor=actor, details={"from": preview.merged_away, "into": preview.survivor}
     ) as action_id:
-        L.merge(conn, from_person_id=preview.merged_away, into_person_id=preview.survivor, actor=actor, rule="steward")
+        L.merge(
+            conn, from_person_id=preview.merged_away, into_person_id=preview.survivor, actor=actor, rule=Rule.STEWARD
+        )
     return action_id
 
 
@@ -282,12 +286,14 @@ def move_record(conn: Connection, *, source_record_id: int, to_person_id: int | 
             conn,
             source_record_id=source_record_id,
             person_id=target,
-            state="manual",
-            rule="steward_move",
+            state=LinkState.MANUAL,
+            rule=Rule.STEWARD_MOVE,
             actor=actor,
             previous_person_id=current,
         )
-        L.add_constraint(conn, kind="manual_link", source_record_id=source_record_id, person_id=target, actor=actor)
+        L.add_constraint(
+            conn, kind=ConstraintKind.MANUAL_LINK, source_record_id=source_record_id, person_id=target, actor=actor
+        )
     return action_id, target
 
 

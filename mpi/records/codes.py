@@ -1,4 +1,4 @@
-"""Labels of the code sets a clinician reads on a timeline (SPEC §5), in one place."""
+"""Labels of the code sets a clinician reads on a timeline (docs/xml130.md §5), in one place."""
 
 from __future__ import annotations
 

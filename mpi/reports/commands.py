@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     err = Console(stderr=True)
 
     @app.command("report")
-    def report(
+    def report_command(
         table: Annotated[str, typer.Argument(help=f"One of: {', '.join(TABLES)}")],
         from_: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM")] = None,
         to: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM")] = None,

@@ -1,8 +1,8 @@
 """The official QĐ 130 / 4750 field table, loaded from the CSV shipped beside this module.
 
-The CSV is a verbatim copy of ``shared/domain/xml130/fields_qd4750.csv`` (481 rows, the QĐ 4750
-appendix). Nothing here hand-copies a field: names, order, types and lengths come from that file. What
-the CSV cannot say is added here in one place: which string fields hold dates, which hold ``;``-lists
+The CSV is the field table of the QĐ 4750 appendix, verbatim (481 rows; what it does not say about the
+format is in docs/xml130.md). Nothing here hand-copies a field: names, order, types and lengths come from
+that file. What the CSV cannot say is added here in one place: which string fields hold dates, which hold ``;``-lists
 that we query, and which "Số" fields are integers rather than decimals.
 
 This module must never depend on the store or on HTTP.
@@ -27,7 +27,7 @@ class Kind(StrEnum):
     LIST = "list"
 
 
-# `;`-separated fields (SPEC §6) that are queried as lists. Others stay strings with `;` inside.
+# `;`-separated fields (docs/xml130.md §6) that are queried as lists. Others stay strings with `;` inside.
 LIST_FIELDS: Final = frozenset(
     {
         ("XML1", "MA_THE_BHYT"),
@@ -55,7 +55,7 @@ LIST_FIELDS: Final = frozenset(
     }
 )
 
-# The appendix lists XML15 SO_CCCD as "Số 15"; it is an identifier with leading zeros (SPEC §4).
+# The appendix lists XML15 SO_CCCD as "Số 15"; it is an identifier with leading zeros (docs/xml130.md §4).
 STRING_OVERRIDES: Final = frozenset({("XML15", "SO_CCCD")})
 
 # Dates the whole encounter is meaningless without: invalid -> the encounter is rejected.
@@ -97,7 +97,7 @@ def _kind(table: str, name: str, official_type: str, max_length: int | None) -> 
     if (table, name) in STRING_OVERRIDES:
         return Kind.STRING
     if official_type == "Số":
-        # Codes, counts and percentages are integers; quantities and money carry decimals (SPEC §6).
+        # Codes, counts and percentages are integers; quantities and money carry decimals (docs/xml130.md §6).
         if name == "STT" or (max_length is not None and max_length < 10):
             return Kind.INTEGER
         return Kind.DECIMAL

@@ -1,4 +1,4 @@
-"""Where the records sit inside each inner document (SPEC §2.3), for QĐ 4750 and the legacy QĐ 4210.
+"""Where the records sit inside each inner document (docs/xml130.md §2.3), for QĐ 4750 and the legacy QĐ 4210.
 
 A layout is root / container / record. Single-record tables (XML1, XML7, XML8, ...) keep their fields
 directly under the root. The legacy QĐ 4210 tables XML1..XML5 had no ``CHITIEU_`` wrapper and used some
@@ -65,7 +65,7 @@ LAYOUTS: Final[dict[str, tuple[Layout, ...]]] = {
     "XML15": (Layout("CHI_TIEU_DIEUTRI_BENHLAO", "DSACH_CHITIET_DIEUTRI_BENHLAO", "CHITIET_DIEUTRI_BENHLAO"),),
 }
 
-# QĐ 4210 tag -> QĐ 4750 tag (SPEC §8). Only names that changed; the rest are identical.
+# QĐ 4210 tag -> QĐ 4750 tag (docs/xml130.md §8). Only names that changed; the rest are identical.
 # MA_NOI_CHUYEN was the facility the patient was transferred from, today's MA_NOI_DI.
 LEGACY_RENAMES: Final[dict[str, dict[str, str]]] = {
     "XML1": {

@@ -93,7 +93,7 @@ def parse_integer(text: str) -> int:
 
 
 def parse_decimal(text: str) -> Decimal:
-    """Numbers use ``.`` as decimal separator and no thousands separator (SPEC §6)."""
+    """Numbers use ``.`` as decimal separator and no thousands separator (docs/xml130.md §6)."""
     if not _NUMBER.fullmatch(text):
         raise ValueProblem("not_number", "expected a number with '.' as decimal separator")
     try:

@@ -8,16 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner, Result
 
-from mpi.evaluation_commands import register
+from mpi.cli import app as commands
 from mpi.settings import get_settings
 from mpi.store import open_store
 from tests.evaluation.stores import small_store
-
-commands = typer.Typer()
-register(commands)
 
 
 def run(*args: str) -> Result:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.eval_profiles import Run, Stage, _aggregate, summarise
-from mpi.evaluation import MPI, evaluate_export
+from mpi.evaluation.report import MPI, evaluate_export
 from mpi.identity.export import EXPORT_COLUMNS
 
 

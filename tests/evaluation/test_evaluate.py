@@ -1,4 +1,4 @@
-"""`mpi.evaluation` and `mpi.calibration` on hand-made exports and truths with known figures."""
+"""`mpi.evaluation.report` and `mpi.evaluation.calibration` on hand-made exports and truths with known figures."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mpi.calibration import choose_thresholds, threshold_curve
-from mpi.evaluation import evaluate_export, render_markdown
+from mpi.evaluation.calibration import choose_thresholds, threshold_curve
+from mpi.evaluation.report import evaluate_export, render_markdown
 from mpi.identity.export import EXPORT_COLUMNS
 
 # (facility, ma_lk, version, person, state, probability, rule, review candidate)

@@ -31,9 +31,9 @@ from mpi.ingest import ingest_file
 from mpi.keys import Role, create_key
 from mpi.settings import Settings, get_settings
 from mpi.store import open_store, session_scope
-from mpi.synth.config import SynthConfig
-from mpi.synth.facilities import build_province
-from mpi.synth.registry import registry_rows
+from synth.config import SynthConfig
+from synth.facilities import build_province
+from synth.registry import registry_rows
 from tests.builders import envelope, outpatient
 from tests.support import TEST_SECRET
 

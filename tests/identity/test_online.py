@@ -247,3 +247,104 @@ def test_newborn_twins_under_the_mothers_name_are_not_merged(engine: Engine, lin
     second = _ingest(engine, linker, "T2", "74002", **{**twin, "NGAY_SINH": "202602010834"}, MA_BN="T2")
     assert second["person_id"] != first["person_id"]
     assert (second["link_state"], second["rule"]) == ("review", "model_birth_time_differs")
+
+
+# ---- birth certificates (XML9) ---------------------------------------------------------------------
+CHILD_BIRTH = "202602010830"
+
+
+def _certificate(ma_lk: str, *children: dict[str, str]) -> dict[str, str]:
+    """XML9 rows of a delivery: the mother of :data:`MOTHER` and each child's data."""
+    mother = {"MA_LK": ma_lk, "HO_TEN_NND": MOTHER["HO_TEN"], "NGAYSINH_NND": MOTHER["NGAY_SINH"][:8]}
+    mother |= {"SO_CCCD_NND": MOTHER["SO_CCCD"], "MA_THE_NND": "DN4740123456789", "MA_BHXH_NND": "7401234567"}
+    return [{**mother, "SO_CON": str(len(children)), **child} for child in children]  # type: ignore[return-value]
+
+
+def _delivery(engine: Engine, linker: OnlineLinker, ma_lk: str, *children: dict[str, str]) -> dict[str, Any]:
+    from tests.builders import inner_document
+
+    visit = outpatient(ma_lk, "74005", **MOTHER, MA_THE_BHYT="DN4740123456789", MA_BN="M-DELIVERY")
+    visit["XML9"] = inner_document("XML9", _certificate(ma_lk, *children))
+    receipt = ingest_file(engine=engine, data=envelope([visit], facility="74005"), submitter="test", linker=linker)
+    (enc,) = receipt.encounters
+    assert enc.status == "accepted", enc.issues
+    assert enc.identity is not None
+    return enc.identity
+
+
+BOY = {"HO_TEN_CON": "LÊ GIA KHANG", "GIOI_TINH_CON": "1", "NGAY_SINH_CON": CHILD_BIRTH, "MA_THE_TAM": ""}
+UNDER_MOTHER = {**MOTHER, "NGAY_SINH": CHILD_BIRTH, "GIOI_TINH": "1", "SO_CCCD": "", "MA_THE_BHYT": ""}
+
+
+def test_a_newborn_under_the_mothers_name_is_the_child_of_her_birth_certificate(
+    engine: Engine, linker: OnlineLinker
+) -> None:
+    from mpi.identity.births import Relation, relations
+
+    mother = _delivery(engine, linker, "D1", BOY)
+    # The newborn's first visit: the mother's name, phone and address, the child's birth date, time and sex,
+    # no card or CCCD. The certificate says it is the child, not the mother.
+    first = _ingest(engine, linker, "N1", "74002", **UNDER_MOTHER, MA_BN="N1")
+    assert first["person_id"] != mother["person_id"]
+    evidence = _evidence(engine, first["source_record_id"])
+    assert evidence is not None and evidence["mother_person_id"] == mother["person_id"]
+    # Later under the name the certificate gives, at another facility, nothing else in common with the
+    # first record but the birth: the certificate links it to the child.
+    own = {**UNDER_MOTHER, "HO_TEN": "LÊ GIA KHANG", "DIEN_THOAI": "", "MAXA_CU_TRU": ""}
+    later = _ingest(engine, linker, "N2", "74003", **own, MA_BN="K1")
+    assert (later["rule"], later["link_state"], later["person_id"]) == ("birth_certificate", "auto", first["person_id"])
+    # The mother's own encounters stay with her.
+    again = _ingest(engine, linker, "M2", "74001", **MOTHER, MA_BN="M2")
+    assert again["person_id"] == mother["person_id"]
+    with engine.connect() as conn:
+        (relation,) = relations(conn, first["person_id"])
+        assert relations(conn, mother["person_id"]) == [relation]
+    assert isinstance(relation, Relation)
+    assert (relation.mother_person_id, relation.child_person_id) == (mother["person_id"], first["person_id"])
+
+
+def test_a_certificate_arriving_after_the_childs_record_finds_the_child(engine: Engine, linker: OnlineLinker) -> None:
+    from mpi.identity.births import relations
+
+    first = _ingest(engine, linker, "N1", "74002", **UNDER_MOTHER, MA_BN="N1")
+    mother = _delivery(engine, linker, "D1", BOY)
+    assert mother["person_id"] != first["person_id"]
+    own = {**UNDER_MOTHER, "HO_TEN": "LÊ GIA KHANG", "DIEN_THOAI": "", "MAXA_CU_TRU": ""}
+    later = _ingest(engine, linker, "N2", "74003", **own, MA_BN="K1")
+    assert (later["rule"], later["person_id"]) == ("birth_certificate", first["person_id"])
+    with engine.connect() as conn:
+        assert [(r.mother_person_id, r.child_person_id) for r in relations(conn, mother["person_id"])] == [
+            (mother["person_id"], first["person_id"])
+        ]
+
+
+def test_twins_of_one_certificate_keep_to_their_own_birth_times(engine: Engine, linker: OnlineLinker) -> None:
+    girl = {**BOY, "HO_TEN_CON": "LÊ GIA HÂN", "NGAY_SINH_CON": "202602010834", "GIOI_TINH_CON": "1"}
+    _delivery(engine, linker, "D1", BOY, girl)
+    boy_first = _ingest(engine, linker, "N1", "74002", **UNDER_MOTHER, MA_BN="N1")
+    twin_first = _ingest(engine, linker, "N2", "74002", **{**UNDER_MOTHER, "NGAY_SINH": "202602010834"}, MA_BN="N2")
+    assert twin_first["person_id"] != boy_first["person_id"]
+    boy_again = _ingest(engine, linker, "N3", "74003", **{**UNDER_MOTHER, "HO_TEN": "LÊ GIA KHANG"}, MA_BN="K1")
+    twin_again = _ingest(
+        engine,
+        linker,
+        "N4",
+        "74003",
+        **{**UNDER_MOTHER, "HO_TEN": "LÊ GIA HÂN", "NGAY_SINH": "202602010834"},
+        MA_BN="K2",
+    )
+    assert (boy_again["rule"], boy_again["person_id"]) == ("birth_certificate", boy_first["person_id"])
+    assert (twin_again["rule"], twin_again["person_id"]) == ("birth_certificate", twin_first["person_id"])
+
+
+def test_relink_never_merges_a_mother_and_her_child(engine: Engine, linker: OnlineLinker) -> None:
+    from linkage import load_model
+    from mpi.identity.policy import Thresholds
+    from mpi.identity.relink import relink
+
+    mother = _delivery(engine, linker, "D1", BOY)
+    # The newborn under the mother's name and CCCD: the equal CCCD makes relink look at the pair.
+    child = _ingest(engine, linker, "N1", "74002", **{**UNDER_MOTHER, "SO_CCCD": MOTHER["SO_CCCD"]}, MA_BN="N1")
+    assert child["person_id"] != mother["person_id"]
+    report = relink(engine=engine, model=load_model(), thresholds=Thresholds(auto=0.99, review=0.30))
+    assert (report.merges, report.mother_and_child, report.reviews_opened) == (0, 1, 0)

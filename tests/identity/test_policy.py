@@ -11,7 +11,18 @@ from sqlalchemy import Engine
 from linkage import load_model, model_row, normalise_record
 from mpi.identity import links as L
 from mpi.identity.online import OnlineLinker, canonical_from_encounter, source_values
-from mpi.identity.policy import Action, Candidate, Thresholds, contradicts, decide, national_id_evidence
+from mpi.identity.policy import (
+    LINK_RULES_BY_EVIDENCE,
+    LINKING_RULES,
+    Action,
+    Candidate,
+    Decision,
+    Rule,
+    Thresholds,
+    contradicts,
+    decide,
+    national_id_evidence,
+)
 from mpi.identity.relink import relink
 from mpi.ingest import ingest_file
 from mpi.settings import Settings
@@ -180,3 +191,44 @@ def test_a_twin_is_not_linked_on_the_model_alone_but_the_same_bhxh_number_links(
         {**twin, "bhxh_number": card[-10:]}, [_candidate({**other, "bhxh_number": card[-10:]}, 0.999)], THRESHOLDS
     )
     assert renamed.action is Action.LINK
+
+
+# ---- rules and their evidence ---------------------------------------------------------------------------
+def _linking(record: dict[str, Any], candidate: Candidate) -> Rule:
+    decision = decide(record, [candidate], THRESHOLDS)
+    assert decision.action is Action.LINK, decision
+    return decision.rule
+
+
+def test_every_rule_that_links_belongs_to_exactly_one_evidence_group() -> None:
+    groups = [rule for rules in LINK_RULES_BY_EVIDENCE.values() for rule in rules]
+    assert len(groups) == len(set(groups)) == len(LINKING_RULES)  # no rule in two groups
+    assert all(isinstance(rule, Rule) for rule in groups)
+    no_cccd = {**MOTHER, "SO_CCCD": ""}
+    card = "TE1740123456789"
+    twin = row(HO_TEN="NGUYỄN VĂN AN", NGAY_SINH="201503040000", GIOI_TINH="1", MA_THE_BHYT="")
+    other = row(HO_TEN="NGUYỄN VĂN BÌNH", NGAY_SINH="201503040000", GIOI_TINH="1", MA_THE_BHYT="")
+    seen = {
+        _linking(row(**MOTHER), _candidate(row(**MOTHER))),
+        _linking(row(**{**MOTHER, "NGAY_SINH": "190905150000"}), _candidate(row(**MOTHER))),
+        _linking(row(**no_cccd), Candidate(10, 1, row(**no_cccd), same_patient_code=True, match_probability=0.5)),
+        _linking(row(**no_cccd), Candidate(10, 1, row(**no_cccd), previous_version=True, match_probability=0.5)),
+        _linking(row(**no_cccd), _candidate(row(**no_cccd), 0.999)),
+        _linking({**twin, "bhxh_number": card[-10:]}, _candidate({**other, "bhxh_number": card[-10:]}, 0.2)),
+    }
+    # every rule the policy links on, reached above, sits in exactly one group (the scorecard's link shares);
+    # a link on a rule of no group is refused when the decision is made (next test)
+    assert len(seen) == 6 and seen <= LINKING_RULES
+    for rule in seen:
+        assert sum(rule in rules for rules in LINK_RULES_BY_EVIDENCE.values()) == 1
+
+
+def test_a_link_on_a_rule_of_no_evidence_group_is_refused() -> None:
+    with pytest.raises(ValueError, match="no evidence group"):
+        Decision(Action.LINK, Rule.MODEL_BAND, 1)
+    assert Decision(Action.REVIEW, Rule.MODEL_BAND, 1).rule == "model_band"  # the stored value
+
+
+def test_rule_values_are_the_stored_strings() -> None:
+    # stored in link.rule, link events and review_item.reason, and shown in reports: never renamed
+    assert {r.name.lower(): r.value for r in Rule} == {r.name.lower(): r.name.lower() for r in Rule}

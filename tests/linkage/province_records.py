@@ -1,4 +1,4 @@
-"""Canonical records with ground truth from a synthetic province (`mpi.synth.generate_province`).
+"""Canonical records with ground truth from a synthetic province (`synth.generate_province`).
 
 The data path of production, end to end: GIAMDINHHS files -> `mpi.xml130.parse_submission` -> XML1
 summary raw fields -> `linkage.normalise_record` -> `to_row()`, joined to the truth table's person id
@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkage import normalise_record
-from mpi.synth import generate_province
 from mpi.xml130 import parse_submission
+from synth import generate_province
 
 XML1_FIELDS = (
     "HO_TEN", "NGAY_SINH", "GIOI_TINH", "SO_CCCD", "MA_THE_BHYT", "DIEN_THOAI", "MATINH_CU_TRU",

@@ -1,7 +1,7 @@
 """A small deterministic synthetic population of Vietnamese source records, with ground truth.
 
-Stand-in for `mpi.synth` inside the linkage tests (and the data the shipped default model was trained
-on until `mpi.synth` can feed it): persons with Zipf-distributed Vietnamese names, households sharing a
+Stand-in for `synth` inside the linkage tests (and the data the shipped default model was trained
+on until `synth` can feed it): persons with Zipf-distributed Vietnamese names, households sharing a
 family name, address and phone, twins and namesakes, and per-record noise of the kinds seen between
 facilities (stripped diacritics, dropped Thị/Văn, wrong tone mark, Y/I, DOB typos and year-only dates,
 missing or mistyped identifiers, old 11-digit phones, moves). Records are XML1 raw fields passed through

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from linkage import TrainedModel, evaluate_links, load_model, predict_pairs, save_model, train_model
-from linkage.training import main, model_id_of
+from linkage.training import TrainingDataTooSmall, main, model_id_of
 from tests.linkage.synthetic import synthetic_records
 
 pytestmark = pytest.mark.slow  # trains models with Splink
@@ -83,3 +83,14 @@ def test_shipped_default_model_loads_and_verifies() -> None:
     assert shipped.provenance["training_records"] > 10_000
     names = [c["output_column_name"] for c in shipped.model["comparisons"]]
     assert names == ["given", "family", "middle", "dob", "sex", "national_id", "bhxh_number", "phone", "residence"]
+
+
+def test_too_few_records_for_em_is_a_clear_error_not_splinks_underflow() -> None:
+    """100 records leave EM so few agreeing pairs that an m probability underflows float64; Splink's
+    ValueError ("Please use a value >= 1e-300") becomes one that says what, why and what to do."""
+    with pytest.raises(TrainingDataTooSmall) as raised:
+        train_model(synthetic_records(100, seed=3), seed=1, max_pairs=1e5, u_max_pairs=2e5)
+    message = str(raised.value)
+    assert "EM on the records agreeing on" in message and "too small to represent" in message
+    assert "Train on more records" in message
+    assert "underflow" in str(raised.value.__cause__)

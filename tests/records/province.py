@@ -1,6 +1,6 @@
 """A small synthetic province ingested into a store, with one referral held back for the "received" step.
 
-The scenario (the issue's "Done when"): a patient referred from facility A to facility B, whose CCCD is
+The scenario (the record's acceptance case): a patient referred from facility A to facility B, whose CCCD is
 known and whose referral encounter at A came with drugs (XML2) and lab results (XML4). B's encounter for
 that referral is not ingested with the rest, so the referral is pending until the test ingests it.
 """
@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import ingest_file, ingest_parsed, parse_paths
 from mpi.settings import Settings
-from mpi.synth import generate_province
 from mpi.xml130 import Limits, parse_submission
+from synth import generate_province
 
 PERSONS = 200
 SEED = 11

@@ -22,9 +22,9 @@ from mpi.ingest import ingest_parsed, parse_paths
 from mpi.reports import Report, build_report
 from mpi.settings import Settings
 from mpi.store import open_store, session_scope
-from mpi.synth import generate_province
-from mpi.synth.outbreak import Outbreak
 from mpi.xml130 import Limits
+from synth import generate_province
+from synth.outbreak import Outbreak
 from tests.support import TEST_SECRET
 
 PERSONS = 400

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from mpi.reports import ReportOptions, build_report, icd_group
-from mpi.synth.outbreak import OUTBREAK_DX, Outbreak
+from synth.outbreak import OUTBREAK_DX, Outbreak
 from tests.reports.conftest import ReportStore
 
 pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)

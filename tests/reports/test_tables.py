@@ -156,6 +156,7 @@ def test_quality_scorecard_totals(report_store: ReportStore) -> None:
             "linked_cccd",
             "linked_facility_code",
             "linked_insurance_card",
+            "linked_birth_certificate",
             "linked_model",
             "sent_to_review",
             "new_person",

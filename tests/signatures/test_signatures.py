@@ -148,13 +148,13 @@ def test_ingest_records_each_outcome_and_warns_on_invalid(engine: Engine, pki: P
     valid = ingest_file(engine=engine, data=_signed(pki.facility, "LK2"), submitter="test")
     tampered = ingest_file(engine=engine, data=tamper_one_byte(_signed(pki.facility, "LK3")), submitter="test")
     unregistered = ingest_file(engine=engine, data=_signed(pki.other, "LK4"), submitter="test")
-    assert [r.signature["status"] for r in (unsigned, no_cert, valid, tampered, unregistered)] == [
+    assert [r.signature.status for r in (unsigned, no_cert, valid, tampered, unregistered)] == [
         "unsigned", "no_certificate", "valid", "invalid", "invalid",
     ]  # fmt: skip
-    assert valid.signature["certificate"] == fingerprint(pki.facility.cert)
-    assert tampered.outcome == "accepted" and [i["code"] for i in tampered.issues] == ["signature_invalid"]
-    assert "đã bị thay đổi sau khi ký" in tampered.issues[0]["message_vi"]
-    assert "changed after it was signed" in tampered.issues[0]["message_en"]
+    assert valid.signature.certificate == fingerprint(pki.facility.cert)
+    assert tampered.outcome == "accepted" and [i.code for i in tampered.issues] == ["signature_invalid"]
+    assert "đã bị thay đổi sau khi ký" in tampered.issues[0].message_vi
+    assert "changed after it was signed" in tampered.issues[0].message_en
     assert _stored(engine) == (5, [
         ("unsigned", None), ("no_certificate", None), ("valid", None), ("invalid", "digest_mismatch"),
         ("invalid", "certificate_not_registered"),
@@ -171,9 +171,9 @@ def test_reject_policy_stores_nothing_of_an_invalid_file(
         receipt = ingest_file(engine=engine, data=data, submitter="test")
         assert receipt.outcome == "rejected", n
         assert [e.status for e in receipt.encounters] == ["rejected"]
-        assert [i["code"] for i in receipt.issues] == ["signature_rejected"]
+        assert [i.code for i in receipt.issues] == ["signature_rejected"]
     receipt = ingest_file(engine=engine, data=_signed(pki.expired, "LK9"), submitter="test")
-    assert "hết hạn" in receipt.issues[0]["message_vi"] and "expired" in receipt.issues[0]["message_en"]
+    assert "hết hạn" in receipt.issues[0].message_vi and "expired" in receipt.issues[0].message_en
     assert _stored(engine)[0] == 0  # no encounter stored
     # valid, unsigned and unverifiable files are stored as ever
     for ma_lk, data in [("LK5", _signed(pki.facility, "LK5")), ("LK6", _file("LK6"))]:
@@ -186,13 +186,14 @@ def test_a_removed_certificate_no_longer_verifies(sqlite_engine: Engine, pki: PK
     with session_scope(sqlite_engine) as session:
         remove_certificate(session=session, facility_code="74001", ref=fingerprint(pki.facility.cert)[:12])
     receipt = ingest_file(engine=sqlite_engine, data=_signed(pki.facility), submitter="test")
-    assert receipt.signature == {"status": "no_certificate", "reason": None, "certificate": None}
+    assert receipt.signature is not None
+    assert receipt.signature.model_dump() == {"status": "no_certificate", "reason": None, "certificate": None}
     with session_scope(sqlite_engine) as session:  # registering it again restores it
         add_certificate(session=session, facility_code="74001", cert=pki.facility.cert)
         with pytest.raises(MPIError, match="already registered"):
             add_certificate(session=session, facility_code="74001", cert=pki.facility.cert)
     assert (
-        ingest_file(engine=sqlite_engine, data=_signed(pki.facility, "LK2"), submitter="test").signature["status"]
+        ingest_file(engine=sqlite_engine, data=_signed(pki.facility, "LK2"), submitter="test").signature.status
         == "valid"
     )
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from mpi.synth import EXPORT_DEVIATIONS, HABIT_KINDS, NOISE_KINDS, SynthConfig, SynthSummary, generate_province
-from mpi.synth.geography import LEGACY_PROVINCES
+from synth import EXPORT_DEVIATIONS, HABIT_KINDS, NOISE_KINDS, SynthConfig, SynthSummary, generate_province
+from synth.geography import LEGACY_PROVINCES
 
 pytestmark = pytest.mark.slow  # generates (and parses) a whole synthetic province
 
@@ -59,7 +59,7 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Province:
         code = root.findtext("THONGTINDONVI/MACSKCB")
         for hoso in root.iter("HOSO"):
             tables = {
-                # recover: real exports' malformed xsi URI (SPEC §2.2) is a fatal error to strict lxml
+                # recover: real exports' malformed xsi URI (docs/xml130.md §2.2) is a fatal error to strict lxml
                 fh.findtext("LOAIHOSO"): etree.fromstring(base64.b64decode(fh.findtext("NOIDUNGFILE")), _LENIENT)
                 for fh in hoso.iter("FILEHOSO")
             }
@@ -368,7 +368,7 @@ def test_cli_writes_a_province_with_a_json_config(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from mpi.synth.cli import register
+    from synth.cli import register
 
     app = typer.Typer()
     register(app)

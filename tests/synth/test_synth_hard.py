@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from mpi.synth import NOISE_KINDS, PROFILES, SynthConfig, SynthSummary, generate_province, profile_config
-from mpi.synth.names import strip_diacritics
-from mpi.synth.noise import reorder_name
+from synth import NOISE_KINDS, PROFILES, SynthConfig, SynthSummary, generate_province, profile_config
+from synth.names import strip_diacritics
+from synth.noise import reorder_name
 
 pytestmark = pytest.mark.slow  # generates (and parses) a whole synthetic province
 

@@ -1,6 +1,6 @@
 """Reading well-formed submissions: every official template, the shipped sample, and the real-world
 variants a reader must accept (declarations, BOMs, the malformed xsi namespace, CDATA, wrapped base64,
-the legacy QĐ 4210 layout, several HOSO per file). SPEC §2, §3, §8, §10."""
+the legacy QĐ 4210 layout, several HOSO per file). docs/xml130.md §2, §3, §8, §10."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def test_base64_with_line_breaks() -> None:
 
 
 def test_chitieu_spellings_follow_the_templates() -> None:
-    """XML2..XML5 roots are spelled CHITIEU_, XML6..XML15 CHI_TIEU_ (SPEC §2.3); each table takes its own."""
+    """XML2..XML5 roots are spelled CHITIEU_, XML6..XML15 CHI_TIEU_ (docs/xml130.md §2.3); each table takes its own."""
     hoso = outpatient()
     hoso["XML6"] = filled("XML6").replace(NAMED["MA_LK"].encode(), b"LK26000001")
     sub = parse_submission(envelope([hoso]))
@@ -235,7 +235,7 @@ def test_swapped_chitieu_spelling_is_the_wrong_root(table: str, good: bytes, bad
     assert found(sub) == [("error", "inner_root", f"HOSO[1]/{table}")]
 
 
-# --- QĐ 4210 (SPEC §8) -----------------------------------------------------------------------------------
+# --- QĐ 4210 (docs/xml130.md §8) ------------------------------------------------------------------------
 
 LEGACY_XML1 = {
     "MA_LK": "LK23000042", "STT": "1", "MA_BN": "BN004210", "HO_TEN": "ĐỖ VĂN CŨ", "NGAY_SINH": "19800101",

@@ -1,4 +1,4 @@
-"""Typed values: dates with their precision, numbers, ``;``-lists (SPEC §6)."""
+"""Typed values: dates with their precision, numbers, ``;``-lists (docs/xml130.md §6)."""
 
 from __future__ import annotations
 

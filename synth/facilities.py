@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from mpi.synth.config import HABIT_KINDS, SynthConfig
-from mpi.synth.geography import Commune, communes, old_districts
-from mpi.synth.names import draw_name
+from synth.config import HABIT_KINDS, SynthConfig
+from synth.geography import Commune, communes, old_districts
+from synth.names import draw_name
 
 PROVINCIAL = "provincial"
 DISTRICT = "district"

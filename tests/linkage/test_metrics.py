@@ -59,7 +59,7 @@ def test_clusters_from_links_includes_singletons() -> None:
 
 
 def test_febrl_mapping() -> None:
-    from linkage.evaluation import febrl_records
+    from linkage.febrl import febrl_records
 
     records, truth = febrl_records(4)
     assert records.num_rows == 10_000 == len(truth)
@@ -80,7 +80,7 @@ def test_febrl_floors(which: int, f1_floor: float) -> None:
 
 
 def test_pairwise_from_assignment_counts_pairs_and_pairs_involving_a_subset() -> None:
-    from linkage.evaluation import cluster_metrics, pairwise_from_assignment
+    from linkage.metrics import cluster_metrics, pairwise_from_assignment
 
     assignment = {1: "x", 2: "x", 3: "y", 4: "z", 5: "z", 6: "z"}  # clusters {1,2} {3} {4,5,6}
     m = pairwise_from_assignment(assignment, TRUTH)

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from mpi.synth.encounters import Encounter, EncounterFactory
-from mpi.synth.facilities import Province
-from mpi.synth.population import Person
+from synth.encounters import Encounter, EncounterFactory
+from synth.facilities import Province
+from synth.population import Person
 
 OUTBREAK_DX: dict[str, str] = {
     "dengue": "A90",

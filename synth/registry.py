@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 
 from mpi.facilities import RegistryRow, write_registry_csv
-from mpi.synth.facilities import COMMUNE, DISTRICT, PRIVATE, PROVINCIAL, Province
-from mpi.synth.geography import communes
+from synth.facilities import COMMUNE, DISTRICT, PRIVATE, PROVINCIAL, Province
+from synth.geography import communes
 
 WAVE_OF_LEVEL = {PROVINCIAL: 1, DISTRICT: 1, PRIVATE: 2, COMMUNE: 3}
 MONTHS_BETWEEN_WAVES = 2

@@ -1,4 +1,4 @@
-"""The ``mpi export links``, ``mpi evaluate`` and ``mpi calibrate`` commands.
+"""The ``mpi evaluate`` and ``mpi calibrate`` commands (their input, ``mpi export links``, is in identity).
 
 ``register(app)`` adds them to the ``mpi`` application. They print counts and rates only: never a
 name, identifier or date (the export file itself holds encounter keys and person ids).
@@ -34,44 +34,7 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``export links``, ``evaluate`` and ``calibrate`` to ``app``."""
-    export_app = typer.Typer(help="Export the MPI's decisions for checking from outside.", no_args_is_help=True)
-    app.add_typer(export_app, name="export")
-
-    @export_app.command("links")
-    def export_links_command(
-        out: Annotated[Path, typer.Option("--out", help="CSV file to write", dir_okay=False)],
-    ) -> None:
-        """One row per stored encounter version: facility_code, ma_lk, version, person_id (after merges),
-        link_state, match_probability, model_id, rule, review_person_id, current."""
-        from mpi.identity.export import export_links
-
-        engine = open_store(get_settings().database_url)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        rows = export_links(engine=engine, out=out)
-        engine.dispose()
-        err.print(f"{rows:,} encounter versions -> {out}")
-
-    @export_app.command("parquet")
-    def export_parquet_command(
-        out: Annotated[Path, typer.Option("--out", help="New (or empty) directory to write", file_okay=False)],
-    ) -> None:
-        """Persons, source records (the linkage input), links and encounters by month, as Parquet: the
-        input of `mpi relink --engine spark` on a cluster."""
-        from mpi.lake import export_parquet
-
-        engine = open_store(get_settings().database_url)
-        try:
-            report = export_parquet(engine=engine, out=out)
-        except FileExistsError as exc:
-            err.print(f"[red]{exc}[/]")
-            raise typer.Exit(2) from None
-        finally:
-            engine.dispose()
-        err.print(
-            f"{report.persons:,} persons, {report.source_records:,} source records, {report.links:,} links,"
-            f" {report.encounters:,} encounter versions in {len(report.months)} months -> {out}"
-        )
+    """Add ``evaluate`` and ``calibrate`` to ``app``."""
 
     @app.command("evaluate")
     def evaluate_command(
@@ -90,7 +53,7 @@ def register(app: typer.Typer) -> None:
         The baselines read the evaluated records' demographics from the store (MPI_DATABASE_URL) that was
         exported; the Splink baseline decides at the store's thresholds (MPI_LINK_*_PROBABILITY).
         """
-        from mpi.evaluation import evaluate_export, febrl_rows, noise_rows, render_markdown, summary_rows
+        from mpi.evaluation.report import evaluate_export, febrl_rows, noise_rows, render_markdown, summary_rows
 
         settings = get_settings()
         engine = open_store(settings.database_url) if baselines else None
@@ -136,11 +99,11 @@ def register(app: typer.Typer) -> None:
         """The threshold curve of a store linked at open thresholds, and the thresholds it supports.
 
         Link the labelled province with MPI_LINK_AUTO_PROBABILITY=1.0 MPI_LINK_REVIEW_PROBABILITY=0.01
-        first (see mpi/calibration.py).
+        first (see mpi/evaluation/calibration.py).
         """
         from dataclasses import asdict
 
-        from mpi.calibration import choose_thresholds, threshold_curve
+        from mpi.evaluation.calibration import choose_thresholds, threshold_curve
 
         curve = threshold_curve(links, truth)
         choice = choose_thresholds(

@@ -41,6 +41,7 @@ from sqlalchemy import Engine, select
 
 from linkage import ClusterMetrics, PairwiseMetrics, cluster_metrics, clusters_from_links, pairwise_from_assignment
 from mpi.identity import links as L
+from mpi.identity.models import LinkState
 
 __all__ = [
     "EvaluationReport",
@@ -365,7 +366,7 @@ def evaluate_export(
     noise = {i: truth_rows[k][1] for i, k in enumerate(keys)}
     links = [exported[k] for k in keys]
     auto: dict[int, Hashable] = {i: link.person_id for i, link in enumerate(links)}
-    in_review = {i for i, link in enumerate(links) if link.review_person_id or link.link_state == "review"}
+    in_review = {i for i, link in enumerate(links) if link.review_person_id or link.link_state == LinkState.REVIEW}
     joined = union_clusters(auto, ((i, link.review_person_id) for i, link in enumerate(links) if link.review_person_id))
     methods = [method_figures(MPI, truth=truth, auto=auto, auto_and_review=joined, in_review=in_review, noise=noise)]
 

@@ -7,7 +7,7 @@ families, twins, namesakes, newborns under the mother's name, referrals) and a t
 records belong to the same person and which noise each carries. See README.md in this folder.
 """
 
-from mpi.synth.config import (
+from synth.config import (
     DEFAULT_HABITS,
     DEFAULT_NOISE,
     EXPORT_DEVIATIONS,
@@ -18,7 +18,7 @@ from mpi.synth.config import (
     SynthSummary,
     profile_config,
 )
-from mpi.synth.province import generate_province
+from synth.province import generate_province
 
 __all__ = [
     "DEFAULT_HABITS",

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from linkage import PairwiseMetrics, pairwise_from_assignment
-from mpi.evaluation import read_links, read_truth, union_clusters
+from mpi.evaluation.report import read_links, read_truth, union_clusters
+from mpi.identity.models import LinkState
+from mpi.identity.policy import Rule
 
 __all__ = ["DEFAULT_GRID", "Curve", "CurvePoint", "ThresholdChoice", "choose_thresholds", "threshold_curve"]
 
@@ -36,7 +38,7 @@ DEFAULT_GRID: Final = (
     0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998,
     0.999, 0.9995, 0.9999, 0.99999, 0.999999,
 )  # fmt: skip
-BAND_RULE: Final = "model_band"
+BAND_RULE: Final = Rule.MODEL_BAND
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,9 @@ def threshold_curve(links_csv: Path, truth_path: Path, *, grid: Sequence[float] 
     ]
     banded = {i for i, _, _ in band}
     rule_reviews = sum(
-        1 for i, link in enumerate(links) if i not in banded and (link.review_person_id or link.link_state == "review")
+        1
+        for i, link in enumerate(links)
+        if i not in banded and (link.review_person_id or link.link_state == LinkState.REVIEW)
     )
     points = []
     for threshold in sorted(set(grid)):

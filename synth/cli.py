@@ -1,6 +1,7 @@
 """The ``mpi synth`` command: generate a synthetic province from the command line.
 
-Prints counts only: never a name, identifier or phone number.
+``mpi.cli`` registers it; the generator itself is imported when the command runs, so the hub's command
+line does not load it otherwise. Prints counts only: never a name, identifier or phone number.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mpi.synth.config import PROFILES, SynthConfig, profile_config
-from mpi.synth.outbreak import Outbreak
-from mpi.synth.province import generate_province
+from synth.config import PROFILES, SynthConfig, profile_config
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``synth`` command to ``app``."""
 
     @app.command("synth")
-    def synth(
+    def synth_command(
         persons: int = typer.Option(10_000, "--persons", min=1, help="Number of persons to generate."),
         seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical output."),
         out: Path = typer.Option(Path("data/synth"), "--out", help="Output directory."),
@@ -31,20 +30,20 @@ def register(app: typer.Typer) -> None:
         profile: str = typer.Option(
             "default",
             "--profile",
-            help=f"Preset of noise rates and facility habits: {', '.join(PROFILES)} (see mpi/synth/README.md).",
+            help=f"Preset of noise rates and facility habits: {', '.join(PROFILES)} (see synth/README.md).",
         ),
         config_file: Path | None = typer.Option(
             None,
             "--config",
             exists=True,
             dir_okay=False,
-            help="JSON file with SynthConfig fields, applied on top of --profile (see mpi/synth/README.md).",
+            help="JSON file with SynthConfig fields, applied on top of --profile (see synth/README.md).",
         ),
         outbreak: list[str] = typer.Option(
             [],
             "--outbreak",
             help="Inject an outbreak: GROUP:COMMUNE|auto:YYYY-MM-DD:PERSONS[:WEEKS] (GROUP: dengue, hfmd, "
-            "measles, influenza, diarrhoea, chickenpox, tb); repeatable. See mpi/synth/outbreak.py.",
+            "measles, influenza, diarrhoea, chickenpox, tb); repeatable. See synth/outbreak.py.",
         ),
         sign: bool = typer.Option(
             False,
@@ -54,6 +53,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Generate a synthetic province: XML 130 files plus the ground-truth table."""
+        from synth.outbreak import Outbreak
+        from synth.province import generate_province
+
         try:
             base = profile_config(profile)
         except ValueError as exc:
@@ -71,7 +73,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         console = Console()
         if sign:
-            from mpi.synth.signing import sign_province
+            from synth.signing import sign_province
 
             signed = sign_province(summary.out)
             console.print(

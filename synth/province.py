@@ -18,15 +18,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mpi.synth.config import HABIT_KINDS, SynthConfig, SynthSummary
-from mpi.synth.encounters import Encounter, EncounterFactory
-from mpi.synth.envelope_writer import SubmissionSink, render_hoso
-from mpi.synth.facilities import build_province
-from mpi.synth.noise import NoiseModel
-from mpi.synth.outbreak import Outbreak, inject
-from mpi.synth.population import Person, PopulationContext
-from mpi.synth.registry import write_registry
-from mpi.synth.truth import PERSONS_SCHEMA, TRUTH_SCHEMA, TableWriter
+from synth.config import HABIT_KINDS, SynthConfig, SynthSummary
+from synth.encounters import Encounter, EncounterFactory
+from synth.envelope_writer import SubmissionSink, render_hoso
+from synth.facilities import build_province
+from synth.noise import NoiseModel
+from synth.outbreak import Outbreak, inject
+from synth.population import Person, PopulationContext
+from synth.registry import write_registry
+from synth.truth import PERSONS_SCHEMA, TRUTH_SCHEMA, TableWriter
 
 CHUNK_PERSONS = 2_000
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
 
-from mpi.synth.config import SynthConfig
-from mpi.synth.facilities import Province
-from mpi.synth.geography import LEGACY_PROVINCES, Address, Commune, address_detail, communes
-from mpi.synth.names import Name, draw_given, draw_name
+from synth.config import SynthConfig
+from synth.facilities import Province
+from synth.geography import LEGACY_PROVINCES, Address, Commune, address_detail, communes
+from synth.names import Name, draw_given, draw_name
 
 # Vietnam's age pyramid (share of population by 5-year band, 80+ last), rounded from the 2019 census.
 AGE_BANDS: tuple[tuple[int, int, float], ...] = (

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from mpi.synth import clinical as cx
-from mpi.synth.config import SynthConfig
-from mpi.synth.envelope_writer import INNER_XMLNS, INNER_XMLNS_MALFORMED, render_table
-from mpi.synth.facilities import COMMUNE, PROVINCIAL, Facility, Province
-from mpi.synth.noise import Identity, NoiseModel, dob_text
-from mpi.synth.population import Person, permute
+from synth import clinical as cx
+from synth.config import SynthConfig
+from synth.envelope_writer import INNER_XMLNS, INNER_XMLNS_MALFORMED, render_table
+from synth.facilities import COMMUNE, PROVINCIAL, Facility, Province
+from synth.noise import Identity, NoiseModel, dob_text
+from synth.population import Person, permute
 
 Row = dict[str, str]
 
@@ -132,7 +132,7 @@ class EncounterFactory:
                 yield self._render(person, self._receiving_visit(visit, enc))
 
     def extra_visit(self, person: Person, *, day: date, dx: str, facility: Facility) -> Encounter:
-        """One outpatient visit outside the person's plan (an injected outbreak: mpi.synth.outbreak)."""
+        """One outpatient visit outside the person's plan (an injected outbreak: synth.outbreak)."""
         return self._render(person, _Visit(day, facility, "01", dx))
 
     def _random_day(self, lo: date | None = None) -> date:

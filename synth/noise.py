@@ -15,9 +15,9 @@ from calendar import isleap
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from mpi.synth.config import NOISE_KINDS, SynthConfig
-from mpi.synth.facilities import Facility
-from mpi.synth.names import (
+from synth.config import NOISE_KINDS, SynthConfig
+from synth.facilities import Facility
+from synth.names import (
     THI_VAN,
     has_diacritics,
     has_tone,
@@ -27,7 +27,7 @@ from mpi.synth.names import (
     wrong_tone,
     y_i_positions,
 )
-from mpi.synth.population import CARD_BENEFIT, MOBILE_PREFIXES, OLD_PREFIX, Person, permute
+from synth.population import CARD_BENEFIT, MOBILE_PREFIXES, OLD_PREFIX, Person, permute
 
 
 @dataclass(slots=True)

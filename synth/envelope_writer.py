@@ -1,7 +1,7 @@
 """Serialise encounters as QĐ 130/4750 submissions: inner table documents and the GIAMDINHHS envelope.
 
 Inner documents are built from strings (much faster than lxml trees at millions of records) with the tag
-order taken from the official field table (``mpi/xml130/fields_qd4750.csv``), roots per SPEC §2.3, no XML
+order taken from the official field table (``mpi/xml130/fields_qd4750.csv``), roots per docs/xml130.md §2.3, no XML
 declaration, UTF-8, then base64 into ``NOIDUNGFILE``. Every value is checked against its field's maximum
 length: a value that does not fit is a bug in the generator and raises, it is never truncated silently.
 """
@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
-FIELDS_CSV = Path(__file__).resolve().parent.parent / "xml130" / "fields_qd4750.csv"
+# The XML 130 field table the reader validates against (shipped with `mpi.xml130`): the generator writes
+# exactly the fields, order and lengths the hub expects.
+FIELDS_CSV = resources.files("mpi.xml130").joinpath("fields_qd4750.csv")
 
 # Table -> (root, container, record). Single-record tables have their fields directly under the root.
 LAYOUTS: dict[str, tuple[str, str | None, str | None]] = {
@@ -39,9 +42,9 @@ LAYOUTS: dict[str, tuple[str, str | None, str | None]] = {
     "XML15": ("CHI_TIEU_DIEUTRI_BENHLAO", "DSACH_CHITIET_DIEUTRI_BENHLAO", "CHITIET_DIEUTRI_BENHLAO"),
 }
 
-# Namespace declarations a .NET serialiser puts on ~half of real inner roots (SPEC §2.2; prefixes unused).
+# Namespace declarations a .NET serialiser puts on ~half of real inner roots (docs/xml130.md §2.2; prefixes unused).
 INNER_XMLNS = ' xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
-# The variant SPEC §2.2 reports from real files, with a space in the xsi URI. libxml2 (lxml) refuses it as
+# The variant docs/xml130.md §2.2 reports from real files, with a space in the xsi URI. libxml2 (lxml) refuses it as
 # a fatal namespace error unless parsing with recover=True, so it is only written on request.
 INNER_XMLNS_MALFORMED = INNER_XMLNS.replace("XMLSchema-instance", "XMLSchema instance")
 
@@ -62,15 +65,14 @@ class FieldSpec:
 def table_fields() -> Mapping[str, tuple[FieldSpec, ...]]:
     """Fields of every table in the official order, from the field table."""
     out: dict[str, list[tuple[int, FieldSpec]]] = {}
-    with FIELDS_CSV.open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            raw = row["maxlen_effective_4750"].strip()
-            spec = FieldSpec(
-                row["field"].strip(),
-                None if raw in ("", "n") else int(raw),
-                row["type_effective_4750"].strip() == "Số",
-            )
-            out.setdefault(row["table"].strip(), []).append((int(row["order"]), spec))
+    for row in csv.DictReader(FIELDS_CSV.read_text(encoding="utf-8").splitlines(keepends=True)):
+        raw = row["maxlen_effective_4750"].strip()
+        spec = FieldSpec(
+            row["field"].strip(),
+            None if raw in ("", "n") else int(raw),
+            row["type_effective_4750"].strip() == "Số",
+        )
+        out.setdefault(row["table"].strip(), []).append((int(row["order"]), spec))
     return {t: tuple(s for _, s in sorted(v, key=lambda x: x[0])) for t, v in out.items()}
 
 
@@ -142,7 +144,7 @@ def render_hoso(documents: Sequence[tuple[str, str]]) -> str:
 
 
 def render_envelope(*, facility_code: str, ngaylap: str, hosos: Sequence[str]) -> bytes:
-    """The GIAMDINHHS file (SPEC §2.1) holding the already rendered HOSO elements."""
+    """The GIAMDINHHS file (docs/xml130.md §2.1) holding the already rendered HOSO elements."""
     return (
         f"{ENVELOPE_HEAD}<THONGTINDONVI><MACSKCB>{facility_code}</MACSKCB></THONGTINDONVI>"
         f"<THONGTINHOSO><NGAYLAP>{ngaylap}</NGAYLAP><SOLUONGHOSO>{len(hosos)}</SOLUONGHOSO>"

@@ -1,6 +1,6 @@
 """Vietnamese personal names: frequency tables and the text transforms that noise and facility software apply.
 
-Family-name shares follow domain/identity.md (Nguyễn ~38% ...), with the Hoàng/Huỳnh and Vũ/Võ pairs split
+Family-name shares follow docs/identity.md (Nguyễn ~38% ...), with the Hoàng/Huỳnh and Vũ/Võ pairs split
 north-heavy (the province is in the north) and a long tail. Middle names are gendered and depend on the
 birth cohort (Thị and Văn are fading). Given names are gendered with a Zipf-like long tail. All names are
 common Vietnamese words: no real person's record was used.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
-# (family name, share in percent).  Pairs from identity.md: Hoàng/Huỳnh ~5 (north: mostly Hoàng),
+# (family name, share in percent).  Pairs from docs/identity.md: Hoàng/Huỳnh ~5 (north: mostly Hoàng),
 # Vũ/Võ ~4 (north: mostly Vũ). The tail shares the remaining ~10.5%.
 FAMILY_NAMES: tuple[tuple[str, float], ...] = (
     ("Nguyễn", 38.0),
