@@ -20,8 +20,10 @@ MIT licence) and `local_session` puts it on the session's class path. Never logs
 
 from __future__ import annotations
 
+import atexit
 import copy
 import logging
+import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -78,7 +80,9 @@ def local_session(
     )
     spark.sparkContext.setLogLevel("ERROR")
     if not spark.sparkContext.getCheckpointDir():
-        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="mpi-spark-checkpoints-"))
+        directory = tempfile.mkdtemp(prefix="mpi-spark-checkpoints-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)  # a local directory: this process's own
+        spark.sparkContext.setCheckpointDir(directory)
     return spark
 
 
@@ -124,7 +128,14 @@ def _linker(spark: SparkSession, records: pa.Table | DataFrame, settings: dict[s
 
     if isinstance(records, pa.Table):
         records = spark.createDataFrame(model_input(records))
-    db_api = SparkAPI(spark_session=spark, break_lineage_method="checkpoint")  # type: ignore[no-untyped-call]
+    # Splink materialises its intermediate tables (term frequencies, blocked pairs, predictions). An RDD
+    # checkpoint computes each one twice (once to count, once to write it); in local mode they are cached
+    # in the driver instead (memory, then local disk), on a cluster written once as Parquet into the
+    # checkpoint directory (shared storage).
+    local = (spark.sparkContext.master or "").startswith("local")
+    db_api = SparkAPI(  # type: ignore[no-untyped-call]
+        spark_session=spark, break_lineage_method="persist" if local else "parquet"
+    )
     # A generated table name: one session serves many runs, and Splink refuses to register a name twice.
     return Linker(db_api.register(records), settings, log_level=_SPLINK_LOG_LEVEL)
 
@@ -233,9 +244,7 @@ def train_model_spark(
     """
     settings = build_settings()
     linker = _linker(spark, records, spark_settings(settings))
-    estimate_parameters(
-        linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall, quote="`"
-    )
+    estimate_parameters(linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall, quote="`")
     trained: dict[str, Any] = linker.misc.save_model_to_json()
     model = _parameters_into(_duckdb_model_json(settings), trained)
     rows = records.num_rows if isinstance(records, pa.Table) else records.count()
