@@ -22,7 +22,7 @@ from linkage import CanonicalRecord, Scorer, model_row, normalise_record
 from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import Matcher
-from mpi.identity.models import LinkState
+from mpi.identity.models import LinkState, SourceValues
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
@@ -43,19 +43,6 @@ _IDENTITY_FIELDS: Final = (
     "MA_BN",
 )
 # source_record columns filled from the model row (blocking keys; each has an index, mpi.identity.models).
-_KEY_COLUMNS: Final = (
-    "given_key",
-    "family_key",
-    "name_sorted",
-    "dob_date",
-    "dob_year",
-    "national_id",
-    "bhxh_number",
-    "phone",
-    "commune_code",
-)
-
-
 def canonical_raw(enc: ParsedEncounter) -> dict[str, str | None]:
     """The XML1 identity fields of an encounter as sent (what :func:`canonical_from_encounter` normalises)."""
     summary = enc.summary
@@ -70,18 +57,26 @@ def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
 
 def source_values(
     record: CanonicalRecord, *, encounter_id: int, facility_code: str, ma_lk: str, version: int
-) -> dict[str, Any]:
+) -> SourceValues:
     """The ``source_record`` row of one encounter version: blocking keys and the model row."""
     features = model_row(record.to_row())
-    return {
-        "encounter_id": encounter_id,
-        "facility_code": facility_code,
-        "ma_lk": ma_lk,
-        "version": version,
-        "patient_code": record.patient_code,
-        **{column: features.get(column) for column in _KEY_COLUMNS},
-        "features": features,
-    }
+    return SourceValues(
+        encounter_id=encounter_id,
+        facility_code=facility_code,
+        ma_lk=ma_lk,
+        version=version,
+        patient_code=record.patient_code,
+        given_key=features.get("given_key"),
+        family_key=features.get("family_key"),
+        name_sorted=features.get("name_sorted"),
+        dob_date=features.get("dob_date"),
+        dob_year=features.get("dob_year"),
+        national_id=features.get("national_id"),
+        bhxh_number=features.get("bhxh_number"),
+        phone=features.get("phone"),
+        commune_code=features.get("commune_code"),
+        features=features,
+    )
 
 
 class OnlineLinker:
@@ -182,7 +177,7 @@ class OnlineLinker:
         return result
 
     def _apply(
-        self, conn: Connection, values: dict[str, Any], decision: Decision, by_id: dict[int, Candidate]
+        self, conn: Connection, values: SourceValues, decision: Decision, by_id: dict[int, Candidate]
     ) -> dict[str, Any]:
         if decision.action is Action.LINK:
             assert decision.person_id is not None
