@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from mpi.identity.online import OnlineLinker
+from mpi.identity.online import OnlineLinker, prepare
 from mpi.ingest import ingest_file, ingest_many, parse_paths
 from mpi.settings import Settings
 from mpi.store import open_store
@@ -92,7 +92,8 @@ def main() -> None:
         # As `mpi ingest` does it: worker processes parse while this process stores with group commit.
         engine = open_store(f"sqlite:///{tmp}/bench3.sqlite3")
         linker = OnlineLinker.from_settings(settings)
-        parsed = ((data, p) for _, data, p in parse_paths(files, limits=Limits(), workers=2))
+        paths = parse_paths(files, limits=Limits(), workers=2, store_dialect="sqlite", prepare=prepare)
+        parsed = ((data, p) for _, data, p in paths)
         timed("cli (2w)", lambda: list(ingest_many(engine=engine, files=parsed, submitter="bench", linker=linker)))
         engine.dispose()
 

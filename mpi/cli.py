@@ -25,6 +25,7 @@ from mpi.evaluation.commands import register as register_evaluation
 from mpi.facilities.commands import register as register_facilities
 from mpi.identity.commands import register as register_identity
 from mpi.identity.online import OnlineLinker
+from mpi.identity.online import prepare as prepare_identity
 from mpi.ingest import ingest_many, parse_paths
 from mpi.keys import Role, create_key, grant_key, list_keys, revoke_key, rotate_key
 from mpi.receipts import EncounterStatus, Outcome, Receipt
@@ -82,7 +83,13 @@ def ingest_command(
         order: list[Path] = []
 
         def parsed_files() -> Iterator[tuple[bytes, ParsedSubmission]]:
-            for path, data, parsed in parse_paths(files, limits=limits, workers=min(workers, len(files) or 1)):
+            for path, data, parsed in parse_paths(
+                files,
+                limits=limits,
+                workers=min(workers, len(files) or 1),
+                store_dialect=engine.dialect.name,
+                prepare=prepare_identity,
+            ):
                 order.append(path)
                 yield data, parsed
 

@@ -28,6 +28,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from mpi.facilities.certificates import active_certificates
@@ -35,7 +36,7 @@ from mpi.receipts import EncounterReceipt, EncounterStatus, Outcome, Receipt
 from mpi.settings import get_settings
 from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.content import content_tables
-from mpi.store.db import read_only
+from mpi.store.db import read_only, sqlite_dialect
 from mpi.store.locks import named_lock
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
@@ -277,6 +278,48 @@ def compress_raw(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1)
 
 
+_READ_WHEN_STAGED: Final = frozenset({"XML1", "XML9"})
+"""Tables whose records the identity step reads from the parsed file (the patient's XML1; a birth
+certificate's mother and children, :mod:`mpi.identity.births`): kept when an encounter is staged."""
+
+
+@functools.cache
+def _staging_dialect() -> Dialect:
+    return sqlite_dialect()
+
+
+def stage(parsed: ParsedSubmission, *, prepare: Callable[[ParsedEncounter], None] | None = None) -> None:
+    """Prepare what a SQLite store writes for each encounter, in the process that read the file.
+
+    Typing each value for the driver (dates and amounts as text, ``raw`` and lists as JSON) is most of
+    the work of writing the content tables; done here, in a parsing worker, the one process that stores
+    only adds the encounter id. The typed values are then not sent to it (see
+    :attr:`ParsedEncounter.store_rows`). ``prepare`` is run on each encounter first (a later step's own
+    preparation, e.g. :func:`mpi.identity.online.prepare`). Encounters that will be rejected are left as
+    they are.
+    """
+    if parsed.rejected:
+        return
+    dialect = _staging_dialect()
+    for enc in parsed.encounters:
+        if enc.rejected:
+            continue
+        if prepare is not None:
+            prepare(enc)
+        enc.store_rows = {
+            name: _INSERT_CONTENT[name].stage(dialect, list(_content_rows(0, table.rows)), later="encounter_id")
+            for name, table in enc.tables.items()
+            if table.rows
+        }
+        for name, table in enc.tables.items():
+            table.content = b""
+            if name not in _READ_WHEN_STAGED:
+                table.rows = []
+
+
+_Prepare = Callable[[ParsedEncounter], None]
+
+
 def parse_for_storing(data: bytes, limits: Limits | None = None) -> ParsedSubmission:
     """:func:`parse_submission` plus the compressed raw file: all the CPU work of a file that needs no
     database, for a worker process (the one process that stores then only writes)."""
@@ -285,29 +328,44 @@ def parse_for_storing(data: bytes, limits: Limits | None = None) -> ParsedSubmis
     return parsed
 
 
-def _read_and_parse(job: tuple[Path, Limits]) -> tuple[Path, bytes, ParsedSubmission]:
-    path, limits = job
+def _read_and_parse(job: tuple[Path, Limits, bool, _Prepare | None]) -> tuple[bytes, ParsedSubmission]:
+    path, limits, staged, prepare = job
     data = path.read_bytes()
-    return path, data, parse_for_storing(data, limits)
+    parsed = parse_for_storing(data, limits)
+    if staged:
+        stage(parsed, prepare=prepare)
+    return data, parsed
 
 
 def parse_paths(
-    paths: Iterable[Path], *, limits: Limits, workers: int = 1
+    paths: Iterable[Path],
+    *,
+    limits: Limits,
+    workers: int = 1,
+    store_dialect: str | None = None,
+    prepare: _Prepare | None = None,
 ) -> Iterator[tuple[Path, bytes, ParsedSubmission]]:
     """Read and parse files, in ``workers`` processes when > 1, in order.
 
     Parsing is CPU-bound and independent per file, while storing is serialised by the database; with
-    worker processes the writer stores one file while the next ones are parsed.
+    worker processes the writer stores one file while the next ones are parsed. ``store_dialect``: the
+    dialect of the store the files go to; for ``sqlite`` the workers also :func:`stage` them, with
+    ``prepare`` (a module-level function: it is sent to the workers).
     """
-    jobs = ((path, limits) for path in paths)
+    paths = list(paths)
+    staged = store_dialect == "sqlite"
+    jobs = ((path, limits, staged, prepare) for path in paths)
     if workers <= 1:
-        yield from map(_read_and_parse, jobs)
+        for path, (data, parsed) in zip(paths, map(_read_and_parse, jobs), strict=True):
+            yield path, data, parsed
         return
     # Never "fork": a forked worker would inherit the parent's open database connections, and if the
     # parent died mid-transaction the orphan would keep its PostgreSQL socket (and row locks) alive.
     context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(_read_and_parse, jobs, chunksize=8)
+        # the paths are not sent back: rebuilding Path objects costs the storing process more than zipping
+        for path, (data, parsed) in zip(paths, pool.map(_read_and_parse, jobs, chunksize=8), strict=True):
+            yield path, data, parsed
 
 
 def _open_submission(
@@ -561,9 +619,15 @@ def _write_encounter(
             },
         )
     )
-    for name, table in enc.tables.items():
-        if table.rows:
-            _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
+    if enc.store_rows is not None:
+        if conn.dialect.name != "sqlite":
+            raise ValueError("encounter staged for SQLite (mpi.ingest.stage) stored elsewhere")
+        for name, staged in enc.store_rows.items():
+            _INSERT_CONTENT[name].execute_staged(conn, staged, later="encounter_id", value=encounter_id)
+    else:
+        for name, table in enc.tables.items():
+            if table.rows:
+                _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
     if enc.issues:
         _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
     receipt.version, receipt.new_version, receipt.encounter_id = version, version > 1, encounter_id

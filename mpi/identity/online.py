@@ -19,6 +19,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine
 
 from linkage import CanonicalRecord, Scorer, model_row, normalise_record
+from linkage.model import ModelRow
 from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import Matcher
@@ -55,11 +56,38 @@ def canonical_from_encounter(enc: ParsedEncounter) -> CanonicalRecord:
     return normalise_record(canonical_raw(enc))
 
 
+_DERIVED: Final = "mpi.identity.online"
+
+
+def prepare(enc: ParsedEncounter) -> None:
+    """Normalise an encounter's demographics and build its model row ahead of linking, e.g. in a parsing
+    worker of ``mpi ingest`` (kept in ``enc.derived``): the one process that stores then only searches,
+    scores and writes. A module-level function, so worker processes can be handed it."""
+    record = canonical_from_encounter(enc)
+    enc.derived[_DERIVED] = (record, model_row(record.to_row()))
+
+
+def _prepared(enc: ParsedEncounter) -> tuple[CanonicalRecord, ModelRow]:
+    found = enc.derived.get(_DERIVED)
+    if found is None:
+        record = canonical_from_encounter(enc)
+        return record, model_row(record.to_row())
+    return found  # type: ignore[no-any-return]
+
+
 def source_values(
-    record: CanonicalRecord, *, encounter_id: int, facility_code: str, ma_lk: str, version: int
+    record: CanonicalRecord,
+    *,
+    encounter_id: int,
+    facility_code: str,
+    ma_lk: str,
+    version: int,
+    features: ModelRow | None = None,
 ) -> SourceValues:
-    """The ``source_record`` row of one encounter version: blocking keys and the model row."""
-    features = model_row(record.to_row())
+    """The ``source_record`` row of one encounter version: blocking keys and the model row (``features``,
+    built from ``record`` unless given)."""
+    if features is None:
+        features = model_row(record.to_row())
     return SourceValues(
         encounter_id=encounter_id,
         facility_code=facility_code,
@@ -112,13 +140,15 @@ class OnlineLinker:
         self, *, connection: Connection, encounter_id: int, encounter: ParsedEncounter, version: int
     ) -> dict[str, Any]:
         assert encounter.facility_code is not None and encounter.ma_lk is not None
+        record, features = _prepared(encounter)
         result = self.link_record(
             connection,
-            record=canonical_from_encounter(encounter),
+            record=record,
             encounter_id=encounter_id,
             facility_code=encounter.facility_code,
             ma_lk=encounter.ma_lk,
             version=version,
+            features=features,
         )
         if "XML9" in encounter.tables:  # a delivery: the certificate names the mother (this record) and child
             births.register(
@@ -138,14 +168,21 @@ class OnlineLinker:
         facility_code: str,
         ma_lk: str,
         version: int,
+        features: ModelRow | None = None,
     ) -> dict[str, Any]:
         """Link one stored encounter version's demographics to a person; returns the decision's facts.
+        ``features``: the record's model row when already built (:func:`prepare`).
 
         The transaction's feed events are written when it commits (:func:`mpi.identity.links.defer_events`).
         """
         L.defer_events(conn)
         values = source_values(
-            record, encounter_id=encounter_id, facility_code=facility_code, ma_lk=ma_lk, version=version
+            record,
+            encounter_id=encounter_id,
+            facility_code=facility_code,
+            ma_lk=ma_lk,
+            version=version,
+            features=features,
         )
         features = values["features"]
         rows = self.matcher.candidates(

@@ -76,6 +76,7 @@ __all__ = [
     "decide",
     "demographics_consistent",
     "national_id_evidence",
+    "supports",
     "usable_cccd",
 ]
 
@@ -122,6 +123,7 @@ class Rule(StrEnum):
     # batch relinking (:mod:`mpi.identity.relink`)
     RELINK = "relink"
     CLUSTER_CONTRADICTED = "cluster_contradicted"
+    CLUSTER_UNSUPPORTED = "cluster_unsupported"
     BOTH_PINNED = "both_pinned"
     # stewards and the history (:mod:`mpi.identity.links`, :mod:`mpi.identity.stewardship`)
     STEWARD = "steward"
@@ -335,6 +337,15 @@ def contradicts(a: ModelRow, b: ModelRow, match_probability: float) -> bool:
     if _card_and_birth_agree(a, b):
         return False
     return match_probability < CONTRADICTION
+
+
+def supports(a: ModelRow, b: ModelRow, match_probability: float, thresholds: Thresholds) -> bool:
+    """Whether a pair of records, on its own, makes the same person plausible: the model at least at the
+    review threshold, an equal CCCD that agrees (or corrects a typo), or the same card and birth."""
+    if match_probability >= thresholds.review or _card_and_birth_agree(a, b):
+        return True
+    found = national_id_evidence(a, b)
+    return found is not None and found.verdict in ("consistent", "corroborated")
 
 
 # ---- decision ------------------------------------------------------------------------------------

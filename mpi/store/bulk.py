@@ -168,6 +168,41 @@ class BulkInsert:
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         self.prepared.execute_many(conn, [self._complete(r) for r in rows] if self.defaults else rows)
 
+    def stage(self, dialect: Dialect, rows: Sequence[Mapping[str, Any]], *, later: str) -> list[tuple[Any, ...]]:
+        """The rows as ``dialect``'s driver takes them (bind processors applied), without column ``later``,
+        whose value :meth:`execute_staged` adds: work a process without a connection can do for the one
+        that writes (e.g. the new encounter's id is known only there). Positional dialects only (SQLite)."""
+        compiled = self.prepared._for(dialect)
+        if not compiled.positional:
+            raise ValueError(f"staged rows need a positional paramstyle, not {dialect.paramstyle}")
+        at = self._position(compiled, later)
+        out = []
+        for row in rows:
+            values = Prepared._params(compiled, self._complete(row) if self.defaults else row)
+            out.append(values[:at] + values[at + 1 :])
+        return out
+
+    def execute_staged(self, conn: Connection, rows: Sequence[tuple[Any, ...]], *, later: str, value: Any) -> None:
+        """Insert rows made by :meth:`stage` for this connection's dialect, with ``later`` = ``value``."""
+        if not rows:
+            return
+        compiled = self.prepared._for(conn.dialect)
+        at = self._position(compiled, later)
+        head = (value,)
+        params = [head + r for r in rows] if at == 0 else [r[:at] + head + r[at:] for r in rows]
+        cursor = _cursor(conn)
+        try:
+            _run(conn, cursor, compiled.sql, params, many=True)
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _position(compiled: _Compiled, name: str) -> int:
+        for at, (bind, _, _) in enumerate(compiled.binds):
+            if bind == name:
+                return at
+        raise KeyError(name)
+
     def insert(self, conn: Connection, row: Mapping[str, Any]) -> Any:
         """Insert one row; with ``returning``, that column's value (e.g. the new id)."""
         row = self._complete(row)

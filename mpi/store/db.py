@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects.sqlite import pysqlite
+from sqlalchemy.engine import Dialect, make_url
 from sqlmodel import Session
 
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
@@ -17,10 +20,38 @@ _WRITE_LOCKS_GUARD = threading.Lock()
 _HELD = threading.local()
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' text: orjson (several times faster than the standard library on the ingest path's
+    ``raw`` and receipt columns), the standard library for what orjson refuses (integers beyond 64 bits).
+    Like ``json.dumps`` for every JSON value, but compact and UTF-8 rather than ``\\u`` escapes; a
+    non-finite float, which is not JSON, becomes ``null``."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what orjson refuses but the standard library reads (NaN, huge integers)
+        return json.loads(text)
+
+
+_JSON: Any = {"json_serializer": json_dumps, "json_deserializer": json_loads}
+
+
+def sqlite_dialect() -> Dialect:
+    """A SQLite dialect configured as :func:`create_db_engine` configures its engines' (e.g. for a process
+    that prepares rows for a store it has no connection to, :mod:`mpi.ingest`'s parsing workers)."""
+    return pysqlite.dialect(**_JSON)
+
+
 def create_db_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> Engine:
     """An engine on ``url``. ``pool_size`` is the most connections this process opens (no overflow): a
     server sizes it to its request threads, so a request never waits for another request's connection."""
     parsed = make_url(url)
+    kwargs = {**_JSON, **kwargs}
     if pool_size is not None:
         kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=60)
     if parsed.get_backend_name() == "sqlite":

@@ -17,7 +17,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
 
@@ -68,6 +68,15 @@ class ParsedEncounter:
     issues: list[Issue] = field(default_factory=list)
     content_sha256: str = ""
     """Hash of the decoded tables: two sends of the same encounter content hash alike."""
+    store_rows: dict[str, list[tuple[Any, ...]]] | None = None
+    """Each table's records as the store's database driver takes them, when the reading process made them
+    (``mpi.ingest.stage``, in the ingest's parsing workers). The tables then keep only the XML1 records
+    (which the identity step reads) and no decoded documents, sparing the transfer to the storing process.
+    ``None``: the store types ``tables`` itself."""
+    derived: dict[str, Any] = field(default_factory=dict)
+    """What the reading process computed from the content for a later step of the store, by step (e.g. the
+    identity step's normalised demographics, ``mpi.identity.online.prepare``); a step computes what is
+    missing here itself."""
 
     @property
     def rejected(self) -> bool:
@@ -192,10 +201,18 @@ def _parse_xml(data: bytes, *, huge: bool = False) -> tuple[etree._Element | Non
     return root, None, None
 
 
-def _child_text(parent: etree._Element | None, tag: str) -> str | None:
+def _child(parent: etree._Element | None, *tags: str) -> etree._Element | None:
+    """The first child of ``parent`` named one of ``tags``: ``parent.find(tag)`` without lxml's
+    ElementPath machinery (written in Python, it costs more than the look-up on these hot paths)."""
     if parent is None:
         return None
-    child = parent.find(tag)
+    for child in parent.iterchildren(*tags):
+        return child
+    return None
+
+
+def _child_text(parent: etree._Element | None, tag: str) -> str | None:
+    child = _child(parent, tag)
     if child is None:
         return None
     return (child.text or "").strip()
@@ -223,13 +240,13 @@ def parse_submission(data: bytes, *, limits: Limits | None = None) -> ParsedSubm
         sub.issues.append(issue("wrong_root", found=str(root.tag)[:60]))
         return sub
 
-    sub.facility_code = _child_text(root.find("THONGTINDONVI"), "MACSKCB") or None
+    sub.facility_code = _child_text(_child(root, "THONGTINDONVI"), "MACSKCB") or None
     if sub.facility_code is None:
         sub.issues.append(issue("required_missing", field="MACSKCB"))
     elif not _FACILITY.fullmatch(sub.facility_code):
         sub.issues.append(issue("facility_shape", field="MACSKCB"))
-    info = root.find("THONGTINHOSO")
-    hoso_list = info.find("DANHSACHHOSO") if info is not None else None
+    info = _child(root, "THONGTINHOSO")
+    hoso_list = _child(info, "DANHSACHHOSO")
     if info is None or hoso_list is None:
         sub.issues.append(issue("envelope_missing", element="THONGTINHOSO/DANHSACHHOSO"))
         return sub
@@ -238,11 +255,11 @@ def parse_submission(data: bytes, *, limits: Limits | None = None) -> ParsedSubm
         sub.issues.append(issue("ngaylap_format", field="NGAYLAP"))
     declared = _child_text(info, "SOLUONGHOSO")
     sub.declared_count = int(declared) if declared and declared.isdigit() else None
-    signature = root.find("CHUKYDONVI")
+    signature = _child(root, "CHUKYDONVI")
     if signature is not None and (len(signature) or (signature.text or "").strip()):
         sub.signature = etree.tostring(signature)
 
-    hosos = hoso_list.findall("HOSO")
+    hosos = list(hoso_list.iterchildren("HOSO"))
     if not hosos:
         sub.issues.append(issue("no_hoso"))
         return sub
@@ -260,7 +277,7 @@ def _read_hoso(hoso: etree._Element, index: int, envelope_facility: str | None, 
     enc = ParsedEncounter(hoso=index)
     digest = hashlib.sha256()
     seen: dict[str, int] = {}
-    for filehoso in hoso.findall("FILEHOSO"):
+    for filehoso in hoso.iterchildren("FILEHOSO"):
         kind = (_child_text(filehoso, "LOAIHOSO") or "").upper()
         if not kind:
             enc.issues.append(issue("loaihoso_missing", hoso=index))
@@ -287,7 +304,8 @@ def _read_hoso(hoso: etree._Element, index: int, envelope_facility: str | None, 
 
 
 def _decode(filehoso: etree._Element, kind: str, hoso: int, limits: Limits, issues: list[Issue]) -> bytes | None:
-    payload = (filehoso.findtext("NOIDUNGFILE") or "").encode("ascii", "replace")
+    element = _child(filehoso, "NOIDUNGFILE")
+    payload = ((element.text if element is not None else None) or "").encode("ascii", "replace")
     if b"\n" in payload or b" " in payload or b"\r" in payload or b"\t" in payload:  # wrapped base64
         payload = _WHITESPACE.sub(b"", payload)
     if len(payload) * 3 // 4 - payload[-2:].count(b"=") > limits.max_table_bytes:  # the exact decoded size
@@ -306,7 +324,7 @@ def _decode(filehoso: etree._Element, kind: str, hoso: int, limits: Limits, issu
 
 def _match_layout(kind: str, root: etree._Element) -> Layout | None:
     for layout in LAYOUTS[kind]:
-        if root.tag == layout.root and (layout.container is None or root.find(layout.container) is not None):
+        if root.tag == layout.root and (layout.container is None or _child(root, layout.container) is not None):
             return layout
     for layout in LAYOUTS[kind]:
         if root.tag == layout.root:
@@ -334,9 +352,9 @@ def _read_table(kind: str, content: bytes, hoso: int, issues: list[Issue]) -> Pa
     if layout.record is None:
         records = [root]
     else:
-        parent = root.find(layout.container) if layout.container else root
-        records = parent.findall(layout.record) if parent is not None else []
-    legacy = layout.legacy or (kind == "XML1" and any(root.find(t) is not None for t in LEGACY_XML1_MARKERS))
+        parent = _child(root, layout.container) if layout.container else root
+        records = list(parent.iterchildren(layout.record)) if parent is not None else []
+    legacy = layout.legacy or (kind == "XML1" and _child(root, *LEGACY_XML1_MARKERS) is not None)
     if legacy:
         issues.append(issue("legacy_4210", hoso=hoso, table=kind))
     renames = LEGACY_RENAMES.get(kind, {}) if legacy else None

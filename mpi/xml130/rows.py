@@ -79,15 +79,29 @@ def _fast_converter(fdef: FieldDef) -> _Converter:
         if limit is None:
             return lambda text: text if text not in UNDEFINED_LITERALS else _SLOW
         return lambda text: text if len(text) <= limit and text not in UNDEFINED_LITERALS else _SLOW
+    bound = limit if limit is not None else 1 << 30
+    if kind is Kind.STRING:  # a code with a shape rule (or SO_CCCD)
+        shape = _CCCD.fullmatch if fdef.name == "SO_CCCD" else _CODE_SHAPES[fdef.name][0].fullmatch
+
+        def code(text: str) -> Any:
+            return text if len(text) <= bound and text not in UNDEFINED_LITERALS and shape(text) else _SLOW
+
+        return code
+    if kind is Kind.LIST and fdef.name != "MA_THE_BHYT":  # (card codes have a shape rule: the full path)
+
+        def items(text: str) -> Any:
+            if len(text) > bound or text in UNDEFINED_LITERALS:
+                return _SLOW
+            return [text] if ";" not in text else parse_list(text)
+
+        return items
     if kind is Kind.INTEGER:
-        bound = limit if limit is not None else 1 << 30
 
         def integer(text: str) -> Any:
             return int(text) if len(text) <= bound and text.isascii() and text.isdigit() else _SLOW
 
         return integer
     if kind is Kind.DECIMAL:
-        bound = limit if limit is not None else 1 << 30
         number = _DECIMAL_TEXT.fullmatch
 
         def decimal(text: str) -> Any:
@@ -108,10 +122,38 @@ def _fast_converter(fdef: FieldDef) -> _Converter:
     return lambda text: _SLOW
 
 
+_PLAIN: Final = 0
+"""A string field without a shape rule: well-formed when not over-long and not an undefined literal."""
+_MEMO: Final = 1
+"""A field typed by its fast converter, whose results are remembered (they are immutable values)."""
+_EACH: Final = 2
+"""A field typed by its fast converter every time (its values are mutable: lists)."""
+_MEMO_SIZE: Final = 4096
+"""Values remembered per field at most (dates, amounts and codes repeat across the rows of a file)."""
+
+
+@dataclass(slots=True)
+class _Field:
+    """How the fast path types one field: see :func:`_fast_converter`."""
+
+    fdef: FieldDef
+    convert: _Converter
+    mode: int
+    limit: int
+    memo: dict[str, Any]
+
+
 @cache
-def _converters(table: str) -> dict[str, tuple[FieldDef, _Converter]]:
-    """Per field of ``table``: its definition and its fast converter, built once from the field table."""
-    return {name: (fdef, _fast_converter(fdef)) for name, fdef in fields_by_name(table).items()}
+def _converters(table: str) -> dict[str, _Field]:
+    """Per field of ``table``: its definition, fast converter and typing mode, built once from the field table."""
+    out = {}
+    for name, fdef in fields_by_name(table).items():
+        plain = fdef.kind is Kind.STRING and name not in _SHAPED
+        # lists are mutable: never shared between rows, so never remembered
+        mode = _PLAIN if plain else _MEMO if fdef.kind is not Kind.LIST else _EACH
+        limit = fdef.max_length if fdef.max_length is not None else 1 << 30
+        out[name] = _Field(fdef, _fast_converter(fdef), mode, limit, {})
+    return out
 
 
 def type_row(
@@ -123,7 +165,70 @@ def type_row(
     renames: dict[str, str] | None,
     issues: list[Issue],
 ) -> ParsedRow:
-    """Type one record element. Problems are appended to ``issues``; nothing is dropped."""
+    """Type one record element. Problems are appended to ``issues``; nothing is dropped.
+
+    The usual record (current field names, no namespace, each field once and holding only text) takes one
+    pass over its children; anything else takes :func:`_type_row_general`, which gives the same result.
+    """
+    if renames is not None:
+        return _type_row_general(record, table=table, index=index, hoso=hoso, renames=renames, issues=issues)
+    elements = list(record.iter())  # the record, then its descendants: all children when it has no grandchild
+    if len(elements) != len(record) + 1:
+        return _type_row_general(record, table=table, index=index, hoso=hoso, renames=renames, issues=issues)
+    del elements[0]
+    raw: dict[str, str] = {e.tag: e.text for e in elements}  # type: ignore[misc]
+    converters = _converters(table)
+    # a field sent twice, an unknown field or a namespaced tag
+    if len(raw) != len(elements) or not converters.keys() >= raw.keys():
+        return _type_row_general(record, table=table, index=index, hoso=hoso, renames=renames, issues=issues)
+    values: dict[str, Any] = {}
+    undefined = UNDEFINED_LITERALS
+    for tag, text in raw.items():
+        spec = converters[tag]
+        if text is None:
+            raw[tag] = ""
+            continue
+        stripped = text.strip()
+        if not stripped:
+            continue
+        mode = spec.mode
+        if mode == _PLAIN:
+            if len(stripped) <= spec.limit and stripped not in undefined:
+                values[tag] = stripped
+                continue
+        elif mode == _MEMO:
+            value = spec.memo.get(stripped)
+            if value is not None:
+                values[tag] = value
+                continue
+            value = spec.convert(stripped)
+            if value is not _SLOW:
+                if len(spec.memo) >= _MEMO_SIZE:
+                    spec.memo.clear()
+                spec.memo[stripped] = values[tag] = value
+                continue
+        else:
+            value = spec.convert(stripped)
+            if value is not _SLOW:
+                values[tag] = value
+                continue
+        value = _typed(spec.fdef, stripped, legacy=False, hoso=hoso, row=index, issues=issues)
+        if value is not None:
+            values[tag] = value
+    _check_mandatory(raw, table=table, index=index, hoso=hoso, issues=issues)
+    return ParsedRow(index, values, raw)
+
+
+def _type_row_general(
+    record: etree._Element,
+    *,
+    table: str,
+    index: int,
+    hoso: int,
+    renames: dict[str, str] | None,
+    issues: list[Issue],
+) -> ParsedRow:
+    """:func:`type_row` for any record: legacy names, namespaces, unknown or repeated fields, nested elements."""
     converters = _converters(table)
     raw: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -146,15 +251,19 @@ def type_row(
             continue
         stripped = text.strip()
         if stripped:
-            value = _SLOW if legacy else found[1](stripped)
+            value = _SLOW if legacy else found.convert(stripped)
             if value is _SLOW:
-                value = _typed(found[0], stripped, legacy=legacy, hoso=hoso, row=index, issues=issues)
+                value = _typed(found.fdef, stripped, legacy=legacy, hoso=hoso, row=index, issues=issues)
             if value is not None:
                 values[tag] = value
+    _check_mandatory(raw, table=table, index=index, hoso=hoso, issues=issues)
+    return ParsedRow(index, values, raw)
+
+
+def _check_mandatory(raw: dict[str, str], *, table: str, index: int, hoso: int, issues: list[Issue]) -> None:
     for name in _MANDATORY_BY_TABLE.get(table, ()):
         if not raw.get(name, "").strip():
             issues.append(issue("date_mandatory", hoso=hoso, table=table, row=index, field=name, detail="missing"))
-    return ParsedRow(index, values, raw)
 
 
 def _typed(fdef: FieldDef, text: str, *, legacy: bool, hoso: int, row: int, issues: list[Issue]) -> Any:
