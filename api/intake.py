@@ -128,10 +128,14 @@ def _alone(engine: Engine, linker: EncounterLinker | None, pending: PendingFile)
 
 
 def _carried(exc: Exception) -> Exception:
-    """What crosses back to the server: an :class:`MPIError` as it is (its message is written for the
+    """What crosses back to the server: an :class:`MPIError`'s answer (its message is written for the
     caller), anything else as its type name (logged there as an unhandled error)."""
     if isinstance(exc, MPIError):
-        return exc
+        # its status, code and message as a plain MPIError: a subclass's constructor may need more arguments
+        # than unpickling gives it
+        carried = MPIError(exc.message, code=exc.code)
+        carried.status, carried.headers = exc.status, exc.headers
+        return carried
     log.error("storing a file failed: %s", type(exc).__name__)
     return Failed(type(exc).__name__)
 
@@ -201,7 +205,7 @@ class Intake:
             thread = self._thread
             self._cond.notify_all()
         if thread is not None:
-            thread.join(300)
+            thread.join(60)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

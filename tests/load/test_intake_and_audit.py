@@ -4,6 +4,7 @@ intake process beside the server."""
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select, text
 
 from api.app import create_app
-from api.intake import Failed, Job, store_jobs
+from api.intake import Failed, Job, _carried, store_jobs
+from api.ratelimit import RateLimited
 from mpi.audit.models import AuditEvent
 from mpi.audit.writer import AuditWriter
 from mpi.ingest import GROUP_ENCOUNTERS
@@ -184,3 +186,12 @@ def test_files_go_through_the_intake_process(sqlite_file: tuple[str, Engine]) ->
         assert conn.scalar(select(func.count()).select_from(Encounter)) == 8
         linked = conn.execute(text("SELECT count(*) FROM source_record WHERE encounter_id IS NOT NULL")).scalar()
         assert linked == 8  # the intake process linked them
+
+
+def test_an_error_for_the_caller_crosses_back_from_the_intake_process_intact() -> None:
+    carried = pickle.loads(pickle.dumps(_carried(RateLimited("too many", retry_after=3))))
+    assert (carried.status, carried.code, carried.message, carried.headers) == (
+        429, "rate_limited", "too many", {"Retry-After": "3"}
+    )  # fmt: skip
+    unexpected = pickle.loads(pickle.dumps(_carried(ValueError("a value from the file"))))
+    assert isinstance(unexpected, Failed) and str(unexpected) == "ValueError"
