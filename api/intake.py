@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 BATCH_BYTES: Final = 8 * 1024 * 1024
 """Raw bytes of the files the dispatcher hands over at once (at least one file)."""
-INTAKE_NICENESS: Final = 5
+INTAKE_NICENESS: Final = 10
 _PRELOAD: Final = ["mpi.ingest", "mpi.identity.online"]
 """Imported once by the fork server, so an intake process starts without importing the hub again."""
 
