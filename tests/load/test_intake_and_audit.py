@@ -153,9 +153,13 @@ def test_a_large_file_is_stored_alone_and_a_failing_file_fails_alone(
         return real(conn, data, parsed, submitter, linker)
 
     monkeypatch.setattr(mpi.ingest, "_store_at_once", store_at_once)
-    outcomes = store_jobs(engine, None, [_job("A1"), _job("BAD"), large, _job("A2")])
-    assert isinstance(outcomes[1], Failed) and str(outcomes[1]) == "KeyError"  # the type only: no file value
-    assert [len(r.encounters) for r in outcomes if not isinstance(r, Exception)] == [1, GROUP_ENCOUNTERS + 1, 1]
+    other = _job("X1", facility="74002")  # refused for this key: its scope issue once, also when stored again
+    outcomes = store_jobs(engine, None, [_job("A1"), other, _job("BAD"), large, _job("A2")])
+    assert isinstance(outcomes[2], Failed) and str(outcomes[2]) == "KeyError"  # the type only: no file value
+    refused = outcomes[1]
+    assert not isinstance(refused, Exception)
+    assert [i.code for i in refused.encounters[0].issues].count("facility_scope") == 1
+    assert [len(r.encounters) for r in outcomes if not isinstance(r, Exception)] == [1, 1, GROUP_ENCOUNTERS + 1, 1]
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Encounter)) == GROUP_ENCOUNTERS + 3
 
