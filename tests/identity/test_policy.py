@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -160,12 +160,11 @@ def linker() -> OnlineLinker:
 
 
 @pytest.mark.parametrize("name", list(PAIRS))
-def test_the_online_and_the_batch_path_decide_a_pair_alike(name: str, linker: OnlineLinker, tmp_path: Path) -> None:
+def test_the_online_and_the_batch_path_decide_a_pair_alike(
+    name: str, linker: OnlineLinker, migrated_sqlite: Callable[[str], str]
+) -> None:
     pair = PAIRS[name]
-    online_store, batch_store = (
-        open_store(f"sqlite:///{tmp_path}/online.db"),
-        open_store(f"sqlite:///{tmp_path}/batch.db"),
-    )
+    online_store, batch_store = open_store(migrated_sqlite("online")), open_store(migrated_sqlite("batch"))
     try:
         # online: the second record meets the first
         _, second = _ingest_pair(online_store, linker, pair)
