@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
             app.state.reports_warm = warm_in_background(app.state.engine)
-            app.state.intake.warm()
+        app.state.intake.warm()
         yield
         app.state.intake.close()  # files received are stored (and answered) before the process ends
         app.state.audit.close()  # the events still waiting are written before the process ends

@@ -3,18 +3,24 @@
 Targets (server issue): zero 5xx, p99 of reads <= 100 ms, submissions >= 500 encounters/s, then every
 acknowledged encounter stored exactly once and linked; 32 concurrent timeline reads with no failure.
 
-What it does, per store (SQLite file, or a throwaway PostgreSQL started like tests/postgres.py does):
+What it does, per store (SQLite file, or a throwaway PostgreSQL started like tests/postgres.py does) and per
+number of slow clients:
 1. generates a small synthetic province (``mpi synth``) and ingests it, so clinicians have persons to read;
-2. starts ``mpi serve --workers W`` on a free loopback port and waits for ``/readyz``;
+2. starts ``mpi serve --workers W`` (default: one per core) on a free loopback port, waits for ``/readyz``;
 3. for ``--duration`` seconds runs, in one asyncio client process (httpx):
    - ``--submitters`` loops posting the province's files again with every MA_LK made unique per post
      (so each post is new encounters of the same persons: ingest, validation and linking all work);
-   - ``--clinicians`` loops reading a random person: summary, timeline, FHIR Patient, or an encounter;
+   - ``--clinicians`` loops reading a random person: summary, timeline or FHIR Patient, each after reading
+     the last page for 0.5..1.5 x ``--think`` seconds (0: back to back);
    - ``--slow`` clients that send a submission's headers, then trickle one body byte every 2 s;
 4. then 32 concurrent timeline reads at once, and the count check against the database.
-The server runs with the per-key read limits lifted (``_UNLIMITED``): the 32 clinicians share one key.
+Each run prints a JSON line (also appended to ``--out``), with the CPU seconds of the server processes,
+their intake processes, the database server and this client; at the end a table of every run and which
+targets it met. The server runs with the per-key read limits lifted (``_UNLIMITED``): the 32 clinicians
+share one key.
 
-Usage: python -m bench.bench_load [--stores sqlite postgresql] [--duration 300] [--slow 16] [--workers 3]
+Usage: python -m bench.bench_load [--stores sqlite postgresql] [--duration 300] [--slow 0 16] [--workers N]
+       [--think 1.0]
 """
 
 from __future__ import annotations
@@ -73,6 +79,47 @@ def _load() -> list[str]:
     """The 1, 5 and 15 minute load averages."""
     loadavg = Path("/proc/loadavg")
     return loadavg.read_text().split(" ")[:3] if loadavg.exists() else ["?"]
+
+
+_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(c) for c in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _tree_cpu(pid: int | None) -> dict[str, float]:
+    """CPU seconds (user + system) of ``pid`` and its descendants, split into the intake processes (under
+    the multiprocessing fork server) and the rest. Linux only; empty elsewhere."""
+    totals = {"intake": 0.0, "other": 0.0}
+    if pid is None or not Path("/proc").exists():
+        return totals
+    stack = [(pid, False)]
+    while stack:
+        current, intake = stack.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            cmdline = Path(f"/proc/{current}/cmdline").read_bytes()
+        except OSError:
+            continue
+        intake = intake or b"forkserver" in cmdline
+        fields = stat.rsplit(")", 1)[1].split()
+        totals["intake" if intake else "other"] += (int(fields[11]) + int(fields[12])) / _TICKS
+        stack += [(child, intake) for child in _children(current)]
+    return totals
+
+
+def _postmaster(pg: Any) -> int | None:
+    try:
+        return int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -268,12 +315,18 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
                     _wait_ready(port, server)
                     load_before = _load()
                     cpu_before = time.process_time()
+                    server_before, db_before = _tree_cpu(server.pid), _tree_cpu(_postmaster(pg))
                     stats, elapsed, burst = asyncio.run(_run_load(port, files, keys, persons, args))
                     client_cpu = (time.process_time() - cpu_before) / max(elapsed, 1e-9)
+                    server_after, db_after = _tree_cpu(server.pid), _tree_cpu(_postmaster(pg))
                     load_after = _load()
                 finally:
-                    server.terminate()
-                    server.wait(timeout=60)
+                    server.terminate()  # a normal stop: waiting files and audit events are written first
+                    try:
+                        server.wait(timeout=120)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+                        server.wait()
             server_log = log.read_text(errors="replace")
             check = _count_check(url, stats.acknowledged)
         finally:
@@ -291,6 +344,9 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
         "load_before": load_before,
         "load_after": load_after,
         "client_cpu_share": round(client_cpu, 2),
+        "server_cpu_s": round(server_after["other"] - server_before["other"], 1),
+        "intake_cpu_s": round(server_after["intake"] - server_before["intake"], 1),
+        "database_cpu_s": round(sum(db_after.values()) - sum(db_before.values()), 1),
         "reads": len(stats.reads),
         "read_p50_ms": round(_percentile(stats.reads, 0.50) * 1000, 1),
         "read_p95_ms": round(_percentile(stats.reads, 0.95) * 1000, 1),
@@ -331,7 +387,10 @@ def main() -> None:
     parser.add_argument("--submitters", type=int, default=16)
     parser.add_argument("--clinicians", type=int, default=32)
     parser.add_argument("--slow", type=int, nargs="+", default=[0, 16], help="slow-body clients; one run each")
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2,
+        help="server processes (default: one per core; each has its intake process beside it)",
+    )  # fmt: skip
     parser.add_argument(
         "--think", type=float, default=1.0,
         help="mean seconds a clinician reads a page before the next read (0.5x..1.5x; 0: back to back)",
@@ -370,10 +429,18 @@ def verdicts(result: dict[str, Any]) -> dict[str, bool]:
     }
 
 
+def _cores(r: dict[str, Any]) -> str:
+    """Cores busy on average: server processes, intake processes, the database server, the load client."""
+    shares = [r["server_cpu_s"] / r["duration_s"], r["intake_cpu_s"] / r["duration_s"],
+              r["database_cpu_s"] / r["duration_s"], r["client_cpu_share"]]  # fmt: skip
+    return "/".join(f"{x:.2f}" for x in shares)
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """One line per store and configuration: the figures and whether each target is met."""
     head = (f"{'store':<10} {'slow':>4} {'5xx':>5} {'reads':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-            f"{'enc/s':>7} {'sub p99 ms':>10} {'count':>6} {'32 tl':>6} {'client cpu':>10}  load before -> after")
+            f"{'enc/s':>7} {'sub p99 ms':>10} {'count':>6} {'32 tl':>6} {'cores srv/intake/db/client':>27}  "
+            "load before -> after")
     lines = [head, "-" * len(head)]
     for r in results:
         v = verdicts(r)
@@ -381,7 +448,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{r['store']:<10} {r['slow_clients']:>4} {r['five_xx']:>5} {r['reads']:>7} {r['read_p50_ms']:>8} "
             f"{r['read_p95_ms']:>8} {r['read_p99_ms']:>8} {r['encounters_per_s']:>7} {r['submit_p99_ms']:>10} "
             f"{'OK' if v['count check'] else 'FAIL':>6} {'OK' if v['32 timelines'] else 'FAIL':>6} "
-            f"{r['client_cpu_share']:>10}  {' '.join(r['load_before'])} -> {' '.join(r['load_after'])}"
+            f"{_cores(r):>27}  {' '.join(r['load_before'])} -> {' '.join(r['load_after'])}"
         )  # fmt: skip
     lines.append("")
     lines.append(f"targets: zero 5xx, read p99 <= {TARGETS['read_p99_ms']:.0f} ms, "

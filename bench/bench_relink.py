@@ -23,6 +23,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import queue as queue_module
 import resource
 import time
 from collections.abc import Callable
@@ -111,13 +112,15 @@ def run_batch(records: int, num_chunks: int | None, model_rules: bool) -> dict[s
     pairs = predict_links(table, model, threshold_probability=REVIEW, blocking_rules=rules, num_chunks=num_chunks)
     t1, c1 = time.perf_counter(), _cpu()
     clusters = cluster(pairs, AUTO)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), _cpu()
     precision, recall = _pairwise(pairs, table.select(["unique_id", "person_id"]), AUTO)
     return {
         "records": table.num_rows,
         "predict_s": t1 - t0,
         "predict_cpu_s": c1 - c0,
         "cluster_s": t2 - t1,
+        "cluster_cpu_s": c2 - c1,
+        "load": os.getloadavg()[0],
         "pairs": pairs.num_rows,
         "auto_pairs": pairs.filter(pc.greater_equal(pairs.column("match_probability"), AUTO)).num_rows,
         "clustered_records": clusters.num_rows,
@@ -155,7 +158,13 @@ def in_fresh_process(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str,
     queue = context.Queue()
     process = context.Process(target=_child, args=(fn, args, queue))
     process.start()
-    result: dict[str, Any] = queue.get()
+    while True:
+        try:
+            result: dict[str, Any] = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"the benchmark process failed (exit code {process.exitcode})") from None
     process.join()
     return result
 
@@ -176,10 +185,10 @@ def main() -> None:
         r = in_fresh_process(run_batch, size, args.chunks, args.model_rules)
         print(
             f"batch {r['records']:>9,} records: predict {r['predict_s']:6.1f} s ({r['predict_cpu_s']:.0f} CPU s),"
-            f" cluster {r['cluster_s']:5.1f} s,"
+            f" cluster {r['cluster_s']:5.1f} s ({r['cluster_cpu_s']:.0f} CPU s),"
             f" total {r['predict_s'] + r['cluster_s']:6.1f} s; {r['pairs']:,} pairs >= {REVIEW},"
             f" {r['auto_pairs']:,} >= {AUTO}; clusters P={r['precision']:.3f} R={r['recall']:.3f};"
-            f" peak RSS {r['peak_rss_mb']:,.0f} MB"
+            f" peak RSS {r['peak_rss_mb']:,.0f} MB; load {r['load']:.1f}"
         )
     if args.store:
         model_rows(args.store)

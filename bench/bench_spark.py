@@ -1,11 +1,25 @@
 """Batch prediction on Spark (local mode) against DuckDB on the same model rows and the same model JSON.
 
-Data: `bench.bench_relink.model_rows` (synthetic canonical rows, cached under data/bench/). Each size runs
-`linkage.spark.predict_links_spark` (Splink's Spark backend, `local[*]`, Splink's UDF jar from the wheel)
-and `linkage.batch.predict_links` (DuckDB) at the review threshold with the batch blocking rules, and
-prints wall seconds, pairs, and whether both engines found the same pairs.
+Data: `bench.bench_relink.model_rows` (synthetic canonical rows, cached under data/bench/; generation is
+not timed). Each size runs in a fresh process (so the session start and the peak memory are that size's
+own), in stages:
 
-Usage: python -m bench.bench_spark [--sizes 20000 100000] [--memory 6g]
+  session   `linkage.spark.local_session` (JVM start, Splink's UDF jar on the class path)
+  load      the Arrow rows into a cached Spark DataFrame (what `spark.read.parquet` of an export gives)
+  blocking  the batch blocking rules on Spark, counting the candidate pairs (= comparisons) exactly with
+            Splink's `count_comparisons_from_blocking_rules`
+  predict   `linkage.spark.predict_links_spark` at the review threshold (term-frequency tables, blocking
+            again, comparison vectors, weights) and the pairs collected into Arrow, as `mpi relink
+            --engine spark` does
+  cluster   `linkage.batch.cluster` of those pairs at the auto threshold (as `mpi relink` does)
+  duckdb    `linkage.batch.predict_links` on the same rows, and whether both engines found the same pairs
+
+Every stage prints wall and CPU seconds: the CPU of the whole process tree (the Python driver and Spark's
+JVM, read from /proc; the Python driver's share in brackets), so that a figure taken on a loaded machine
+still says what the work costs; the comparisons per CPU-second of the predict stage are the per-core
+throughput. Peak memory: the JVM's and the Python process's peak resident set (VmHWM).
+
+Usage: python -m bench.bench_spark [--sizes 20000 100000] [--memory 6g] [--cores 2] [--no-duckdb]
 """
 
 from __future__ import annotations
@@ -13,41 +27,135 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from bench.bench_relink import REVIEW, model_rows
-from linkage import load_model
-from linkage.batch import predict_links
-from linkage.model import BATCH_BLOCKING_RULES
-from linkage.spark import local_session, predict_links_spark
+from bench.bench_relink import AUTO, REVIEW, in_fresh_process, model_rows
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_tree() -> list[int]:
+    pids, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return pids
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its descendants (Spark's JVM) so far."""
+    total = 0.0
+    for pid in _process_tree():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    """Peak resident set (MB) of this process and its descendants, by command name."""
+    peaks: dict[str, float] = {}
+    for pid in _process_tree():
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[name] = max(peaks.get(name, 0.0), int(line.split()[1]) / 1024)
+    return peaks
+
+
+@contextmanager
+def _stage(result: dict[str, Any], name: str) -> Iterator[None]:
+    t0, c0, p0 = time.perf_counter(), _cpu_seconds(), time.process_time()
+    yield
+    result[name] = {
+        "s": time.perf_counter() - t0,
+        "cpu": _cpu_seconds() - c0,
+        "python_cpu": time.process_time() - p0,
+        "load": os.getloadavg()[0],
+    }
+
+
+def run_size(size: int, memory: str, cores: int | str, duckdb: bool) -> dict[str, Any]:
+    from splink.backends.spark import SparkAPI
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    from linkage import load_model
+    from linkage.batch import cluster, model_input, predict_links
+    from linkage.model import BATCH_BLOCKING_RULES
+    from linkage.spark import local_session, predict_links_spark, spark_settings
+
+    model = load_model().model
+    rows = model_rows(size).drop_columns(["person_id"])
+    result: dict[str, Any] = {"records": rows.num_rows}
+    with _stage(result, "session"):
+        spark = local_session(cores=cores, memory=memory)
+    result["spark"] = spark.version
+    with _stage(result, "load"):
+        frame = spark.createDataFrame(model_input(rows)).persist()
+        frame.count()
+    with _stage(result, "blocking"):
+        rules = spark_settings(model, blocking_rules=BATCH_BLOCKING_RULES)["blocking_rules_to_generate_predictions"]
+        db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+        counts = count_comparisons_from_blocking_rules(
+            db_api.register(frame), blocking_rules=rules, link_type="dedupe_only", record_sample_proportion=1.0
+        )
+    result["comparisons"] = counts[-1]["cumulative_comparison_count"]
+    with _stage(result, "predict"):
+        pairs = predict_links_spark(
+            frame, model, spark=spark, threshold_probability=REVIEW, blocking_rules=BATCH_BLOCKING_RULES
+        )
+    result["pairs"] = pairs.num_rows
+    with _stage(result, "cluster"):
+        clusters = cluster(pairs, AUTO)
+    result["clustered_records"] = clusters.num_rows
+    result["peak_mb"] = _peak_rss_mb()
+    spark.stop()
+    if duckdb:
+        with _stage(result, "duckdb"):
+            on_duck = predict_links(rows, model, threshold_probability=REVIEW, blocking_rules=BATCH_BLOCKING_RULES)
+        result["same_pairs"] = on_duck.select([0, 1]).equals(pairs.select([0, 1]))
+    return result
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000])
-    ap.add_argument("--memory", default="6g")
+    ap.add_argument("--memory", default="6g", help="Spark driver heap (local mode: the driver does the work)")
+    ap.add_argument("--cores", default="*", help="local[N] worker threads (default: every core)")
     ap.add_argument("--no-duckdb", action="store_true", help="Spark only (sizes DuckDB already measured)")
     args = ap.parse_args()
-    model = load_model().model
-    t0 = time.perf_counter()
-    spark = local_session(memory=args.memory)
-    print(f"spark {spark.version} session: {time.perf_counter() - t0:.1f} s, load {os.getloadavg()[0]:.1f}")
-    print(f"{'records':>10}{'spark s':>10}{'duckdb s':>10}{'pairs':>12}{'same pairs':>12}{'load':>7}")
+    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; wall s / CPU s (driver + JVM) per stage")
     for size in args.sizes:
-        rows = model_rows(size).drop_columns(["person_id"])
-        t0 = time.perf_counter()
-        on_spark = predict_links_spark(
-            rows, model, spark=spark, threshold_probability=REVIEW, blocking_rules=BATCH_BLOCKING_RULES
+        model_rows(size)
+        r = in_fresh_process(run_size, size, args.memory, args.cores, not args.no_duckdb)
+        stages = ["session", "load", "blocking", "predict", "cluster"] + (["duckdb"] if "duckdb" in r else [])
+        print(
+            f"{r['records']:,} records (Spark {r['spark']}): "
+            + ", ".join(f"{s} {r[s]['s']:.1f}/{r[s]['cpu']:.1f} ({r[s]['python_cpu']:.1f} Python)" for s in stages)
         )
-        spark_s = time.perf_counter() - t0
-        duck_s, same = float("nan"), "-"
-        if not args.no_duckdb:
-            t0 = time.perf_counter()
-            on_duck = predict_links(rows, model, threshold_probability=REVIEW, blocking_rules=BATCH_BLOCKING_RULES)
-            duck_s = time.perf_counter() - t0
-            same = str(on_duck.select([0, 1]).equals(on_spark.select([0, 1])))
-        load = os.getloadavg()[0]
-        print(f"{rows.num_rows:>10,}{spark_s:>10.1f}{duck_s:>10.1f}{on_spark.num_rows:>12,}{same:>12}{load:>7.1f}")
-    spark.stop()
+        predict = r["predict"]
+        print(
+            f"  {r['comparisons']:,} comparisons, {r['pairs']:,} pairs >= {REVIEW}"
+            f" ({r['comparisons'] / predict['cpu'] / 1e3:,.0f}k comparisons per CPU-second of predict);"
+            f" same pairs as DuckDB: {r.get('same_pairs', '-')}; peak RSS "
+            + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in sorted(r["peak_mb"].items()))
+            + "; load "
+            + "/".join(f"{r[s]['load']:.1f}" for s in stages)
+        )
 
 
 if __name__ == "__main__":

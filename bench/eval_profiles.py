@@ -162,7 +162,8 @@ def _evaluate(links: Path, truth: Path, env: Mapping[str, str], *, baselines: bo
 def _copy_store(source: Path, target: Path) -> None:
     """A consistent copy of a SQLite store (its WAL included), through SQLite's backup API."""
     for stale in target.parent.glob(f"{target.name}*"):
-        stale.unlink()
+        if stale.is_file():  # the store's -wal and -shm; its lock directory stays
+            stale.unlink()
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
 

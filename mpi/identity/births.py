@@ -15,7 +15,8 @@ rows):
   record's birth date (only records carrying a birth time: newborns), with mother and child resolved to
   their surviving persons;
 - :func:`set_child` records the child's person when its first record arrives;
-- :func:`relations` lists a person's mothers and children (for the record and FHIR ``RelatedPerson``).
+- :func:`relations` lists a person's mothers and children; :func:`mother_child_pairs` all of them (batch
+  relinking never merges a mother and her child).
 
 Works inside the caller's transaction. Never logs a name, an identifier or a phone number.
 """
@@ -24,18 +25,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import Connection, or_, select, update
 
 from linkage import model_row, normalise_record
+from linkage.model import ModelRow
 from mpi.identity import links as L
 from mpi.identity.models import BirthCertificate
 from mpi.identity.policy import Birth, is_birth_of
 from mpi.store.models import Encounter, utcnow
 from mpi.xml130 import ParsedEncounter
 
-__all__ = ["Relation", "certificate_children", "for_record", "register", "relations", "set_child"]
+__all__ = [
+    "Relation",
+    "certificate_children",
+    "for_record",
+    "mother_child_pairs",
+    "register",
+    "relations",
+    "set_child",
+]
 
 certificates = BirthCertificate.__table__  # type: ignore[attr-defined]
 _encounters = Encounter.__table__  # type: ignore[attr-defined]
@@ -46,12 +56,12 @@ _CHILD_FEATURES: Final = (*_FEATURES, "sex", "bhxh_number")
 _MOTHER_FEATURES: Final = (*_FEATURES, "national_id", "national_id_kind", "bhxh_number")
 
 
-def _features(raw: Mapping[str, str | None], keep: Iterable[str]) -> dict[str, Any]:
+def _features(raw: Mapping[str, str | None], keep: Iterable[str]) -> ModelRow:
     row = model_row(normalise_record(dict(raw)).to_row())
-    return {k: row.get(k) for k in keep}
+    return cast(ModelRow, {k: row.get(k) for k in keep})
 
 
-def certificate_children(encounter: ParsedEncounter) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+def certificate_children(encounter: ParsedEncounter) -> list[tuple[int, ModelRow, ModelRow]]:
     """(row number, child's model row, mother's model row) of each XML9 row of the encounter."""
     table = encounter.tables.get("XML9")
     if table is None:
@@ -76,9 +86,7 @@ def _child_person(conn: Connection, birth: Birth) -> int | None:
         keys.append((s.c.name_sorted == name) & (s.c.dob_year == child.get("dob_year")))
     if not keys or not child.get("dob_date"):
         return None
-    rows = conn.execute(
-        select(s.c.person_id, s.c.features).where(or_(*keys), s.c.dob_date == child["dob_date"])
-    ).all()
+    rows = conn.execute(select(s.c.person_id, s.c.features).where(or_(*keys), s.c.dob_date == child["dob_date"])).all()
     holders = {int(r.person_id) for r in rows if is_birth_of(r.features, birth)}
     persons = set(L.survivors(conn, holders).values()) - {birth.mother_person_id}
     return persons.pop() if len(persons) == 1 else None
@@ -187,4 +195,23 @@ def relations(conn: Connection, person_id: int) -> list[Relation]:
         mother, child = current[int(r.mother_person_id)], current[int(r.child_person_id)]
         if mother != child:
             out.append(Relation(int(r.id), mother, child))
+    return out
+
+
+def mother_child_pairs(conn: Connection) -> dict[int, set[int]]:
+    """Every surviving person -> the surviving persons it is the mother or a child of (by certificate)."""
+    c, s = certificates, L.sources
+    rows = conn.execute(
+        select(c.c.child_person_id, s.c.person_id.label("mother_person_id"))
+        .join(s, s.c.id == c.c.mother_source_record_id)
+        .join(_encounters, _encounters.c.id == c.c.encounter_id)
+        .where(_encounters.c.is_current.is_(True), c.c.child_person_id.is_not(None))
+    ).all()
+    current = L.survivors(conn, {int(r.child_person_id) for r in rows} | {int(r.mother_person_id) for r in rows})
+    out: dict[int, set[int]] = {}
+    for r in rows:
+        mother, child = current[int(r.mother_person_id)], current[int(r.child_person_id)]
+        if mother != child:
+            out.setdefault(mother, set()).add(child)
+            out.setdefault(child, set()).add(mother)
     return out

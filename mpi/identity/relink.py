@@ -21,14 +21,18 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
      has answered that question);
    - a review item between the two persons exists, open or resolved: skipped (a steward is asked or
      has answered; an automatic merge must not pre-empt them);
+   - a birth certificate makes one the mother of the other (:mod:`mpi.identity.births`): skipped;
    - otherwise the identity policy decides (:func:`mpi.identity.policy.decide`, the function the online
      path calls): the proposal's record of the newer person against *every* record of the older person,
      scored in process with the run's term frequencies. A link **merges** the newer person (higher id)
      into the older one only when the evidence holds for both whole clusters: no other record of the
      newer person is contradicted by a record of the older one (:func:`mpi.identity.policy.contradicts`);
      one strong pair between two clusters that otherwise disagree opens a review instead
-     (``cluster_contradicted``). Merges go through :func:`mpi.identity.links.merge`, which leaves a
-     redirect; its links carry the rule ``relink``, the weight and probability and the model id. A person
+     (``cluster_contradicted``), and so does a pair between clusters holding a record that no record of
+     the other cluster supports on its own (:func:`mpi.identity.policy.supports`: the model at least at
+     the review threshold, an agreeing CCCD, or the same card and birth; ``cluster_unsupported``).
+     Merges go through :func:`mpi.identity.links.merge`, which leaves a redirect; its links carry the
+     rule ``relink``, the weight and probability and the model id. A person
      holding a record a steward linked by hand (``manual_link``) is never the one whose records move: the
      merge goes the other way, and when both persons hold such records a review is opened;
    - a review decision (model band, CCCD conflict) opens a review item (reason ``relink``) for the newer
@@ -49,6 +53,7 @@ from __future__ import annotations
 
 import io
 import time
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
@@ -60,10 +65,11 @@ import pyarrow.json as pj
 from sqlalchemy import Connection, Engine, Select, Text, cast, select
 
 from linkage import Scorer, TrainedModel, build_tf_tables, predict_links, probability_from_weight
-from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
+from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS, ModelRow
+from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import explanation
-from mpi.identity.policy import Action, Candidate, Decision, Rule, Thresholds, contradicts, decide
+from mpi.identity.policy import Action, Candidate, Decision, Rule, Thresholds, contradicts, decide, supports
 from mpi.identity.tf import MIN_POPULATION
 from mpi.store.models import Encounter
 
@@ -101,8 +107,12 @@ class RelinkReport:
     """Pairs with equal CCCD but conflicting demographics: opened as reviews instead."""
     cluster_contradicted: int = 0
     """Auto-band pairs not merged because another record of one person contradicts the other person."""
+    cluster_unsupported: int = 0
+    """Auto-band pairs not merged because a record of one person has no record of the other supporting it."""
     not_linked: int = 0
     """Proposals the policy does not link or review (e.g. a guardian's CCCD, or the persons' other records)."""
+    mother_and_child: int = 0
+    """Proposals between a mother and her child (by birth certificate): never merged, no review."""
     already_together: int = 0
     """Proposals whose persons an earlier merge of the same run had joined."""
     read_seconds: float = 0.0
@@ -258,7 +268,7 @@ class _Applier:
         self,
         conn: Connection,
         *,
-        features: dict[int, dict[str, Any]],
+        features: dict[int, ModelRow],
         members: dict[int, list[int]],
         scorer: Scorer,
         thresholds: Thresholds,
@@ -275,6 +285,8 @@ class _Applier:
         self.actor = actor
         self.report = report
         self._scores: dict[tuple[int, int], float] = {}
+        self.related = births.mother_child_pairs(conn)
+        """Mothers and children by birth certificate: never merged."""
 
     def _weight(self, a: int, b: int) -> float:
         key = (a, b) if a < b else (b, a)
@@ -293,18 +305,28 @@ class _Applier:
         return out
 
     def decision(self, record: int, newer: int, older: int) -> Decision:
-        """The policy's decision for ``record`` (of ``newer``) against the records of ``older``, cluster-checked."""
+        """The policy's decision for ``record`` (of ``newer``) against the records of ``older``, checked over
+        both whole clusters: no record of one contradicts a record of the other
+        (:func:`mpi.identity.policy.contradicts`: ``cluster_contradicted``), and every record of each has
+        a record of the other that supports it on its own (:func:`mpi.identity.policy.supports`:
+        ``cluster_unsupported``). Either failing opens a review instead of merging."""
         decision = decide(self.features[record], self._candidates(record, older), self.thresholds)
         if decision.action is not Action.LINK:
             return decision
+        supported: set[int] = set()
         for other in self.members[newer]:
-            if other == record:
-                continue
             for candidate in self._candidates(other, older):
-                if contradicts(self.features[other], candidate.features, candidate.match_probability):
+                a, b, p = self.features[other], candidate.features, candidate.match_probability
+                if other != record and contradicts(a, b, p):
                     decision.action, decision.rule = Action.REVIEW, Rule.CLUSTER_CONTRADICTED
                     decision.evidence = {**decision.evidence, "contradicted_by": [other, candidate.source_record_id]}
                     return decision
+                if supports(a, b, p, self.thresholds):
+                    supported |= {other, candidate.source_record_id}
+        unsupported = sorted((set(self.members[newer]) | set(self.members[older])) - supported)
+        if unsupported:
+            decision.action, decision.rule = Action.REVIEW, Rule.CLUSTER_UNSUPPORTED
+            decision.evidence = {**decision.evidence, "unsupported": unsupported}
         return decision
 
     def apply(self, proposal: Proposal) -> None:
@@ -328,6 +350,9 @@ class _Applier:
             report.skipped_reviewed += 1
             return
         older, newer = sorted((person_l, person_r))
+        if newer in self.related.get(older, ()):
+            report.mother_and_child += 1
+            return
         record = proposal.source_record_l if holder[proposal.source_record_l] == newer else proposal.source_record_r
         decision = self.decision(record, newer, older)
         if decision.action is Action.NEW:
@@ -338,6 +363,8 @@ class _Applier:
                 report.conflicts_to_review += 1
             elif decision.rule is Rule.CLUSTER_CONTRADICTED:
                 report.cluster_contradicted += 1
+            elif decision.rule is Rule.CLUSTER_UNSUPPORTED:
+                report.cluster_unsupported += 1
             self._review(record, older, decision, rule=decision.rule)
             return
         if newer in facts.pinned:
@@ -357,6 +384,9 @@ class _Applier:
             model_id=self.model_id,
         )
         self.members[older] = self.members[older] + self.members.pop(newer)
+        for relative in self.related.pop(newer, set()):
+            self.related.setdefault(older, set()).add(relative)
+            self.related[relative] = (self.related[relative] - {newer}) | {older}
         report.merges += 1
         report.records_moved += len(moved)
 
@@ -383,15 +413,15 @@ class _Applier:
         self.report.reviews_opened += 1
 
 
-def _involved(records: pa.Table, chosen: list[Proposal]) -> tuple[dict[int, dict[str, Any]], dict[int, list[int]]]:
+def _involved(records: pa.Table, chosen: list[Proposal]) -> tuple[dict[int, ModelRow], dict[int, list[int]]]:
     """Model rows and members of every person a proposal touches (the clusters the policy reads)."""
     ids = pa.array(sorted({p.source_record_l for p in chosen} | {p.source_record_r for p in chosen}), pa.int64())
     persons = pc.unique(records.filter(pc.is_in(records.column("unique_id"), ids)).column("person_id"))
     subset = records.filter(pc.is_in(records.column("person_id"), persons))
-    features: dict[int, dict[str, Any]] = {}
+    features: dict[int, ModelRow] = {}
     members: dict[int, list[int]] = {}
     for row in subset.to_pylist():
-        features[int(row["unique_id"])] = row
+        features[int(row["unique_id"])] = typing.cast(ModelRow, row)  # a model row with its person_id
         members.setdefault(int(row["person_id"]), []).append(int(row["unique_id"]))
     return features, members
 

@@ -335,3 +335,16 @@ def test_twins_of_one_certificate_keep_to_their_own_birth_times(engine: Engine, 
     )
     assert (boy_again["rule"], boy_again["person_id"]) == ("birth_certificate", boy_first["person_id"])
     assert (twin_again["rule"], twin_again["person_id"]) == ("birth_certificate", twin_first["person_id"])
+
+
+def test_relink_never_merges_a_mother_and_her_child(engine: Engine, linker: OnlineLinker) -> None:
+    from linkage import load_model
+    from mpi.identity.policy import Thresholds
+    from mpi.identity.relink import relink
+
+    mother = _delivery(engine, linker, "D1", BOY)
+    # The newborn under the mother's name and CCCD: the equal CCCD makes relink look at the pair.
+    child = _ingest(engine, linker, "N1", "74002", **{**UNDER_MOTHER, "SO_CCCD": MOTHER["SO_CCCD"]}, MA_BN="N1")
+    assert child["person_id"] != mother["person_id"]
+    report = relink(engine=engine, model=load_model(), thresholds=Thresholds(auto=0.99, review=0.30))
+    assert (report.merges, report.mother_and_child, report.reviews_opened) == (0, 1, 0)

@@ -305,6 +305,40 @@ def test_a_childs_record_under_the_parents_cccd_is_never_merged(engine: Engine, 
     assert review.evidence["guardian_person_ids"] == [p1]
 
 
+def test_one_strong_pair_is_not_enough_when_a_record_of_the_cluster_is_unsupported(
+    engine: Engine, model: TrainedModel
+) -> None:
+    # Person 1 holds PERSON_A's record and a weaker one (same name, another birth date, no phone or
+    # commune); person 2 holds PERSON_A's record without the CCCD. The two PERSON_A records are one
+    # person beyond doubt (p ~ 1), but nothing on person 2 supports person 1's other record on its own
+    # (p ~ 0.14: neither a contradiction nor the review band): merging would rest on one pair, so a steward
+    # decides instead.
+    weaker = {**PERSON_A, "SO_CCCD": "", "NGAY_SINH": "199012150000", "DIEN_THOAI": "", "MAXA_CU_TRU": ""}
+    (r1, r2, r3), (p1, p2, p3) = _records(engine, [PERSON_A, {**PERSON_A, "SO_CCCD": ""}, weaker])
+    with engine.begin() as conn:
+        L.merge(conn, from_person_id=p3, into_person_id=p1, actor="test", rule="test")
+    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    assert (report.merges, report.reviews_opened, report.cluster_unsupported) == (0, 1, 1)
+    with engine.connect() as conn:
+        assert _state(conn) == {r1: p1, r2: p2, r3: p1}
+        review = conn.execute(select(L.reviews)).one()
+    assert (review.source_record_id, review.candidate_person_id) == (r2, p1)
+    assert (review.evidence["rule"], review.evidence["unsupported"]) == ("cluster_unsupported", [r3])
+
+
+def test_a_strong_pair_merges_when_every_record_of_both_clusters_is_supported(
+    engine: Engine, model: TrainedModel
+) -> None:
+    typo = {**PERSON_A, "SO_CCCD": "", "NGAY_SINH": "199005160000", "HO_TEN": "Nguyễn Thị Minh Thu"}
+    (r1, r2, r3), (p1, _p2, p3) = _records(engine, [PERSON_A, {**PERSON_A, "SO_CCCD": ""}, typo])
+    with engine.begin() as conn:
+        L.merge(conn, from_person_id=p3, into_person_id=p1, actor="test", rule="test")
+    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    assert (report.merges, report.cluster_unsupported) == (1, 0)
+    with engine.connect() as conn:
+        assert _state(conn) == {r1: p1, r2: p1, r3: p1}
+
+
 def test_dry_run_reports_exact_counts_and_changes_nothing(engine: Engine, model: TrainedModel) -> None:
     (r1, r2, r3), (p1, p2, p3) = _records(engine, [PERSON_A, PERSON_B, PERSON_A])
     with engine.connect() as conn:
