@@ -31,12 +31,17 @@ demo: install
 run: demo
 	$(BIN)/mpi serve --host 127.0.0.1 --port 8000
 
+# On every core (pytest-xdist), a test file per worker at a time: module and session fixtures are built by
+# the worker that needs them. PYTEST_WORKERS=0 runs in this process (e.g. to debug).
+PYTEST_WORKERS ?= auto
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 # The quick lane while working: everything but the slow, browser and PostgreSQL tests (`make test` runs all).
 test-fast: install
-	$(BIN)/pytest -m "not slow and not browser and not postgres"
+	$(BIN)/pytest $(XDIST) -m "not slow and not browser and not postgres"
 
 lint: install
 	$(BIN)/ruff check mpi linkage api synth tests bench

@@ -29,7 +29,7 @@ import os
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from sqlalchemy import Engine
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 BATCH_BYTES: Final = 8 * 1024 * 1024
 """Raw bytes of the files the dispatcher hands over at once (at least one file)."""
-INTAKE_NICENESS: Final = 5
+INTAKE_NICENESS: Final = 10
 _PRELOAD: Final = ["mpi.ingest", "mpi.identity.online"]
 """Imported once by the fork server, so an intake process starts without importing the hub again."""
 
@@ -114,7 +114,8 @@ def _store(engine: Engine, linker: EncounterLinker | None, files: list[PendingFi
         if len(files) == 1:
             return [_carried(exc)]
         log.warning("a group of %d files failed (%s): storing each alone", len(files), type(exc).__name__)
-        return [outcome for f in files for outcome in _store(engine, linker, [f])]
+        # each file was scoped to its key's facility by the first try (its issues are in ``parsed``): not again
+        return [outcome for f in files for outcome in _store(engine, linker, [replace(f, allowed_facility=None)])]
 
 
 def _alone(engine: Engine, linker: EncounterLinker | None, pending: PendingFile) -> Receipt | Exception:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mpi.records.detail import SECTIONS, EncounterDetail, TableRow
+from mpi.records.detail import SECTIONS, Drug, EncounterDetail, LabResult, ProgressNote, Service
 
 FieldValue = str | int | Decimal | list[str]
 
@@ -175,53 +175,6 @@ class TimelineOut(BaseModel):
 # --- encounter detail --------------------------------------------------------------------------------
 
 
-class DrugOut(BaseModel):
-    row_no: int
-    code: str | None = Field(description="MA_THUOC")
-    name: str | None = Field(description="TEN_THUOC")
-    strength: str | None = Field(description="HAM_LUONG")
-    form: str | None = Field(description="DANG_BAO_CHE")
-    unit: str | None = Field(description="DON_VI_TINH")
-    dose: str | None = Field(description="LIEU_DUNG: per dose * doses/day * days")
-    route: str | None = Field(description="DUONG_DUNG (route code)")
-    instructions: str | None = Field(description="CACH_DUNG")
-    quantity: Decimal | None = Field(description="SO_LUONG")
-    ordered_at: str | None = Field(description="NGAY_YL")
-
-
-class ServiceOut(BaseModel):
-    row_no: int
-    code: str | None = Field(description="MA_DICH_VU")
-    name: str | None = Field(description="TEN_DICH_VU")
-    supply_code: str | None = Field(description="MA_VAT_TU")
-    supply_name: str | None = Field(description="TEN_VAT_TU")
-    unit: str | None = Field(description="DON_VI_TINH")
-    quantity: Decimal | None = Field(description="SO_LUONG")
-    ordered_at: str | None = Field(description="NGAY_YL")
-    result_at: str | None = Field(description="NGAY_KQ")
-
-
-class LabResultOut(BaseModel):
-    row_no: int
-    service_code: str | None = Field(description="MA_DICH_VU")
-    code: str | None = Field(description="MA_CHI_SO")
-    name: str | None = Field(description="TEN_CHI_SO")
-    value: str | None = Field(description="GIA_TRI")
-    unit: str | None = Field(description="DON_VI_DO")
-    description: str | None = Field(description="MO_TA")
-    conclusion: str | None = Field(description="KET_LUAN")
-    result_at: str | None = Field(description="NGAY_KQ")
-
-
-class ProgressNoteOut(BaseModel):
-    row_no: int
-    at: str | None = Field(description="THOI_DIEM_DBLS")
-    progress: str | None = Field(description="DIEN_BIEN_LS")
-    stage: str | None = Field(description="GIAI_DOAN_BENH")
-    consultation: str | None = Field(description="HOI_CHAN")
-    surgery: str | None = Field(description="PHAU_THUAT")
-
-
 class TableRowOut(BaseModel):
     row_no: int
     fields: dict[str, FieldValue] = Field(description="Official field name -> typed value; empty fields left out")
@@ -236,55 +189,23 @@ class TableOut(BaseModel):
 class EncounterDetailOut(BaseModel):
     person_id: int | None
     encounter: TimelineEntryOut
-    drugs: list[DrugOut]
-    services: list[ServiceOut]
-    lab_results: list[LabResultOut]
-    progress_notes: list[ProgressNoteOut]
+    drugs: list[Drug]
+    services: list[Service]
+    lab_results: list[LabResult]
+    progress_notes: list[ProgressNote]
     tables: list[TableOut] = Field(description="Every table the encounter came with, XML1 first")
     sensitivity: list[str] = Field([], description="Sensitive categories of this encounter (hiv, tb...)")
     disclosure: str = Field("open", description="open | own_facility | revealed (break-glass)")
 
     @classmethod
     def from_detail(cls, detail: EncounterDetail) -> EncounterDetailOut:
-        def dec(row: TableRow, name: str) -> Decimal | None:
-            value = row.get(name)
-            return value if isinstance(value, Decimal) else Decimal(value) if isinstance(value, int) else None
-
         return cls(
             person_id=detail.person_id,
             encounter=TimelineEntryOut.model_validate(detail.entry),
-            drugs=[
-                DrugOut(
-                    row_no=r.row_no, code=r.text("MA_THUOC"), name=r.text("TEN_THUOC"), strength=r.text("HAM_LUONG"),
-                    form=r.text("DANG_BAO_CHE"), unit=r.text("DON_VI_TINH"), dose=r.text("LIEU_DUNG"),
-                    route=r.text("DUONG_DUNG"), instructions=r.text("CACH_DUNG"), quantity=dec(r, "SO_LUONG"),
-                    ordered_at=r.text("NGAY_YL"),
-                )
-                for r in detail.section("XML2")
-            ],
-            services=[
-                ServiceOut(
-                    row_no=r.row_no, code=r.text("MA_DICH_VU"), name=r.text("TEN_DICH_VU"),
-                    supply_code=r.text("MA_VAT_TU"), supply_name=r.text("TEN_VAT_TU"), unit=r.text("DON_VI_TINH"),
-                    quantity=dec(r, "SO_LUONG"), ordered_at=r.text("NGAY_YL"), result_at=r.text("NGAY_KQ"),
-                )
-                for r in detail.section("XML3")
-            ],
-            lab_results=[
-                LabResultOut(
-                    row_no=r.row_no, service_code=r.text("MA_DICH_VU"), code=r.text("MA_CHI_SO"),
-                    name=r.text("TEN_CHI_SO"), value=r.text("GIA_TRI"), unit=r.text("DON_VI_DO"),
-                    description=r.text("MO_TA"), conclusion=r.text("KET_LUAN"), result_at=r.text("NGAY_KQ"),
-                )
-                for r in detail.section("XML4")
-            ],
-            progress_notes=[
-                ProgressNoteOut(
-                    row_no=r.row_no, at=r.text("THOI_DIEM_DBLS"), progress=r.text("DIEN_BIEN_LS"),
-                    stage=r.text("GIAI_DOAN_BENH"), consultation=r.text("HOI_CHAN"), surgery=r.text("PHAU_THUAT"),
-                )
-                for r in detail.section("XML5")
-            ],
+            drugs=detail.drugs(),
+            services=detail.services(),
+            lab_results=detail.lab_results(),
+            progress_notes=detail.progress_notes(),
             tables=[
                 TableOut(
                     table=name,

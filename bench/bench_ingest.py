@@ -7,11 +7,14 @@ some XML5/7/13/14). Three timings over the same files, one process:
   store       `ingest_file` into a fresh SQLite store (validate + one transaction per encounter), no linking
   store+link  the same with the online linker, one transaction per file
   group+link  the same with group commit (`ingest_many`: 64 encounters per transaction, a savepoint each)
-  cli (2w)    as `mpi ingest` runs it: 2 worker processes parse, the main process stores and links with
-              group commit
+  cli (2w)    as `mpi ingest` runs it: 2 worker processes parse, stage the rows for SQLite and normalise the
+              demographics (`mpi.ingest.stage`, `mpi.identity.online.prepare`); the main process stores
+              and links with group commit
 Each step also reports this process's CPU seconds (less sensitive to other jobs on a shared machine
-than wall time; the cli step's parsing workers are not included).
-Goals: >= 1,000 encounters/s end to end with linking, and ingest <= 3x bare.
+than wall time; the cli step's parsing workers are not included, so its CPU is the storing process's).
+bare and validate are the fastest of three runs.
+Goals: >= 1,000 encounters/s end to end with linking (the cli step), and parse + validate <= 3x bare. The
+summary at the end states both, and the storing process's CPU per encounter (1,000/s needs <= 1 ms).
 
 Usage: python -m bench.bench_ingest [--persons N]
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import os
 import platform
 import resource
@@ -49,6 +53,11 @@ def bare_parse(data: bytes) -> int:
     return tables
 
 
+def _each(parse: Callable[[bytes], object], blobs: list[bytes]) -> None:
+    for blob in blobs:
+        parse(blob)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=3000)
@@ -69,8 +78,13 @@ def main() -> None:
             work()
             steps.append((name, time.perf_counter() - t0, time.process_time() - c0))
 
-        timed("bare", lambda: [bare_parse(b) for b in blobs])
-        timed("validate", lambda: [parse_submission(b) for b in blobs])
+        parsers: dict[str, Callable[[bytes], object]] = {"bare": bare_parse, "validate": parse_submission}
+        for name, parse in parsers.items():
+            runs = []
+            for _ in range(3):
+                timed(name, functools.partial(_each, parse, blobs))
+                runs.append(steps.pop())
+            steps.append(min(runs, key=lambda step: step[2]))
 
         engine = open_store(f"sqlite:///{tmp}/bench.sqlite3")
         timed("store", lambda: [ingest_file(engine=engine, data=b, submitter="bench") for b in blobs])
@@ -111,6 +125,12 @@ def main() -> None:
             f"{name:<11}{seconds:>10.2f}{rate:>10,.0f}{seconds / bare:>9.2f}{cpu:>9.2f}{cpu * 1000 / encounters:>12.2f}"
         )
     print(f"peak RSS: {rss:.0f} MiB; load average at the end: {os.getloadavg()[0]:.1f}")
+    by_name = {name: (seconds, cpu) for name, seconds, cpu in steps}
+    cli_seconds, cli_cpu = by_name["cli (2w)"]
+    print(f"end to end (cli, 2 workers): {encounters / cli_seconds:,.0f} encounters/s (goal >= 1,000)")
+    print(f"storing process CPU: {cli_cpu * 1000 / encounters:.2f} ms per encounter (1,000/s needs <= 1)")
+    ratio = by_name["validate"][1] / by_name["bare"][1]
+    print(f"parse + validate: {ratio:.2f}x the bare parse in CPU time (goal <= 3)")
 
 
 if __name__ == "__main__":

@@ -3,18 +3,24 @@
 Targets (server issue): zero 5xx, p99 of reads <= 100 ms, submissions >= 500 encounters/s, then every
 acknowledged encounter stored exactly once and linked; 32 concurrent timeline reads with no failure.
 
-What it does, per store (SQLite file, or a throwaway PostgreSQL started like tests/postgres.py does):
+What it does, per store (SQLite file, or a throwaway PostgreSQL started like tests/postgres.py does) and per
+number of slow clients:
 1. generates a small synthetic province (``mpi synth``) and ingests it, so clinicians have persons to read;
-2. starts ``mpi serve --workers W`` on a free loopback port and waits for ``/readyz``;
+2. starts ``mpi serve --workers W`` (default: one per core) on a free loopback port, waits for ``/readyz``;
 3. for ``--duration`` seconds runs, in one asyncio client process (httpx):
    - ``--submitters`` loops posting the province's files again with every MA_LK made unique per post
      (so each post is new encounters of the same persons: ingest, validation and linking all work);
-   - ``--clinicians`` loops reading a random person: summary, timeline, FHIR Patient, or an encounter;
+   - ``--clinicians`` loops reading a random person: summary, timeline or FHIR Patient, each after reading
+     the last page for 0.5..1.5 x ``--think`` seconds (0: back to back);
    - ``--slow`` clients that send a submission's headers, then trickle one body byte every 2 s;
 4. then 32 concurrent timeline reads at once, and the count check against the database.
-The server runs with the per-key read limits lifted (``_UNLIMITED``): the 32 clinicians share one key.
+Each run prints a JSON line (also appended to ``--out``), with the CPU seconds of the server processes,
+their intake processes, the database server and this client; at the end a table of every run and which
+targets it met. The server runs with the per-key read limits lifted (``_UNLIMITED``): the 32 clinicians
+share one key.
 
 Usage: python -m bench.bench_load [--stores sqlite postgresql] [--duration 300] [--slow 0 16] [--workers N]
+       [--think 1.0]
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Pure: builds dicts and Arrow tables; no I/O, never logs a value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypedDict, cast, get_args, get_type_hints
 
 import pyarrow as pa
 
@@ -34,6 +34,7 @@ __all__ = [
     "DETERMINISTIC_RULES",
     "MODEL_COLUMNS",
     "TRAINING_BLOCKING_RULES",
+    "ModelRow",
     "build_settings",
     "model_row",
     "model_table",
@@ -43,33 +44,43 @@ __all__ = [
 RowValue = str | int | None
 Settings = dict[str, Any]
 
-# Columns the model reads, with their Arrow types (the input of Splink and of the scorer).
+class ModelRow(TypedDict, total=False):
+    """One record as the model reads it (:func:`model_row` fills every column): the input of Splink, of the
+    scorer and of the identity policy, stored as ``source_record.features``. ``unique_id`` is set where a
+    table needs it; a row of a few columns (a birth certificate's child) is read with ``get``."""
+
+    unique_id: int | None
+    name_key: str | None
+    name_sorted: str | None
+    family: str | None
+    family_ascii: str | None
+    family_key: str | None
+    middle_core: str | None
+    middle_core_ascii: str | None
+    given: str | None
+    given_ascii: str | None
+    given_key: str | None
+    dob_date: str | None
+    dob_year: int | None
+    dob_year_text: str | None
+    dob_month: int | None
+    dob_day: int | None
+    dob_time: str | None
+    sex: int | None
+    national_id: str | None
+    national_id_kind: str | None
+    bhxh_number: str | None
+    phone: str | None
+    province_code: str | None
+    commune_code: str | None
+    address_text: str | None
+
+
+_ARROW: Final[dict[object, pa.DataType]] = {int: pa.int64(), str: pa.string()}
+# Columns the model reads, with their Arrow types (from :class:`ModelRow`, the one list of them).
 MODEL_COLUMNS: Final[dict[str, pa.DataType]] = {
-    "unique_id": pa.int64(),
-    "name_key": pa.string(),
-    "name_sorted": pa.string(),
-    "family": pa.string(),
-    "family_ascii": pa.string(),
-    "family_key": pa.string(),
-    "middle_core": pa.string(),
-    "middle_core_ascii": pa.string(),
-    "given": pa.string(),
-    "given_ascii": pa.string(),
-    "given_key": pa.string(),
-    "dob_date": pa.string(),
-    "dob_year": pa.int64(),
-    "dob_year_text": pa.string(),
-    "dob_month": pa.int64(),
-    "dob_day": pa.int64(),
-    "dob_time": pa.string(),
-    "sex": pa.int64(),
-    "national_id": pa.string(),
-    "national_id_kind": pa.string(),
-    "bhxh_number": pa.string(),
-    "phone": pa.string(),
-    "province_code": pa.string(),
-    "commune_code": pa.string(),
-    "address_text": pa.string(),
+    name: _ARROW[next(a for a in get_args(hint) if a is not type(None))]
+    for name, hint in get_type_hints(ModelRow).items()
 }
 
 # Candidate generation (Splink `blocking_rules_to_generate_predictions`). The online path should use
@@ -115,7 +126,7 @@ _TF_MIN_U: Final = 0.001
 _GENDERED_ASCII: Final = frozenset({"THI", "VAN"})
 
 
-def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
+def model_row(row: Mapping[str, Any]) -> ModelRow:
     """The model's input columns for one canonical row (`CanonicalRecord.to_row()` + `unique_id`).
 
     Derived columns: `given_key` / `family_key` are the ASCII name keys of `linkage.normalise.names`
@@ -147,7 +158,7 @@ def model_row(row: Mapping[str, Any]) -> dict[str, RowValue]:
     name_ascii = row.get("name_ascii")
     tokens = str(name_ascii).split(" ") if name_ascii else []
     out["name_sorted"] = (sorted_name_key(tokens) or None) if len(tokens) >= 2 else None
-    return out
+    return cast(ModelRow, out)
 
 
 def model_table(records: pa.Table | Iterable[Mapping[str, Any]]) -> pa.Table:

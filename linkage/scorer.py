@@ -50,7 +50,7 @@ import sqlglot
 from rapidfuzz.distance import DamerauLevenshtein, Jaro, JaroWinkler, Levenshtein
 from sqlglot import expressions as exp
 
-from linkage.model import model_row, model_table
+from linkage.model import ModelRow, model_row, model_table
 
 __all__ = [
     "ComparisonExplanation",
@@ -488,7 +488,7 @@ class Scorer:
         return self._prior_weight
 
     @staticmethod
-    def prepare(row: Row) -> dict[str, Value]:
+    def prepare(row: Row) -> ModelRow:
         """A canonical row (`CanonicalRecord.to_row()`) as the model's input row."""
         return model_row(row)
 

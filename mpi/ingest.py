@@ -315,6 +315,8 @@ def stage(parsed: ParsedSubmission, *, prepare: Callable[[ParsedEncounter], None
             table.content = b""
             if name not in _READ_WHEN_STAGED:
                 table.rows = []
+            for row in table.rows:  # read as text (``raw``); the typed values are in store_rows
+                row.values = {}
 
 
 _Prepare = Callable[[ParsedEncounter], None]

@@ -15,8 +15,9 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from fastapi import FastAPI
@@ -24,11 +25,17 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
 
 from mpi.identity import links as L
+from mpi.identity.models import LinkState
+from mpi.identity.policy import Rule
 from mpi.ingest import ingest_file
 from mpi.keys import Role, create_key, verify_key
+from mpi.settings import Settings
 from mpi.store import create_db_engine, session_scope
 from tests import postgres
 from tests.builders import envelope, outpatient
+
+if TYPE_CHECKING:
+    from mpi.reports import Report
 
 TEST_SECRET = "test-secret-0123456789abcdef"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -172,12 +179,46 @@ def linked_record(conn: Connection, encounter_id: int, person_id: int) -> int:
             "features": {},
         },
         person_id=person_id,
-        state="auto",
+        state=LinkState.AUTO,
     )
-    L.link(conn, source_record_id=source_id, person_id=person_id, state="auto", rule="new_person", actor="test")
+    L.link(
+        conn, source_record_id=source_id, person_id=person_id, state=LinkState.AUTO, rule=Rule.NEW_PERSON, actor="test"
+    )
     return source_id
+
+
+def new_linked_record(conn: Connection, encounter_id: int) -> int:
+    """A source record of ``encounter_id`` on a new person of its own; its id."""
+    return linked_record(conn, encounter_id, L.create_person(conn, actor="test"))
+
+
+def event_seqs(conn: Connection) -> list[int]:
+    """The sequence numbers of the link events, in order."""
+    return [int(s) for s in conn.execute(select(L.events.c.seq).order_by(L.events.c.seq)).scalars()]
 
 
 def person_of_records(conn: Connection) -> dict[int, int]:
     """Source record id -> its current person."""
     return {int(r.id): int(r.person_id) for r in conn.execute(select(L.sources.c.id, L.sources.c.person_id))}
+
+
+# --- the report province (tests/reports/conftest.py builds it once per session) ---------------------------
+
+REPORT_PERSONS = 400
+REPORT_SEED = 5
+REPORT_OUTBREAK = "dengue:auto:2026-03-02:6:1"
+UNREGISTERED = ("34100", "33101")
+
+
+@dataclass
+class ReportStore:
+    url: str
+    engine: Engine
+    out: Path
+    truth: list[dict[str, str]]
+    registry: list[dict[str, str]]
+    outbreak: dict[str, Any]
+    baseline_surveillance: Report
+
+    def settings(self) -> Settings:
+        return Settings(env="test", secret_key=TEST_SECRET, database_url=self.url)

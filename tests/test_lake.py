@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, func, select
@@ -64,6 +63,8 @@ def test_export_matches_the_store(store: Engine, tmp_path: Path) -> None:
 
     assert pq.read_table(out / "links").schema == LINK_SCHEMA
     assert pq.read_table(out / "source_records").equals(read_source_records(store))
+
+    import pyarrow.dataset as ds  # seconds to import (pandas): only here
 
     dataset = ds.dataset(out / "encounters", format="parquet", partitioning="hive")
     table = dataset.to_table()

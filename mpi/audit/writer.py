@@ -71,9 +71,11 @@ class AuditWriter:
         linger: float = LINGER,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
+        durable_wait: float = DURABLE_WAIT,
     ) -> None:
         self.engine = engine
         self.durable = durable
+        self.durable_wait = durable_wait
         self.linger = linger
         self.max_batch = max_batch
         self.max_pending = max_pending
@@ -103,7 +105,7 @@ class AuditWriter:
             ticket = self._queued
             self._start()
             self._cond.notify_all()
-        if self.durable and not self._wait(ticket, DURABLE_WAIT):
+        if self.durable and not self._wait(ticket, self.durable_wait):
             raise AuditUnavailable("the audit log does not accept events now; retry shortly")
 
     def flush(self, timeout: float = 60.0) -> bool:

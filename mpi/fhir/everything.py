@@ -28,7 +28,7 @@ from fhir.resources.R4B.resource import Resource
 from mpi.facilities import FacilityLabel
 from mpi.fhir import identifiers as sid
 from mpi.records import EncounterDetail
-from mpi.records.detail import TableRow
+from mpi.records.detail import Drug, LabResult, Service, TableRow
 
 LOCAL_OFFSET: Final = "+07:00"
 ENCOUNTER_CLASSES: Final[dict[str, tuple[str, str]]] = {
@@ -171,28 +171,22 @@ def _conditions(detail: EncounterDetail, patient: str) -> list[Resource]:
     return out
 
 
-def _quantity(row: TableRow, name: str) -> Decimal | None:
-    value = row.get(name)
-    return value if isinstance(value, Decimal) else Decimal(value) if isinstance(value, int) else None
-
-
-def _medication(detail: EncounterDetail, row: TableRow, patient: str) -> Resource:
+def _medication(detail: EncounterDetail, drug: Drug, patient: str) -> Resource:
     e = detail.entry
-    name = " ".join(x for x in (row.text("TEN_THUOC"), row.text("HAM_LUONG")) if x) or None
-    route = row.text("DUONG_DUNG")
-    dose = "; ".join(x for x in (row.text("LIEU_DUNG"), row.text("CACH_DUNG")) if x) or None
-    quantity = _quantity(row, "SO_LUONG")
-    unit = row.text("DON_VI_TINH")
+    name = " ".join(x for x in (drug.name, drug.strength) if x) or None
+    route = drug.route
+    dose = "; ".join(x for x in (drug.dose, drug.instructions) if x) or None
+    quantity, unit = drug.quantity, drug.unit
     dosage: dict[str, Any] = {}
     if dose:
         dosage["text"] = dose
     if route:
         dosage["route"] = {"coding": [{"system": sid.ROUTE, "code": route}]}
-    code = row.text("MA_THUOC")
+    code = drug.code
     return _build(
         {
             "resourceType": "MedicationRequest",
-            "id": f"{e.encounter_id}-med-{row.row_no}",
+            "id": f"{e.encounter_id}-med-{drug.row_no}",
             "status": "completed",
             "intent": "order",
             "medicationCodeableConcept": {
@@ -201,7 +195,7 @@ def _medication(detail: EncounterDetail, row: TableRow, patient: str) -> Resourc
             },
             "subject": _ref("Patient", patient),
             "encounter": _ref("Encounter", e.encounter_id),
-            "authoredOn": fhir_datetime(row.text("NGAY_YL")),
+            "authoredOn": fhir_datetime(drug.ordered_at),
             "dosageInstruction": [dosage] if dosage else None,
             "dispenseRequest": (
                 {"quantity": {k: v for k, v in (("value", quantity), ("unit", unit)) if v is not None}}
@@ -211,18 +205,18 @@ def _medication(detail: EncounterDetail, row: TableRow, patient: str) -> Resourc
     )  # fmt: skip
 
 
-def _procedure(detail: EncounterDetail, row: TableRow, patient: str) -> Resource | None:
-    code = row.text("MA_DICH_VU")
+def _procedure(detail: EncounterDetail, service: Service, patient: str) -> Resource | None:
+    code = service.code
     if not code:
         return None  # a supply (MA_VAT_TU) or a bed line: not a procedure
     e = detail.entry
-    performed = fhir_datetime(row.text("NGAY_KQ") or row.text("NGAY_YL"))
+    performed = fhir_datetime(service.result_at or service.ordered_at)
     return _build(
         {
             "resourceType": "Procedure",
-            "id": f"{e.encounter_id}-svc-{row.row_no}",
+            "id": f"{e.encounter_id}-svc-{service.row_no}",
             "status": "completed",
-            "code": {"coding": [{"system": sid.SERVICE, "code": code}], "text": row.text("TEN_DICH_VU")},
+            "code": {"coding": [{"system": sid.SERVICE, "code": code}], "text": service.name},
             "subject": _ref("Patient", patient),
             "encounter": _ref("Encounter", e.encounter_id),
             "performedDateTime": performed,
@@ -230,14 +224,14 @@ def _procedure(detail: EncounterDetail, row: TableRow, patient: str) -> Resource
     )
 
 
-def _observation(detail: EncounterDetail, row: TableRow, patient: str) -> Resource:
+def _observation(detail: EncounterDetail, lab: LabResult, patient: str) -> Resource:
     """A lab result (MA_CHI_SO with GIA_TRI) as a ``laboratory`` Observation; a result without an index
     (MO_TA / KET_LUAN of an imaging or functional examination: X-ray, ultrasound, ECG) as an ``imaging``
     Observation whose value is the report's text."""
     e = detail.entry
-    raw, unit = row.text("GIA_TRI"), row.text("DON_VI_DO")
-    description, conclusion = row.text("MO_TA"), row.text("KET_LUAN")
-    imaging = row.text("MA_CHI_SO") is None and raw is None and (description or conclusion) is not None
+    raw, unit = lab.value, lab.unit
+    description, conclusion = lab.description, lab.conclusion
+    imaging = lab.code is None and raw is None and (description or conclusion) is not None
     value: dict[str, Any] = {}
     if imaging:
         value["valueString"] = "\n".join(t for t in (description, conclusion) if t)
@@ -250,19 +244,19 @@ def _observation(detail: EncounterDetail, row: TableRow, patient: str) -> Resour
         except InvalidOperation:
             value["valueString"] = raw if not unit else f"{raw} {unit}"
     notes = [] if imaging else [{"text": t} for t in (description, conclusion) if t]
-    code = row.text("MA_CHI_SO") or row.text("MA_DICH_VU")
-    coding = [{"system": sid.LAB_INDEX if row.text("MA_CHI_SO") else sid.SERVICE, "code": code}] if code else None
+    code = lab.code or lab.service_code
+    coding = [{"system": sid.LAB_INDEX if lab.code else sid.SERVICE, "code": code}] if code else None
     category = "imaging" if imaging else "laboratory"
     return _build(
         {
             "resourceType": "Observation",
-            "id": f"{e.encounter_id}-lab-{row.row_no}",
+            "id": f"{e.encounter_id}-lab-{lab.row_no}",
             "status": "final",
             "category": [{"coding": [{"system": _OBSERVATION_CATEGORY, "code": category}]}],
-            "code": {"coding": coding, "text": row.text("TEN_CHI_SO") or row.text("TEN_DICH_VU")},
+            "code": {"coding": coding, "text": lab.name or lab.service_name},
             "subject": _ref("Patient", patient),
             "encounter": _ref("Encounter", e.encounter_id),
-            "effectiveDateTime": fhir_datetime(row.text("NGAY_KQ")),
+            "effectiveDateTime": fhir_datetime(lab.result_at),
             "note": notes,
             **value,
         }
@@ -343,9 +337,9 @@ def encounter_resources(detail: EncounterDetail, patient: str, meta: Meta | None
     ``meta`` (the encounter version's)."""
     conditions = _conditions(detail, patient)
     out: list[Resource] = [_encounter(detail, patient, [str(c.id) for c in conditions]), *conditions]
-    out += [_medication(detail, r, patient) for r in detail.section("XML2")]
-    out += [p for r in detail.section("XML3") if (p := _procedure(detail, r, patient)) is not None]
-    out += [_observation(detail, r, patient) for r in detail.section("XML4")]
+    out += [_medication(detail, d, patient) for d in detail.drugs()]
+    out += [p for s in detail.services() if (p := _procedure(detail, s, patient)) is not None]
+    out += [_observation(detail, r, patient) for r in detail.lab_results()]
     referral = _referral(detail, patient)
     if referral is not None:
         out.append(referral)

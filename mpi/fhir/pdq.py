@@ -40,6 +40,7 @@ from typing import Any, Final
 from sqlalchemy import Connection
 
 from linkage import model_row, normalise_phone, normalise_record
+from linkage.model import ModelRow
 from linkage.normalise.provinces import PROVINCES_2025, PROVINCES_PRE_2025
 from mpi.errors import MPIError
 from mpi.fhir import params as P
@@ -261,7 +262,7 @@ def _mother_matches(names: Sequence[str], occurrences: Sequence[Alternatives]) -
 # --- the search ----------------------------------------------------------------------------------------
 
 
-def _blocking_rows(wanted: Criteria) -> list[dict[str, Any]]:
+def _blocking_rows(wanted: Criteria) -> list[ModelRow]:
     """The model rows the candidate search looks up: one per combination of the alternatives of the first
     occurrence of family, an ``eq`` birthdate and telecom and of the last of given (``given=Văn&given=An``:
     the given name proper comes last), keyed exactly as records are (``linkage.normalise_record`` +

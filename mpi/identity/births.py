@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import Connection, or_, select, update
 
 from linkage import model_row, normalise_record
+from linkage.model import ModelRow
 from mpi.identity import links as L
 from mpi.identity.models import BirthCertificate
 from mpi.identity.policy import Birth, is_birth_of
@@ -55,12 +56,12 @@ _CHILD_FEATURES: Final = (*_FEATURES, "sex", "bhxh_number")
 _MOTHER_FEATURES: Final = (*_FEATURES, "national_id", "national_id_kind", "bhxh_number")
 
 
-def _features(raw: Mapping[str, str | None], keep: Iterable[str]) -> dict[str, Any]:
+def _features(raw: Mapping[str, str | None], keep: Iterable[str]) -> ModelRow:
     row = model_row(normalise_record(dict(raw)).to_row())
-    return {k: row.get(k) for k in keep}
+    return cast(ModelRow, {k: row.get(k) for k in keep})
 
 
-def certificate_children(encounter: ParsedEncounter) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+def certificate_children(encounter: ParsedEncounter) -> list[tuple[int, ModelRow, ModelRow]]:
     """(row number, child's model row, mother's model row) of each XML9 row of the encounter."""
     table = encounter.tables.get("XML9")
     if table is None:

@@ -36,6 +36,7 @@ from mpi.identity.models import (
     Person,
     ReviewItem,
     SourceRecord,
+    SourceValues,
     StewardAction,
     StewardConstraint,
 )
@@ -242,7 +243,7 @@ def current_person(conn: Connection, person_id: int) -> int:
     return survivors(conn, (person_id,))[person_id]
 
 
-def add_source_record(conn: Connection, *, values: dict[str, Any], person_id: int, state: LinkState) -> int:
+def add_source_record(conn: Connection, *, values: SourceValues, person_id: int, state: LinkState) -> int:
     """Insert a source record already assigned to ``person_id`` (its first link is written by the caller)."""
     lock_feed(conn)
     row = {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()}

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
+from linkage.model import ModelRow
 from mpi.store.models import utcnow
 
 
@@ -39,6 +40,27 @@ class ConstraintKind(StrEnum):
     """The record is not that person: automatic linking never puts it there."""
     MANUAL_LINK = "manual_link"
     """A steward put the record on that person: automatic linking never moves it."""
+
+
+class SourceValues(TypedDict):
+    """The values of a new ``source_record`` row (:func:`mpi.identity.online.source_values`)."""
+
+    encounter_id: int
+    facility_code: str
+    ma_lk: str
+    version: int
+    patient_code: str | None
+    # blocking keys, copied from the model row into indexed columns
+    given_key: str | None
+    family_key: str | None
+    name_sorted: str | None
+    dob_date: str | None
+    dob_year: int | None
+    national_id: str | None
+    bhxh_number: str | None
+    phone: str | None
+    commune_code: str | None
+    features: ModelRow
 
 
 class Person(SQLModel, table=True):

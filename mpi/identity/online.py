@@ -19,10 +19,11 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine
 
 from linkage import CanonicalRecord, Scorer, model_row, normalise_record
+from linkage.model import ModelRow
 from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import Matcher
-from mpi.identity.models import LinkState
+from mpi.identity.models import LinkState, SourceValues
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
@@ -43,19 +44,6 @@ _IDENTITY_FIELDS: Final = (
     "MA_BN",
 )
 # source_record columns filled from the model row (blocking keys; each has an index, mpi.identity.models).
-_KEY_COLUMNS: Final = (
-    "given_key",
-    "family_key",
-    "name_sorted",
-    "dob_date",
-    "dob_year",
-    "national_id",
-    "bhxh_number",
-    "phone",
-    "commune_code",
-)
-
-
 def canonical_raw(enc: ParsedEncounter) -> dict[str, str | None]:
     """The XML1 identity fields of an encounter as sent (what :func:`canonical_from_encounter` normalises)."""
     summary = enc.summary
@@ -79,7 +67,7 @@ def prepare(enc: ParsedEncounter) -> None:
     enc.derived[_DERIVED] = (record, model_row(record.to_row()))
 
 
-def _prepared(enc: ParsedEncounter) -> tuple[CanonicalRecord, dict[str, Any]]:
+def _prepared(enc: ParsedEncounter) -> tuple[CanonicalRecord, ModelRow]:
     found = enc.derived.get(_DERIVED)
     if found is None:
         record = canonical_from_encounter(enc)
@@ -94,21 +82,29 @@ def source_values(
     facility_code: str,
     ma_lk: str,
     version: int,
-    features: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    features: ModelRow | None = None,
+) -> SourceValues:
     """The ``source_record`` row of one encounter version: blocking keys and the model row (``features``,
     built from ``record`` unless given)."""
     if features is None:
         features = model_row(record.to_row())
-    return {
-        "encounter_id": encounter_id,
-        "facility_code": facility_code,
-        "ma_lk": ma_lk,
-        "version": version,
-        "patient_code": record.patient_code,
-        **{column: features.get(column) for column in _KEY_COLUMNS},
-        "features": features,
-    }
+    return SourceValues(
+        encounter_id=encounter_id,
+        facility_code=facility_code,
+        ma_lk=ma_lk,
+        version=version,
+        patient_code=record.patient_code,
+        given_key=features.get("given_key"),
+        family_key=features.get("family_key"),
+        name_sorted=features.get("name_sorted"),
+        dob_date=features.get("dob_date"),
+        dob_year=features.get("dob_year"),
+        national_id=features.get("national_id"),
+        bhxh_number=features.get("bhxh_number"),
+        phone=features.get("phone"),
+        commune_code=features.get("commune_code"),
+        features=features,
+    )
 
 
 class OnlineLinker:
@@ -172,7 +168,7 @@ class OnlineLinker:
         facility_code: str,
         ma_lk: str,
         version: int,
-        features: dict[str, Any] | None = None,
+        features: ModelRow | None = None,
     ) -> dict[str, Any]:
         """Link one stored encounter version's demographics to a person; returns the decision's facts.
         ``features``: the record's model row when already built (:func:`prepare`).
@@ -218,7 +214,7 @@ class OnlineLinker:
         return result
 
     def _apply(
-        self, conn: Connection, values: dict[str, Any], decision: Decision, by_id: dict[int, Candidate]
+        self, conn: Connection, values: SourceValues, decision: Decision, by_id: dict[int, Candidate]
     ) -> dict[str, Any]:
         if decision.action is Action.LINK:
             assert decision.person_id is not None

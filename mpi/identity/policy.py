@@ -50,13 +50,14 @@ records off a person a steward pinned (see :mod:`mpi.identity.relink`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
+from linkage.model import ModelRow
 from linkage.normalise.provinces import CCCD_PROVINCES
 
 __all__ = [
@@ -155,7 +156,7 @@ class Thresholds:
 class Candidate:
     source_record_id: int
     person_id: int
-    features: Mapping[str, Any]
+    features: ModelRow
     same_patient_code: bool = False
     previous_version: bool = False
     match_weight: float = 0.0
@@ -183,9 +184,9 @@ class Birth:
     """One child of a birth certificate, as the policy reads it (see :mod:`mpi.identity.births`)."""
 
     certificate_id: int
-    child: Mapping[str, Any]
+    child: ModelRow
     """Model row of the child's data: intended name, birth date and time, sex, temporary card."""
-    mother: Mapping[str, Any]
+    mother: ModelRow
     """Model row of the mother's data: name, birth date, CCCD, card."""
     mother_person_id: int
     child_person_id: int | None = None
@@ -193,7 +194,7 @@ class Birth:
 
 
 # ---- national ID ---------------------------------------------------------------------------------
-def usable_cccd(features: Mapping[str, Any]) -> str | None:
+def usable_cccd(features: ModelRow) -> str | None:
     """The record's CCCD when it is structurally sound (its demographics are checked per pair), else None."""
     number = features.get("national_id")
     if features.get("national_id_kind") != "CCCD" or not isinstance(number, str) or len(number) != 12:
@@ -211,7 +212,7 @@ def _cccd_sex(number: str) -> int:
     return int(number[3]) % 2 + 1
 
 
-def _fits(features: Mapping[str, Any], number: str) -> dict[str, bool | None]:
+def _fits(features: ModelRow, number: str) -> dict[str, bool | None]:
     """Whether the record's birth year and sex agree with the CCCD's digits (None: not recorded)."""
     year, sex = features.get("dob_year"), features.get("sex")
     return {
@@ -220,7 +221,7 @@ def _fits(features: Mapping[str, Any], number: str) -> dict[str, bool | None]:
     }
 
 
-def _rest_of_date_agrees(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _rest_of_date_agrees(a: ModelRow, b: ModelRow) -> bool:
     """Month and day agree where both records know them (a typo in the year leaves them alone)."""
     return all(a.get(k) is None or b.get(k) is None or a.get(k) == b.get(k) for k in ("dob_month", "dob_day"))
 
@@ -231,12 +232,12 @@ def _year_typo(a: int, b: int) -> bool:
     return Levenshtein.distance(sa, sb) == 1 or (DamerauLevenshtein.distance(sa, sb) == 1 and sorted(sa) == sorted(sb))
 
 
-def _given_agrees(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _given_agrees(a: ModelRow, b: ModelRow) -> bool:
     ga, gb = a.get("given_key"), b.get("given_key")
     return not (ga and gb and ga != gb and JaroWinkler.similarity(str(ga), str(gb)) < _GIVEN_SIMILAR)
 
 
-def _given_typo(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _given_typo(a: ModelRow, b: ModelRow) -> bool:
     """The given names agree, or differ by one typed letter (CHI/CJI, BAO/NAO): only with an equal CCCD."""
     ga, gb = a.get("given_key"), b.get("given_key")
     if _given_agrees(a, b):
@@ -245,13 +246,13 @@ def _given_typo(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return min(len(ga), len(gb)) >= _TYPO_MIN_LENGTH and DamerauLevenshtein.distance(ga, gb) <= 1
 
 
-def _same_tokens(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _same_tokens(a: ModelRow, b: ModelRow) -> bool:
     """The same name tokens in any order, allowing one typed letter in the whole name."""
     sa, sb = a.get("name_sorted"), b.get("name_sorted")
     return bool(sa and sb and (sa == sb or DamerauLevenshtein.distance(str(sa), str(sb)) <= 1))
 
 
-def _names_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _names_agree(a: ModelRow, b: ModelRow) -> bool:
     """The same name, allowing a typo in the given name and any order of the tokens."""
     if _same_tokens(a, b):
         return True
@@ -259,7 +260,7 @@ def _names_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return bool(family_a and family_a == family_b and a.get("given_key") and _given_typo(a, b))
 
 
-def demographics_consistent(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def demographics_consistent(a: ModelRow, b: ModelRow) -> bool:
     """Same person plausible on sex, birth year and given name (a typo or another order allowed)."""
     if a.get("sex") in (1, 2) and b.get("sex") in (1, 2) and a.get("sex") != b.get("sex"):
         return False
@@ -277,7 +278,7 @@ class NationalIdEvidence:
     evidence: dict[str, Any]
 
 
-def national_id_evidence(a: Mapping[str, Any], b: Mapping[str, Any]) -> NationalIdEvidence | None:
+def national_id_evidence(a: ModelRow, b: ModelRow) -> NationalIdEvidence | None:
     """The CCCD rule for one pair of model rows (``a`` the incoming record); None without an equal usable CCCD."""
     number = usable_cccd(a)
     if number is None or number != usable_cccd(b):
@@ -324,7 +325,7 @@ def national_id_evidence(a: Mapping[str, Any], b: Mapping[str, Any]) -> National
     )
 
 
-def contradicts(a: Mapping[str, Any], b: Mapping[str, Any], match_probability: float) -> bool:
+def contradicts(a: ModelRow, b: ModelRow, match_probability: float) -> bool:
     """Whether a record of a person speaks against the other record being that person.
 
     An equal usable CCCD decides (consistent or corroborated: no; a conflict or a guardian's number: yes);
@@ -338,7 +339,7 @@ def contradicts(a: Mapping[str, Any], b: Mapping[str, Any], match_probability: f
     return match_probability < CONTRADICTION
 
 
-def supports(a: Mapping[str, Any], b: Mapping[str, Any], match_probability: float, thresholds: Thresholds) -> bool:
+def supports(a: ModelRow, b: ModelRow, match_probability: float, thresholds: Thresholds) -> bool:
     """Whether a pair of records, on its own, makes the same person plausible: the model at least at the
     review threshold, an equal CCCD that agrees (or corrects a typo), or the same card and birth."""
     if match_probability >= thresholds.review or _card_and_birth_agree(a, b):
@@ -372,7 +373,7 @@ def _decision(action: Action, rule: Rule, chosen: Candidate, **evidence: Any) ->
 
 
 def decide(
-    record: Mapping[str, Any],
+    record: ModelRow,
     candidates: Sequence[Candidate],
     thresholds: Thresholds,
     *,
@@ -460,7 +461,7 @@ def decide(
     return Decision(Action.NEW, Rule.NEW_PERSON, None, best.match_weight, best.match_probability, evidence=evidence)
 
 
-def _born_together(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool | None:
+def _born_together(a: ModelRow, b: ModelRow) -> bool | None:
     """Whether two records with birth times on the same birth date name the same birth (None: not both timed)."""
     ta, tb = a.get("dob_time"), b.get("dob_time")
     if not ta or not tb or not a.get("dob_date") or a.get("dob_date") != b.get("dob_date"):
@@ -468,12 +469,12 @@ def _born_together(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool | None:
     return bool(ta == tb)
 
 
-def _same_birth(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _same_birth(a: ModelRow, b: ModelRow) -> bool:
     """The same birth date to the day, the same birth time when both carry one."""
     return bool(a.get("dob_date")) and a.get("dob_date") == b.get("dob_date") and _born_together(a, b) is not False
 
 
-def _card_and_birth_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _card_and_birth_agree(a: ModelRow, b: ModelRow) -> bool:
     """The same BHXH number, birth (:func:`_same_birth`) and sex (1 or 2) on both records."""
     return (
         bool(a.get("bhxh_number"))
@@ -484,7 +485,7 @@ def _card_and_birth_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     )
 
 
-def _card_and_birth(record: Mapping[str, Any], candidates: Sequence[Candidate]) -> Candidate | None:
+def _card_and_birth(record: ModelRow, candidates: Sequence[Candidate]) -> Candidate | None:
     """A child's record whatever name it carries: the same birth (date, time, sex) and the same BHXH number.
 
     A newborn's first records carry a parent's name and later its own (with a guardian's CCCD, or none);
@@ -506,7 +507,7 @@ def _card_and_birth(record: Mapping[str, Any], candidates: Sequence[Candidate]) 
     return _best(found)
 
 
-def is_birth_of(record: Mapping[str, Any], birth: Birth) -> bool:
+def is_birth_of(record: ModelRow, birth: Birth) -> bool:
     """Whether a record can be the certificate's child: born on its birth date (at its birth time when both
     carry one), of its sex, and written under the mother's name, under the child's intended name, or with
     the child's temporary card (its lifelong BHXH number)."""
@@ -522,34 +523,34 @@ def is_birth_of(record: Mapping[str, Any], birth: Birth) -> bool:
     return _same_tokens(record, birth.mother) or _same_tokens(record, child)
 
 
-def birth_of(record: Mapping[str, Any], births: Sequence[Birth]) -> Birth | None:
+def birth_of(record: ModelRow, births: Sequence[Birth]) -> Birth | None:
     """The one certificate child the record is (:func:`is_birth_of`), or None: none, or several children
     (twins whose records carry no birth time) and the record cannot tell which."""
     found = [b for b in births if is_birth_of(record, b)]
     return found[0] if len(found) == 1 else None
 
 
-def given_names_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def given_names_differ(a: ModelRow, b: ModelRow) -> bool:
     """Both records name someone, and not the same given name (typos and reordered names allowed)."""
     if not a.get("given_key") or not b.get("given_key"):
         return False
     return not _given_agrees(a, b) and not (a.get("name_sorted") and a.get("name_sorted") == b.get("name_sorted"))
 
 
-def _bhxh_differs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _bhxh_differs(a: ModelRow, b: ModelRow) -> bool:
     """Both records carry a BHXH number (lifelong, one per person) and they differ by more than one typo."""
     x, y = a.get("bhxh_number"), b.get("bhxh_number")
     return bool(x and y and DamerauLevenshtein.distance(str(x), str(y)) > 1)
 
 
-def _same_identifier(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _same_identifier(a: ModelRow, b: ModelRow) -> bool:
     if a.get("bhxh_number") and a.get("bhxh_number") == b.get("bhxh_number"):
         return True
     found = national_id_evidence(a, b)
     return found is not None and found.verdict in ("consistent", "corroborated")
 
 
-def _model_doubt(record: Mapping[str, Any], best: Candidate, records: Sequence[Candidate]) -> Rule | None:
+def _model_doubt(record: ModelRow, best: Candidate, records: Sequence[Candidate]) -> Rule | None:
     """Why an auto-band person must not be linked on the model's word alone, or None.
 
     - another of the person's scored records contradicts the incoming one (``model_contradicted``);

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import io
 import time
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
@@ -64,7 +65,7 @@ import pyarrow.json as pj
 from sqlalchemy import Connection, Engine, Select, Text, cast, select
 
 from linkage import Scorer, TrainedModel, build_tf_tables, predict_links, probability_from_weight
-from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS
+from linkage.model import BATCH_BLOCKING_RULES, MODEL_COLUMNS, ModelRow
 from mpi.identity import births
 from mpi.identity import links as L
 from mpi.identity.matching import explanation
@@ -267,7 +268,7 @@ class _Applier:
         self,
         conn: Connection,
         *,
-        features: dict[int, dict[str, Any]],
+        features: dict[int, ModelRow],
         members: dict[int, list[int]],
         scorer: Scorer,
         thresholds: Thresholds,
@@ -412,15 +413,15 @@ class _Applier:
         self.report.reviews_opened += 1
 
 
-def _involved(records: pa.Table, chosen: list[Proposal]) -> tuple[dict[int, dict[str, Any]], dict[int, list[int]]]:
+def _involved(records: pa.Table, chosen: list[Proposal]) -> tuple[dict[int, ModelRow], dict[int, list[int]]]:
     """Model rows and members of every person a proposal touches (the clusters the policy reads)."""
     ids = pa.array(sorted({p.source_record_l for p in chosen} | {p.source_record_r for p in chosen}), pa.int64())
     persons = pc.unique(records.filter(pc.is_in(records.column("unique_id"), ids)).column("person_id"))
     subset = records.filter(pc.is_in(records.column("person_id"), persons))
-    features: dict[int, dict[str, Any]] = {}
+    features: dict[int, ModelRow] = {}
     members: dict[int, list[int]] = {}
     for row in subset.to_pylist():
-        features[int(row["unique_id"])] = row
+        features[int(row["unique_id"])] = typing.cast(ModelRow, row)  # a model row with its person_id
         members.setdefault(int(row["person_id"]), []).append(int(row["unique_id"]))
     return features, members
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 
 from mpi.errors import NotFound
@@ -59,6 +60,103 @@ class TableRow:
         return None if value is None else ";".join(value) if isinstance(value, tuple) else str(value)
 
 
+def quantity(row: TableRow, name: str) -> Decimal | None:
+    """A number field as an exact ``Decimal`` (an integer one too); None when empty."""
+    value = row.get(name)
+    return value if isinstance(value, Decimal) else Decimal(value) if isinstance(value, int) else None
+
+
+# ---- the clinical rows, typed: what the REST API returns and the FHIR builders read -------------------------
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    row_no: int
+
+
+class Drug(_Row):
+    """One XML2 row."""
+
+    code: str | None = Field(description="MA_THUOC")
+    name: str | None = Field(description="TEN_THUOC")
+    strength: str | None = Field(description="HAM_LUONG")
+    form: str | None = Field(description="DANG_BAO_CHE")
+    unit: str | None = Field(description="DON_VI_TINH")
+    dose: str | None = Field(description="LIEU_DUNG: per dose * doses/day * days")
+    route: str | None = Field(description="DUONG_DUNG (route code)")
+    instructions: str | None = Field(description="CACH_DUNG")
+    quantity: Decimal | None = Field(description="SO_LUONG")
+    ordered_at: str | None = Field(description="NGAY_YL")
+
+    @classmethod
+    def of(cls, r: TableRow) -> Drug:
+        return cls(
+            row_no=r.row_no, code=r.text("MA_THUOC"), name=r.text("TEN_THUOC"), strength=r.text("HAM_LUONG"),
+            form=r.text("DANG_BAO_CHE"), unit=r.text("DON_VI_TINH"), dose=r.text("LIEU_DUNG"),
+            route=r.text("DUONG_DUNG"), instructions=r.text("CACH_DUNG"), quantity=quantity(r, "SO_LUONG"),
+            ordered_at=r.text("NGAY_YL"),
+        )  # fmt: skip
+
+
+class Service(_Row):
+    """One XML3 row: a service (MA_DICH_VU) or a supply (MA_VAT_TU)."""
+
+    code: str | None = Field(description="MA_DICH_VU")
+    name: str | None = Field(description="TEN_DICH_VU")
+    supply_code: str | None = Field(description="MA_VAT_TU")
+    supply_name: str | None = Field(description="TEN_VAT_TU")
+    unit: str | None = Field(description="DON_VI_TINH")
+    quantity: Decimal | None = Field(description="SO_LUONG")
+    ordered_at: str | None = Field(description="NGAY_YL")
+    result_at: str | None = Field(description="NGAY_KQ")
+
+    @classmethod
+    def of(cls, r: TableRow) -> Service:
+        return cls(
+            row_no=r.row_no, code=r.text("MA_DICH_VU"), name=r.text("TEN_DICH_VU"), supply_code=r.text("MA_VAT_TU"),
+            supply_name=r.text("TEN_VAT_TU"), unit=r.text("DON_VI_TINH"), quantity=quantity(r, "SO_LUONG"),
+            ordered_at=r.text("NGAY_YL"), result_at=r.text("NGAY_KQ"),
+        )  # fmt: skip
+
+
+class LabResult(_Row):
+    """One XML4 row: a test's value (MA_CHI_SO, GIA_TRI) or an examination's report (MO_TA, KET_LUAN)."""
+
+    service_code: str | None = Field(description="MA_DICH_VU")
+    service_name: str | None = Field(default=None, description="TEN_DICH_VU")
+    code: str | None = Field(description="MA_CHI_SO")
+    name: str | None = Field(description="TEN_CHI_SO")
+    value: str | None = Field(description="GIA_TRI")
+    unit: str | None = Field(description="DON_VI_DO")
+    description: str | None = Field(description="MO_TA")
+    conclusion: str | None = Field(description="KET_LUAN")
+    result_at: str | None = Field(description="NGAY_KQ")
+
+    @classmethod
+    def of(cls, r: TableRow) -> LabResult:
+        return cls(
+            row_no=r.row_no, service_code=r.text("MA_DICH_VU"), service_name=r.text("TEN_DICH_VU"),
+            code=r.text("MA_CHI_SO"), name=r.text("TEN_CHI_SO"), value=r.text("GIA_TRI"), unit=r.text("DON_VI_DO"),
+            description=r.text("MO_TA"), conclusion=r.text("KET_LUAN"), result_at=r.text("NGAY_KQ"),
+        )  # fmt: skip
+
+
+class ProgressNote(_Row):
+    """One XML5 row."""
+
+    at: str | None = Field(description="THOI_DIEM_DBLS")
+    progress: str | None = Field(description="DIEN_BIEN_LS")
+    stage: str | None = Field(description="GIAI_DOAN_BENH")
+    consultation: str | None = Field(description="HOI_CHAN")
+    surgery: str | None = Field(description="PHAU_THUAT")
+
+    @classmethod
+    def of(cls, r: TableRow) -> ProgressNote:
+        return cls(
+            row_no=r.row_no, at=r.text("THOI_DIEM_DBLS"), progress=r.text("DIEN_BIEN_LS"),
+            stage=r.text("GIAI_DOAN_BENH"), consultation=r.text("HOI_CHAN"), surgery=r.text("PHAU_THUAT"),
+        )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class EncounterDetail:
     person_id: int | None
@@ -68,6 +166,18 @@ class EncounterDetail:
 
     def section(self, table: str) -> list[TableRow]:
         return self.tables.get(table, [])
+
+    def drugs(self) -> list[Drug]:
+        return [Drug.of(r) for r in self.section("XML2")]
+
+    def services(self) -> list[Service]:
+        return [Service.of(r) for r in self.section("XML3")]
+
+    def lab_results(self) -> list[LabResult]:
+        return [LabResult.of(r) for r in self.section("XML4")]
+
+    def progress_notes(self) -> list[ProgressNote]:
+        return [ProgressNote.of(r) for r in self.section("XML5")]
 
 
 def _typed(fdef_kind: Kind, value: Any, precision: str | None) -> Value | None:

@@ -70,9 +70,9 @@ class ParsedEncounter:
     """Hash of the decoded tables: two sends of the same encounter content hash alike."""
     store_rows: dict[str, list[tuple[Any, ...]]] | None = None
     """Each table's records as the store's database driver takes them, when the reading process made them
-    (``mpi.ingest.stage``, in the ingest's parsing workers). The tables then keep only the XML1 records
-    (which the identity step reads) and no decoded documents, sparing the transfer to the storing process.
-    ``None``: the store types ``tables`` itself."""
+    (``mpi.ingest.stage``, in the ingest's parsing workers). The tables then keep only the records the
+    identity step reads (XML1, XML9), as text (``raw``, no typed ``values``), and no decoded documents,
+    sparing the transfer to the storing process. ``None``: the store types ``tables`` itself."""
     derived: dict[str, Any] = field(default_factory=dict)
     """What the reading process computed from the content for a later step of the store, by step (e.g. the
     identity step's normalised demographics, ``mpi.identity.online.prepare``); a step computes what is

@@ -4,20 +4,12 @@ gaps, and given back by a rolled-back savepoint or transaction — on SQLite and
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from mpi.identity import links as L
 from mpi.identity.tf import TermFrequencies
 from mpi.store.db import read_only
-from tests.support import ingest_encounters, linked_record
-
-
-def _new_record(conn: Connection, encounter_id: int) -> int:
-    return linked_record(conn, encounter_id, L.create_person(conn, actor="test"))
-
-
-def _seqs(conn: Connection) -> list[int]:
-    return [int(s) for s in conn.execute(select(L.events.c.seq).order_by(L.events.c.seq)).scalars()]
+from tests.support import event_seqs, ingest_encounters, new_linked_record
 
 
 def test_deferred_events_are_written_at_commit_gap_free_and_replay(engine: Engine) -> None:
@@ -27,20 +19,20 @@ def test_deferred_events_are_written_at_commit_gap_free_and_replay(engine: Engin
         conn.rollback()
     with engine.connect() as conn, conn.begin():
         L.defer_events(conn)
-        _new_record(conn, e1)
+        new_linked_record(conn, e1)
         assert L.last_seq(conn) == before + 2  # numbered as emitted (person_created, linked) ...
         with read_only(engine).connect() as other:  # ... but not yet written
             assert other.execute(select(func.count()).select_from(L.events)).scalar_one() == before
         with pytest.raises(RuntimeError, match="defers its events"):
             L.read_feed(conn, after=0)
         savepoint = conn.begin_nested()
-        _new_record(conn, e2)
+        new_linked_record(conn, e2)
         savepoint.rollback()  # its numbers come back
         savepoint = conn.begin_nested()
-        _new_record(conn, e3)
+        new_linked_record(conn, e3)
         savepoint.commit()
     with engine.connect() as conn:
-        assert _seqs(conn) == list(range(1, before + 5))  # 2 records x 2 events, no gap where e2 was
+        assert event_seqs(conn) == list(range(1, before + 5))  # 2 records x 2 events, no gap where e2 was
         assert L.last_seq(conn) == before + 4
         assert L.replay_assignments(conn) == {r: p for r, (p, _) in L.current_state(conn).assignments.items()}
         assert {e for (e,) in conn.execute(select(L.sources.c.encounter_id))} == {e1, e3}
@@ -49,14 +41,14 @@ def test_deferred_events_are_written_at_commit_gap_free_and_replay(engine: Engin
     with engine.connect() as conn:
         conn.begin()
         L.defer_events(conn)
-        _new_record(conn, e4)
+        new_linked_record(conn, e4)
         conn.rollback()
     with engine.connect() as conn:
-        assert L.last_seq(conn) == before + 4 and _seqs(conn)[-1] == before + 4
+        assert L.last_seq(conn) == before + 4 and event_seqs(conn)[-1] == before + 4
         # and the next writer, deferred or not, continues the numbering
         L.emit(conn, "note", actor="test")
         conn.commit()
-        assert _seqs(conn)[-1] == before + 5
+        assert event_seqs(conn)[-1] == before + 5
 
 
 def test_term_frequencies_of_a_rolled_back_savepoint_are_not_counted(engine: Engine) -> None:

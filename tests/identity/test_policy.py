@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,10 +15,12 @@ from mpi.identity.policy import (
     LINK_RULES_BY_EVIDENCE,
     LINKING_RULES,
     Action,
+    Birth,
     Candidate,
     Decision,
     Rule,
     Thresholds,
+    birth_of,
     contradicts,
     decide,
     national_id_evidence,
@@ -160,12 +162,11 @@ def linker() -> OnlineLinker:
 
 
 @pytest.mark.parametrize("name", list(PAIRS))
-def test_the_online_and_the_batch_path_decide_a_pair_alike(name: str, linker: OnlineLinker, tmp_path: Path) -> None:
+def test_the_online_and_the_batch_path_decide_a_pair_alike(
+    name: str, linker: OnlineLinker, migrated_sqlite: Callable[[str], str]
+) -> None:
     pair = PAIRS[name]
-    online_store, batch_store = (
-        open_store(f"sqlite:///{tmp_path}/online.db"),
-        open_store(f"sqlite:///{tmp_path}/batch.db"),
-    )
+    online_store, batch_store = open_store(migrated_sqlite("online")), open_store(migrated_sqlite("batch"))
     try:
         # online: the second record meets the first
         _, second = _ingest_pair(online_store, linker, pair)
@@ -232,3 +233,22 @@ def test_a_link_on_a_rule_of_no_evidence_group_is_refused() -> None:
 def test_rule_values_are_the_stored_strings() -> None:
     # stored in link.rule, link events and review_item.reason, and shown in reports: never renamed
     assert {r.name.lower(): r.value for r in Rule} == {r.name.lower(): r.name.lower() for r in Rule}
+
+
+def test_a_birth_certificate_names_the_child_only_when_the_record_can_tell_which() -> None:
+    mother = row(**MOTHER)
+    boy = row(HO_TEN="LÊ GIA KHANG", NGAY_SINH="202602010830", GIOI_TINH="1", MA_THE_BHYT="TE1747400012345")
+    girl = row(HO_TEN="LÊ GIA HÂN", NGAY_SINH="202602010834", GIOI_TINH="2")
+    births = [Birth(1, boy, mother, mother_person_id=7), Birth(2, girl, mother, mother_person_id=7)]
+    under_mother = {**MOTHER, "SO_CCCD": "", "NGAY_SINH": "202602010830", "GIOI_TINH": "1"}
+    assert birth_of(row(**under_mother), births) == births[0]  # the boy's birth time and sex
+    assert birth_of(row(**{**under_mother, "NGAY_SINH": "202602010834", "GIOI_TINH": "2"}), births) == births[1]
+    # The child's own name, or its temporary card under another name, also says which child it is.
+    assert birth_of(row(HO_TEN="LÊ GIA HÂN", NGAY_SINH="202602010834", GIOI_TINH="2"), births) == births[1]
+    card = row(HO_TEN="LÊ VĂN TÝ", NGAY_SINH="202602010830", MA_THE_BHYT="TE1747400012345")
+    assert birth_of(card, births) == births[0]
+    # No birth time and no sex on the record: either twin, so neither.
+    assert birth_of(row(**{**under_mother, "NGAY_SINH": "202602010000", "GIOI_TINH": "3"}), births) is None
+    # The mother's own record is never her child; nor is a stranger born at that minute.
+    assert birth_of(mother, births) is None
+    assert birth_of(row(HO_TEN="PHẠM VĂN BÌNH", NGAY_SINH="202602010830", GIOI_TINH="1"), births) is None

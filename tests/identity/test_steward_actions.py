@@ -5,23 +5,19 @@ numbered without gaps."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from mpi.identity import links as L
 from mpi.identity.review import ReviewClosed, Verdict, action_of_review, get_review, resolve_review, skip_review
 from mpi.identity.review import queue as review_queue
 from mpi.identity.stewardship import apply_bulk, merge_persons, move_record, person_history, preview_bulk, preview_merge
-from tests.support import ingest_encounters, linked_record
+from tests.support import event_seqs, ingest_encounters, linked_record
 
 
 def _assert_replays(conn: Connection) -> L.IdentityState:
     state = L.current_state(conn)
     assert L.replay_state(conn) == state
     return state
-
-
-def _seqs(conn: Connection) -> list[int]:
-    return [int(s) for s in conn.execute(select(L.events.c.seq).order_by(L.events.c.seq)).scalars()]
 
 
 def _setup(conn: Connection, encounters: list[int]) -> tuple[list[int], list[int], int]:
@@ -64,7 +60,7 @@ def test_a_decision_is_undone_to_the_exact_prior_state(engine: Engine, verdict: 
         with pytest.raises(L.Conflict) as twice:
             L.undo_action(conn, action_id=action, actor="key:9")
         assert twice.value.code == "already_undone"
-        assert _seqs(conn) == list(range(1, len(_seqs(conn)) + 1))  # gap-free
+        assert event_seqs(conn) == list(range(1, len(event_seqs(conn)) + 1))  # gap-free
 
 
 def test_merge_and_move_are_undone_and_history_shows_them(engine: Engine) -> None:

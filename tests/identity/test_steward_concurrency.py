@@ -15,7 +15,7 @@ from mpi.identity.review import ReviewClosed, Verdict, resolve_review
 from mpi.ingest import ingest_file
 from mpi.settings import Settings
 from tests.builders import envelope, outpatient
-from tests.support import TEST_SECRET, ingest_encounters, linked_record
+from tests.support import TEST_SECRET, event_seqs, ingest_encounters, linked_record
 
 
 def _reviews(engine: Engine, n: int) -> list[int]:
@@ -128,7 +128,7 @@ def test_the_feed_delivers_every_change_once_in_commit_order_under_concurrent_wr
     consumer_thread.join(timeout=300)
     assert errors == []
     with engine.connect() as conn:
-        stored = [int(s) for s in conn.execute(select(L.events.c.seq).order_by(L.events.c.seq)).scalars()]
+        stored = event_seqs(conn)
         assert L.last_seq(conn) == len(stored)
         assert L.replay_state(conn) == L.current_state(conn)
         resolved = conn.execute(select(func.count()).select_from(L.events).where(L.events.c.kind == "review_resolved"))

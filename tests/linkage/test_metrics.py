@@ -58,6 +58,7 @@ def test_clusters_from_links_includes_singletons() -> None:
     assert groups == [[1, 2, 3], [4]]
 
 
+@pytest.mark.slow  # loads and normalises FEBRL4's 10,000 records
 def test_febrl_mapping() -> None:
     from linkage.febrl import febrl_records
 

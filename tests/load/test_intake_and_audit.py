@@ -19,7 +19,7 @@ from api.app import create_app
 from api.intake import Failed, Job, _carried, store_jobs
 from api.ratelimit import RateLimited
 from mpi.audit.models import AuditEvent
-from mpi.audit.writer import AuditWriter
+from mpi.audit.writer import AuditUnavailable, AuditWriter
 from mpi.ingest import GROUP_ENCOUNTERS
 from mpi.keys import Role
 from mpi.settings import Settings
@@ -68,6 +68,21 @@ def test_a_durable_writer_returns_once_the_event_is_committed(sqlite_file: tuple
     writer = AuditWriter(engine, durable=True, linger=0)
     writer.append(READER)
     assert _count(engine) == 1
+
+
+def test_a_durable_read_is_refused_503_when_its_event_cannot_be_committed(sqlite_file: tuple[str, Engine]) -> None:
+    _, engine = sqlite_file
+    writer = AuditWriter(engine, durable=True, linger=0, durable_wait=0.5)
+    holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the database accepts no write meanwhile
+    try:
+        with pytest.raises(AuditUnavailable) as refused:
+            writer.append(READER)
+        assert refused.value.status == 503 and refused.value.headers == {"Retry-After": "5"}
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert writer.flush(timeout=60) and _count(engine) == 1  # written once the database accepts it
 
 
 def test_an_event_the_database_refuses_does_not_block_the_others(sqlite_file: tuple[str, Engine]) -> None:
@@ -153,9 +168,13 @@ def test_a_large_file_is_stored_alone_and_a_failing_file_fails_alone(
         return real(conn, data, parsed, submitter, linker)
 
     monkeypatch.setattr(mpi.ingest, "_store_at_once", store_at_once)
-    outcomes = store_jobs(engine, None, [_job("A1"), _job("BAD"), large, _job("A2")])
-    assert isinstance(outcomes[1], Failed) and str(outcomes[1]) == "KeyError"  # the type only: no file value
-    assert [len(r.encounters) for r in outcomes if not isinstance(r, Exception)] == [1, GROUP_ENCOUNTERS + 1, 1]
+    other = _job("X1", facility="74002")  # refused for this key: its scope issue once, also when stored again
+    outcomes = store_jobs(engine, None, [_job("A1"), other, _job("BAD"), large, _job("A2")])
+    assert isinstance(outcomes[2], Failed) and str(outcomes[2]) == "KeyError"  # the type only: no file value
+    refused = outcomes[1]
+    assert not isinstance(refused, Exception)
+    assert [i.code for i in refused.encounters[0].issues].count("facility_scope") == 1
+    assert [len(r.encounters) for r in outcomes if not isinstance(r, Exception)] == [1, 1, GROUP_ENCOUNTERS + 1, 1]
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Encounter)) == GROUP_ENCOUNTERS + 3
 

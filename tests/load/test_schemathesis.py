@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
 
 from api.app import create_app
 from mpi.keys import Role, create_key
@@ -18,6 +17,9 @@ from mpi.settings import Settings
 from mpi.store import session_scope
 from tests.builders import envelope, outpatient
 from tests.support import TEST_SECRET
+
+if TYPE_CHECKING:
+    import schemathesis
 
 pytestmark = pytest.mark.slow  # every operation and role with generated requests: a long run
 
@@ -54,6 +56,10 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI
 
 
 def test_no_server_error_for_any_operation_and_role(fuzz_app: tuple[FastAPI, dict[str, dict[str, str]]]) -> None:
+    # imported here: schemathesis and hypothesis take seconds to import, and every run collects this module
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
     app, headers = fuzz_app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[tuple[str, str, str, int, str]] = []

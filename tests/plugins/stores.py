@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,6 +64,13 @@ def sqlite_engine(tmp_path: Path, templates: Templates) -> Iterator[Engine]:
     engine = open_store(templates.copy("migrated", migrate, tmp_path / "store.sqlite3"))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def migrated_sqlite(tmp_path: Path, templates: Templates) -> Callable[[str], str]:
+    """``migrated_sqlite("online")`` -> the URL of a fresh SQLite store at head (a copy of the template), for
+    tests that need several stores."""
+    return lambda name: templates.copy("migrated", migrate, tmp_path / f"{name}.sqlite3")
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -19,32 +17,13 @@ from sqlalchemy import Engine
 from mpi.facilities import import_registry, read_registry_file
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import ingest_parsed, parse_paths
-from mpi.reports import Report, build_report
+from mpi.reports import build_report
 from mpi.settings import Settings
 from mpi.store import open_store, session_scope
 from mpi.xml130 import Limits
 from synth import generate_province
 from synth.outbreak import Outbreak
-from tests.support import TEST_SECRET
-
-PERSONS = 400
-SEED = 5
-OUTBREAK = "dengue:auto:2026-03-02:6:1"
-UNREGISTERED = ("34100", "33101")
-
-
-@dataclass
-class ReportStore:
-    url: str
-    engine: Engine
-    out: Path
-    truth: list[dict[str, str]]
-    registry: list[dict[str, str]]
-    outbreak: dict[str, Any]
-    baseline_surveillance: Report
-
-    def settings(self) -> Settings:
-        return Settings(env="test", secret_key=TEST_SECRET, database_url=self.url)
+from tests.support import REPORT_OUTBREAK, REPORT_PERSONS, REPORT_SEED, TEST_SECRET, UNREGISTERED, ReportStore
 
 
 def _ingest(engine: Engine, files: list[Path], settings: Settings, linker: OnlineLinker) -> None:
@@ -55,7 +34,7 @@ def _ingest(engine: Engine, files: list[Path], settings: Settings, linker: Onlin
 @pytest.fixture(scope="session")
 def report_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportStore]:
     out = tmp_path_factory.mktemp("report_province")
-    generate_province(persons=PERSONS, seed=SEED, out=out, outbreaks=[Outbreak.parse(OUTBREAK)])
+    generate_province(persons=REPORT_PERSONS, seed=REPORT_SEED, out=out, outbreaks=[Outbreak.parse(REPORT_OUTBREAK)])
     with (out / "truth.csv").open(encoding="utf-8") as fh:
         truth = list(csv.DictReader(fh))
     (outbreak,) = json.loads((out / "outbreaks.json").read_text(encoding="utf-8"))

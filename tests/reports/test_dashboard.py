@@ -17,8 +17,7 @@ from api.app import create_app
 from mpi.keys import Role, create_key
 from mpi.reports import build_report
 from mpi.store import session_scope
-from tests.reports.conftest import ReportStore
-from tests.support import TEST_SECRET
+from tests.support import TEST_SECRET, ReportStore
 from tests.web.browser import CHROMIUM_ARGS, chromium, serve
 
 
@@ -36,6 +35,7 @@ def client(report_store: ReportStore) -> Iterator[TestClient]:
     app.state.engine.dispose()
 
 
+@pytest.mark.slow  # the 400-person report province (tests/reports/conftest.py)
 def test_only_analysts_and_admins_sign_in(client: TestClient) -> None:
     engine = client.app.state.engine  # type: ignore[attr-defined]
     page = client.get("/web/reports")
@@ -56,6 +56,7 @@ def test_only_analysts_and_admins_sign_in(client: TestClient) -> None:
     assert "Health department reports" in english.text and "34100 (unregistered)" in english.text
 
 
+@pytest.mark.slow  # the 400-person report province (tests/reports/conftest.py)
 def test_dashboard_never_shows_a_patient(client: TestClient, report_store: ReportStore) -> None:
     engine = client.app.state.engine  # type: ignore[attr-defined]
     client.post("/web/reports/login", data={"api_key": _key(engine, Role.ADMIN)})

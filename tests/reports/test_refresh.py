@@ -26,8 +26,7 @@ from mpi.store import session_scope
 from mpi.store.content import content_tables
 from mpi.store.models import Encounter
 from mpi.xml130 import Limits
-from tests.reports.conftest import ReportStore
-from tests.support import TEST_SECRET
+from tests.support import TEST_SECRET, ReportStore
 
 _enc = Encounter.__table__  # type: ignore[attr-defined]
 

@@ -14,8 +14,7 @@ from openpyxl import load_workbook
 from api.app import create_app
 from mpi.keys import Role, create_key
 from mpi.store import session_scope
-from tests.reports.conftest import ReportStore
-from tests.support import TEST_SECRET
+from tests.support import TEST_SECRET, ReportStore
 
 pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)
 

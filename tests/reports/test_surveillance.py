@@ -9,7 +9,7 @@ import pytest
 
 from mpi.reports import ReportOptions, build_report, icd_group
 from synth.outbreak import OUTBREAK_DX, Outbreak
-from tests.reports.conftest import ReportStore
+from tests.support import ReportStore
 
 pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)
 

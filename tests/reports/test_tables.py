@@ -18,7 +18,7 @@ from mpi.identity.models import SourceRecord
 from mpi.reports import Period, ReportOptions, build_report
 from mpi.reports.output import to_csv, to_markdown, to_xlsx
 from mpi.store.models import Encounter
-from tests.reports.conftest import UNREGISTERED, ReportStore
+from tests.support import UNREGISTERED, ReportStore
 
 pytestmark = pytest.mark.slow  # a 400-person province ingested once (tests/reports/conftest.py)
 

@@ -273,6 +273,7 @@ def test_100k_row_table_is_read_whole_with_raised_limits(big_file: tuple[bytes, 
     assert (rows[0].values["STT"], rows[-1].values["STT"]) == (1, ROWS)
 
 
+@pytest.mark.slow  # builds, encodes and parses an 8 MB table of 60,000 rows
 def test_a_table_near_the_default_limit_fits_in_the_envelope() -> None:
     """A NOIDUNGFILE is one text node, 4/3 of its table: over libxml2's default 10 MB node cap at ~7.5 MB."""
     rows = "".join(_ROW.format(n) for n in range(1, 60_001))
