@@ -62,7 +62,7 @@ from mpi.fhir.search import (
 )
 from mpi.records import Candidate, SearchResult, resolve_person
 from mpi.records.lookup import MAX_RESULTS
-from mpi.records.person import person_of_encounter
+from mpi.records.person import ResolvedPerson, person_of_encounter
 from mpi.records.sensitivity import Segmentation, security_labels
 
 FHIR_JSON: Final = "application/fhir+json"
@@ -338,11 +338,18 @@ refusals included, and a break-glass reveal audited as such."""
 
 
 def _patient(
-    tx: ReadTransaction, person_id: int, systems: frozenset[str] | None = None
+    tx: ReadTransaction,
+    person_id: int,
+    systems: frozenset[str] | None = None,
+    resolved: ResolvedPerson | None = None,
 ) -> tuple[Patient, tuple[int, ...]]:
-    """The Patient of a (surviving) person as this reader may see it, and the encounter ids it discloses."""
-    person, segmented = tx.person(person_id)
-    return person_patient(conn=tx.conn, person=person, segmented=segmented, identifier_systems=systems)
+    """The Patient of a (surviving) person as this reader may see it, and the encounter ids it discloses
+    (``resolved``: the person, when this transaction resolved it already)."""
+    seen = tx.person(person_id, resolved=resolved)
+    return person_patient(
+        conn=tx.conn, person=seen.person, segmented=seen.segmented, identifier_systems=systems,
+        encounters=seen.encounters,
+    )  # fmt: skip
 
 
 def _hits(
@@ -614,7 +621,7 @@ def patient_read(request: Request, patient_id: str, read: PatientRead) -> Respon
         if person.person_id != person.requested_id:
             patient, ids = replaced_patient(person.requested_id, person.person_id), ()
         else:
-            patient, ids = _patient(tx, person.person_id)
+            patient, ids = _patient(tx, person.person_id, resolved=person)
         tx.disclosed(person_id=person.person_id, record_ids=ids)
     return _read_response(request, patient)
 
@@ -657,8 +664,9 @@ async def patient_everything(request: Request, patient_id: str, read: Everything
     outcome = _ignored_outcome(params)
     with read.transaction() as tx:
         conn = tx.conn
-        person, segmented = tx.person(requested)
-        patient, _ = person_patient(conn=conn, person=person, segmented=segmented)
+        seen = tx.person(requested)
+        person, segmented = seen.person, seen.segmented
+        patient, _ = person_patient(conn=conn, person=person, segmented=segmented, encounters=seen.encounters)
         ids = care_encounters(conn=conn, cluster=person.cluster, date_from=date_from, date_to=date_to, since=since)
         withheld = segmented.withheld_ids
         if withheld:
