@@ -248,6 +248,8 @@ def main() -> None:
     parser.add_argument("--profile", choices=[name for name, _ in ROUTES], help="print a cProfile of this route")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--skip-cpu", action="store_true", help="statements only (no server started)")
+    parser.add_argument("--skip-statements", action="store_true", help="CPU only")
+    parser.add_argument("--routes", nargs="+", choices=[name for name, _ in ROUTES], help="only these routes")
     parser.add_argument("--out", type=Path, default=None, help="append the JSON line here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-reads-") as tmp:
@@ -263,7 +265,10 @@ def main() -> None:
             return
         load_before = _load()
         result: dict[str, Any] = {"store": url.split(":", 1)[0], "requests": args.requests}
-        result["statements"] = statements(url, key, samples)
+        if args.routes:
+            ROUTES[:] = [r for r in ROUTES if r[0] in args.routes]
+        if not args.skip_statements:
+            result["statements"] = statements(url, key, samples)
         if not args.skip_cpu:
             result["cpu"] = cpu(url, key, samples, workdir)
         result["load_before"], result["load_after"] = load_before, _load()
