@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fhir.resources.R4B.meta import Meta
-from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from sqlalchemy import Connection, func, or_, select
 
@@ -44,9 +43,10 @@ def person_patient(
     segmented: Segmented,
     identifier_systems: frozenset[str] | None = None,
     encounters: Sequence[Any] | None = None,
-) -> tuple[Patient, tuple[int, ...]]:
-    """A surviving person as this reader may see them, and the encounter ids the Patient draws on: encounters
-    withheld from the reader (:mod:`mpi.records.sensitivity`) give nothing — no identifier, name, address or
+) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """A surviving person as this reader may see them (the Patient as FHIR JSON,
+    :func:`mpi.fhir.patient.to_patient`), and the encounter ids the Patient draws on: encounters withheld
+    from the reader (:mod:`mpi.records.sensitivity`) give nothing — no identifier, name, address or
     facility — and the Patient's ``meta.security`` says what it shows of sensitive data and that some was
     withheld (``REDACTED``). The one way every FHIR answer builds a Patient (read, search, ``$match``,
     ``$everything``). ``identifier_systems``: the identifier domains a search asked to see. ``encounters``:
