@@ -133,7 +133,7 @@ def person_timeline(
         )
         query = query.where(encounters.c.id.not_in(hidden))
     # the page and, on each of its rows, how many match in all (one statement; a page past the end has no
-    # row to carry it, so it is counted apart)
+    # row to carry it, so it is counted apart, unless it is the first)
     rows = conn.execute(
         query.add_columns(func.count().over().label("matching"))
         .order_by(xml1.c.ngay_vao.desc(), encounters.c.id.desc())
@@ -142,6 +142,8 @@ def person_timeline(
     ).all()
     if rows:
         total = int(rows[0].matching)
+    elif offset <= 0:
+        total = 0
     else:
         total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     return TimelinePage(
