@@ -162,10 +162,10 @@ def test_a_large_file_is_stored_alone_and_a_failing_file_fails_alone(
 
     real = mpi.ingest._store_at_once
 
-    def store_at_once(conn, data, parsed, submitter, linker):  # type: ignore[no-untyped-def]
+    def store_at_once(conn, data, parsed, submitter, linker, *found):  # type: ignore[no-untyped-def]
         if any(e.ma_lk == "BAD" for e in parsed.encounters):
             raise KeyError("a bug")
-        return real(conn, data, parsed, submitter, linker)
+        return real(conn, data, parsed, submitter, linker, *found)
 
     monkeypatch.setattr(mpi.ingest, "_store_at_once", store_at_once)
     other = _job("X1", facility="74002")  # refused for this key: its scope issue once, also when stored again
