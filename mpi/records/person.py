@@ -8,9 +8,9 @@ merged into it, in case a record was left behind by an unmerge in progress or a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 
 from mpi.errors import NotFound
 from mpi.identity import links as L
@@ -33,20 +33,35 @@ class ResolvedPerson:
     """``person_id`` and every person merged into it, directly or not."""
 
 
+_PERSON_AND_ABSORBED: Final = select(L.persons.c.id, L.persons.c.merged_into_id).where(
+    or_(L.persons.c.id == bindparam("person_id"), L.persons.c.merged_into_id == bindparam("person_id"))
+)
+"""A person's own row (does it exist, was it merged) and the persons merged directly into it, at once."""
+
+
 def resolve_person(*, conn: Connection, person_id: int) -> ResolvedPerson:
-    exists = conn.execute(select(L.persons.c.id).where(L.persons.c.id == person_id)).first()
-    if exists is None:
+    """The person now meant by ``person_id`` and its cluster; one statement for a person nobody was merged
+    into twice over (the common case), one more per level of merges."""
+    rows = conn.execute(_PERSON_AND_ABSORBED, {"person_id": person_id}).all()
+    own = next((r for r in rows if int(r.id) == person_id), None)
+    if own is None:
         raise NotFound(f"no person {person_id}", code="person_not_found")
-    survivor = current_person(conn, person_id)
-    cluster, frontier = [survivor], [survivor]
-    while frontier:
+    if own.merged_into_id is None:
+        survivor, absorbed = person_id, [int(r.id) for r in rows if int(r.id) != person_id]
+    else:  # a merged id: its survivor's cluster
+        survivor = current_person(conn, person_id)
         absorbed = [
+            int(p) for p in conn.execute(select(L.persons.c.id).where(L.persons.c.merged_into_id == survivor)).scalars()
+        ]
+    cluster = [survivor, *absorbed]
+    frontier = absorbed
+    while frontier:
+        deeper = [
             int(p)
             for p in conn.execute(select(L.persons.c.id).where(L.persons.c.merged_into_id.in_(frontier))).scalars()
         ]
-        absorbed = [p for p in absorbed if p not in cluster]
-        cluster.extend(absorbed)
-        frontier = absorbed
+        frontier = [p for p in deeper if p not in cluster]
+        cluster.extend(frontier)
     return ResolvedPerson(person_id=survivor, requested_id=person_id, cluster=tuple(cluster))
 
 

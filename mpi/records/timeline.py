@@ -107,10 +107,12 @@ def person_timeline(
     limit: int = 50,
     offset: int = 0,
     exclude: Collection[int] = (),
+    person: ResolvedPerson | None = None,
 ) -> TimelinePage:
     """Encounters of the person (and persons merged into it), newest first. ``date_to`` is inclusive.
-    ``exclude``: encounter ids withheld from this reader (counted in ``withheld``, never listed)."""
-    person = resolve_person(conn=conn, person_id=person_id)
+    ``exclude``: encounter ids withheld from this reader (counted in ``withheld``, never listed).
+    ``person``: ``person_id`` resolved, when the caller's transaction did it already."""
+    person = person or resolve_person(conn=conn, person_id=person_id)
     query = current_encounters(person.cluster)
     if date_from is not None:
         query = query.where(xml1.c.ngay_vao >= datetime.combine(date_from, time.min))
