@@ -5,12 +5,16 @@ Role checks are dependencies on the route, never ``if`` statements in handler bo
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from api.principal import Principal
@@ -20,6 +24,8 @@ from mpi.keys import Role, check_key
 from mpi.settings import Settings
 from mpi.store.db import read_only
 from mpi.store.models import ApiKey
+
+log = logging.getLogger(__name__)
 
 # The dependencies that only read the application's state are coroutines: FastAPI runs a plain function in a
 # worker thread, and each such hop costs a request a few hundred microseconds of CPU for nothing.
@@ -55,12 +61,29 @@ def authenticate(request: Request, engine: Engine) -> Principal:
         raise AuthenticationError("send an API key as 'Authorization: Bearer <key>'", code="key_missing")
     # A read-only connection of its own, closed before the handler runs: a request never holds two
     # connections, and on SQLite checking a key never queues for the write lock.
+    settings: Settings = request.app.state.settings
     with read_only(engine).connect() as conn:
-        key = check_key(conn=conn, plaintext=token, secret=request.app.state.settings.secret_key)
+        key = check_key(conn=conn, plaintext=token, secret=settings.secret_key)
     if key.used_at is not None:  # at most once a minute per key (mpi.keys.LAST_USED_RESOLUTION)
-        with engine.begin() as conn:
-            conn.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=key.used_at))
+        if settings.audit_write_behind:
+            # Written beside the request, as its audit event is: the request does not wait for the store's
+            # write lock (on SQLite held by each stored batch of submissions) for the key's last use.
+            threading.Thread(
+                target=_record_use, args=(engine, key.id, key.used_at), name="key-last-use", daemon=True
+            ).start()
+        else:
+            _record_use(engine, key.id, key.used_at, log_failure=False)
     return Principal.of(key)
+
+
+def _record_use(engine: Engine, key_id: int, used_at: datetime, *, log_failure: bool = True) -> None:
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=used_at))
+    except SQLAlchemyError as exc:
+        if not log_failure:
+            raise
+        log.warning("an API key's last use was not recorded: %s", type(exc).__name__)
 
 
 def _principal(

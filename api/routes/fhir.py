@@ -66,6 +66,7 @@ from mpi.records import Candidate, SearchResult, resolve_person
 from mpi.records.lookup import MAX_RESULTS
 from mpi.records.person import ResolvedPerson, person_of_encounter
 from mpi.records.sensitivity import Segmentation, security_labels
+from mpi.store.db import read_only
 
 FHIR_JSON: Final = "application/fhir+json"
 FHIR_XML: Final = "application/fhir+xml"
@@ -543,7 +544,7 @@ async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
         systems = frozenset(state["d"]) if state.get("d") is not None else None
     else:
         try:
-            with read.engine.connect() as conn:
+            with read_only(read.engine).connect() as conn:  # on SQLite, never queues for the write lock
                 result, systems = _find(conn, linker, params, read.segmentation)
         except MPIError as exc:  # a search refused (too broad, a bad value) is audited like any refused read
             read.refused(exc)

@@ -65,16 +65,29 @@ def resolve_person(*, conn: Connection, person_id: int) -> ResolvedPerson:
     return ResolvedPerson(person_id=survivor, requested_id=person_id, cluster=tuple(cluster))
 
 
+RECORD_COLUMNS: Final = (
+    "ho_ten", "so_cccd", "ma_bn", "ngay_sinh", "ngay_sinh_precision", "gioi_tinh", "dia_chi", "matinh_cu_tru",
+    "maxa_cu_tru", "dien_thoai", "ma_the_bhyt", "ma_loai_kcb", "ma_benh_chinh", "ma_benh_kt", "chan_doan_rv",
+    "ngay_vao", "ngay_vao_precision", "ngay_ra", "ngay_ra_precision", "ket_qua_dtri", "ma_loai_rv", "ma_noi_di",
+    "giay_chuyen_tuyen", "ma_noi_den",
+)  # fmt: skip
+"""The XML1 columns a person's record is built from (summary, timeline, sensitivity, Patient identities, PDQm
+filters): not the whole row, whose ``raw`` document and other JSON and date columns cost a read more to
+decode than everything else it does."""
+
+_CURRENT: Final = (
+    select(encounters, *(xml1.c[c] for c in RECORD_COLUMNS), L.sources.c.person_id.label("linked_person_id"))
+    .select_from(L.sources)
+    .join(encounters, encounters.c.id == L.sources.c.encounter_id)
+    .join(xml1, and_(xml1.c.encounter_id == encounters.c.id, xml1.c.row_no == 1))
+    .where(encounters.c.is_current.is_(True))
+)
+
+
 def current_encounters(cluster: tuple[int, ...]) -> Select[Any]:
-    """Current encounter versions of a cluster joined to their XML1 row (index path: source_record.person_id)."""
-    s = L.sources
-    return (
-        select(encounters, xml1, s.c.person_id.label("linked_person_id"))
-        .select_from(s)
-        .join(encounters, encounters.c.id == s.c.encounter_id)
-        .join(xml1, and_(xml1.c.encounter_id == encounters.c.id, xml1.c.row_no == 1))
-        .where(s.c.person_id.in_(cluster), encounters.c.is_current.is_(True))
-    )
+    """Current encounter versions of a cluster: the encounter's columns and its XML1 row's
+    :data:`RECORD_COLUMNS` (index path: source_record.person_id)."""
+    return _CURRENT.where(L.sources.c.person_id.in_(cluster))
 
 
 def person_of_encounter(conn: Connection, encounter_id: int) -> int | None:
