@@ -200,14 +200,14 @@ def test_another_key_of_the_same_facility_and_an_admin_may_read_the_receipt(
     assert client.get(f"{URL}/{submission_id}", headers=auth(Role.ADMIN, None)).status_code == 200
 
 
-def test_get_of_an_unknown_submission_is_404(client: TestClient, submitter: dict[str, str]) -> None:
-    response = client.get(f"{URL}/999", headers=submitter)
+def test_get_of_an_unknown_submission_is_404(module_client: TestClient, module_submitter: dict[str, str]) -> None:
+    response = module_client.get(f"{URL}/999", headers=module_submitter)
     assert response.status_code == 404
     assert _error(response) == "not_found"
 
 
-def test_get_of_a_non_positive_id_is_422(client: TestClient, submitter: dict[str, str]) -> None:
-    response = client.get(f"{URL}/0", headers=submitter)
+def test_get_of_a_non_positive_id_is_422(module_client: TestClient, module_submitter: dict[str, str]) -> None:
+    response = module_client.get(f"{URL}/0", headers=module_submitter)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "request_invalid"
 
@@ -256,24 +256,24 @@ def test_a_receipt_says_nothing_about_persons(client: TestClient, submitter: dic
 )
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_without_a_valid_key_the_answer_is_401_with_a_bearer_challenge(
-    client: TestClient, authorization: str | None, code: str, method: str
+    module_client: TestClient, authorization: str | None, code: str, method: str
 ) -> None:
     headers = {"Content-Type": "application/xml"} | ({"Authorization": authorization} if authorization else {})
     if method == "POST":
-        response = client.post(URL, content=envelope([outpatient("LK1")]), headers=headers)
+        response = module_client.post(URL, content=envelope([outpatient("LK1")]), headers=headers)
     else:
-        response = client.get(f"{URL}/1", headers=headers)
+        response = module_client.get(f"{URL}/1", headers=headers)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert _error(response) == code
 
 
 def test_a_key_with_the_right_prefix_but_another_secret_is_unknown(
-    client: TestClient, submitter: dict[str, str]
+    module_client: TestClient, module_submitter: dict[str, str]
 ) -> None:
-    good = submitter["Authorization"]
+    good = module_submitter["Authorization"]
     forged = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
-    response = _post_xml(client, envelope([outpatient("LK1")]), {"Authorization": forged})
+    response = _post_xml(module_client, envelope([outpatient("LK1")]), {"Authorization": forged})
     assert response.status_code == 401
     assert _error(response) == "key_unknown"
 
@@ -296,15 +296,15 @@ def test_a_revoked_key_is_401(client: TestClient, submitter: dict[str, str], app
     ids=["clinician", "steward", "analyst"],
 )
 def test_roles_other_than_submitter_and_admin_are_403(
-    client: TestClient, auth: KeyFactory, app: FastAPI, role: Role, facility: str | None
+    module_client: TestClient, module_auth: KeyFactory, module_app: FastAPI, role: Role, facility: str | None
 ) -> None:
-    headers = auth(role, facility)
-    response = _post_xml(client, envelope([outpatient("LK1")]), headers)
+    headers = module_auth(role, facility)
+    response = _post_xml(module_client, envelope([outpatient("LK1")]), headers)
     assert response.status_code == 403
     assert "WWW-Authenticate" not in response.headers
     assert _error(response) == "role_forbidden"
-    assert client.get(f"{URL}/1", headers=headers).status_code == 403
-    assert _counts(app.state.engine)["submission"] == 0
+    assert module_client.get(f"{URL}/1", headers=headers).status_code == 403
+    assert _counts(module_app.state.engine)["submission"] == 0
 
 
 def test_an_admin_may_submit_for_any_facility(client: TestClient, auth: KeyFactory) -> None:
@@ -476,9 +476,11 @@ def test_a_table_over_max_table_bytes_rejects_its_encounter(db_url: str) -> None
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/json", None])
-def test_another_content_type_is_415(client: TestClient, submitter: dict[str, str], content_type: str | None) -> None:
-    headers = submitter | ({"Content-Type": content_type} if content_type else {})
-    response = client.post(URL, content=envelope([outpatient("LK1")]), headers=headers)
+def test_another_content_type_is_415(
+    module_client: TestClient, module_submitter: dict[str, str], content_type: str | None
+) -> None:
+    headers = module_submitter | ({"Content-Type": content_type} if content_type else {})
+    response = module_client.post(URL, content=envelope([outpatient("LK1")]), headers=headers)
     assert response.status_code == 415
     assert _error(response) == "unsupported_media_type"
 
@@ -487,12 +489,12 @@ def test_another_content_type_is_415(client: TestClient, submitter: dict[str, st
     "encoded", ["not base64 at all!", "QQ=A", "QUJDRA="], ids=["garbage", "padding-inside", "truncated"]
 )
 def test_invalid_base64_in_fileHSBase64_is_400(
-    client: TestClient, submitter: dict[str, str], app: FastAPI, encoded: str
+    module_client: TestClient, module_submitter: dict[str, str], module_app: FastAPI, encoded: str
 ) -> None:
-    response = client.post(URL, data={"fileHSBase64": encoded}, headers=submitter)
+    response = module_client.post(URL, data={"fileHSBase64": encoded}, headers=module_submitter)
     assert response.status_code == 400
     assert _error(response) == "base64_invalid"
-    assert _counts(app.state.engine)["submission"] == 0
+    assert _counts(module_app.state.engine)["submission"] == 0
 
 
 def test_base64_wrapped_over_lines_is_accepted(client: TestClient, submitter: dict[str, str]) -> None:
@@ -510,16 +512,18 @@ def test_base64_wrapped_over_lines_is_accepted(client: TestClient, submitter: di
     ],
 )
 def test_a_form_without_the_file_is_400_file_missing(
-    client: TestClient, submitter: dict[str, str], kwargs: dict[str, Any]
+    module_client: TestClient, module_submitter: dict[str, str], kwargs: dict[str, Any]
 ) -> None:
-    response = client.post(URL, headers=submitter, **kwargs)
+    response = module_client.post(URL, headers=module_submitter, **kwargs)
     assert response.status_code == 400
     assert _error(response) == "file_missing"
 
 
-def test_a_multipart_body_without_a_boundary_is_400(client: TestClient, submitter: dict[str, str]) -> None:
-    headers = {**submitter, "Content-Type": "multipart/form-data"}
-    response = client.post(URL, content=envelope([outpatient("LK1")]), headers=headers)
+def test_a_multipart_body_without_a_boundary_is_400(
+    module_client: TestClient, module_submitter: dict[str, str]
+) -> None:
+    headers = {**module_submitter, "Content-Type": "multipart/form-data"}
+    response = module_client.post(URL, content=envelope([outpatient("LK1")]), headers=headers)
     assert response.status_code == 400
     assert _error(response) == "http_error"
 
@@ -552,10 +556,10 @@ def test_a_receipt_quotes_no_patient_value(client: TestClient, submitter: dict[s
 # --- documentation --------------------------------------------------------------------------------
 
 
-def test_docs_and_openapi_are_served(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
-    assert "swagger-ui" in client.get("/docs").text
-    schema = client.get("/openapi.json").json()
+def test_docs_and_openapi_are_served(module_client: TestClient) -> None:
+    assert module_client.get("/docs").status_code == 200
+    assert "swagger-ui" in module_client.get("/docs").text
+    schema = module_client.get("/openapi.json").json()
     post = schema["paths"][URL]["post"]
     assert sorted(post["requestBody"]["content"]) == [
         "application/x-www-form-urlencoded",

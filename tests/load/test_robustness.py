@@ -28,6 +28,12 @@ def clinician(auth: KeyFactory) -> dict[str, str]:
     return {**auth(Role.CLINICIAN, "74001"), **PURPOSE}
 
 
+@pytest.fixture
+def module_clinician(module_auth: KeyFactory) -> dict[str, str]:
+    """A clinician of the module's shared app (tests/plugins/apps.py), for the requests refused or answered 404."""
+    return {**module_auth(Role.CLINICIAN, "74001"), **PURPOSE}
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -41,51 +47,55 @@ def clinician(auth: KeyFactory) -> dict[str, str]:
     ],
 )
 def test_out_of_range_and_non_ascii_numbers_are_422_not_500(
-    client: TestClient, clinician: dict[str, str], path: str
+    module_client: TestClient, module_clinician: dict[str, str], path: str
 ) -> None:
-    response = client.get(path, headers=clinician)
+    response = module_client.get(path, headers=module_clinician)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "request_invalid"
 
 
 @pytest.mark.parametrize("patient_id", ["١", "²", TOO_BIG, str(2**63), "99999999999999999999999", "0"])
 def test_fhir_patient_ids_that_are_not_ours_are_404_operation_outcomes(
-    client: TestClient, clinician: dict[str, str], patient_id: str
+    module_client: TestClient, module_clinician: dict[str, str], patient_id: str
 ) -> None:
-    response = client.get(f"/fhir/Patient/{patient_id}", headers=clinician)
+    response = module_client.get(f"/fhir/Patient/{patient_id}", headers=module_clinician)
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/fhir+json")
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
-def test_a_body_over_the_limit_is_refused_before_authentication_and_parsing(client: TestClient) -> None:
+def test_a_body_over_the_limit_is_refused_before_authentication_and_parsing(module_client: TestClient) -> None:
     big = b'{"name": "' + b"A" * (1024 * 1024 + 10) + b'"}'
-    response = client.post("/api/v1/persons/search", content=big, headers={"Content-Type": "application/json"})
+    response = module_client.post("/api/v1/persons/search", content=big, headers={"Content-Type": "application/json"})
     assert response.status_code == 413  # not 401: the body was refused before the key was looked at
     assert response.json()["error"]["code"] == "body_too_large"
-    fhir = client.post("/fhir/Patient/$match", content=big, headers={"Content-Type": "application/fhir+json"})
+    fhir = module_client.post("/fhir/Patient/$match", content=big, headers={"Content-Type": "application/fhir+json"})
     assert fhir.status_code == 413
     assert fhir.json()["resourceType"] == "OperationOutcome"
 
 
-def test_a_streamed_body_without_length_is_bounded_too(client: TestClient) -> None:
+def test_a_streamed_body_without_length_is_bounded_too(module_client: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(40):
             yield b"x" * 65536
 
-    response = client.post("/api/v1/persons/search", content=chunks(), headers={"Content-Type": "application/json"})
+    response = module_client.post(
+        "/api/v1/persons/search", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
 
 
-def test_a_malformed_content_length_is_400(client: TestClient) -> None:
-    response = client.post("/api/v1/persons/search", content=b"{}", headers={"Content-Length": "²".encode()})
+def test_a_malformed_content_length_is_400(module_client: TestClient) -> None:
+    response = module_client.post("/api/v1/persons/search", content=b"{}", headers={"Content-Length": "²".encode()})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "content_length_invalid"
 
 
-def test_nul_characters_are_refused_before_any_store_sees_them(client: TestClient, clinician: dict[str, str]) -> None:
-    assert client.get("/api/v1/encounters/74001/LK%00/person", headers=clinician).status_code == 400
-    body = client.post("/api/v1/persons/search", json={"national_id": "0741\u00009"}, headers=clinician)
+def test_nul_characters_are_refused_before_any_store_sees_them(
+    module_client: TestClient, module_clinician: dict[str, str]
+) -> None:
+    assert module_client.get("/api/v1/encounters/74001/LK%00/person", headers=module_clinician).status_code == 400
+    body = module_client.post("/api/v1/persons/search", json={"national_id": "0741\u00009"}, headers=module_clinician)
     assert body.status_code == 400
     assert body.json()["error"]["code"] == "nul_in_body"
 
@@ -116,12 +126,12 @@ def test_an_unexpected_error_is_a_clean_500_in_the_routes_error_shape(
 
 
 def test_the_access_log_shows_route_templates_never_identifiers(
-    client: TestClient, clinician: dict[str, str], caplog: pytest.LogCaptureFixture
+    module_client: TestClient, module_clinician: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="api.access")
-    client.get("/fhir/Patient/074190001234", headers=clinician)
-    client.get("/fhir/Patient/074190001234/$everything", headers=clinician)
-    client.get("/no/such/074190001234", headers=clinician)
+    module_client.get("/fhir/Patient/074190001234", headers=module_clinician)
+    module_client.get("/fhir/Patient/074190001234/$everything", headers=module_clinician)
+    module_client.get("/no/such/074190001234", headers=module_clinician)
     assert "074190001234" not in caplog.text
     assert "GET /fhir/Patient/{patient_id} 404" in caplog.text
 

@@ -1,7 +1,12 @@
 """An application per test on a store chosen by ``app_settings``, its client and API keys minted into it.
 
 By default the store is a fresh migrated database on each back end (``settings``); a directory whose
-tests read a prepared store overrides ``app_settings`` (tests/records and tests/fhir: the province)."""
+tests read a prepared store overrides ``app`` and ``client`` (tests/records and tests/fhir: one app per
+module on the province, tests/plugins/province.py).
+
+Building an app's route table costs more than most API tests, so tests whose requests leave nothing in the
+store another test could see (refused requests, error paths) share one app per module instead:
+``module_app``, ``module_client``, ``module_auth``."""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from mpi.keys import Role
 from mpi.settings import Settings
-from tests.support import KeyFactory, key_factory
+from tests.plugins.stores import migrate
+from tests.support import BACKENDS, TEST_SECRET, KeyFactory, Templates, drop_pg_database, key_factory, pg_server_for
 
 
 @pytest.fixture
@@ -45,3 +51,36 @@ def auth(app: FastAPI) -> KeyFactory:
 def submitter(auth: KeyFactory) -> dict[str, str]:
     """A submitter key of facility 74001."""
     return auth(Role.SUBMITTER, "74001")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, templates: Templates
+) -> Iterator[FastAPI]:
+    """One application per module on a fresh migrated store of its own, on each back end: for tests whose
+    requests write nothing another test of the module could see."""
+    server = pg_server_for(request)
+    url = templates.copy("migrated", migrate, tmp_path_factory.mktemp("store") / "store.sqlite3", server=server)
+    app = create_app(Settings(env="test", secret_key=TEST_SECRET, database_url=url))
+    yield app
+    app.state.engine.dispose()
+    if server is not None:
+        drop_pg_database(server, url)
+
+
+@pytest.fixture(scope="module")
+def module_client(module_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(module_app) as client:
+        yield client
+
+
+@pytest.fixture
+def module_auth(module_app: FastAPI) -> KeyFactory:
+    """Fresh keys of ``module_app`` (see KeyFactory)."""
+    return key_factory(module_app)
+
+
+@pytest.fixture
+def module_submitter(module_auth: KeyFactory) -> dict[str, str]:
+    """A submitter key of facility 74001 in ``module_app``."""
+    return module_auth(Role.SUBMITTER, "74001")

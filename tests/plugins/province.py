@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -104,7 +106,28 @@ def store(
         drop_pg_database(server, url)
 
 
+@pytest.fixture(scope="module")
+def province_app(store: Store) -> Iterator[FastAPI]:
+    """One application per module on its province store (``app`` of tests/records and tests/fhir): building
+    an app's route table costs more than most of their tests."""
+    from api.app import create_app
+
+    app = create_app(store.settings())
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def province_module_client(province_app: FastAPI) -> Iterator[TestClient]:
+    """The client of ``province_app``, running (lifespan started) for the whole module."""
+    with TestClient(province_app) as client:
+        yield client
+
+
 @pytest.fixture
-def province_settings(store: Store) -> Settings:
-    """Settings of an application on this module's province store (``app_settings`` of tests/records, tests/fhir)."""
-    return store.settings()
+def province_client(province_app: FastAPI, province_module_client: TestClient, store: Store) -> TestClient:
+    """The module's client (``client`` of tests/records and tests/fhir), its app's term frequencies read
+    again first: tests of a module also write to their store directly, behind the app's back."""
+    with store.engine.connect() as conn:
+        province_app.state.linker.tf.load(conn)
+    return province_module_client

@@ -1,12 +1,17 @@
-"""Record tests read the synthetic province: their application runs on this module's copy of it."""
+"""Record tests read the synthetic province: one application per module on its copy of it."""
 
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from mpi.settings import Settings
+
+@pytest.fixture(scope="module")
+def app(province_app: FastAPI) -> FastAPI:
+    return province_app
 
 
 @pytest.fixture
-def app_settings(province_settings: Settings) -> Settings:
-    return province_settings
+def client(province_client: TestClient) -> TestClient:
+    return province_client
