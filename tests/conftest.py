@@ -1,4 +1,7 @@
-"""Test settings for every test; the shared fixtures are plugins (tests/plugins), helpers in tests/support.py."""
+"""Test settings for every test; the shared fixtures are plugins (tests/plugins), helpers in tests/support.py.
+
+Every process of a run imports this file and the plugins, pytest-xdist's controller too, which runs no
+test: they import the application and the store where a fixture needs them, not at the top."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from mpi.settings import get_settings
 from tests.support import TEST_SECRET
 
 # Every app of the run (session-scoped ones included) writes a read's audit event before answering: tests
@@ -22,6 +24,8 @@ pytest_plugins = ["tests.plugins.stores", "tests.plugins.apps", "tests.plugins.p
 
 @pytest.fixture(autouse=True)
 def _test_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from mpi.settings import get_settings
+
     monkeypatch.setenv("MPI_ENV", "test")
     monkeypatch.setenv("MPI_SECRET_KEY", TEST_SECRET)
     get_settings.cache_clear()

@@ -9,6 +9,9 @@ copy: SQLite through the backup API (a consistent copy even of a WAL database), 
 ``CREATE DATABASE … TEMPLATE`` (a file-level copy, no SQL replayed). A SQLite template is built once per
 run, by whichever pytest-xdist worker needs it first, in the directory the workers share (``run_root``);
 a PostgreSQL one once per worker (each worker starts its own server).
+
+The fixture plugins import this module, so every process of a run does, pytest-xdist's controller too,
+which runs no test: the application and the store are imported by the helpers that use them.
 """
 
 from __future__ import annotations
@@ -26,22 +29,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import Connection, Engine, select, text
-from sqlalchemy.engine import make_url
 
-from mpi.identity import links as L
-from mpi.identity.models import LinkState
-from mpi.identity.policy import Rule
-from mpi.ingest import ingest_file
-from mpi.keys import Role, create_key, verify_key
-from mpi.settings import Settings
-from mpi.store import create_db_engine, session_scope
 from tests import postgres
-from tests.builders import envelope, outpatient
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from sqlalchemy import Connection, Engine
+
+    from mpi.keys import Role
     from mpi.reports import Report
+    from mpi.settings import Settings
 
 TEST_SECRET = "test-secret-0123456789abcdef"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -61,6 +58,10 @@ def pg_server_for(request: pytest.FixtureRequest) -> postgres.PostgresServer | N
 
 def pg_database(server: postgres.PostgresServer, *, template: str | None = None) -> str:
     """The URL of a new database on ``server``: empty, or a copy of the database named ``template``."""
+    from sqlalchemy import text
+
+    from mpi.store import create_db_engine
+
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_db_engine(server.admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -75,6 +76,11 @@ def pg_database(server: postgres.PostgresServer, *, template: str | None = None)
 def drop_pg_database(server: postgres.PostgresServer, url: str) -> None:
     """Drop the database of ``url`` (closing any connection a test left open): keeps the server's data
     directory small, so the run neither fills the disk nor spends its end deleting hundreds of databases."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from mpi.store import create_db_engine
+
     admin = create_db_engine(server.admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -118,6 +124,8 @@ def once(directory: Path, build: Callable[[Path], None]) -> Path:
 
 def copy_sqlite(source_url: str, target: Path) -> str:
     """A copy of the SQLite database at ``source_url`` in the file ``target``; returns its URL."""
+    from sqlalchemy.engine import make_url
+
     source = make_url(source_url).database
     assert source is not None
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +170,8 @@ class Templates:
     ) -> str:
         """A fresh copy of template ``name`` (built first if need be): a SQLite file at ``target`` or, given
         a ``server``, a new PostgreSQL database."""
+        from sqlalchemy.engine import make_url
+
         url = self.template(name, build, server=server)
         if server is None:
             return copy_sqlite(url, target)
@@ -182,6 +192,8 @@ class KeyFactory(Protocol):
 
 def key_factory(app: FastAPI) -> KeyFactory:
     """Keys minted straight into ``app``'s store."""
+    from mpi.keys import create_key
+    from mpi.store import session_scope
 
     def make(role: Role, facility: str | None, purpose: str | None = None) -> dict[str, str]:
         with session_scope(app.state.engine) as session:
@@ -198,6 +210,9 @@ def key_factory(app: FastAPI) -> KeyFactory:
 
 def key_actor(headers: dict[str, str], app: FastAPI) -> str:
     """The audit actor of the key in ``headers``."""
+    from mpi.keys import verify_key
+    from mpi.store import session_scope
+
     with session_scope(app.state.engine) as session:
         key = verify_key(session=session, plaintext=headers["Authorization"].removeprefix("Bearer "))
     return f"key:{key.id}"
@@ -208,12 +223,19 @@ def key_actor(headers: dict[str, str], app: FastAPI) -> str:
 
 def ingest_encounters(engine: Engine, n: int) -> list[int]:
     """``n`` outpatient encounters LK0.. of facility 74001, ingested without linking; their ids."""
+    from mpi.ingest import ingest_file
+    from tests.builders import envelope, outpatient
+
     receipt = ingest_file(engine=engine, data=envelope([outpatient(f"LK{i}") for i in range(n)]), submitter="test")
     return [int(e.encounter_id) for e in receipt.encounters if e.encounter_id is not None]
 
 
 def linked_record(conn: Connection, encounter_id: int, person_id: int) -> int:
     """A source record of ``encounter_id`` linked automatically to ``person_id``; its id."""
+    from mpi.identity import links as L
+    from mpi.identity.models import LinkState
+    from mpi.identity.policy import Rule
+
     source_id = L.add_source_record(
         conn,
         values={
@@ -234,16 +256,26 @@ def linked_record(conn: Connection, encounter_id: int, person_id: int) -> int:
 
 def new_linked_record(conn: Connection, encounter_id: int) -> int:
     """A source record of ``encounter_id`` on a new person of its own; its id."""
+    from mpi.identity import links as L
+
     return linked_record(conn, encounter_id, L.create_person(conn, actor="test"))
 
 
 def event_seqs(conn: Connection) -> list[int]:
     """The sequence numbers of the link events, in order."""
+    from sqlalchemy import select
+
+    from mpi.identity import links as L
+
     return [int(s) for s in conn.execute(select(L.events.c.seq).order_by(L.events.c.seq)).scalars()]
 
 
 def person_of_records(conn: Connection) -> dict[int, int]:
     """Source record id -> its current person."""
+    from sqlalchemy import select
+
+    from mpi.identity import links as L
+
     return {int(r.id): int(r.person_id) for r in conn.execute(select(L.sources.c.id, L.sources.c.person_id))}
 
 
@@ -266,4 +298,6 @@ class ReportStore:
     baseline_surveillance: Report
 
     def settings(self) -> Settings:
+        from mpi.settings import Settings
+
         return Settings(env="test", secret_key=TEST_SECRET, database_url=self.url)

@@ -11,16 +11,18 @@ store another test could see (refused requests, error paths) share one app per m
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from mpi.keys import Role
-from mpi.settings import Settings
 from tests.plugins.stores import migrate
 from tests.support import BACKENDS, TEST_SECRET, KeyFactory, Templates, drop_pg_database, key_factory, pg_server_for
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from mpi.settings import Settings
 
 
 @pytest.fixture
@@ -30,6 +32,8 @@ def app_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def app(app_settings: Settings) -> Iterator[FastAPI]:
+    from api.app import create_app
+
     app = create_app(app_settings)
     yield app
     app.state.engine.dispose()
@@ -37,6 +41,8 @@ def app(app_settings: Settings) -> Iterator[FastAPI]:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
     with TestClient(app) as client:
         yield client
 
@@ -50,6 +56,8 @@ def auth(app: FastAPI) -> KeyFactory:
 @pytest.fixture
 def submitter(auth: KeyFactory) -> dict[str, str]:
     """A submitter key of facility 74001."""
+    from mpi.keys import Role
+
     return auth(Role.SUBMITTER, "74001")
 
 
@@ -59,6 +67,9 @@ def module_app(
 ) -> Iterator[FastAPI]:
     """One application per module on a fresh migrated store of its own, on each back end: for tests whose
     requests write nothing another test of the module could see."""
+    from api.app import create_app
+    from mpi.settings import Settings
+
     server = pg_server_for(request)
     url = templates.copy("migrated", migrate, tmp_path_factory.mktemp("store") / "store.sqlite3", server=server)
     app = create_app(Settings(env="test", secret_key=TEST_SECRET, database_url=url))
@@ -70,6 +81,8 @@ def module_app(
 
 @pytest.fixture(scope="module")
 def module_client(module_app: FastAPI) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
     with TestClient(module_app) as client:
         yield client
 
@@ -83,4 +96,6 @@ def module_auth(module_app: FastAPI) -> KeyFactory:
 @pytest.fixture
 def module_submitter(module_auth: KeyFactory) -> dict[str, str]:
     """A submitter key of facility 74001 in ``module_app``."""
+    from mpi.keys import Role
+
     return module_auth(Role.SUBMITTER, "74001")

@@ -9,19 +9,21 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
-from mpi.identity.online import OnlineLinker
-from mpi.settings import Settings
-from mpi.store import open_store
-from tests.postgres import PostgresServer
-from tests.records.province import Capture, Province, generate, ingest_province, province
 from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, once, pg_server_for, run_root
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy import Engine
+
+    from mpi.identity.online import OnlineLinker
+    from mpi.settings import Settings
+    from tests.postgres import PostgresServer
+    from tests.records.province import Province
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Store:
     """Every log line the ingest of the province wrote (at DEBUG and above)."""
 
     def settings(self) -> Settings:
+        from mpi.settings import Settings
+
         return Settings(env="test", secret_key=TEST_SECRET, database_url=self.url)
 
 
@@ -48,6 +52,12 @@ class ProvinceTemplates:
     another worker of the run may have built it)."""
 
     def _build(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        from mpi.settings import Settings
+        from mpi.store import open_store
+        from tests.records.province import Capture, ingest_province
+
         engine = open_store(url)
         capture, root = Capture(), logging.getLogger()
         level = root.level
@@ -75,6 +85,8 @@ class ProvinceTemplates:
 
 
 def _log_file(url: str) -> Path:
+    from sqlalchemy.engine import make_url
+
     database = make_url(url).database
     assert database is not None
     return Path(database).with_suffix(".log.json")
@@ -82,6 +94,8 @@ def _log_file(url: str) -> Path:
 
 @pytest.fixture(scope="session")
 def province_data(tmp_path_factory: pytest.TempPathFactory) -> Province:
+    from tests.records.province import generate, province
+
     return province(once(run_root(tmp_path_factory) / "province", generate))
 
 
@@ -95,6 +109,10 @@ def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, province_templates: ProvinceTemplates
 ) -> Iterator[Store]:
     """The province ingested (all but the held-back encounter) into a store of this module's own."""
+    from mpi.identity.online import OnlineLinker
+    from mpi.settings import Settings
+    from mpi.store import open_store
+
     server = pg_server_for(request)
     url = province_templates.copy(tmp_path_factory.mktemp("store") / "store.sqlite3", server=server)
     engine = open_store(url)
@@ -119,6 +137,8 @@ def province_app(store: Store) -> Iterator[FastAPI]:
 
 @pytest.fixture(scope="module")
 def province_module_client(province_app: FastAPI) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
     """The client of ``province_app``, running (lifespan started) for the whole module."""
     with TestClient(province_app) as client:
         yield client

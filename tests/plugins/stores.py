@@ -8,14 +8,17 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine
 
-from mpi.settings import Settings
-from mpi.store import open_store
 from tests import postgres
 from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, pg_server_for, run_root
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from mpi.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +41,8 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
 
 def migrate(url: str) -> None:
     """Build step of the ``migrated`` template: the schema at head, through the migrations."""
+    from mpi.store import open_store
+
     open_store(url).dispose()
 
 
@@ -53,6 +58,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, templates: Templates)
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
+    from mpi.store import open_store
+
     engine = open_store(db_url)
     yield engine
     engine.dispose()
@@ -61,6 +68,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sqlite_engine(tmp_path: Path, templates: Templates) -> Iterator[Engine]:
     """For tests whose subject does not depend on the back end."""
+    from mpi.store import open_store
+
     engine = open_store(templates.copy("migrated", migrate, tmp_path / "store.sqlite3"))
     yield engine
     engine.dispose()
@@ -75,6 +84,8 @@ def migrated_sqlite(tmp_path: Path, templates: Templates) -> Callable[[str], str
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
+    from mpi.settings import Settings
+
     return Settings(env="test", secret_key=TEST_SECRET, database_url=db_url)
 
 
