@@ -32,9 +32,10 @@ run: demo
 	$(BIN)/mpi serve --host 127.0.0.1 --port 8000
 
 # On every core (pytest-xdist), a test file per worker at a time: module and session fixtures are built by
-# the worker that needs them. PYTEST_WORKERS=0 runs in this process (e.g. to debug).
+# the worker that needs them. The files that took longest last time go first (tests/plugins/order.py), so
+# the workers finish together. PYTEST_WORKERS=0 runs in this process (e.g. to debug).
 PYTEST_WORKERS ?= auto
-XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 # Every worker imports every test module: let Python keep the compiled modules (and pytest its rewritten
 # test modules) in __pycache__ even where PYTHONDONTWRITEBYTECODE is set, or each run compiles them again.
 test test-fast: export PYTHONDONTWRITEBYTECODE :=

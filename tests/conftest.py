@@ -19,7 +19,7 @@ os.environ["MPI_AUDIT_WRITE_BEHIND"] = "false"
 # would cost a process start each); tests/load covers the intake process.
 os.environ["MPI_INTAKE_PROCESSES"] = "0"
 
-pytest_plugins = ["tests.plugins.stores", "tests.plugins.apps", "tests.plugins.province"]
+pytest_plugins = ["tests.plugins.stores", "tests.plugins.apps", "tests.plugins.province", "tests.plugins.order"]
 
 
 @pytest.fixture(autouse=True)
