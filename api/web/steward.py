@@ -18,7 +18,6 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection
-from sqlmodel import Session
 
 from api.audited import STEWARD, AuditedRead, open_read, route_resource
 from api.deps import EngineDep, LinkerDep, SettingsDep
@@ -45,7 +44,6 @@ from mpi.identity.review import (
 )
 from mpi.keys import Role
 from mpi.records import find_persons
-from mpi.store.db import read_only
 
 router = APIRouter(prefix="/web/steward", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -61,15 +59,8 @@ def _lang(request: Request) -> Lang:
 PURPOSE = "HOPERAT"
 
 
-def _signed_in(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    """The principal of the session cookie, whatever its role."""
-    with Session(read_only(engine)) as session:  # closed before the page's own transaction: one connection at a time
-        return web_session.principal_from_cookie(session, settings.secret_key, request.cookies.get(web_session.COOKIE))
-
-
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    principal = _signed_in(request, engine, settings)
-    return principal if principal is not None and principal.role is Role.STEWARD else None  # stewards only
+    return web_session.principal_of(request, engine, settings.secret_key, Role.STEWARD)
 
 
 def _page(action: str) -> Any:
@@ -78,7 +69,7 @@ def _page(action: str) -> Any:
     refusal is audited as denied)."""
 
     def dependency(request: Request, engine: EngineDep, settings: SettingsDep) -> AuditedRead | None:
-        principal = _signed_in(request, engine, settings)
+        principal = web_session.principal_of(request, engine, settings.secret_key)  # any role: a refusal is audited
         if principal is None:
             return None
         try:
