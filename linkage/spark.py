@@ -7,8 +7,9 @@ PostgreSQL replica over JDBC. Both read and write the one model JSON format (Duc
 
 - `spark_settings` turns a model JSON into Splink settings for Spark: every comparison's SQL and every
   blocking rule transpiled DuckDB -> Spark SQL with sqlglot; DuckDB's `jaro_winkler_similarity` becomes
-  the `jaro_winkler` of Splink's Scala UDF jar (same definition); `levenshtein` is Spark's own and
-  `damerau_levenshtein` the jar's. Parameters (m, u, prior, term-frequency settings) are copied as is.
+  the `jaro_winkler` of Splink's Scala UDF jar (same definition); `levenshtein` is Spark's own;
+  `damerau_levenshtein(a, b) <= 1` (and `= 1`, `< 2`, `= 0`) becomes Spark's Levenshtein plus a
+  neighbour-swap test (the jar's UDF, kept for other bounds, was most of the predict's CPU). Parameters (m, u, prior, term-frequency settings) are copied as is.
 - `predict_links_spark` returns the same `PAIR_SCHEMA` table as `linkage.batch.predict_links`
   (parity-tested: same pairs, same weights), or a Spark DataFrame of pairs for cluster-sized outputs.
 - `train_model_spark` runs `linkage.training`'s recipe with Spark doing the work and writes the estimated
@@ -43,8 +44,9 @@ __all__ = ["local_session", "predict_links_spark", "predict_pairs_spark", "spark
 
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5
 _JAVA_OPTIONS: Final = "-XX:-DontCompileHugeMethods"
-"""Splink's predict query compiles (whole-stage code generation) into Java methods above the JIT's 8,000-byte
-limit; without this flag the JVM never compiles them and runs every comparison in its bytecode interpreter."""
+"""HotSpot never JIT-compiles a method of more than 8,000 bytes of bytecode; Spark's whole-stage code generation
+writes larger ones for wide plans such as Splink's predict (Spark warns "too long generated codes" then):
+with this flag they are compiled instead of interpreted."""
 _FUNCTIONS: Final = {"JAROWINKLER_SIMILARITY": "jaro_winkler", "JARO_WINKLER_SIMILARITY": "jaro_winkler"}
 """DuckDB function names (as sqlglot writes them for Spark) -> the Spark UDF of Splink's jar."""
 
