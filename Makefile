@@ -35,6 +35,9 @@ run: demo
 # the worker that needs them. PYTEST_WORKERS=0 runs in this process (e.g. to debug).
 PYTEST_WORKERS ?= auto
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+# Every worker imports every test module: let Python keep the compiled modules (and pytest its rewritten
+# test modules) in __pycache__ even where PYTHONDONTWRITEBYTECODE is set, or each run compiles them again.
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
 
 test: install
 	$(BIN)/pytest $(XDIST)

@@ -26,7 +26,7 @@ take the purpose from a form, not a header).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,14 +36,14 @@ from urllib.parse import unquote
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 
-from api.deps import _engine, _principal
+from api.deps import BearerDep, _engine, authenticate
 from api.principal import Principal
 from api.ratelimit import throttle
 from mpi.audit.log import Reader, audit_row
 from mpi.audit.writer import writer_for
 from mpi.errors import MPIError, PermissionDenied
 from mpi.keys import Role
-from mpi.records.person import ResolvedPerson, resolve_person
+from mpi.records.person import ResolvedPerson, current_encounters, resolve_person
 from mpi.records.sensitivity import (
     BreakGlass,
     Decision,
@@ -122,6 +122,18 @@ def check_purpose(principal: Principal, purposes: Purposes, claimed: str) -> str
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class PersonRead:
+    """A person as one read sees them (:meth:`ReadTransaction.person`)."""
+
+    person: ResolvedPerson
+    segmented: Segmented
+    """What this reader sees of each encounter."""
+    encounters: Sequence[Any]
+    """Every current encounter version of the cluster with its XML1 row
+    (:func:`mpi.records.person.current_encounters`), withheld ones included."""
+
+
 @dataclass(slots=True)
 class ReadTransaction:
     """The connection of one audited read; ``disclosed`` records its audit event (written once the read
@@ -164,13 +176,16 @@ class ReadTransaction:
         )
         self.recorded = True
 
-    def person(self, person_id: int) -> tuple[ResolvedPerson, Segmented]:
-        """Resolve a person and decide, for each of their encounters, what this reader sees; a break-glass
-        reveal is audited as such, in this transaction."""
-        person = resolve_person(conn=self.conn, person_id=person_id)
-        segmented = self.read.segmentation.of_person(self.conn, person)
+    def person(self, person_id: int, *, resolved: ResolvedPerson | None = None) -> PersonRead:
+        """Resolve a person (``resolved``: done already in this transaction), read the current encounters of
+        their cluster and decide, for each, what this reader sees; a break-glass reveal is audited as such,
+        in this transaction. What the read then builds (summary, timeline, Patient) takes the person and
+        rows from here rather than reading them again."""
+        person = resolved or resolve_person(conn=self.conn, person_id=person_id)
+        rows = self.conn.execute(current_encounters(person.cluster)).all()
+        segmented = self.read.segmentation.of_person(self.conn, person, rows)
         self._audit_reveal(person.person_id, segmented.revealed_ids, segmented.revealed_categories)
-        return person, segmented
+        return PersonRead(person, segmented, rows)
 
     def encounter(self, encounter_id: int, person_id: int | None) -> Decision:
         """The decision for one encounter: :class:`mpi.records.sensitivity.Withheld` (403, audited as denied)
@@ -283,11 +298,9 @@ def open_read(
 def audited_read(action: str, purposes: Purposes) -> Callable[..., AuditedRead]:
     """The dependency of a route that reads patient data: ``Depends(audited_read("timeline", CLINICAL))``."""
 
-    def dependency(
-        request: Request,
-        principal: Principal = Depends(_principal),
-        engine: Engine = Depends(_engine),
-    ) -> AuditedRead:
+    def dependency(request: Request, _credentials: BearerDep, engine: Engine = Depends(_engine)) -> AuditedRead:
+        # authenticates here rather than through a dependency of its own: one worker-thread hop per read, not two
+        principal = authenticate(request, engine)
         read = open_read(
             engine=engine, principal=principal, purposes=purposes, claimed=request.headers.get(PURPOSE_HEADER, ""),
             action=action, resource=route_resource(request), policy=request.app.state.sensitivity,

@@ -7,7 +7,7 @@ the write lock):
 - a **dispatcher** thread takes every file waiting (up to ``BATCH_BYTES``, at least one) and hands them
   as one batch to
 - the **intake process** (``MPI_INTAKE_PROCESSES=1``; ``0`` runs the same work in the dispatcher thread),
-  which parses them (:func:`mpi.ingest.parse_for_storing`) and stores them in one transaction per group of
+  which parses them (:func:`mpi.ingest.read_for_storing`) and stores them in one transaction per group of
   up to ``GROUP_ENCOUNTERS`` encounters (:func:`mpi.ingest.store_group`: each file whole, raw file,
   encounters, identity links and receipt, or nothing). It runs at a lower CPU priority than the server:
   under a burst of files reads stay quick and files take the CPU that is left.
@@ -35,12 +35,13 @@ from typing import Final
 from sqlalchemy import Engine
 
 from mpi.errors import MPIError
+from mpi.identity.online import prepare as prepare_identity
 from mpi.ingest import (
     GROUP_ENCOUNTERS,
     EncounterLinker,
     PendingFile,
     ingest_parsed,
-    parse_for_storing,
+    read_for_storing,
     store_group,
 )
 from mpi.receipts import Receipt
@@ -71,7 +72,10 @@ class Failed(Exception):
 
 
 def store_jobs(engine: Engine, linker: EncounterLinker | None, jobs: list[Job]) -> list[Receipt | Exception]:
-    """Parse and store a batch of files; per file its receipt, or the error to answer."""
+    """Parse and store a batch of files; per file its receipt, or the error to answer. Files are read as
+    ``mpi ingest``'s parsing workers read them (:func:`mpi.ingest.read_for_storing`: staged for a SQLite
+    store, the identity step's preparation done ahead when linking)."""
+    prepare = prepare_identity if linker is not None else None
     results: list[Receipt | Exception | None] = [None] * len(jobs)
     group: list[tuple[int, PendingFile]] = []
     size = 0
@@ -87,7 +91,7 @@ def store_jobs(engine: Engine, linker: EncounterLinker | None, jobs: list[Job]) 
 
     for index, job in enumerate(jobs):
         try:
-            parsed = parse_for_storing(job.data, job.limits)
+            parsed = read_for_storing(job.data, job.limits, store_dialect=engine.dialect.name, prepare=prepare)
         except Exception as exc:  # a parser bug: this file's answer
             results[index] = _carried(exc)
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mpi.keys import Role, key_grants
+from mpi.keys import CheckedKey, Role, key_grants
 from mpi.store.models import ApiKey
 
 
@@ -17,7 +17,7 @@ class Principal:
     """Sensitive categories this key may reveal with a typed reason (``mpi keys grant``)."""
 
     @classmethod
-    def of(cls, key: ApiKey) -> Principal:
+    def of(cls, key: ApiKey | CheckedKey) -> Principal:
         assert key.id is not None
         return cls(key_id=key.id, role=Role(key.role), facility_code=key.facility_code, grants=key_grants(key))
 

@@ -6,7 +6,12 @@ blocking rules, term frequencies computed from the same records, and returns onl
 a match probability, as a small Arrow table. Memory stays bounded on large inputs: the prediction can
 run in chunks (`num_chunks`: the records are split by hashed id into k parts and the k x k chunk pairs
 are scored one after another, keeping only pairs above the threshold) and DuckDB can spill
-intermediates to Parquet files (`spill_dir`).
+intermediates to Parquet files (`spill_dir`). Before predicting, every "at most one edit" condition of the
+model (`damerau_levenshtein(x_l, x_r) <= 1`, likewise `levenshtein`) is rewritten into the same condition
+behind cheap necessary tests (`guarded_settings`): equal strings pass at once, strings whose lengths differ
+by more than one, or that share neither a first nor a last half, fail without the edit-distance matrix.
+The truth value is unchanged for every pair (NULLs included), so the scores are the model's own; only the
+per-pair cost falls.
 
 `predict_pairs` is the small-input variant the evaluations use: scored pairs as Python tuples, with
 optional population-level term-frequency tables (to score a sample the way the online scorer does).
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -36,7 +42,7 @@ from linkage.clusters import clusters_from_links
 from linkage.model import model_table, prediction_blocking_rules
 from linkage.scorer import TfTables, build_tf_tables, tf_columns
 
-__all__ = ["PAIR_SCHEMA", "cluster", "model_input", "predict_links", "predict_pairs"]
+__all__ = ["PAIR_SCHEMA", "cluster", "guarded_settings", "model_input", "predict_links", "predict_pairs"]
 
 PAIR_SCHEMA: Final = pa.schema(
     [
@@ -48,8 +54,41 @@ PAIR_SCHEMA: Final = pa.schema(
 )
 CLUSTER_SCHEMA: Final = pa.schema([("unique_id", pa.int64()), ("cluster_id", pa.int64())])
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5
-_ROWS_PER_CHUNK: Final = 500_000
-"""Default chunking: records per chunk side (measured: 1M records in 2 x 2 chunks stay under ~3 GB)."""
+_ROWS_PER_CHUNK: Final = 1_000_000
+"""Default chunking: records per chunk side. Each chunk pair blocks and scores anew, so fewer chunks are
+cheaper (`python -m bench.bench_relink`: 1M records in one part, peak RSS 2.1 GB)."""
+
+
+_AT_MOST_ONE_EDIT: Final = re.compile(r'\b(damerau_levenshtein|levenshtein)\("(\w+)_l", "\2_r"\) <= 1')
+
+
+def _guarded_one_edit(match: re.Match[str]) -> str:
+    """`fn(a, b) <= 1` as `(a = b OR (necessary tests AND fn(a, b) <= 1))`: the same truth value.
+
+    One edit (substitution, insertion, deletion, or a swap of neighbours, at character p of the shorter
+    string of length m) leaves the first p and the last m - p - 2 characters alike; with
+    k = (m - 1) // 2 one of them is at least k long, so the first k or the last k characters agree, and
+    the lengths differ by at most one. A NULL side makes every part NULL, as the bare call is.
+    """
+    fn, column = match.group(1), match.group(2)
+    a, b = f'"{column}_l"', f'"{column}_r"'
+    k = f"((least(length({a}), length({b})) - 1) // 2)"
+    return (
+        f"({a} = {b} OR (abs(length({a}) - length({b})) <= 1"
+        f" AND (left({a}, {k}) = left({b}, {k}) OR right({a}, {k}) = right({b}, {k}))"
+        f" AND {fn}({a}, {b}) <= 1))"
+    )
+
+
+def guarded_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of Splink settings (a saved model) whose one-edit conditions skip the edit-distance
+    function wherever a cheap test already decides them (see the module's docs); same levels, same
+    parameters, same truth value of every condition for every pair."""
+    guarded = copy.deepcopy(dict(settings))
+    for comparison in guarded.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            level["sql_condition"] = _AT_MOST_ONE_EDIT.sub(_guarded_one_edit, level["sql_condition"])
+    return guarded
 
 
 def model_input(records: pa.Table) -> pa.Table:
@@ -78,7 +117,7 @@ def predict_links(
     `blocking_rules`: equality rules (column tuples) generating the candidate pairs instead of the model's
     own, e.g. `linkage.model.BATCH_BLOCKING_RULES`; they choose which pairs are scored, never the scores.
     `num_chunks`: k splits each side into k hashed parts (k * k chunk pairs); default one part per
-    500,000 records. `spill_dir`: let DuckDB write intermediates as Parquet there instead of memory.
+    1,000,000 records. `spill_dir`: let DuckDB write intermediates as Parquet there instead of memory.
     `threads`: DuckDB threads (default: all cores).
 
     Returns a table of `PAIR_SCHEMA` (unique_id_l < unique_id_r), sorted by the two ids.
@@ -101,7 +140,10 @@ def predict_links(
             if spill_dir is not None
             else DuckDBAPI(con)
         )
-        settings = copy.deepcopy(dict(model))
+        settings = guarded_settings(model)
+        # Only ids and weights are read back: the compared columns need not be carried to the output.
+        settings["retain_matching_columns"] = False
+        settings["retain_intermediate_calculation_columns"] = False
         if blocking_rules is not None:
             settings["blocking_rules_to_generate_predictions"] = prediction_blocking_rules(blocking_rules)
         linker = Linker(db_api.register(table, dataset_display_name="records"), settings, log_level=_SPLINK_LOG_LEVEL)

@@ -21,7 +21,7 @@ import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from mpi.facilities.certificates import active_certificates
 from mpi.receipts import EncounterReceipt, EncounterStatus, Outcome, Receipt
 from mpi.settings import get_settings
+from mpi.store import deferred
 from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.content import content_tables
 from mpi.store.db import read_only, sqlite_dialect
@@ -67,6 +68,25 @@ _SELECT_SUBMISSION = Prepared(
     )
 )
 _INSERT_SUBMISSION = BulkInsert(_submissions, returning=_submissions.c.id)
+# What a group of files finds already stored (_Found), read in one statement each for the whole group.
+_SELECT_SUBMISSIONS = select(
+    _submissions.c.id,
+    _submissions.c.outcome,
+    _submissions.c.receipt,
+    _submissions.c.received_at,
+    _submissions.c.sha256,
+).where(_submissions.c.sha256.in_(bindparam("shas", expanding=True)))
+_SELECT_CURRENT_MANY = select(
+    _encounters.c.id,
+    _encounters.c.version,
+    _encounters.c.content_sha256,
+    _encounters.c.facility_code,
+    _encounters.c.ma_lk,
+).where(
+    _encounters.c.facility_code.in_(bindparam("f", expanding=True)),
+    _encounters.c.ma_lk.in_(bindparam("m", expanding=True)),
+    _encounters.c.is_current.is_(True),
+)
 _FINALISE = Prepared(
     update(_submissions)
     .where(_submissions.c.id == bindparam("sid"))
@@ -238,7 +258,8 @@ def store_group(conn: Connection, files: list[PendingFile], linker: EncounterLin
         _scope(pending.parsed, pending.allowed_facility)
     try:
         with conn.begin():
-            receipts = [_store_at_once(conn, f.data, f.parsed, f.submitter, linker) for f in files]
+            found = _Found.read(conn, [f.parsed for f in files])
+            receipts = [_store_at_once(conn, f.data, f.parsed, f.submitter, linker, found) for f in files]
     except IntegrityError:
         # a concurrent writer stored one of these files or encounters first: again, a savepoint per file
         with conn.begin():
@@ -330,13 +351,22 @@ def parse_for_storing(data: bytes, limits: Limits | None = None) -> ParsedSubmis
     return parsed
 
 
-def _read_and_parse(job: tuple[Path, Limits, bool, _Prepare | None]) -> tuple[bytes, ParsedSubmission]:
-    path, limits, staged, prepare = job
-    data = path.read_bytes()
+def read_for_storing(
+    data: bytes, limits: Limits | None = None, *, store_dialect: str | None = None, prepare: _Prepare | None = None
+) -> ParsedSubmission:
+    """What a process that reads files does for the one that stores them (``mpi ingest``'s parsing workers,
+    a server's intake process): :func:`parse_for_storing`, and for a SQLite store (``store_dialect``) also
+    :func:`stage` with ``prepare``."""
     parsed = parse_for_storing(data, limits)
-    if staged:
+    if store_dialect == "sqlite":
         stage(parsed, prepare=prepare)
-    return data, parsed
+    return parsed
+
+
+def _read_and_parse(job: tuple[Path, Limits, str | None, _Prepare | None]) -> tuple[bytes, ParsedSubmission]:
+    path, limits, store_dialect, prepare = job
+    data = path.read_bytes()
+    return data, read_for_storing(data, limits, store_dialect=store_dialect, prepare=prepare)
 
 
 def parse_paths(
@@ -355,8 +385,7 @@ def parse_paths(
     ``prepare`` (a module-level function: it is sent to the workers).
     """
     paths = list(paths)
-    staged = store_dialect == "sqlite"
-    jobs = ((path, limits, staged, prepare) for path in paths)
+    jobs = ((path, limits, store_dialect, prepare) for path in paths)
     if workers <= 1:
         for path, (data, parsed) in zip(paths, map(_read_and_parse, jobs), strict=True):
             yield path, data, parsed
@@ -364,21 +393,82 @@ def parse_paths(
     # Never "fork": a forked worker would inherit the parent's open database connections, and if the
     # parent died mid-transaction the orphan would keep its PostgreSQL socket (and row locks) alive.
     context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    if isinstance(context, multiprocessing.context.ForkServerContext):
+        # Imported once by the fork server (when this process starts it): each worker then forks ready
+        # instead of importing the parser anew, about a second of CPU per worker and per run.
+        context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         # the paths are not sent back: rebuilding Path objects costs the storing process more than zipping
         for path, (data, parsed) in zip(paths, pool.map(_read_and_parse, jobs, chunksize=8), strict=True):
             yield path, data, parsed
 
 
+@dataclass(slots=True)
+class _Found:
+    """What a group's files and encounters find already stored, read for the whole group in two statements
+    at the start of its transaction instead of two per file (:func:`store_group`).
+
+    An entry is used once: the file or encounter key it answers is then written by this transaction, so a
+    second file or encounter with the same key in the group reads the store again and sees that write. On
+    SQLite the transaction holds the write lock from its start, so what it read stays current; elsewhere a
+    concurrent writer may store the same file or encounter meanwhile, which the unique constraints turn into
+    the conflict :func:`store_group` answers by storing the group again, a savepoint per file and nothing
+    read ahead, exactly as it would after reading one file at a time.
+    """
+
+    submissions: dict[str, _Earlier | None]
+    encounters: dict[tuple[str, str], tuple[Any, ...] | None]
+    """(MA_CSKCB, MA_LK) -> the current version's (id, version, content SHA-256), or None: none stored."""
+    facilities: set[str] = field(default_factory=set)
+    """Facility codes this transaction made sure exist (each once, not once per encounter)."""
+
+    @classmethod
+    def read(cls, conn: Connection, files: list[ParsedSubmission]) -> _Found:
+        shas = sorted({parsed.sha256 for parsed in files})
+        submissions: dict[str, _Earlier | None] = dict.fromkeys(shas)
+        for row in conn.execute(_SELECT_SUBMISSIONS, {"shas": shas}):
+            submissions[row.sha256] = _Earlier(row.id, row.outcome, row.receipt, row.received_at)
+        keys = {
+            (enc.facility_code, enc.ma_lk)
+            for parsed in files
+            for enc in parsed.encounters
+            if enc.facility_code is not None and enc.ma_lk is not None
+        }
+        encounters: dict[tuple[str, str], tuple[Any, ...] | None] = dict.fromkeys(keys)
+        if keys:
+            # an index search per (facility, MA_LK) combination; the pairs not asked for are dropped below
+            wanted = {"f": sorted({f for f, _ in keys}), "m": sorted({m for _, m in keys})}
+            for row in conn.execute(_SELECT_CURRENT_MANY, wanted):
+                key = (row.facility_code, row.ma_lk)
+                if key in encounters:
+                    encounters[key] = (row.id, row.version, row.content_sha256)
+        return cls(submissions, encounters)
+
+    def submission(self, conn: Connection, sha256: str) -> _Earlier | None:
+        if sha256 in self.submissions:
+            return self.submissions.pop(sha256)
+        return _find_submission(conn, sha256)
+
+    def current(self, conn: Connection, facility_code: str, ma_lk: str) -> tuple[Any, ...] | None:
+        key = (facility_code, ma_lk)
+        if key in self.encounters:
+            return self.encounters.pop(key)
+        return _current_version(conn, facility_code, ma_lk)
+
+
+def _current_version(conn: Connection, facility_code: str, ma_lk: str) -> tuple[Any, ...] | None:
+    return _SELECT_CURRENT.first(conn, {"f": facility_code, "m": ma_lk})
+
+
 def _open_submission(
-    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str
+    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, found: _Found | None = None
 ) -> tuple[Receipt | None, Any, int]:
     """(the original receipt if this file was fully received before, the earlier row, the submission id).
 
     A file seen before whose ingest did not finish (``processing``: the process died) is resumed under its
     first submission id; a file never seen is stored first.
     """
-    existing = _find_submission(conn, parsed.sha256)
+    existing = found.submission(conn, parsed.sha256) if found is not None else _find_submission(conn, parsed.sha256)
     if existing is not None and existing.outcome != "processing" and existing.receipt is not None:
         receipt = Receipt.model_validate(existing.receipt)
         receipt.duplicate = True
@@ -417,15 +507,21 @@ def _ingest_at_once(
 
 
 def _store_at_once(
-    conn: Connection, data: bytes, parsed: ParsedSubmission, submitter: str, linker: EncounterLinker | None
+    conn: Connection,
+    data: bytes,
+    parsed: ParsedSubmission,
+    submitter: str,
+    linker: EncounterLinker | None,
+    found: _Found | None = None,
 ) -> Receipt:
-    """A one-HOSO file in the caller's transaction: raw file, encounter and receipt together."""
+    """A one-HOSO file in the caller's transaction: raw file, encounter and receipt together. ``found``:
+    what its group read ahead (:class:`_Found`)."""
     known = _known_facilities.setdefault(conn.engine, set())
-    replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter)
+    replayed, existing, submission_id = _open_submission(conn, data, parsed, submitter, found)
     if replayed is not None:
         return replayed
     receipts = [
-        _refused(enc) if parsed.rejected else _write_encounter(conn, submission_id, enc, linker, known)
+        _refused(enc) if parsed.rejected else _write_encounter(conn, submission_id, enc, linker, known, found)
         for enc in parsed.encounters
     ]
     return _finalise(conn, submission_id, parsed, receipts, existing)
@@ -485,7 +581,7 @@ def _finalise(
         signature=parsed.signature_check.as_dict() if parsed.signature_check is not None else None,
     )
     if parsed.issues:
-        _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
+        _later_rows(conn).add(_BULK_ISSUES, [_issue_row(i, submission_id, None, None) for i in parsed.issues])
     _FINALISE.rows(conn, {"sid": submission_id, "outcome": outcome, "receipt": receipt.model_dump(mode="json")})
     log.info("submission %s: outcome=%s encounters=%d stored=%d", submission_id, outcome, len(receipts), stored)
     return receipt
@@ -578,6 +674,7 @@ def _write_encounter(
     enc: ParsedEncounter,
     linker: EncounterLinker | None,
     known_facilities: set[str],
+    found: _Found | None = None,
 ) -> EncounterReceipt:
     errors = sum(1 for i in enc.issues if i.severity is Severity.ERROR)
     receipt = EncounterReceipt(
@@ -590,16 +687,23 @@ def _write_encounter(
         issues=[i.as_dict() for i in enc.issues],
     )
     if errors:
-        _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
+        _later_rows(conn).add(_BULK_ISSUES, [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
         return receipt
     assert enc.facility_code is not None and enc.ma_lk is not None
-    current = _SELECT_CURRENT.first(conn, {"f": enc.facility_code, "m": enc.ma_lk})
+    if found is not None:
+        current = found.current(conn, enc.facility_code, enc.ma_lk)
+    else:
+        current = _current_version(conn, enc.facility_code, enc.ma_lk)
     if current is not None and current[2] == enc.content_sha256:
         receipt.status, receipt.version = EncounterStatus.DUPLICATE, int(current[1])
         receipt.encounter_id = int(current[0])
         return receipt
     if enc.facility_code not in known_facilities:
-        _ensure_facility(conn, enc.facility_code)
+        if found is None:
+            _ensure_facility(conn, enc.facility_code)
+        elif enc.facility_code not in found.facilities:
+            _ensure_facility(conn, enc.facility_code)
+            found.facilities.add(enc.facility_code)
     version = 1 if current is None else int(current[1]) + 1
     if current is not None:
         _RETIRE.rows(conn, {"eid": current[0]})
@@ -621,21 +725,65 @@ def _write_encounter(
             },
         )
     )
+    later = _later_rows(conn)
     if enc.store_rows is not None:
         if conn.dialect.name != "sqlite":
             raise ValueError("encounter staged for SQLite (mpi.ingest.stage) stored elsewhere")
         for name, staged in enc.store_rows.items():
-            _INSERT_CONTENT[name].execute_staged(conn, staged, later="encounter_id", value=encounter_id)
+            insert = _INSERT_CONTENT[name]
+            later.add(insert, insert.complete_staged(conn.dialect, staged, later="encounter_id", value=encounter_id))
     else:
         for name, table in enc.tables.items():
             if table.rows:
-                _INSERT_CONTENT[name].execute(conn, list(_content_rows(encounter_id, table.rows)))
+                later.add(_INSERT_CONTENT[name], list(_content_rows(encounter_id, table.rows)))
     if enc.issues:
-        _BULK_ISSUES.execute(conn, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
+        later.add(_BULK_ISSUES, [_issue_row(i, submission_id, encounter_id, enc.ma_lk) for i in enc.issues])
     receipt.version, receipt.new_version, receipt.encounter_id = version, version > 1, encounter_id
     if linker is not None:
         receipt.identity = linker(connection=conn, encounter_id=encounter_id, encounter=enc, version=version)
     return receipt
+
+
+_LATER_ROWS: Final = "mpi.ingest.later_rows"
+
+
+class _LaterRows:
+    """The content and validation-issue rows of this transaction's encounters, written as it commits
+    (:mod:`mpi.store.deferred`: a rolled-back savepoint takes its rows back). Nothing reads them before the
+    commit, and one ``executemany`` per table and transaction replaces a few statements per encounter;
+    each table's rows keep their order, so they get the ids they would get one encounter at a time."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[BulkInsert, list[Any], bool]] = []
+        """(table's insert, rows, whether the rows are in the driver's form (:meth:`BulkInsert.complete_staged`))."""
+
+    def add(self, insert: BulkInsert, rows: list[Any]) -> None:
+        if rows:
+            self.batches.append((insert, rows, isinstance(rows[0], tuple)))
+
+    def mark(self) -> int:
+        return len(self.batches)
+
+    def restore(self, mark: int) -> None:
+        del self.batches[mark:]
+
+    def flush(self, conn: Connection) -> None:
+        merged: dict[tuple[int, bool], tuple[BulkInsert, list[Any]]] = {}
+        for insert, rows, complete in self.batches:
+            merged.setdefault((id(insert), complete), (insert, []))[1].extend(rows)
+        self.batches = []
+        for (_, complete), (insert, rows) in merged.items():
+            if complete:
+                insert.execute_complete(conn, rows)
+            else:
+                insert.execute(conn, rows)
+
+    def discard(self, conn: Connection) -> None:
+        self.batches = []
+
+
+def _later_rows(conn: Connection) -> _LaterRows:
+    return deferred.buffer(conn, _LATER_ROWS, _LaterRows)
 
 
 def _content_rows(encounter_id: int, rows: Iterable[ParsedRow]) -> Iterable[dict[str, Any]]:

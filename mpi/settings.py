@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     audit_write_behind: bool = True
     """Whether a read's audit event is written after its answer left, in a batch (a read never waits for the
     write lock; a killed process loses its last few milliseconds of events), or before (``false``: every
-    answered read has its event committed). See ``mpi.audit.writer``."""
+    answered read has its event committed). See ``mpi.audit.writer``. The same goes for the last use an API key
+    records (once a minute): beside the request, or before its answer."""
     total_tolerance_vnd: str = "1.00"
     """Largest difference between a declared total and the sum of its lines that is still rounding."""
 

@@ -6,15 +6,21 @@ test modules import helpers from here, never from a conftest.
 Databases: building a store is the slow part of many tests (migrations, or ingesting a whole synthetic
 province), so each kind is built once per back end into a *template* and every test or module gets a
 copy: SQLite through the backup API (a consistent copy even of a WAL database), PostgreSQL through
-``CREATE DATABASE … TEMPLATE`` (a file-level copy, no SQL replayed).
+``CREATE DATABASE … TEMPLATE`` (a file-level copy, no SQL replayed). A SQLite template is built once per
+run, by whichever pytest-xdist worker needs it first, in the directory the workers share (``run_root``);
+a PostgreSQL one once per worker (each worker starts its own server).
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -77,6 +83,39 @@ def drop_pg_database(server: postgres.PostgresServer, url: str) -> None:
         admin.dispose()
 
 
+def run_root(factory: pytest.TempPathFactory) -> Path:
+    """The temporary directory every process of this test run shares: under pytest-xdist the parent of
+    the worker's own base directory (``…/pytest-N/popen-gw0`` -> ``…/pytest-N``), else the base itself."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Held by one process (and one thread) at a time: an advisory lock on the file ``lock``."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def once(directory: Path, build: Callable[[Path], None]) -> Path:
+    """``directory``, filled by ``build(directory)`` unless a process of this run already did (the
+    workers of one run share it; a build that failed is started again from an empty directory)."""
+    done = directory.with_name(directory.name + ".done")
+    with exclusive(directory.with_name(directory.name + ".lock")):
+        if not done.exists():
+            if directory.exists():
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+            build(directory)
+            done.touch()
+    return directory
+
+
 def copy_sqlite(source_url: str, target: Path) -> str:
     """A copy of the SQLite database at ``source_url`` in the file ``target``; returns its URL."""
     source = make_url(source_url).database
@@ -90,10 +129,12 @@ def copy_sqlite(source_url: str, target: Path) -> str:
 
 
 class Templates:
-    """Databases built once per back end and name, copied on demand (thread-safe, built lazily).
+    """Databases built once per back end and name, copied on demand (thread-safe, built lazily; SQLite
+    ones once per run, shared by the xdist workers under ``root``).
 
     ``build(url)`` fills a fresh, empty database and must leave no connection open (a PostgreSQL
-    template cannot be copied while anyone is connected to it)."""
+    template cannot be copied while anyone is connected to it). A name means one content: whatever
+    process builds it must build the same database (the synthetic generator is deterministic)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -107,8 +148,12 @@ class Templates:
         with self._lock:
             url = self._urls.get((name, backend))
             if url is None:
-                url = f"sqlite:///{self.root / name}.sqlite3" if server is None else pg_database(server)
-                build(url)
+                if server is None:
+                    directory = once(self.root / name, lambda d: build(f"sqlite:///{d / 'template.sqlite3'}"))
+                    url = f"sqlite:///{directory / 'template.sqlite3'}"
+                else:
+                    url = pg_database(server)
+                    build(url)
                 self._urls[(name, backend)] = url
             return url
 

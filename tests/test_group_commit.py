@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+import mpi.ingest
 from mpi.identity import links as L
 from mpi.identity.online import OnlineLinker, prepare
 from mpi.ingest import Receipt, ingest_many, ingest_parsed, stage
@@ -69,7 +70,10 @@ def _rows(engine: Engine) -> dict[str, Any]:
     return out
 
 
-def test_group_commit_stores_what_one_transaction_per_file_stores(tmp_path: Path, corpus: list[bytes]) -> None:
+def _single_and_grouped(
+    tmp_path: Path, corpus: list[bytes], group: int
+) -> tuple[Engine, list[Receipt], Engine, list[Receipt]]:
+    """The files stored one transaction per file, and with group commit, in two fresh stores (and linkers)."""
     settings = get_settings()
     single = open_store(f"sqlite:///{tmp_path}/single.sqlite3")
     grouped = open_store(f"sqlite:///{tmp_path}/grouped.sqlite3")
@@ -79,7 +83,12 @@ def test_group_commit_stores_what_one_transaction_per_file_stores(tmp_path: Path
     ]
     linker = OnlineLinker.from_settings(settings)
     files = ((b, parse_submission(b)) for b in corpus)
-    got = list(ingest_many(engine=grouped, files=files, submitter="t", linker=linker, group=7))
+    got = list(ingest_many(engine=grouped, files=files, submitter="t", linker=linker, group=group))
+    return single, expected, grouped, got
+
+
+def test_group_commit_stores_what_one_transaction_per_file_stores(tmp_path: Path, corpus: list[bytes]) -> None:
+    single, expected, grouped, got = _single_and_grouped(tmp_path, corpus, 7)
     assert [_summary(r) for r in got] == [_summary(r) for r in expected]
     assert _rows(grouped) == _rows(single)
     assert any(r.duplicate for r in got) and any(e.new_version for r in got for e in r.encounters)
@@ -112,6 +121,38 @@ def test_a_receipt_is_given_only_for_committed_encounters(tmp_path: Path, corpus
     assert len({(row.facility_code, row.ma_lk) for row in _rows(engine)["encounters"]}) == 20
     assert sum(r.duplicate for r in again) == 8
     engine.dispose()
+
+
+def test_one_group_sees_its_own_files_and_encounters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In one transaction: a file sent twice, a corrected version of an encounter stored earlier in the
+    group, and a new facility's encounters; the same receipts and rows as one transaction per file
+    (what the group reads ahead answers once, then the group's own writes are read), without a conflict
+    (whose retry, a savepoint per file, would hide a stale read)."""
+
+    def no_retry(*args: Any) -> Any:
+        raise AssertionError("the group conflicted with itself")
+
+    monkeypatch.setattr(mpi.ingest, "_in_savepoint", no_retry)
+    first = envelope([outpatient("ONE00001")])
+    files = [
+        first,
+        envelope([outpatient("ONE00002")]),
+        first,
+        envelope([outpatient("ONE00001", HO_TEN="NGUYEN VAN SUA")]),
+        envelope([outpatient("NEW00001", facility="74002")], facility="74002"),
+        envelope([outpatient("NEW00002", facility="74002")], facility="74002"),
+        envelope([outpatient("ONE00001", HO_TEN="NGUYEN VAN SUA", GIOI_TINH="1")]),
+    ]
+    single, expected, grouped, got = _single_and_grouped(tmp_path, files, 64)
+    assert [_summary(r) for r in got] == [_summary(r) for r in expected]
+    assert [r.duplicate for r in got] == [False, False, True, False, False, False, False]
+    assert [e.version for e in got[6].encounters] == [3]
+    assert _rows(grouped) == _rows(single)
+    assert _content(grouped) == _content(single)
+    with grouped.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(_encounters).where(_encounters.c.is_current)) == 4
+    single.dispose()
+    grouped.dispose()
 
 
 def test_group_must_be_positive(sqlite_engine: Engine) -> None:

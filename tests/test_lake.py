@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,9 +19,10 @@ from mpi.identity.relink import read_source_records
 from mpi.ingest import ingest_file
 from mpi.lake import ENCOUNTER_SCHEMA, LINK_SCHEMA, PERSON_SCHEMA, export_parquet
 from mpi.settings import get_settings
-from mpi.store import content_tables
+from mpi.store import content_tables, open_store
 from mpi.store.models import Encounter
 from synth import generate_province
+from tests.support import BACKENDS, Templates, drop_pg_database, pg_server_for
 
 _encounters = Encounter.__table__
 
@@ -31,15 +34,35 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _ingest(province: Path, url: str) -> None:
+    """Build step of the ``lake`` template: the province ingested and linked, then one merge."""
+    engine = open_store(url)
+    try:
+        linker = OnlineLinker.from_settings(get_settings())
+        for path in sorted((province / "xml").rglob("*.xml")):
+            ingest_file(engine=engine, data=path.read_bytes(), submitter="test", linker=linker)
+        with engine.begin() as conn:  # one merge, so that current_person_id differs from person_id somewhere
+            a, b = conn.execute(select(L.persons.c.id).order_by(L.persons.c.id).limit(2)).scalars().all()
+            L.merge(conn, from_person_id=b, into_person_id=a, actor="test")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, templates: Templates, province: Path) -> Iterator[str]:
+    """A store of this test's own holding the province (a copy of the ``lake`` template)."""
+    server = pg_server_for(request)
+    url = templates.copy("lake", partial(_ingest, province), tmp_path / "store.sqlite3", server=server)
+    yield url
+    if server is not None:
+        drop_pg_database(server, url)
+
+
 @pytest.fixture
-def store(engine: Engine, province: Path) -> Engine:
-    linker = OnlineLinker.from_settings(get_settings())
-    for path in sorted((province / "xml").rglob("*.xml")):
-        ingest_file(engine=engine, data=path.read_bytes(), submitter="test", linker=linker)
-    with engine.begin() as conn:  # one merge, so that current_person_id differs from person_id somewhere
-        a, b = conn.execute(select(L.persons.c.id).order_by(L.persons.c.id).limit(2)).scalars().all()
-        L.merge(conn, from_person_id=b, into_person_id=a, actor="test")
-    return engine
+def store(store_url: str) -> Iterator[Engine]:
+    engine = open_store(store_url)
+    yield engine
+    engine.dispose()
 
 
 def test_export_matches_the_store(store: Engine, tmp_path: Path) -> None:
@@ -87,8 +110,8 @@ def test_export_refuses_a_directory_in_use(store: Engine, tmp_path: Path) -> Non
         export_parquet(engine=store, out=tmp_path)
 
 
-def test_cli_export_parquet(store: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MPI_DATABASE_URL", db_url)
+def test_cli_export_parquet(store: Engine, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MPI_DATABASE_URL", store_url)
     get_settings.cache_clear()
     result = CliRunner().invoke(app, ["export", "parquet", "--out", str(tmp_path / "lake")])
     assert result.exit_code == 0, result.output

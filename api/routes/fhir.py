@@ -20,9 +20,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
@@ -62,8 +64,9 @@ from mpi.fhir.search import (
 )
 from mpi.records import Candidate, SearchResult, resolve_person
 from mpi.records.lookup import MAX_RESULTS
-from mpi.records.person import person_of_encounter
+from mpi.records.person import ResolvedPerson, person_of_encounter
 from mpi.records.sensitivity import Segmentation, security_labels
+from mpi.store.db import read_only
 
 FHIR_JSON: Final = "application/fhir+json"
 FHIR_XML: Final = "application/fhir+xml"
@@ -149,27 +152,41 @@ def negotiate(request: Request) -> str:
     raise NotAcceptable(f"this server answers {FHIR_JSON} or {FHIR_XML}, not what Accept asks for")
 
 
+FhirContent = Resource | dict[str, Any]
+"""A resource as its ``fhir.resources`` model, or as FHIR JSON already (written as it is: building and
+dumping the model of a resource costs more CPU than the read that fills it; tests check such JSON is
+exactly what the model writes)."""
+
+
 class FhirResponse(Response):
     media_type = FHIR_JSON
 
     def __init__(
         self,
-        resource: Resource,
+        resource: FhirContent,
         status_code: int = 200,
         headers: dict[str, str] | None = None,
         fmt: str = "json",
         pretty: bool = False,
     ) -> None:
         if fmt == "xml":
-            content = resource.model_dump_xml(exclude_none=True, pretty_print=pretty)
-            super().__init__(content=content, status_code=status_code, headers=headers, media_type=FHIR_XML)
+            if isinstance(resource, dict):
+                xml = get_fhir_model_class(resource["resourceType"]).model_validate(resource).model_dump_xml(
+                    exclude_none=True, pretty_print=pretty
+                )
+            else:
+                xml = resource.model_dump_xml(exclude_none=True, pretty_print=pretty)
+            super().__init__(content=xml, status_code=status_code, headers=headers, media_type=FHIR_XML)
+        elif isinstance(resource, dict):
+            data = orjson.dumps(resource, option=orjson.OPT_INDENT_2 if pretty else None)
+            super().__init__(content=data, status_code=status_code, headers=headers)
         else:
             body = resource.model_dump_json(exclude_none=True, indent=2 if pretty else None)
             super().__init__(content=body, status_code=status_code, headers=headers)
 
 
 def _respond(
-    request: Request, resource: Resource, status: int = 200, headers: dict[str, str] | None = None
+    request: Request, resource: FhirContent, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     pretty = request.query_params.get("_pretty") == "true"
     return FhirResponse(resource, status, headers, fmt=negotiate(request), pretty=pretty)
@@ -338,11 +355,18 @@ refusals included, and a break-glass reveal audited as such."""
 
 
 def _patient(
-    tx: ReadTransaction, person_id: int, systems: frozenset[str] | None = None
-) -> tuple[Patient, tuple[int, ...]]:
-    """The Patient of a (surviving) person as this reader may see it, and the encounter ids it discloses."""
-    person, segmented = tx.person(person_id)
-    return person_patient(conn=tx.conn, person=person, segmented=segmented, identifier_systems=systems)
+    tx: ReadTransaction,
+    person_id: int,
+    systems: frozenset[str] | None = None,
+    resolved: ResolvedPerson | None = None,
+) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The Patient of a (surviving) person as this reader may see it, and the encounter ids it discloses
+    (``resolved``: the person, when this transaction resolved it already)."""
+    seen = tx.person(person_id, resolved=resolved)
+    return person_patient(
+        conn=tx.conn, person=seen.person, segmented=seen.segmented, identifier_systems=systems,
+        encounters=seen.encounters,
+    )  # fmt: skip
 
 
 def _hits(
@@ -353,7 +377,7 @@ def _hits(
     for person_id, value, grade in ranked:
         patient, encounter_ids = _patient(tx, person_id, systems)
         ids += encounter_ids
-        hits.append(Hit(patient, score=value, grade=grade))
+        hits.append(Hit(Patient.model_validate(patient), score=value, grade=grade))
     return hits, ids
 
 
@@ -520,7 +544,7 @@ async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
         systems = frozenset(state["d"]) if state.get("d") is not None else None
     else:
         try:
-            with read.engine.connect() as conn:
+            with read_only(read.engine).connect() as conn:  # on SQLite, never queues for the write lock
                 result, systems = _find(conn, linker, params, read.segmentation)
         except MPIError as exc:  # a search refused (too broad, a bad value) is audited like any refused read
             read.refused(exc)
@@ -564,17 +588,18 @@ def _person_id(value: str) -> int:
     return int(value)
 
 
-def _validators(resource: Resource) -> dict[str, str]:
+def _validators(resource: FhirContent) -> dict[str, str]:
     headers: dict[str, str] = {}
-    meta = resource.meta
-    if meta is not None and meta.versionId is not None:
-        headers["ETag"] = f'W/"{meta.versionId}"'
-    if meta is not None and meta.lastUpdated is not None:
-        when = (
-            meta.lastUpdated
-            if isinstance(meta.lastUpdated, datetime)
-            else datetime.fromisoformat(str(meta.lastUpdated))
-        )
+    if isinstance(resource, dict):
+        meta = resource.get("meta") or {}
+        version, updated = meta.get("versionId"), meta.get("lastUpdated")
+    else:
+        version = resource.meta.versionId if resource.meta is not None else None
+        updated = resource.meta.lastUpdated if resource.meta is not None else None
+    if version is not None:
+        headers["ETag"] = f'W/"{version}"'
+    if updated is not None:
+        when = updated if isinstance(updated, datetime) else datetime.fromisoformat(str(updated))
         headers["Last-Modified"] = format_datetime(when.astimezone(UTC), usegmt=True)
     return headers
 
@@ -594,7 +619,7 @@ def _not_modified(request: Request, headers: dict[str, str]) -> bool:
     return False
 
 
-def _read_response(request: Request, resource: Resource) -> Response:
+def _read_response(request: Request, resource: FhirContent) -> Response:
     headers = _validators(resource)
     if _not_modified(request, headers):
         return Response(status_code=304, headers=headers)
@@ -609,12 +634,13 @@ def patient_read(request: Request, patient_id: str, read: PatientRead) -> Respon
         raise MethodNotAllowed(f"operation {patient_id} is not supported on Patient instances or with GET")
     negotiate(request)
     ids: Sequence[int] = ()
+    patient: FhirContent
     with read.transaction() as tx:
         person = resolve_person(conn=tx.conn, person_id=_person_id(patient_id))
         if person.person_id != person.requested_id:
             patient, ids = replaced_patient(person.requested_id, person.person_id), ()
         else:
-            patient, ids = _patient(tx, person.person_id)
+            patient, ids = _patient(tx, person.person_id, resolved=person)
         tx.disclosed(person_id=person.person_id, record_ids=ids)
     return _read_response(request, patient)
 
@@ -657,8 +683,10 @@ async def patient_everything(request: Request, patient_id: str, read: Everything
     outcome = _ignored_outcome(params)
     with read.transaction() as tx:
         conn = tx.conn
-        person, segmented = tx.person(requested)
-        patient, _ = person_patient(conn=conn, person=person, segmented=segmented)
+        seen = tx.person(requested)
+        person, segmented = seen.person, seen.segmented
+        data, _ = person_patient(conn=conn, person=person, segmented=segmented, encounters=seen.encounters)
+        patient = Patient.model_validate(data)
         ids = care_encounters(conn=conn, cluster=person.cluster, date_from=date_from, date_to=date_to, since=since)
         withheld = segmented.withheld_ids
         if withheld:

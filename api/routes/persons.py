@@ -55,8 +55,11 @@ def search(body: SearchIn, read: SearchRead, linker: LinkerDep) -> SearchOut:
 def summary(person_id: PersonId, read: SummaryRead) -> PersonSummaryOut:
     """Identifiers, demographics as each facility recorded them, facilities visited, recurring diagnoses."""
     with read.transaction() as tx:
-        _, seg = tx.person(person_id)
-        s = person_summary(conn=tx.conn, person_id=person_id, exclude=seg.withheld_ids)
+        seen = tx.person(person_id)
+        seg = seen.segmented
+        s = person_summary(
+            conn=tx.conn, person_id=person_id, exclude=seg.withheld_ids, person=seen.person, encounters=seen.encounters
+        )
         tx.disclosed(person_id=s.person.person_id, record_ids=s.encounter_ids)
     return PersonSummaryOut(
         person_id=s.person.person_id,
@@ -87,10 +90,11 @@ def timeline(
 ) -> TimelineOut:
     """Encounters across facilities, newest first: date, facility, type, diagnoses, outcome, referrals."""
     with read.transaction() as tx:
-        _, seg = tx.person(person_id)
+        seen = tx.person(person_id)
+        seg = seen.segmented
         page = person_timeline(
             conn=tx.conn, person_id=person_id, date_from=date_from, date_to=date_to, facility_code=facility,
-            encounter_type=encounter_type, limit=limit, offset=offset, exclude=seg.withheld_ids,
+            encounter_type=encounter_type, limit=limit, offset=offset, exclude=seg.withheld_ids, person=seen.person,
         )  # fmt: skip
         tx.disclosed(person_id=page.person.person_id, record_ids=page.encounter_ids)
     return TimelineOut(

@@ -244,11 +244,15 @@ def _person_page(
     try:
         with read.transaction() as tx:
             conn = tx.conn
-            _, seg = tx.person(person_id)
-            summary = person_summary(conn=conn, person_id=person_id, exclude=seg.withheld_ids)
+            seen = tx.person(person_id)
+            seg = seen.segmented
+            summary = person_summary(
+                conn=conn, person_id=person_id, exclude=seg.withheld_ids, person=seen.person,
+                encounters=seen.encounters,
+            )  # fmt: skip
             timeline = person_timeline(
                 conn=conn, person_id=person_id, facility_code=facility, date_from=date_from, date_to=date_to,
-                limit=PAGE, offset=(page - 1) * PAGE, exclude=seg.withheld_ids,
+                limit=PAGE, offset=(page - 1) * PAGE, exclude=seg.withheld_ids, person=seen.person,
             )  # fmt: skip
             meds = medications(conn=conn, encounter_ids=summary.encounter_ids)
             labs = lab_series(conn=conn, encounter_ids=summary.encounter_ids)

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, literal, select, union_all
 
 from linkage import parse_insurance_cards
 from mpi.identity import links as L
@@ -102,10 +102,12 @@ class RecordedIdentity:
     patient_code: str | None
 
 
-def recorded_identities(*, conn: Connection, cluster: tuple[int, ...]) -> list[RecordedIdentity]:
+def recorded_identities(
+    *, conn: Connection, cluster: tuple[int, ...], encounters: Sequence[Any] | None = None
+) -> list[RecordedIdentity]:
     """Every current encounter version of the person's cluster, oldest first: what Patient names and
-    identifiers are counted and dated from."""
-    rows = conn.execute(current_encounters(cluster)).all()
+    identifiers are counted and dated from (``encounters``: those rows, when the caller read them already)."""
+    rows = conn.execute(current_encounters(cluster)).all() if encounters is None else encounters
     out = [
         RecordedIdentity(
             encounter_id=int(r.id),
@@ -132,11 +134,15 @@ def mothers_names(*, conn: Connection, encounter_ids: Sequence[int]) -> list[str
     if not ids:
         return []
     found: dict[int, list[str]] = {}
-    for name in MOTHER_TABLES:
-        t = content_tables[name]
-        query = select(t.c.encounter_id, t.c.ho_ten_me).where(t.c.encounter_id.in_(ids), t.c.ho_ten_me.is_not(None))
-        for r in conn.execute(query):
-            text = " ".join(str(r.ho_ten_me).split())
-            if text:
-                found.setdefault(int(r.encounter_id), []).append(text)
+    papers = [
+        select(t.c.encounter_id, t.c.ho_ten_me, literal(k).label("paper"), t.c.row_no).where(
+            t.c.encounter_id.in_(ids), t.c.ho_ten_me.is_not(None)
+        )
+        for k, t in enumerate(content_tables[name] for name in MOTHER_TABLES)
+    ]
+    # an encounter's papers in MOTHER_TABLES' order
+    for r in conn.execute(union_all(*papers).order_by("paper", "row_no")):
+        text = " ".join(str(r.ho_ten_me).split())
+        if text:
+            found.setdefault(int(r.encounter_id), []).append(text)
     return list(dict.fromkeys(n for i in reversed(ids) for n in found.get(i, ())))

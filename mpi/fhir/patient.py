@@ -14,6 +14,7 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from fhir.resources.R4B.patient import Patient
@@ -163,9 +164,11 @@ def to_patient(
     security: Sequence[dict[str, str]] = (),
     mothers_names: Sequence[str] = (),
     identifier_systems: frozenset[str] | None = None,
-) -> Patient:
-    """The person as a Patient: ``link`` ``replaces`` for each person merged into it and ``seealso`` for
-    each person an open review pairs it with; ``meta.lastUpdated`` is the newest encounter's arrival,
+) -> dict[str, Any]:
+    """The person as a Patient, in its FHIR JSON form (``Patient.model_validate`` makes it the model where one
+    is needed; a read answers the JSON as it is, and tests check it is exactly what the model writes):
+    ``link`` ``replaces`` for each person merged into it and ``seealso`` for each person an open review
+    pairs it with; ``meta.lastUpdated`` is the newest encounter's arrival,
     ``meta.versionId`` a digest of the content (it changes whenever the Patient does) and ``meta.security``
     the labels of the reader's view (sensitive data shown, data withheld). ``mothers_names``: the mother's
     name as recorded, newest first (the first one is the ``mothersMaidenName`` extension: Vietnamese names
@@ -217,8 +220,8 @@ def to_patient(
     if security:
         meta["security"] = list(security)
     if identities:
-        meta["lastUpdated"] = max(i.received_at for i in identities).isoformat()
-    return Patient.model_validate({**data, "meta": meta})
+        meta["lastUpdated"] = fhir_instant(max(i.received_at for i in identities))
+    return {**data, "meta": meta}
 
 
 def replaced_patient(requested_id: int, survivor_id: int) -> Patient:
@@ -233,6 +236,12 @@ def replaced_patient(requested_id: int, survivor_id: int) -> Patient:
             "link": [{"other": {"reference": f"Patient/{survivor_id}"}, "type": "replaced-by"}],
         }
     )
+
+
+def fhir_instant(when: datetime) -> str:
+    """An aware instant as FHIR JSON writes it (UTC as ``Z``, as ``fhir.resources`` does)."""
+    text = when.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
 
 
 def _birth_time(birth: str | None) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fhir.resources.R4B.meta import Meta
-from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from sqlalchemy import Connection, func, or_, select
 
@@ -38,16 +37,26 @@ _INCLUDED = ("Organization", "Location")
 
 
 def person_patient(
-    *, conn: Connection, person: ResolvedPerson, segmented: Segmented, identifier_systems: frozenset[str] | None = None
-) -> tuple[Patient, tuple[int, ...]]:
-    """A surviving person as this reader may see them, and the encounter ids the Patient draws on: encounters
-    withheld from the reader (:mod:`mpi.records.sensitivity`) give nothing — no identifier, name, address or
+    *,
+    conn: Connection,
+    person: ResolvedPerson,
+    segmented: Segmented,
+    identifier_systems: frozenset[str] | None = None,
+    encounters: Sequence[Any] | None = None,
+) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """A surviving person as this reader may see them (the Patient as FHIR JSON,
+    :func:`mpi.fhir.patient.to_patient`), and the encounter ids the Patient draws on: encounters withheld
+    from the reader (:mod:`mpi.records.sensitivity`) give nothing — no identifier, name, address or
     facility — and the Patient's ``meta.security`` says what it shows of sensitive data and that some was
     withheld (``REDACTED``). The one way every FHIR answer builds a Patient (read, search, ``$match``,
-    ``$everything``). ``identifier_systems``: the identifier domains a search asked to see."""
+    ``$everything``). ``identifier_systems``: the identifier domains a search asked to see. ``encounters``:
+    the current encounters of the person's cluster (:func:`mpi.records.person.current_encounters`), when
+    the caller read them already; else they are read here, once."""
     withheld = segmented.withheld_ids
-    summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld)
-    identities = [i for i in recorded_identities(conn=conn, cluster=person.cluster) if i.encounter_id not in withheld]
+    rows = conn.execute(current_encounters(person.cluster)).all() if encounters is None else encounters
+    summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld, person=person, encounters=rows)
+    identities = [i for i in recorded_identities(conn=conn, cluster=person.cluster, encounters=rows)
+                  if i.encounter_id not in withheld]  # fmt: skip
     patient = to_patient(
         summary,
         identities,

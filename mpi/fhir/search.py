@@ -20,8 +20,9 @@ from mpi.fhir.lookup import search_patient_code_anywhere
 from mpi.fhir.params import TokenQuery
 from mpi.fhir.patient import patient_identifiers
 from mpi.identity.online import OnlineLinker
-from mpi.records import Candidate, DemographicQuery, SearchResult, person_summary, resolve_person
+from mpi.records import Candidate, DemographicQuery, PersonSummary, SearchResult, person_summary, resolve_person
 from mpi.records.lookup import normalised_identifier, search_demographics, search_identifier
+from mpi.records.person import current_encounters
 from mpi.records.sensitivity import Segmentation
 
 
@@ -88,10 +89,16 @@ def holds_domain(
     *, conn: Connection, person_id: int, systems: frozenset[str], segmentation: Segmentation | None = None
 ) -> bool:
     """Whether the person, as the reader may see them, holds an identifier of one of these systems."""
-    person = resolve_person(conn=conn, person_id=person_id)
-    withheld = segmentation.of_person(conn, person).withheld_ids if segmentation is not None else frozenset()
-    summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld)
+    summary = _visible_summary(conn, person_id, segmentation)
     return any(i["system"] in systems for i in patient_identifiers(summary))
+
+
+def _visible_summary(conn: Connection, person_id: int, segmentation: Segmentation | None) -> PersonSummary:
+    """The person's summary over the encounters the reader may see; the cluster's encounters read once."""
+    person = resolve_person(conn=conn, person_id=person_id)
+    rows = conn.execute(current_encounters(person.cluster)).all()
+    withheld = segmentation.of_person(conn, person, rows).withheld_ids if segmentation is not None else frozenset()
+    return person_summary(conn=conn, person_id=person.person_id, exclude=withheld, person=person, encounters=rows)
 
 
 def _merge(results: Sequence[SearchResult]) -> SearchResult:
@@ -289,9 +296,7 @@ def cross_reference(
     identifiers: list[dict[str, Any]] = []
     encounter_ids: list[int] = []
     if len(found.candidates) == 1:  # several persons: targetIds only, no identifier of either
-        person = resolve_person(conn=conn, person_id=found.candidates[0].person_id)
-        withheld = segmentation.of_person(conn, person).withheld_ids if segmentation is not None else frozenset()
-        summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld)
+        summary = _visible_summary(conn, found.candidates[0].person_id, segmentation)
         encounter_ids += summary.encounter_ids
         for identifier in patient_identifiers(summary):
             if (identifier["system"], identifier["value"]) == (source.system, source.value.strip()):

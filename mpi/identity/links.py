@@ -263,19 +263,25 @@ def link(
     model_id: str | None = None,
     previous_person_id: int | None = None,
     evidence: dict[str, Any] | None = None,
+    added: bool = False,
 ) -> int:
     """Assign a record to a person: a new immutable link row, the mirror column, and an event.
 
     ``evidence``: what the policy read beyond the model's score (e.g. a birth-year typo the CCCD corrected,
     a guardian's number); kept in the ``linked`` event's details.
+    ``added``: the record was just added by :func:`add_source_record` with this ``person_id`` and ``state``
+    in this transaction (its first link), so its current assignment is known without reading it.
 
     The event keeps the record's previous person and state, so the change can be reversed exactly.
     """
     lock_feed(conn)
-    found = _SOURCE_STATE.first(conn, {"sid": source_record_id})
-    if found is None:
-        raise NotFound(f"no source record {source_record_id}")
-    previous_person, previous_state = int(found[0]), str(found[1])
+    if added:
+        previous_person, previous_state = person_id, str(state)
+    else:
+        found = _SOURCE_STATE.first(conn, {"sid": source_record_id})
+        if found is None:
+            raise NotFound(f"no source record {source_record_id}")
+        previous_person, previous_state = int(found[0]), str(found[1])
     link_id = int(
         _INSERT_LINK.insert(
             conn,

@@ -234,6 +234,7 @@ class OnlineLinker:
             match_probability=decision.match_probability,
             model_id=self.model_id if decision.match_weight is not None else None,
             evidence=decision.evidence or None,
+            added=True,
         )
         review_id = None
         if decision.action is Action.REVIEW:

@@ -21,6 +21,10 @@ The order of evidence:
      child, or on siblings and twins) -> the number says nothing about the pair; the other evidence decides;
    - any other disagreement -> review (``national_id_conflict``), never a silent link.
    Names agree when their tokens agree in any order, or the given names differ by one typed letter.
+   Two *different* usable CCCDs, each the record's own (its birth year and sex fit the number's digits:
+   not a guardian's) and more than one typed digit apart, are two people (:func:`different_holders`): such
+   a pair contradicts a link whatever the model says (a father and a son of one name sharing the
+   household's phone and address).
 2. **Same facility and patient code (MA_BN), or an earlier version of the same encounter**: strong
    evidence, not proof: it links when the model does not contradict it (probability at least the review
    threshold), and goes to review when it does.
@@ -75,6 +79,7 @@ __all__ = [
     "contradicts",
     "decide",
     "demographics_consistent",
+    "different_holders",
     "national_id_evidence",
     "supports",
     "usable_cccd",
@@ -325,15 +330,36 @@ def national_id_evidence(a: ModelRow, b: ModelRow) -> NationalIdEvidence | None:
     )
 
 
+def _own_cccd(features: ModelRow) -> str | None:
+    """The record's usable CCCD when its digits fit the record: the birth year recorded and equal to the
+    number's, the sex equal to the number's where recorded (a guardian's number on a child's record does
+    not fit it)."""
+    number = usable_cccd(features)
+    if number is None:
+        return None
+    fits = _fits(features, number)
+    return number if fits["birth_year"] is True and fits["sex"] is not False else None
+
+
+def different_holders(a: ModelRow, b: ModelRow) -> bool:
+    """Each record carries its own CCCD (:func:`_own_cccd`) and the two numbers differ by more than one typed
+    digit or one swap of neighbours: two people, whatever else they share."""
+    number_a, number_b = _own_cccd(a), _own_cccd(b)
+    return bool(number_a and number_b and DamerauLevenshtein.distance(number_a, number_b) > 1)
+
+
 def contradicts(a: ModelRow, b: ModelRow, match_probability: float) -> bool:
     """Whether a record of a person speaks against the other record being that person.
 
     An equal usable CCCD decides (consistent or corroborated: no; a conflict or a guardian's number: yes);
-    otherwise the model's probability below :data:`CONTRADICTION`.
+    so do two different CCCDs each fitting its own record (:func:`different_holders`: yes); otherwise the
+    model's probability below :data:`CONTRADICTION`.
     """
     found = national_id_evidence(a, b)
     if found is not None and found.verdict != "not_theirs":
         return found.verdict not in ("consistent", "corroborated")
+    if different_holders(a, b):
+        return True
     if _card_and_birth_agree(a, b):
         return False
     return match_probability < CONTRADICTION

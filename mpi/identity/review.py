@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Select, distinct, func, or_, select
+from sqlalchemy import Connection, Select, distinct, func, or_, select, union_all
 
 from mpi.errors import MPIError, NotFound
 from mpi.identity import links as L
@@ -411,15 +411,13 @@ def open_review_partners(*, conn: Connection, cluster: tuple[int, ...]) -> list[
     """The surviving persons an open review item pairs with this person's cluster (on either side): the MPI
     is not sure whether they are one person (FHIR ``Patient.link`` ``seealso``)."""
     s, r = L.sources, L.reviews
-    candidates = conn.execute(
-        select(r.c.candidate_person_id)
+    partners = union_all(
+        select(r.c.candidate_person_id.label("person_id"))
         .join(s, s.c.id == r.c.source_record_id)
-        .where(r.c.status == "open", s.c.person_id.in_(cluster))
-    ).scalars()
-    holders = conn.execute(
+        .where(r.c.status == "open", s.c.person_id.in_(cluster)),
         select(s.c.person_id)
         .join(r, s.c.id == r.c.source_record_id)
-        .where(r.c.status == "open", r.c.candidate_person_id.in_(cluster))
-    ).scalars()
-    found = {L.current_person(conn, int(p)) for p in {*candidates, *holders}}
+        .where(r.c.status == "open", r.c.candidate_person_id.in_(cluster)),
+    )
+    found = set(L.survivors(conn, {int(p) for p in conn.execute(partners).scalars()}).values())
     return sorted(p for p in found if p not in cluster)

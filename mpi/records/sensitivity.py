@@ -46,7 +46,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, or_, select, union_all
 
 from mpi.errors import MPIError, PermissionDenied
 from mpi.records.person import ResolvedPerson, current_encounters, encounters, xml1
@@ -164,13 +164,17 @@ def classify_encounters(conn: Connection, heads: Iterable[Any]) -> dict[int, Enc
     tests: dict[int, list[str | None]] = {}
     hiv_in_tb: set[int] = set()
     with_tests = [i for i, r in by_id.items() if {"XML3", "XML4"} & set(r.tables or ())]
-    for name, columns in (("XML3", ("ma_dich_vu", "ten_dich_vu")), ("XML4", ("ma_chi_so", "ten_chi_so"))):
-        if not with_tests:
-            break
-        t = content_tables[name]
-        hiv_like = or_(*(t.c[c].ilike("%hiv%") for c in columns))
-        query = select(t.c.encounter_id, *(t.c[c] for c in columns)).where(t.c.encounter_id.in_(with_tests), hiv_like)
-        for r in conn.execute(query):
+    if with_tests:  # services (XML3) and lab results (XML4) naming HIV, in one statement
+        parts = []
+        for name, columns in (("XML3", ("ma_dich_vu", "ten_dich_vu")), ("XML4", ("ma_chi_so", "ten_chi_so"))):
+            t = content_tables[name]
+            hiv_like = or_(*(t.c[c].ilike("%hiv%") for c in columns))
+            parts.append(
+                select(t.c.encounter_id, *(t.c[c].label(f"text_{n}") for n, c in enumerate(columns))).where(
+                    t.c.encounter_id.in_(with_tests), hiv_like
+                )
+            )
+        for r in conn.execute(union_all(*parts)):
             tests.setdefault(int(r.encounter_id), []).extend(str(v) if v is not None else None for v in r[1:])
     with_tb = [i for i, r in by_id.items() if "XML15" in set(r.tables or ())]
     if with_tb:
@@ -355,9 +359,12 @@ class Segmentation:
     def of_encounters(self, conn: Connection, heads: Iterable[Any]) -> Segmented:
         return self.segment(classify_encounters(conn, heads))
 
-    def of_person(self, conn: Connection, person: ResolvedPerson) -> Segmented:
-        """Decisions over every current encounter of a person's cluster."""
-        return self.of_encounters(conn, conn.execute(current_encounters(person.cluster)))
+    def of_person(self, conn: Connection, person: ResolvedPerson, encounters: Iterable[Any] | None = None) -> Segmented:
+        """Decisions over every current encounter of a person's cluster (``encounters``: those rows, when the
+        caller read them already)."""
+        if encounters is None:
+            encounters = conn.execute(current_encounters(person.cluster)).all()
+        return self.of_encounters(conn, encounters)
 
     def withheld_among(self, conn: Connection, encounter_ids: Iterable[int]) -> frozenset[int]:
         """Which of these encounters are withheld from this reader (a search must not find a person by what

@@ -4,7 +4,7 @@ recurring diagnoses. Built from the current encounter versions of the person's c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +74,19 @@ def _sort_key(r: Any) -> tuple[bool, Any, int]:
 
 
 def person_summary(
-    *, conn: Connection, person_id: int, min_recurrence: int = 2, exclude: Collection[int] = ()
+    *,
+    conn: Connection,
+    person_id: int,
+    min_recurrence: int = 2,
+    exclude: Collection[int] = (),
+    person: ResolvedPerson | None = None,
+    encounters: Sequence[Any] | None = None,
 ) -> PersonSummary:
-    """``exclude``: encounter ids withheld from this reader; they count in ``withheld`` and nowhere else."""
-    person = resolve_person(conn=conn, person_id=person_id)
-    everything = conn.execute(current_encounters(person.cluster)).all()
+    """``exclude``: encounter ids withheld from this reader; they count in ``withheld`` and nowhere else.
+    ``person`` and ``encounters``: ``person_id`` resolved and its cluster's current encounters
+    (:func:`mpi.records.person.current_encounters`), when the caller's transaction read them already."""
+    person = person or resolve_person(conn=conn, person_id=person_id)
+    everything = conn.execute(current_encounters(person.cluster)).all() if encounters is None else encounters
     rows = sorted((r for r in everything if int(r.id) not in exclude), key=_sort_key)  # oldest first
     national_ids: dict[str, None] = {}
     bhxh: dict[str, None] = {}

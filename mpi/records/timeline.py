@@ -107,10 +107,12 @@ def person_timeline(
     limit: int = 50,
     offset: int = 0,
     exclude: Collection[int] = (),
+    person: ResolvedPerson | None = None,
 ) -> TimelinePage:
     """Encounters of the person (and persons merged into it), newest first. ``date_to`` is inclusive.
-    ``exclude``: encounter ids withheld from this reader (counted in ``withheld``, never listed)."""
-    person = resolve_person(conn=conn, person_id=person_id)
+    ``exclude``: encounter ids withheld from this reader (counted in ``withheld``, never listed).
+    ``person``: ``person_id`` resolved, when the caller's transaction did it already."""
+    person = person or resolve_person(conn=conn, person_id=person_id)
     query = current_encounters(person.cluster)
     if date_from is not None:
         query = query.where(xml1.c.ngay_vao >= datetime.combine(date_from, time.min))
@@ -130,10 +132,20 @@ def person_timeline(
             ).scalar_one()
         )
         query = query.where(encounters.c.id.not_in(hidden))
-    total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    # the page and, on each of its rows, how many match in all (one statement; a page past the end has no
+    # row to carry it, so it is counted apart, unless it is the first)
     rows = conn.execute(
-        query.order_by(xml1.c.ngay_vao.desc(), encounters.c.id.desc()).limit(limit).offset(max(offset, 0))
-    )
+        query.add_columns(func.count().over().label("matching"))
+        .order_by(xml1.c.ngay_vao.desc(), encounters.c.id.desc())
+        .limit(limit)
+        .offset(max(offset, 0))
+    ).all()
+    if rows:
+        total = int(rows[0].matching)
+    elif offset <= 0:
+        total = 0
+    else:
+        total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     return TimelinePage(
         person=person, total=total, limit=limit, offset=offset, entries=[entry_from_row(r) for r in rows],
         withheld=withheld,

@@ -66,12 +66,12 @@ class Prepared:
 
     @staticmethod
     def _params(compiled: _Compiled, row: Mapping[str, Any]) -> Any:
-        values = []
-        for name, process, default in compiled.binds:
-            value = row.get(name, default)
-            if value is not None and process is not None:
-                value = process(value)
-            values.append(value)
+        get = row.get
+        values = [
+            process(value) if process is not None and value is not None else value
+            for name, process, default in compiled.binds
+            for value in (get(name, default),)
+        ]
         if compiled.positional:
             return tuple(values)
         return dict(zip((name for name, _, _ in compiled.binds), values, strict=True))
@@ -184,12 +184,22 @@ class BulkInsert:
 
     def execute_staged(self, conn: Connection, rows: Sequence[tuple[Any, ...]], *, later: str, value: Any) -> None:
         """Insert rows made by :meth:`stage` for this connection's dialect, with ``later`` = ``value``."""
-        if not rows:
+        self.execute_complete(conn, self.complete_staged(conn.dialect, rows, later=later, value=value))
+
+    def complete_staged(
+        self, dialect: Dialect, rows: Sequence[tuple[Any, ...]], *, later: str, value: Any
+    ) -> list[tuple[Any, ...]]:
+        """Rows made by :meth:`stage` with ``later`` = ``value``: what :meth:`execute_complete` inserts."""
+        at = self._position(self.prepared._for(dialect), later)
+        head = (value,)
+        return [head + r for r in rows] if at == 0 else [r[:at] + head + r[at:] for r in rows]
+
+    def execute_complete(self, conn: Connection, params: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows already in the driver's form for this connection's dialect (:meth:`complete_staged`),
+        many in one ``executemany``."""
+        if not params:
             return
         compiled = self.prepared._for(conn.dialect)
-        at = self._position(compiled, later)
-        head = (value,)
-        params = [head + r for r in rows] if at == 0 else [r[:at] + head + r[at:] for r in rows]
         cursor = _cursor(conn)
         try:
             _run(conn, cursor, compiled.sql, params, many=True)

@@ -23,6 +23,7 @@ from mpi.identity.policy import (
     birth_of,
     contradicts,
     decide,
+    different_holders,
     national_id_evidence,
 )
 from mpi.identity.relink import relink
@@ -95,6 +96,43 @@ def test_a_strong_model_pair_is_not_enough_when_another_record_of_the_person_con
     strong, contradicting = _candidate(record, 0.999), _candidate(row(HO_TEN="NGUYỄN VĂN BÌNH"), 0.001)
     assert decide(record, [strong], THRESHOLDS).action is Action.LINK
     decision = decide(record, [strong, contradicting], THRESHOLDS)
+    assert (decision.action, decision.rule) == (Action.REVIEW, "model_contradicted")
+
+
+# A father and his son of one name: each record carries its holder's own CCCD (the digits give 1943 and 1974).
+FATHER = {"HO_TEN": "NGUYỄN VĂN HÙNG", "NGAY_SINH": "194300000000", "GIOI_TINH": "1", "SO_CCCD": "079043005566"}
+SON = {"HO_TEN": "NGUYỄN VĂN HÙNG", "NGAY_SINH": "197404170000", "GIOI_TINH": "1", "SO_CCCD": "079074001122"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (FATHER, SON, True),  # two numbers, each its holder's own
+        (SON, {**SON, "SO_CCCD": "079074001212"}, False),  # neighbouring digits swapped: a typo of one number
+        (SON, {**SON, "SO_CCCD": "079074001129"}, False),  # one wrong digit
+        (FATHER, {**SON, "SO_CCCD": FATHER["SO_CCCD"]}, False),  # equal numbers: the guardian rule decides
+        (FATHER, {**SON, "SO_CCCD": "079043009999"}, False),  # another 1943 number on a 1974 record: not his own
+        (FATHER, {**SON, "SO_CCCD": ""}, False),  # the son's record without a number
+        (FATHER, {**SON, "NGAY_SINH": ""}, False),  # no birth year: the number cannot be checked against it
+        (FATHER, {**SON, "GIOI_TINH": "2"}, False),  # the sex contradicts the number: not the record's own
+    ],
+)
+def test_two_different_cccds_each_its_own_records_are_two_people(
+    a: dict[str, str], b: dict[str, str], expected: bool
+) -> None:
+    assert different_holders(row(**a), row(**b)) is expected
+    assert different_holders(row(**b), row(**a)) is expected
+    if expected:  # such a pair contradicts a link whatever the model says of it
+        assert contradicts(row(**a), row(**b), 0.9999) and contradicts(row(**b), row(**a), 0.9999)
+
+
+def test_a_namesake_father_with_his_own_cccd_contradicts_linking_to_the_sons_person() -> None:
+    son_without_number = row(**{**SON, "SO_CCCD": ""})
+    incoming = row(**{**FATHER, "SO_CCCD": ""})
+    candidates = [_candidate(son_without_number, 0.995), _candidate(row(**FATHER), 0.9)]
+    assert decide(incoming, candidates[:1], THRESHOLDS).action is Action.LINK
+    candidates[1] = _candidate(row(**SON), 0.9)  # the son's own number on the same person
+    decision = decide(row(**FATHER), candidates, THRESHOLDS)
     assert (decision.action, decision.rule) == (Action.REVIEW, "model_contradicted")
 
 

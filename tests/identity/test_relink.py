@@ -339,6 +339,53 @@ def test_a_strong_pair_merges_when_every_record_of_both_clusters_is_supported(
         assert _state(conn) == {r1: p1, r2: p1, r3: p1}
 
 
+# Other people of the commune, so that the term frequencies computed from the store are not those of one
+# household's name alone.
+_NEIGHBOURS = [
+    {
+        "HO_TEN": f"{family} Văn {given}",
+        "NGAY_SINH": f"19{50 + k:02d}0{1 + k % 9}1{k % 10}0000",
+        "GIOI_TINH": "1",
+        "DIEN_THOAI": f"09130{k:05d}",
+        "MATINH_CU_TRU": "79",
+        "MAXA_CU_TRU": "26734",
+    }
+    for k, (family, given) in enumerate(
+        (f, g)
+        for f in ("Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi")
+        for g in ("An", "Bình", "Cường", "Dũng", "Giang")
+    )
+]
+
+
+def test_a_father_and_son_of_one_name_and_household_are_not_merged(engine: Engine, model: TrainedModel) -> None:
+    # Person 1: the son (born 1974-04-17, his own CCCD) and his record without the number; person 2: the
+    # father (born 1943, year only, his own CCCD) and his record without it. Name, sex, phone and commune
+    # agree, so the records without a number score in the auto band against the other person's (the
+    # birth years weigh less than the household), and each record is supported by one on the other side;
+    # but the two CCCDs are two holders' own: a steward decides, nothing is merged.
+    son = {
+        "HO_TEN": "Nguyễn Văn Hùng", "NGAY_SINH": "197404170000", "GIOI_TINH": "1", "SO_CCCD": "079074001122",
+        "DIEN_THOAI": "0912000333", "MATINH_CU_TRU": "79", "MAXA_CU_TRU": "26734",
+    }  # fmt: skip
+    father = {**son, "NGAY_SINH": "194300000000", "SO_CCCD": "079043005566"}
+    raws = [son, {**son, "SO_CCCD": ""}, father, {**father, "SO_CCCD": ""}, *_NEIGHBOURS]
+    (r1, r2, r3, r4, *others), (p1, p2, p3, p4, *_) = _records(engine, raws)
+    with engine.begin() as conn:
+        L.merge(conn, from_person_id=p2, into_person_id=p1, actor="test", rule="test")
+        L.merge(conn, from_person_id=p4, into_person_id=p3, actor="test", rule="test")
+        before = _state(conn)
+    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    assert (report.merges, report.reviews_opened) == (0, 1)
+    assert report.cluster_contradicted + report.conflicts_to_review <= 1
+    with engine.connect() as conn:
+        assert _state(conn) == before
+        assert {before[r] for r in (r1, r2, r3, r4)} == {p1, p3} and len(others) == len(_NEIGHBOURS)
+        review = conn.execute(select(L.reviews)).one()
+    assert review.candidate_person_id == p1
+    assert review.evidence["rule"] in ("cluster_contradicted", "model_contradicted")
+
+
 def test_dry_run_reports_exact_counts_and_changes_nothing(engine: Engine, model: TrainedModel) -> None:
     (r1, r2, r3), (p1, p2, p3) = _records(engine, [PERSON_A, PERSON_B, PERSON_A])
     with engine.connect() as conn:

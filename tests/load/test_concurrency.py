@@ -7,6 +7,7 @@ import random
 import threading
 from collections import Counter
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ THREADS = 32
 ROUNDS = 6
 
 
+@pytest.mark.slow  # 192 requests from 32 threads: seconds of CPU
 def test_32_concurrent_clients_get_no_server_error(app: FastAPI, client: TestClient, auth: KeyFactory) -> None:
     submitter = {**auth(Role.SUBMITTER, "74001"), "Content-Type": "application/xml"}
     clinician = {**auth(Role.CLINICIAN, "74001"), "X-Purpose-Of-Use": "TREAT"}

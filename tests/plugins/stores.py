@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from mpi.settings import Settings
 from mpi.store import open_store
 from tests import postgres
-from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, pg_server_for
+from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, pg_server_for, run_root
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
     """Template databases of this test run (see tests/support.py)."""
-    return Templates(tmp_path_factory.mktemp("templates"))
+    return Templates(run_root(tmp_path_factory) / "templates")
 
 
 def migrate(url: str) -> None:

@@ -54,9 +54,14 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def generate(out: Path) -> None:
+    """The province's files, written into ``out``."""
+    generate_province(persons=PERSONS, seed=SEED, out=out)
+
+
 @cache
 def province(out: Path) -> Province:
-    generate_province(persons=PERSONS, seed=SEED, out=out)
+    """The province generated into ``out`` (see ``generate``), and the scenario found in it."""
     truth = _rows(out / "truth.csv")
     persons = {p["person_id"]: p for p in _rows(out / "persons.csv")}
     by_key = {(t["facility_code"], t["ma_lk"]): t for t in truth}
