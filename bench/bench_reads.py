@@ -6,9 +6,11 @@ that decides it, one request at a time and deterministically where it can:
 1. **statements per request** (exact): the application in this process (``TestClient``), an SQLAlchemy
    listener counting the statements the request runs (the audit writer's batched inserts, which run in
    their own thread after the answer, are counted apart, per request);
-2. **CPU per request**: ``mpi serve --workers 1`` on loopback, the routes read one at a time in a row by one
-   client, the server process's CPU seconds (``/proc``, its intake process excluded) divided by the reads;
-   the client's CPU is not in it. Sequential, so no request waits for another.
+2. **CPU per request**: ``mpi serve --workers 1`` on loopback, the routes read one request at a time by one
+   client, in ``--rounds`` rounds where the routes take turns; per route and round the server process's CPU
+   seconds (``/proc``, its intake process excluded) divided by the reads, reported as the median (and the
+   least) round: other load on a shared machine weighs on every route alike. The client's CPU is not in
+   it; sequential, so no request waits for another.
    ``--profile ROUTE`` instead prints the top of a cProfile of ``--requests`` reads of that route in this
    process (the client's share included).
 
