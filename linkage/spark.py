@@ -9,7 +9,8 @@ PostgreSQL replica over JDBC. Both read and write the one model JSON format (Duc
   blocking rule transpiled DuckDB -> Spark SQL with sqlglot; DuckDB's `jaro_winkler_similarity` becomes
   the `jaro_winkler` of Splink's Scala UDF jar (same definition); `levenshtein` is Spark's own;
   `damerau_levenshtein(a, b) <= 1` (and `= 1`, `< 2`, `= 0`) becomes Spark's Levenshtein plus a
-  neighbour-swap test (the jar's UDF, kept for other bounds, was most of the predict's CPU). Parameters (m, u, prior, term-frequency settings) are copied as is.
+  neighbour-swap test (the jar's UDF, kept for other bounds, was the predict's largest single cost).
+  Parameters (m, u, prior, term-frequency settings) are copied as is.
 - `predict_links_spark` returns the same `PAIR_SCHEMA` table as `linkage.batch.predict_links`
   (parity-tested: same pairs, same weights), or a Spark DataFrame of pairs for cluster-sized outputs.
 - `train_model_spark` runs `linkage.training`'s recipe with Spark doing the work and writes the estimated
