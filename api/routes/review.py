@@ -2,7 +2,8 @@
 
 Stewards only (an admin manages keys, not identities). Reading a review item discloses two records'
 demographics, so it needs a purpose of use (``HOPERAT``, healthcare operations) and writes an audit event
-like any other read of patient data. Decisions are audited the same way, in the decision's own transaction.
+like any other read of patient data (refusals included). Decisions are audited the same way, in the
+decision's own transaction.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 metrics).
 
 The feed answers ids and encounter keys only (MA_CSKCB, MA_LK, person ids), never demographics; it is for
-downstream systems (``subscriber`` keys) and stewards, and each page read is audited. Every steward route
-needs the ``HOPERAT`` purpose of use and writes one audit event in its own transaction.
+downstream systems (``subscriber`` keys) and stewards, and each page read is audited (without a purpose of
+use: it discloses no patient data). Every steward route is an audited read of :mod:`api.audited` with the
+``HOPERAT`` purpose of use (:func:`api.routes.review.steward_read`); a change writes its event in its own
+transaction.
 """
 
 from __future__ import annotations
