@@ -20,8 +20,11 @@ disclosure has its event and a read that fails leaves none. An error raised ther
 the sensitivity policy, invalid query) is audited on its own with its outcome. A read that returns without
 calling ``disclosed`` is a programming error and fails loudly.
 
+A read that changes the store (a steward's decision, merge, move, undo) opens ``transaction(writes=True)``:
+its event is written in that transaction, so the change and its event commit together.
+
 The web pages use the same :class:`AuditedRead` through :func:`open_read` (they authenticate by cookie and
-take the purpose from a form, not a header).
+take the purpose from a form, or a fixed one, not a header).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from sqlalchemy import Connection, Engine
 from api.deps import BearerDep, _engine, authenticate
 from api.principal import Principal
 from api.ratelimit import throttle
-from mpi.audit.log import Reader, audit_row
+from mpi.audit.log import Reader, audit_row, record_rows
 from mpi.audit.writer import writer_for
 from mpi.errors import MPIError, PermissionDenied
 from mpi.keys import Role
@@ -81,8 +84,12 @@ ADMIN_PURPOSES: Final[Mapping[str, str]] = MappingProxyType(
 )
 """What an administrator's read of the audit trail of a person is for (the patient-access report)."""
 
+NO_PURPOSE: Final[Mapping[str, str]] = MappingProxyType({})
+"""For a role that reads a route without a purpose of use: the route discloses ids only, no patient data
+(the identity change feed); the event is written with no purpose."""
+
 Purposes = Mapping[Role, Mapping[str, str]]
-"""Per role allowed on a route, the purposes of use that role may claim there."""
+"""Per role allowed on a route, the purposes of use that role may claim there (:data:`NO_PURPOSE`: none)."""
 
 CLINICAL: Final[Purposes] = MappingProxyType({Role.CLINICIAN: CLINICAL_PURPOSES})
 STEWARD: Final[Purposes] = MappingProxyType({Role.STEWARD: STEWARD_PURPOSES})
@@ -90,6 +97,9 @@ CLINICAL_OR_STEWARD: Final[Purposes] = MappingProxyType(
     {Role.CLINICIAN: CLINICAL_PURPOSES, Role.STEWARD: STEWARD_PURPOSES}
 )
 ADMIN: Final[Purposes] = MappingProxyType({Role.ADMIN: ADMIN_PURPOSES})
+FEED: Final[Purposes] = MappingProxyType(
+    {Role.SUBSCRIBER: NO_PURPOSE, Role.STEWARD: NO_PURPOSE, Role.ADMIN: NO_PURPOSE}
+)
 
 _OUTCOMES: Final[dict[int, str]] = {400: "invalid", 403: "denied", 404: "not_found", 409: "conflict", 422: "invalid"}
 
@@ -101,12 +111,15 @@ def reader_of(principal: Principal, purpose: str | None) -> Reader:
     )  # fmt: skip
 
 
-def check_purpose(principal: Principal, purposes: Purposes, claimed: str) -> str:
-    """The purpose code the caller may claim here, or :class:`PermissionDenied` saying what is allowed."""
+def check_purpose(principal: Principal, purposes: Purposes, claimed: str) -> str | None:
+    """The purpose code the caller may claim here (None where the role reads without one), or
+    :class:`PermissionDenied` saying what is allowed."""
     allowed = purposes.get(principal.role)
     if allowed is None:
         roles = ", ".join(r.value for r in purposes)
         raise PermissionDenied(f"this needs one of the roles: {roles}", code="role_forbidden")
+    if allowed is NO_PURPOSE:
+        return None
     value = claimed.strip().upper()
     codes = ", ".join(allowed)
     if not value:
@@ -233,22 +246,29 @@ class AuditedRead:
         return Segmentation(self.policy, viewer)
 
     @contextmanager
-    def transaction(self, *, reads_audit: bool = False, **details: Any) -> Iterator[ReadTransaction]:
+    def transaction(
+        self, *, reads_audit: bool = False, writes: bool = False, **details: Any
+    ) -> Iterator[ReadTransaction]:
         """A read-only transaction for the read; ``reads_audit``: it reads the audit log, so this process's
-        events still waiting in the audit writer are committed first."""
+        events still waiting in the audit writer are committed first. ``writes``: the read changes the store;
+        its events are written in the same transaction and commit with the change (this process's earlier
+        events are committed first, so the audit keeps the order the reads were answered in)."""
         writer = writer_for(self.engine)
-        if reads_audit:
+        if reads_audit or writes:
             writer.flush()
         try:
-            with read_only(self.engine).begin() as conn:
+            with (self.engine if writes else read_only(self.engine)).begin() as conn:
                 tx = ReadTransaction(conn=conn, read=self, extra=dict(details))
                 yield tx
                 if not tx.recorded:
                     raise RuntimeError(f"audited read {self.action!r} returned without recording what it disclosed")
+                if writes:
+                    record_rows(conn, tx.events)
         except MPIError as exc:
             self.refused(exc, **details)
             raise
-        writer.extend(tx.events)  # after the transaction: a durable writer must not wait inside it
+        if not writes:
+            writer.extend(tx.events)  # after the transaction: a durable writer must not wait inside it
 
     def refused(self, exc: MPIError, **details: Any) -> None:
         """Audit a read that did not disclose anything."""
@@ -295,8 +315,10 @@ def open_read(
     )
 
 
-def audited_read(action: str, purposes: Purposes) -> Callable[..., AuditedRead]:
-    """The dependency of a route that reads patient data: ``Depends(audited_read("timeline", CLINICAL))``."""
+def audited_read(action: str, purposes: Purposes, *, limited: bool = True) -> Callable[..., AuditedRead]:
+    """The dependency of a route that reads patient data: ``Depends(audited_read("timeline", CLINICAL))``.
+    ``limited``: the read spends one of the key's metered reads (:mod:`api.ratelimit`); a steward working
+    the queue and a subscriber following the feed are not metered."""
 
     def dependency(request: Request, _credentials: BearerDep, engine: Engine = Depends(_engine)) -> AuditedRead:
         # authenticates here rather than through a dependency of its own: one worker-thread hop per read, not two
@@ -306,7 +328,8 @@ def audited_read(action: str, purposes: Purposes) -> Callable[..., AuditedRead]:
             action=action, resource=route_resource(request), policy=request.app.state.sensitivity,
             break_glass_reason=unquote(request.headers.get(BREAK_GLASS_HEADER, "")),
         )  # fmt: skip
-        throttle(request, principal, engine)  # per-key read limit (429) and volume alert
+        if limited:
+            throttle(request, principal, engine, read.resource)  # per-key read limit (429) and volume alert
         return read
 
     dependency.__name__ = f"audited_read_{action.replace('.', '_')}"

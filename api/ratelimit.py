@@ -72,7 +72,7 @@ class ReadLimiter:
             return None
 
 
-def throttle(request: Request, principal: Principal, engine: Engine) -> None:
+def throttle(request: Request, principal: Principal, engine: Engine, resource: str) -> None:
     """Spend one read of the caller's key (429 when none is left); on crossing the hourly alert threshold,
     hand the ``alert.read_volume`` audit event to the audit writer."""
     limiter: ReadLimiter | None = getattr(request.app.state, "read_limiter", None)
@@ -88,7 +88,7 @@ def throttle(request: Request, principal: Principal, engine: Engine) -> None:
         audit_row(
             reader=reader,
             action="alert.read_volume",
-            resource=f"{request.method} {request.url.path}",
+            resource=resource,
             outcome="alert",
             details={"reads_last_hour": reads_last_hour, "threshold": limiter.alert_per_hour},
         )

@@ -1,13 +1,17 @@
 """Batch prediction on Spark (local mode) against DuckDB on the same model rows and the same model JSON.
 
 Data: `bench.bench_relink.model_rows` (synthetic canonical rows, cached under data/bench/; generation is
-not timed). Each size runs in a fresh process (so the session start and the peak memory are that size's
-own), in stages:
+not timed). With `--base N` every size is cut from the cached N-row table instead of generating it: the
+first persons (every record of a person kept) up to the size; sizes above N are made of copies of the
+table (`scaled_rows`: new unique and person ids, each copy's CCCD, BHXH number and phone digits shifted so
+that copies never share or nearly share an identifier; names, dates of birth and addresses as they are, so
+keys on a name and a date gather copies as a larger province gathers namesakes). Each size runs in a fresh
+process (so the session start and the peak memory are that size's own), in stages:
 
   session   `linkage.spark.local_session` (JVM start, Splink's UDF jar on the class path)
   load      the Arrow rows into a cached Spark DataFrame (what `spark.read.parquet` of an export gives)
   blocking  the batch blocking rules on Spark, counting the candidate pairs (= comparisons) exactly with
-            Splink's `count_comparisons_from_blocking_rules`
+            Splink's `count_comparisons_from_blocking_rules` (per rule: pairs no earlier rule produced)
   predict   `linkage.spark.predict_links_spark` at the review threshold (term-frequency tables, blocking
             again, comparison vectors, weights) and the pairs collected into Arrow, as `mpi relink
             --engine spark` does
@@ -19,7 +23,8 @@ JVM, read from /proc; the Python driver's share in brackets), so that a figure t
 still says what the work costs; the comparisons per CPU-second of the predict stage are the per-core
 throughput. Peak memory: the JVM's and the Python process's peak resident set (VmHWM).
 
-Usage: python -m bench.bench_spark [--sizes 20000 100000] [--memory 6g] [--cores 2] [--no-duckdb]
+Usage: python -m bench.bench_spark [--sizes 20000 100000] [--base 1000000] [--memory 10g] [--cores 2]
+       [--no-duckdb]
 """
 
 from __future__ import annotations
@@ -32,9 +37,40 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from bench.bench_relink import AUTO, REVIEW, in_fresh_process, model_rows
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_IDENTIFIERS = ("national_id", "bhxh_number", "phone")
+
+
+def _shift_digits(column: pa.ChunkedArray, shift: int) -> pa.ChunkedArray:
+    """Every digit d of the strings becomes (d + shift) mod 10: a copy's identifier differs in every digit."""
+    table = str.maketrans("0123456789", "".join(str((d + shift) % 10) for d in range(10)))
+    return pa.chunked_array([pa.array([None if v is None else v.translate(table) for v in column.to_pylist()])])
+
+
+def scaled_rows(size: int, base: int) -> pa.Table:
+    """About `size` model rows cut from (copies of) the cached `base`-row table; see the module docstring."""
+    rows = model_rows(base)
+    copies, persons = [], pc.max(rows.column("person_id")).as_py() + 1
+    for k in range(-(-size // rows.num_rows)):
+        copy = rows
+        if k:
+            for name in ("unique_id", "person_id"):
+                offset = k * (rows.num_rows if name == "unique_id" else persons)
+                copy = copy.set_column(copy.schema.get_field_index(name), name, pc.add(copy.column(name), offset))
+            for name in _IDENTIFIERS:
+                copy = copy.set_column(copy.schema.get_field_index(name), name, _shift_digits(copy.column(name), 3 * k))
+        copies.append(copy)
+    table = pa.concat_tables(copies).combine_chunks()
+    if table.num_rows <= size:
+        return table
+    ids = pc.sort_indices(table.column("person_id"))
+    last = table.column("person_id").take(ids)[size - 1]
+    return table.filter(pc.less_equal(table.column("person_id"), last))
 
 
 def _process_tree() -> list[int]:
@@ -87,9 +123,16 @@ def _stage(result: dict[str, Any], name: str) -> Iterator[None]:
         "python_cpu": time.process_time() - p0,
         "load": os.getloadavg()[0],
     }
+    # as it goes, so that a run stopped part-way still tells where its time went
+    r = result[name]
+    print(
+        f"  [{result.get('records', 0):,} records] {name}: {r['s']:.1f} s wall / {r['cpu']:.1f} s CPU"
+        f" ({r['python_cpu']:.1f} Python), load {r['load']:.1f}",
+        flush=True,
+    )
 
 
-def run_size(size: int, memory: str, cores: int | str, duckdb: bool) -> dict[str, Any]:
+def run_size(size: int, memory: str, cores: int | str, duckdb: bool, base: int | None) -> dict[str, Any]:
     from splink.backends.spark import SparkAPI
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
@@ -99,7 +142,7 @@ def run_size(size: int, memory: str, cores: int | str, duckdb: bool) -> dict[str
     from linkage.spark import local_session, predict_links_spark, spark_settings
 
     model = load_model().model
-    rows = model_rows(size).drop_columns(["person_id"])
+    rows = (model_rows(size) if base is None else scaled_rows(size, base)).drop_columns(["person_id"])
     result: dict[str, Any] = {"records": rows.num_rows}
     with _stage(result, "session"):
         spark = local_session(cores=cores, memory=memory)
@@ -114,6 +157,8 @@ def run_size(size: int, memory: str, cores: int | str, duckdb: bool) -> dict[str
             db_api.register(frame), blocking_rules=rules, link_type="dedupe_only", record_sample_proportion=1.0
         )
     result["comparisons"] = counts[-1]["cumulative_comparison_count"]
+    result["per_rule"] = [c["marginal_comparison_count"] for c in counts]
+    print(f"  comparisons {result['comparisons']:,}, per rule {result['per_rule']}", flush=True)
     with _stage(result, "predict"):
         pairs = predict_links_spark(
             frame, model, spark=spark, threshold_probability=REVIEW, blocking_rules=BATCH_BLOCKING_RULES
@@ -134,14 +179,15 @@ def run_size(size: int, memory: str, cores: int | str, duckdb: bool) -> dict[str
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000])
-    ap.add_argument("--memory", default="6g", help="Spark driver heap (local mode: the driver does the work)")
+    ap.add_argument("--base", type=int, default=None, help="cut every size from the cached rows of this size")
+    ap.add_argument("--memory", default="10g", help="Spark driver heap (local mode: the driver does the work)")
     ap.add_argument("--cores", default="*", help="local[N] worker threads (default: every core)")
     ap.add_argument("--no-duckdb", action="store_true", help="Spark only (sizes DuckDB already measured)")
     args = ap.parse_args()
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; wall s / CPU s (driver + JVM) per stage")
     for size in args.sizes:
-        model_rows(size)
-        r = in_fresh_process(run_size, size, args.memory, args.cores, not args.no_duckdb)
+        model_rows(args.base or size)
+        r = in_fresh_process(run_size, size, args.memory, args.cores, not args.no_duckdb, args.base)
         stages = ["session", "load", "blocking", "predict", "cluster"] + (["duckdb"] if "duckdb" in r else [])
         print(
             f"{r['records']:,} records (Spark {r['spark']}): "
@@ -149,7 +195,9 @@ def main() -> None:
         )
         predict = r["predict"]
         print(
-            f"  {r['comparisons']:,} comparisons, {r['pairs']:,} pairs >= {REVIEW}"
+            f"  {r['comparisons']:,} comparisons (per rule, per record: "
+            + ", ".join(f"{n / r['records']:.2f}" for n in r["per_rule"])
+            + f"), {r['pairs']:,} pairs >= {REVIEW}"
             f" ({r['comparisons'] / predict['cpu'] / 1e3:,.0f}k comparisons per CPU-second of predict);"
             f" same pairs as DuckDB: {r.get('same_pairs', '-')}; peak RSS "
             + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in sorted(r["peak_mb"].items()))

@@ -24,7 +24,7 @@ from linkage.normalise.mojibake import repair_mojibake
 from linkage.normalise.names import NameParts, normalise_name
 from linkage.normalise.national_id import NationalId, check_cccd, classify_national_id
 from linkage.normalise.phone import Phone, normalise_phone
-from linkage.normalise.record import CanonicalRecord, normalise_record
+from linkage.normalise.record import IDENTITY_ELEMENTS, CanonicalRecord, normalise_record
 from linkage.normalise.text import fold_ascii
 from linkage.scorer import ComparisonExplanation, PairScore, Scorer, build_tf_tables, probability_from_weight
 
@@ -50,6 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "IDENTITY_ELEMENTS",
     "AdminUnit",
     "CanonicalRecord",
     "ClusterMetrics",

@@ -7,8 +7,10 @@ PostgreSQL replica over JDBC. Both read and write the one model JSON format (Duc
 
 - `spark_settings` turns a model JSON into Splink settings for Spark: every comparison's SQL and every
   blocking rule transpiled DuckDB -> Spark SQL with sqlglot; DuckDB's `jaro_winkler_similarity` becomes
-  the `jaro_winkler` of Splink's Scala UDF jar (same definition); `levenshtein` is Spark's own and
-  `damerau_levenshtein` the jar's. Parameters (m, u, prior, term-frequency settings) are copied as is.
+  the `jaro_winkler` of Splink's Scala UDF jar (same definition); `levenshtein` is Spark's own;
+  `damerau_levenshtein(a, b) <= 1` (and `= 1`, `< 2`, `= 0`) becomes Spark's Levenshtein plus a
+  neighbour-swap test (the jar's UDF, kept for other bounds, was the predict's largest single cost).
+  Parameters (m, u, prior, term-frequency settings) are copied as is.
 - `predict_links_spark` returns the same `PAIR_SCHEMA` table as `linkage.batch.predict_links`
   (parity-tested: same pairs, same weights), or a Spark DataFrame of pairs for cluster-sized outputs.
 - `train_model_spark` runs `linkage.training`'s recipe with Spark doing the work and writes the estimated
@@ -42,6 +44,10 @@ if TYPE_CHECKING:
 __all__ = ["local_session", "predict_links_spark", "predict_pairs_spark", "spark_settings", "train_model_spark"]
 
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5
+_JAVA_OPTIONS: Final = "-XX:-DontCompileHugeMethods"
+"""HotSpot never JIT-compiles a method of more than 8,000 bytes of bytecode; Spark's whole-stage code generation
+writes larger ones for wide plans such as Splink's predict (Spark warns "too long generated codes" then):
+with this flag they are compiled instead of interpreted."""
 _FUNCTIONS: Final = {"JAROWINKLER_SIMILARITY": "jaro_winkler", "JARO_WINKLER_SIMILARITY": "jaro_winkler"}
 """DuckDB function names (as sqlglot writes them for Spark) -> the Spark UDF of Splink's jar."""
 
@@ -71,6 +77,8 @@ def local_session(
         .appName(app_name)
         .config("spark.jars", similarity_jar_location())
         .config("spark.driver.memory", memory)
+        .config("spark.driver.extraJavaOptions", _JAVA_OPTIONS)
+        .config("spark.executor.extraJavaOptions", _JAVA_OPTIONS)
         .config("spark.sql.shuffle.partitions", str(partitions))
         .config("spark.default.parallelism", str(partitions))
         .config("spark.ui.enabled", "false")
@@ -86,10 +94,77 @@ def local_session(
     return spark
 
 
+class _QuietThreshold(logging.Filter):
+    """sqlglot warns on every query that it cannot write Spark's `levenshtein(a, b, threshold)` (it reads the
+    threshold as an insertion cost), then writes it unchanged: drop that one warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Argument 'ins_cost' is not supported for expression 'Levenshtein'")
+
+
+logging.getLogger("sqlglot").addFilter(_QuietThreshold())
+
+
+def _adjacent_swap(a: str, b: str) -> str:
+    """Spark SQL: `b` is `a` with one pair of neighbouring characters swapped (strings of equal length)."""
+    swapped = f"CONCAT(SUBSTR({a}, 1, i - 1), SUBSTR({a}, i + 1, 1), SUBSTR({a}, i, 1), SUBSTR({a}, i + 2))"
+    return f"(LENGTH({a}) = LENGTH({b}) AND EXISTS(SEQUENCE(1, LENGTH({a}) - 1), i -> {swapped} = {b}))"
+
+
+def _damerau_at_most_one(a: str, b: str, *, exactly: bool) -> str:
+    """Spark SQL for `damerau_levenshtein(a, b) <= 1` (or `= 1`) with Spark's built-in Levenshtein.
+
+    A Damerau-Levenshtein distance of at most 1 is a Levenshtein distance of at most 1, or one transposition
+    of neighbours (Levenshtein distance 2, equal lengths). `levenshtein(a, b, 2)` stops at 2 (-1 beyond),
+    and the transposition test runs only on the few pairs at distance 2. NULL in, NULL out, as the UDF.
+    """
+    low = 1 if exactly else 0
+    distance = f"LEVENSHTEIN({a}, {b}, 2)"
+    return f"({distance} BETWEEN {low} AND 1 OR ({distance} = 2 AND {_adjacent_swap(a, b)}))"
+
+
+def _native_damerau(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
+    """`damerau_levenshtein(a, b) <= 1`, `< 2`, `= 1`, `= 0`, `<= 0` rewritten without the UDF.
+
+    Splink's Scala UDF allocates immutable lists per character: on the batch rules it took most of the
+    predict's CPU (a thread-dump profile of `bench.bench_spark`). Other distances keep the UDF.
+    """
+    if not isinstance(node, (sqlglot.exp.LTE, sqlglot.exp.LT, sqlglot.exp.EQ)):
+        return node
+    call, bound = node.this, node.expression
+    name = call.sql_name().upper() if isinstance(call, sqlglot.exp.Func) else ""
+    if isinstance(call, sqlglot.exp.Anonymous):
+        name = str(call.name).upper()
+    if name != "DAMERAU_LEVENSHTEIN" or not isinstance(bound, sqlglot.exp.Literal) or bound.is_string:
+        return node
+    limit = float(bound.this) - (1 if isinstance(node, sqlglot.exp.LT) else 0)
+    if isinstance(call, sqlglot.exp.Anonymous):
+        a, b = (arg.sql(dialect="spark") for arg in call.expressions[:2])
+    else:
+        a, b = call.this.sql(dialect="spark"), call.expression.sql(dialect="spark")
+    if isinstance(node, sqlglot.exp.EQ) and limit == 1:
+        sql = _damerau_at_most_one(a, b, exactly=True)
+    elif limit == 1:
+        sql = _damerau_at_most_one(a, b, exactly=False)
+    elif limit == 0:
+        sql = f"({a} = {b})"
+    else:
+        return node
+    # sqlglot reads Spark's third `levenshtein` argument (the threshold) as an insertion cost it cannot write
+    # back for Spark: keep the call as written.
+    return sqlglot.parse_one(sql, read="spark").transform(
+        lambda n: (
+            sqlglot.exp.Anonymous(this="LEVENSHTEIN", expressions=[n.this, n.expression, n.args["ins_cost"]])
+            if isinstance(n, sqlglot.exp.Levenshtein) and n.args.get("ins_cost") is not None
+            else n
+        )
+    )
+
+
 def _to_spark_sql(sql: str) -> str:
     if sql.strip().upper() == "ELSE":
         return sql
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(_native_damerau)
     for node in tree.find_all(sqlglot.exp.Func):
         name = node.sql_name().upper()
         if isinstance(node, sqlglot.exp.Anonymous):

@@ -2,7 +2,8 @@
 
 Stewards only (an admin manages keys, not identities). Reading a review item discloses two records'
 demographics, so it needs a purpose of use (``HOPERAT``, healthcare operations) and writes an audit event
-like any other read of patient data. Decisions are audited the same way, in the decision's own transaction.
+like any other read of patient data (refusals included). Decisions are audited the same way, in the
+decision's own transaction.
 """
 
 from __future__ import annotations
@@ -10,15 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.audited import STEWARD, check_purpose, reader_of
-from api.deps import EngineDep, require_roles
+from api.audited import STEWARD, AuditedRead, audited_read
 from api.params import DbId, Offset
-from api.principal import Principal
 from api.schemas import ErrorOut
-from mpi.audit.log import Reader, record_read
 from mpi.identity import links as L
 from mpi.identity.review import (
     QueueFilter,
@@ -31,7 +29,6 @@ from mpi.identity.review import (
     resolve_review,
     skip_review,
 )
-from mpi.keys import Role
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["review"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -42,17 +39,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut}, **ERRORS}
 
 
-def steward_reader_for(principal: Principal, purpose: str) -> Reader:
-    """The audit's reader for a steward: refused without the ``HOPERAT`` purpose of use (checked by the one
-    purpose-of-use rule, :func:`api.audited.check_purpose`)."""
-    return reader_of(principal, check_purpose(principal, STEWARD, purpose))
+def steward_read(action: str) -> Any:
+    """The dependency of a steward route: stewards only, purpose ``HOPERAT``, one audit event per call
+    (refusals included) naming the route (:func:`api.audited.audited_read`); a steward working the queue is
+    not metered."""
+    return Depends(audited_read(action, STEWARD, limited=False))
 
 
-def _steward_reader(request: Request, principal: Annotated[Principal, Depends(require_roles(Role.STEWARD))]) -> Reader:
-    return steward_reader_for(principal, request.headers.get("X-Purpose-Of-Use", ""))
-
-
-StewardReader = Annotated[Reader, Depends(_steward_reader)]
+QueueRead = Annotated[AuditedRead, steward_read("review_queue")]
+ItemRead = Annotated[AuditedRead, steward_read("review_read")]
+DecisionRead = Annotated[AuditedRead, steward_read("review_decision")]
+SkipRead = Annotated[AuditedRead, steward_read("review_skip")]
 
 
 class CandidateRecordOut(BaseModel):
@@ -118,8 +115,7 @@ def disclosed(view: ReviewView) -> list[int]:
 
 @router.get("", response_model=ReviewPage, responses=ERRORS)
 def review_queue(
-    reader: StewardReader,
-    engine: EngineDep,
+    read: QueueRead,
     status: Annotated[Literal["open", "same_person", "different_person"], Query()] = "open",
     reason: Annotated[str | None, Query(max_length=40)] = None,
     facility: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
@@ -138,76 +134,48 @@ def review_queue(
         older_than_days=older_than_days,
         status=status,
     )
-    with engine.begin() as conn:
-        page = queue(conn=conn, filters=filters, limit=limit, offset=offset)
-        views = [get_review(conn=conn, review_id=e.id) for e in page.entries]
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="review_queue",
-            resource="/api/v1/reviews",
-            record_ids=(i for v in views for i in disclosed(v)),
-        )
+    with read.transaction() as tx:
+        page = queue(conn=tx.conn, filters=filters, limit=limit, offset=offset)
+        views = [get_review(conn=tx.conn, review_id=e.id) for e in page.entries]
+        tx.disclosed(record_ids=(i for v in views for i in disclosed(v)))
     return ReviewPage(total=page.total, counts=page.counts, items=[out(v) for v in views])
 
 
 @router.get("/{review_id}", response_model=ReviewOut, responses=ERRORS)
-def review_item(review_id: DbId, reader: StewardReader, engine: EngineDep) -> ReviewOut:
-    with engine.begin() as conn:
-        seq = L.last_seq(conn)  # first: a change committed after it is newer than what the view shows
-        view = get_review(conn=conn, review_id=review_id)
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="review_read",
-            resource="/api/v1/reviews/{id}",
-            person_id=view.candidate_person_id,
-            record_ids=disclosed(view),
-        )
+def review_item(review_id: DbId, read: ItemRead) -> ReviewOut:
+    with read.transaction(review_id=review_id) as tx:
+        seq = L.last_seq(tx.conn)  # first: a change committed after it is newer than what the view shows
+        view = get_review(conn=tx.conn, review_id=review_id)
+        tx.disclosed(person_id=view.candidate_person_id, record_ids=disclosed(view))
     return out(view, seq)
 
 
 @router.post("/{review_id}/decision", response_model=DecisionOut, responses=CONFLICT)
-def decide_review(review_id: DbId, decision: DecisionIn, reader: StewardReader, engine: EngineDep) -> DecisionOut:
+def decide_review(review_id: DbId, decision: DecisionIn, read: DecisionRead) -> DecisionOut:
     """Record a verdict: ``same_person`` merges and pins, ``different_person`` forbids the link. Two stewards
     deciding the same item: the first wins, the other gets 409 saying who decided and when."""
-    with engine.begin() as conn:
+    with read.transaction(writes=True, review_id=review_id, verdict=decision.verdict) as tx:
         view = resolve_review(
-            conn=conn,
+            conn=tx.conn,
             review_id=review_id,
             verdict=Verdict(decision.verdict),
-            actor=reader.actor,
+            actor=read.reader.actor,
             seen_seq=decision.seen_seq,
         )
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="review_decision",
-            resource="/api/v1/reviews/{id}/decision",
-            person_id=view.candidate_person_id,
-            record_ids=disclosed(view),
-            details={"verdict": decision.verdict},
-        )
-        action = action_of_review(conn, review_id)
-        following = next_review(conn=conn)
-        seq = L.last_seq(conn)
+        tx.disclosed(person_id=view.candidate_person_id, record_ids=disclosed(view))
+        action = action_of_review(tx.conn, review_id)
+        following = next_review(conn=tx.conn)
+        seq = L.last_seq(tx.conn)
     return DecisionOut(review=out(view), action_id=action, next_review_id=following, seen_seq=seq)
 
 
 @router.post("/{review_id}/skip", response_model=DecisionOut, responses=CONFLICT)
-def skip(review_id: DbId, reader: StewardReader, engine: EngineDep) -> DecisionOut:
+def skip(review_id: DbId, read: SkipRead) -> DecisionOut:
     """ "Not sure": the item stays open and goes to the back of the queue."""
-    with engine.begin() as conn:
-        skip_review(conn=conn, review_id=review_id)
-        view = get_review(conn=conn, review_id=review_id)
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="review_skip",
-            resource="/api/v1/reviews/{id}/skip",
-            person_id=view.candidate_person_id,
-            record_ids=disclosed(view),
-        )
-        following = next_review(conn=conn, exclude=review_id)
-        seq = L.last_seq(conn)
+    with read.transaction(writes=True, review_id=review_id) as tx:
+        skip_review(conn=tx.conn, review_id=review_id)
+        view = get_review(conn=tx.conn, review_id=review_id)
+        tx.disclosed(person_id=view.candidate_person_id, record_ids=disclosed(view))
+        following = next_review(conn=tx.conn, exclude=review_id)
+        seq = L.last_seq(tx.conn)
     return DecisionOut(review=out(view), action_id=None, next_review_id=following, seen_seq=seq)

@@ -2,8 +2,10 @@
 metrics).
 
 The feed answers ids and encounter keys only (MA_CSKCB, MA_LK, person ids), never demographics; it is for
-downstream systems (``subscriber`` keys) and stewards, and each page read is audited. Every steward route
-needs the ``HOPERAT`` purpose of use and writes one audit event in its own transaction.
+downstream systems (``subscriber`` keys) and stewards, and each page read is audited (without a purpose of
+use: it discloses no patient data). Every steward route is an audited read of :mod:`api.audited` with the
+``HOPERAT`` purpose of use (:func:`api.routes.review.steward_read`); a change writes its event in its own
+transaction.
 """
 
 from __future__ import annotations
@@ -13,15 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field, TypeAdapter
 
-from api.deps import EngineDep, require_roles
+from api.audited import FEED, AuditedRead, audited_read
 from api.params import DbId
-from api.principal import Principal
-from api.routes.review import CONFLICT, ERRORS, StewardReader
-from mpi.audit.log import Reader, record_read
+from api.routes.review import CONFLICT, ERRORS, steward_read
 from mpi.identity import links as L
 from mpi.identity import stewardship as S
-from mpi.keys import Role
-from mpi.store.db import read_only
 
 events_router = APIRouter(prefix="/api/v1/events", tags=["events"])
 router = APIRouter(prefix="/api/v1/steward", tags=["steward"])
@@ -37,34 +35,22 @@ class FeedPage(BaseModel):
     next_after: int = Field(description="pass as ``after`` for the next page (unchanged when nothing new)")
 
 
-def _feed_reader(
-    principal: Annotated[Principal, Depends(require_roles(Role.SUBSCRIBER, Role.STEWARD, Role.ADMIN))],
-) -> Reader:
-    return Reader(actor=principal.submitter_tag, role=principal.role.value, facility_code=None, purpose=None)
-
+FeedRead = Annotated[AuditedRead, Depends(audited_read("event_feed", FEED, limited=False))]
 
 _FEED_EVENTS = TypeAdapter(list[L.FeedEvent])
 
 
 @events_router.get("", response_model=FeedPage, responses=ERRORS)
 def change_feed(
-    reader: Annotated[Reader, Depends(_feed_reader)],
-    engine: EngineDep,
+    read: FeedRead,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=L.MAX_FEED_PAGE)] = 1000,
 ) -> Response:
     """Identity changes after ``after``, oldest first. Keep ``next_after`` and ask again: every change
     arrives exactly once and in commit order, however many writers there are."""
-    with read_only(engine).connect() as conn:
-        page = L.read_feed(conn, after=after, limit=limit)
-    with engine.begin() as conn:
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="event_feed",
-            resource="/api/v1/events",
-            details={"after": after, "events": len(page)},
-        )
+    with read.transaction() as tx:
+        page = L.read_feed(tx.conn, after=after, limit=limit)
+        tx.disclosed(details={"after": after, "events": len(page)})
     # Serialised once, straight from the dataclasses: validating 5,000 events into ``FeedPage`` and again as
     # the response model cost more than reading them. ``FeedPage`` stays the documented shape.
     next_after = page[-1].id if page else after
@@ -74,19 +60,13 @@ def change_feed(
 
 # ---- undo ---------------------------------------------------------------------------------------------
 @router.post("/actions/{action_id}/undo", response_model=L.ActionView, responses=CONFLICT)
-def undo(action_id: DbId, reader: StewardReader, engine: EngineDep) -> L.ActionView:
+def undo(action_id: DbId, read: Annotated[AuditedRead, steward_read("steward_undo")]) -> L.ActionView:
     """Reverse a decision, merge, move or bulk decision exactly. 409 when it was undone already or a later
     change touched the same records or persons (undo that first)."""
-    with engine.begin() as conn:
-        undo_id = L.undo_action(conn, action_id=action_id, actor=reader.actor)
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="steward_undo",
-            resource="/api/v1/steward/actions/{id}/undo",
-            details={"action_id": action_id, "undo_action_id": undo_id},
-        )
-        return L.get_action(conn, undo_id)
+    with read.transaction(writes=True, action_id=action_id) as tx:
+        undo_id = L.undo_action(tx.conn, action_id=action_id, actor=read.reader.actor)
+        tx.disclosed(details={"undo_action_id": undo_id})
+        return L.get_action(tx.conn, undo_id)
 
 
 # ---- persons --------------------------------------------------------------------------------------
@@ -100,28 +80,18 @@ class PersonOut(BaseModel):
 
 
 @router.get("/persons/{person_id}", response_model=PersonOut, responses=ERRORS)
-def person(person_id: DbId, reader: StewardReader, engine: EngineDep) -> PersonOut:
+def person(person_id: DbId, read: Annotated[AuditedRead, steward_read("steward_person")]) -> PersonOut:
     """A person's source records (as sent and normalised) and identity history, newest first."""
-    with engine.begin() as conn:
-        S.person_exists(conn, person_id)
-        links = L.person_links(conn, person_id)
-        records = S.source_records(conn, person_id=links.survivor)
-        history = S.person_history(conn, person_id=links.survivor)
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="steward_person",
-            resource="/api/v1/steward/persons/{id}",
-            person_id=links.survivor,
-            record_ids=[r.encounter_id for r in records],
-        )
+    with read.transaction() as tx:
+        view = S.person_view(tx.conn, person_id)
+        tx.disclosed(person_id=view.links.survivor, record_ids=[r.encounter_id for r in view.records])
     return PersonOut(
         person_id=person_id,
-        survivor=links.survivor,
-        replaced_by=links.replaced_by,
-        replaces=list(links.replaces),
-        records=records,
-        history=history,
+        survivor=view.links.survivor,
+        replaced_by=view.links.replaced_by,
+        replaces=list(view.links.replaces),
+        records=view.records,
+        history=view.history,
     )
 
 
@@ -136,35 +106,25 @@ class ActionDone(BaseModel):
 
 @router.get("/persons/{person_id}/merge-preview", response_model=S.MergePreview, responses=ERRORS)
 def merge_preview(
-    person_id: DbId, into: Annotated[int, Query(ge=1, le=2**31 - 1)], reader: StewardReader, engine: EngineDep
+    person_id: DbId,
+    into: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    read: Annotated[AuditedRead, steward_read("steward_merge_preview")],
 ) -> S.MergePreview:
-    with engine.begin() as conn:
-        preview = S.preview_merge(conn, from_person_id=person_id, into_person_id=into)
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="steward_merge_preview",
-            resource="/api/v1/steward/persons/{id}/merge-preview",
-            person_id=preview.survivor,
-            details={"from": preview.merged_away, "into": preview.survivor},
-        )
+    with read.transaction() as tx:
+        preview = S.preview_merge(tx.conn, from_person_id=person_id, into_person_id=into)
+        tx.disclosed(person_id=preview.survivor, details={"from": preview.merged_away, "into": preview.survivor})
     return preview
 
 
 @router.post("/persons/{person_id}/merge", response_model=ActionDone, responses=CONFLICT)
-def merge(person_id: DbId, body: MergeIn, reader: StewardReader, engine: EngineDep) -> ActionDone:
+def merge(person_id: DbId, body: MergeIn, read: Annotated[AuditedRead, steward_read("steward_merge")]) -> ActionDone:
     """Merge this person into ``into_person_id`` (undoable). 409 across a "different person" decision."""
-    with engine.begin() as conn:
-        action = S.merge_persons(conn, from_person_id=person_id, into_person_id=body.into_person_id, actor=reader.actor)
-        survivor = L.current_person(conn, body.into_person_id)
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="steward_merge",
-            resource="/api/v1/steward/persons/{id}/merge",
-            person_id=survivor,
-            details={"from": person_id, "into": survivor, "action_id": action},
+    with read.transaction(writes=True) as tx:
+        action = S.merge_persons(
+            tx.conn, from_person_id=person_id, into_person_id=body.into_person_id, actor=read.reader.actor
         )
+        survivor = L.current_person(tx.conn, body.into_person_id)
+        tx.disclosed(person_id=survivor, details={"from": person_id, "into": survivor, "action_id": action})
     return ActionDone(action_id=action, person_id=survivor)
 
 
@@ -173,20 +133,15 @@ class MoveIn(BaseModel):
 
 
 @router.post("/records/{source_record_id}/move", response_model=ActionDone, responses=CONFLICT)
-def move(source_record_id: DbId, body: MoveIn, reader: StewardReader, engine: EngineDep) -> ActionDone:
+def move(
+    source_record_id: DbId, body: MoveIn, read: Annotated[AuditedRead, steward_read("steward_move")]
+) -> ActionDone:
     """Move one source record (one encounter version) to another person or a new one; pinned there."""
-    with engine.begin() as conn:
+    with read.transaction(writes=True, source_record_id=source_record_id) as tx:
         action, target = S.move_record(
-            conn, source_record_id=source_record_id, to_person_id=body.to_person_id, actor=reader.actor
+            tx.conn, source_record_id=source_record_id, to_person_id=body.to_person_id, actor=read.reader.actor
         )
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="steward_move",
-            resource="/api/v1/steward/records/{id}/move",
-            person_id=target,
-            details={"source_record_id": source_record_id, "action_id": action},
-        )
+        tx.disclosed(person_id=target, details={"action_id": action})
     return ActionDone(action_id=action, person_id=target)
 
 
@@ -207,19 +162,12 @@ class BulkIn(BaseModel):
 @router.get("/bulk/{rule}", response_model=BulkPreviewOut, responses=ERRORS)
 def bulk_preview(
     rule: str,
-    reader: StewardReader,
-    engine: EngineDep,
+    read: Annotated[AuditedRead, steward_read("steward_bulk_preview")],
     facility: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
 ) -> BulkPreviewOut:
-    with engine.begin() as conn:
-        preview = S.preview_bulk(conn, rule=rule, facility_code=facility)
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="steward_bulk_preview",
-            resource="/api/v1/steward/bulk/{rule}",
-            details={"rule": rule, "items": len(preview.review_ids)},
-        )
+    with read.transaction(rule=rule) as tx:
+        preview = S.preview_bulk(tx.conn, rule=rule, facility_code=facility)
+        tx.disclosed(details={"items": len(preview.review_ids)})
     return BulkPreviewOut(
         rule=rule,
         description=S.BULK_RULES[rule][2],
@@ -230,19 +178,13 @@ def bulk_preview(
 
 
 @router.post("/bulk/{rule}", response_model=ActionDone, responses=CONFLICT)
-def bulk_apply(rule: str, body: BulkIn, reader: StewardReader, engine: EngineDep) -> ActionDone:
+def bulk_apply(rule: str, body: BulkIn, read: Annotated[AuditedRead, steward_read("steward_bulk")]) -> ActionDone:
     """Decide every previewed item as one action (one undo)."""
-    with engine.begin() as conn:
+    with read.transaction(writes=True, rule=rule) as tx:
         action = S.apply_bulk(
-            conn, rule=rule, actor=reader.actor, expected=body.review_ids, facility_code=body.facility
+            tx.conn, rule=rule, actor=read.reader.actor, expected=body.review_ids, facility_code=body.facility
         )
-        record_read(
-            conn=conn,
-            reader=reader,
-            action="steward_bulk",
-            resource="/api/v1/steward/bulk/{rule}",
-            details={"rule": rule, "action_id": action, "items": len(body.review_ids)},
-        )
+        tx.disclosed(details={"action_id": action, "items": len(body.review_ids)})
     return ActionDone(action_id=action, person_id=0)
 
 
@@ -265,10 +207,10 @@ class MetricsOut(BaseModel):
 
 
 @router.get("/metrics", response_model=MetricsOut, responses=ERRORS)
-def metrics(reader: StewardReader, engine: EngineDep) -> MetricsOut:
-    with engine.begin() as conn:
-        m = S.metrics(conn)
-        record_read(conn=conn, reader=reader, action="steward_metrics", resource="/api/v1/steward/metrics")
+def metrics(read: Annotated[AuditedRead, steward_read("steward_metrics")]) -> MetricsOut:
+    with read.transaction() as tx:
+        m = S.metrics(tx.conn)
+        tx.disclosed()
     return metrics_out(m)
 
 

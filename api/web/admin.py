@@ -22,7 +22,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
-from sqlmodel import Session
 
 from api.audited import ADMIN, ADMIN_PURPOSES, BREAK_GLASS_ACTION, open_read, route_resource
 from api.deps import EngineDep, SettingsDep
@@ -48,11 +47,7 @@ _ACTION_GROUPS = {"fhir.": "fhir", "steward_": "steward", "review_": "steward"}
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    with Session(read_only(engine)) as session:
-        principal = web_session.principal_from_cookie(
-            session, settings.secret_key, request.cookies.get(web_session.COOKIE)
-        )
-    return principal if principal is not None and principal.role is Role.ADMIN else None
+    return web_session.principal_of(request, engine, settings.secret_key, Role.ADMIN)
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

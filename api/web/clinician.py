@@ -17,7 +17,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, Engine
-from sqlmodel import Session
 
 from api.audited import CLINICAL, CLINICAL_PURPOSES, AuditedRead, open_read, route_resource
 from api.deps import EngineDep, LinkerDep, SettingsDep
@@ -45,7 +44,6 @@ from mpi.records.detail import SECTIONS
 from mpi.records.icd10 import icd10_label
 from mpi.records.sensitivity import BreakGlassInvalid
 from mpi.settings import Settings
-from mpi.store.db import read_only
 
 router = APIRouter(prefix="/web/clinician", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -54,11 +52,7 @@ PAGE = 20
 
 
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    with Session(read_only(engine)) as session:  # closed before the page's own transaction: one connection at a time
-        principal = web_session.principal_from_cookie(
-            session, settings.secret_key, request.cookies.get(web_session.COOKIE)
-        )
-    return principal if principal is not None and principal.role is Role.CLINICIAN else None
+    return web_session.principal_of(request, engine, settings.secret_key, Role.CLINICIAN)
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from api.principal import Principal
 from mpi.errors import MPIError
 from mpi.keys import Role, verify_key
+from mpi.store.db import read_only
 from mpi.store.models import ApiKey, WebSession, utcnow
 
 COOKIE = "mpi_session"
@@ -46,6 +47,14 @@ def _find(session: Session, secret: str, value: str | None) -> WebSession | None
     if not value or len(value) > 128:
         return None
     return session.exec(select(WebSession).where(WebSession.token_hash == _hash(secret, value))).first()
+
+
+def principal_of(request: Request, engine: Engine, secret: str, role: Role | None = None) -> Principal | None:
+    """The principal signed in by the request's cookie (only of ``role`` when given), or None. Read on a
+    connection of its own, closed before the page's transaction: a page holds one connection at a time."""
+    with Session(read_only(engine)) as session:
+        principal = principal_from_cookie(session, secret, request.cookies.get(COOKIE))
+    return principal if principal is not None and (role is None or principal.role is role) else None
 
 
 def principal_from_cookie(session: Session, secret: str, value: str | None) -> Principal | None:

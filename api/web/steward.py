@@ -2,9 +2,10 @@
 decisions, metrics.
 
 Sign in with a steward key (the signed session cookie of :mod:`api.web.session`). The purpose of use is
-always ``HOPERAT``: every page and every action writes one audit event in its own transaction, like the
-REST routes. A decision is one keystroke (1/S, 2/D, 3/N; U undoes the last one) and the next item opens
-after it. Vietnamese labels by default, English with ``?lang=en`` (kept in a cookie).
+always ``HOPERAT``: every page and every action is an audited read of :mod:`api.audited` naming its route,
+like the REST routes (an action's event commits with the change; a page signed in with another role gets
+the sign-in form and its refusal is audited). A decision is one keystroke (1/S, 2/D, 3/N; U undoes the last
+one) and the next item opens after it. Vietnamese labels by default, English with ``?lang=en`` (kept in a cookie).
 """
 
 from __future__ import annotations
@@ -13,21 +14,19 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection
-from sqlmodel import Session
 
+from api.audited import STEWARD, AuditedRead, open_read, route_resource
 from api.deps import EngineDep, LinkerDep, SettingsDep
 from api.params import DbId
 from api.principal import Principal
-from api.routes.review import steward_reader_for
 from api.web import i18n
 from api.web import session as web_session
 from api.web.i18n import LANGUAGES as LANGS
-from mpi.audit.log import Reader, record_read
-from mpi.errors import MPIError
+from mpi.errors import MPIError, PermissionDenied
 from mpi.facilities import Lang, describe_facilities
 from mpi.identity import links as L
 from mpi.identity import stewardship as S
@@ -45,7 +44,6 @@ from mpi.identity.review import (
 )
 from mpi.keys import Role
 from mpi.records import find_persons
-from mpi.store.db import read_only
 
 router = APIRouter(prefix="/web/steward", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -58,12 +56,32 @@ def _lang(request: Request) -> Lang:
     return wanted if wanted in LANGS else "vi"
 
 
+PURPOSE = "HOPERAT"
+
+
 def _principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
-    with Session(read_only(engine)) as session:  # closed before the page's own transaction: one connection at a time
-        principal = web_session.principal_from_cookie(
-            session, settings.secret_key, request.cookies.get(web_session.COOKIE)
-        )
-    return principal if principal is not None and principal.role is Role.STEWARD else None  # stewards only
+    return web_session.principal_of(request, engine, settings.secret_key, Role.STEWARD)
+
+
+def _page(action: str) -> Any:
+    """The dependency of a page or action that reads identities: its audited read (purpose ``HOPERAT``,
+    resource the route), or None when nobody is signed in or the signed-in key is not a steward's (that
+    refusal is audited as denied)."""
+
+    def dependency(request: Request, engine: EngineDep, settings: SettingsDep) -> AuditedRead | None:
+        principal = web_session.principal_of(request, engine, settings.secret_key)  # any role: a refusal is audited
+        if principal is None:
+            return None
+        try:
+            return open_read(
+                engine=engine, principal=principal, purposes=STEWARD, claimed=PURPOSE, action=action,
+                resource=route_resource(request),
+            )  # fmt: skip
+        except PermissionDenied:
+            return None
+
+    dependency.__name__ = f"steward_page_{action}"
+    return Depends(dependency)
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -73,10 +91,6 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, samesite="strict", path="/web", httponly=True)
     return response
-
-
-def _reader(principal: Principal) -> Reader:
-    return steward_reader_for(principal, "HOPERAT")
 
 
 def _facilities(conn: Connection, codes: list[str], lang: Lang) -> dict[str, str]:
@@ -121,8 +135,7 @@ def _filters(
 @router.get("", response_class=HTMLResponse)
 def queue_page(
     request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_queue_page")],
     reason: Annotated[str | None, Query(max_length=40)] = None,
     facility: Annotated[str | None, Query(pattern=r"^(\d{5})?$")] = None,
     min_p: Annotated[float | None, Query(ge=0, le=1)] = None,
@@ -130,25 +143,18 @@ def queue_page(
     older: Annotated[int | None, Query(ge=0, le=36500)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request, 200)
     filters = _filters(reason, facility, min_p, max_p, older)
-    with engine.begin() as conn:
-        result = queue(conn=conn, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
-        names = _facilities(conn, [e.facility_code for e in result.entries], _lang(request))
-        record_read(
-            conn=conn,
-            reader=_reader(principal),
-            action="steward_queue_page",
-            resource="GET /web/steward",
-            details={"items": [e.id for e in result.entries]},
-        )
+    with read.transaction() as tx:
+        result = queue(conn=tx.conn, filters=filters, limit=PAGE, offset=(page - 1) * PAGE)
+        names = _facilities(tx.conn, [e.facility_code for e in result.entries], _lang(request))
+        tx.disclosed(details={"items": [e.id for e in result.entries]})
     query = {k: v for k, v in request.query_params.items() if k not in ("page", "lang")}
     return _render(
         request,
         "queue.html",
-        principal=principal,
+        principal=read.principal,
         queue=result,
         names=names,
         filters=filters,
@@ -162,45 +168,38 @@ def queue_page(
 def item_page(
     request: Request,
     review_id: DbId,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_item_page")],
     linker: LinkerDep,
     done: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     error: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
     try:
-        with engine.begin() as conn:
-            seen_seq = L.last_seq(conn)  # first: anything committed later is newer than this page
-            view = get_review(conn=conn, review_id=review_id)
+        with read.transaction(review_id=review_id) as tx:
+            seen_seq = L.last_seq(tx.conn)  # first: anything committed later is newer than this page
+            view = get_review(conn=tx.conn, review_id=review_id)
             evidence = S.item_evidence(
-                conn,
+                tx.conn,
                 source_record_id=view.source_record_id,
                 candidate_person_id=view.candidate_person_id,
                 scorer=linker.scorer,
                 tf_tables_for=linker.tf.tables_for,
             )
-            previews = {v: preview_decision(conn=conn, view=view, verdict=v) for v in Verdict}
+            previews = {v: preview_decision(conn=tx.conn, view=view, verdict=v) for v in Verdict}
             codes = [evidence.record.facility_code, *(c.record.facility_code for c in evidence.candidates)]
-            names = _facilities(conn, codes, _lang(request))
-            record_read(
-                conn=conn,
-                reader=_reader(principal),
-                action="steward_item_page",
-                resource="GET /web/steward/items/{id}",
+            names = _facilities(tx.conn, codes, _lang(request))
+            tx.disclosed(
                 person_id=view.candidate_person_id,
                 record_ids=[evidence.record.encounter_id, *(c.record.encounter_id for c in evidence.candidates)],
-                details={"review_id": review_id},
             )
-            decided_action = action_of_review(conn, review_id) if view.status != "open" else None
+            decided_action = action_of_review(tx.conn, review_id) if view.status != "open" else None
     except MPIError as exc:
-        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+        return _render(request, "message.html", status=exc.status, principal=read.principal, error=exc.message)
     return _render(
         request,
         "item.html",
-        principal=principal,
+        principal=read.principal,
         view=view,
         evidence=evidence,
         previews=previews,
@@ -217,33 +216,25 @@ def item_page(
 def decide(
     request: Request,
     review_id: DbId,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_decision")],
     verdict: Annotated[str, Form(pattern="^(same_person|different_person|not_sure)$")],
     seen_seq: Annotated[int, Form(ge=0, le=2**62)],
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
-    reader = _reader(principal)
     try:
-        with engine.begin() as conn:
+        with read.transaction(writes=True, review_id=review_id, verdict=verdict) as tx:
             if verdict == "not_sure":
-                skip_review(conn=conn, review_id=review_id)
+                skip_review(conn=tx.conn, review_id=review_id)
                 action = None
             else:
                 resolve_review(
-                    conn=conn, review_id=review_id, verdict=Verdict(verdict), actor=reader.actor, seen_seq=seen_seq
-                )
-                action = action_of_review(conn, review_id)
-            record_read(
-                conn=conn,
-                reader=reader,
-                action="steward_decision",
-                resource="POST /web/steward/items/{id}/decide",
-                details={"review_id": review_id, "verdict": verdict, "action_id": action},
-            )
-            following = next_review(conn=conn, exclude=review_id)
+                    conn=tx.conn, review_id=review_id, verdict=Verdict(verdict), actor=read.reader.actor,
+                    seen_seq=seen_seq,
+                )  # fmt: skip
+                action = action_of_review(tx.conn, review_id)
+            tx.disclosed(details={"action_id": action})
+            following = next_review(conn=tx.conn, exclude=review_id)
     except MPIError as exc:
         return RedirectResponse(f"/web/steward/items/{review_id}?{urlencode({'error': exc.message})}", status_code=303)
     if following is None:
@@ -255,28 +246,19 @@ def decide(
 def undo(
     request: Request,
     action_id: DbId,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_undo")],
     back: Annotated[str, Form(pattern=r"^/web/steward(/[a-z0-9/_-]*)?$")] = "/web/steward",
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
-    reader = _reader(principal)
     try:
-        with engine.begin() as conn:
-            action = L.get_action(conn, action_id)
-            undo_id = L.undo_action(conn, action_id=action_id, actor=reader.actor)
-            record_read(
-                conn=conn,
-                reader=reader,
-                action="steward_undo",
-                resource="POST /web/steward/actions/{id}/undo",
-                details={"action_id": action_id, "undo_action_id": undo_id},
-            )
+        with read.transaction(writes=True, action_id=action_id) as tx:
+            action = L.get_action(tx.conn, action_id)
+            undo_id = L.undo_action(tx.conn, action_id=action_id, actor=read.reader.actor)
+            tx.disclosed(details={"undo_action_id": undo_id})
             review_ids = (action.details or {}).get("review_ids") or []
     except MPIError as exc:
-        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+        return _render(request, "message.html", status=exc.status, principal=read.principal, error=exc.message)
     if action.kind == "decision" and len(review_ids) == 1:
         back = f"/web/steward/items/{review_ids[0]}"
     return RedirectResponse(back + "?undone=1", status_code=303)
@@ -301,81 +283,64 @@ def persons_page(
 @router.post("/persons", response_class=HTMLResponse)
 def search_persons(
     request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_search")],
     linker: LinkerDep,
     national_id: Annotated[str, Form(max_length=20)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
     birth_date: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Searches are POSTed: identifiers never appear in URLs or access logs."""
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
     form = {"national_id": national_id.strip(), "name": name.strip(), "birth_date": birth_date.strip()}
     try:
-        with engine.begin() as conn:
+        with read.transaction() as tx:
             result = find_persons(
-                conn=conn,
+                conn=tx.conn,
                 linker=linker,
                 national_id=form["national_id"] or None,
                 name=form["name"] or None,
                 birth_date=form["birth_date"] or None,
             )
-            record_read(
-                conn=conn,
-                reader=_reader(principal),
-                action="steward_search",
-                resource="POST /web/steward/persons",
+            tx.disclosed(
                 record_ids=[c.record.encounter_id for c in result.candidates if c.record is not None],
-                details={"kind": result.kind, "person_ids": result.person_ids},
+                person_ids=result.person_ids,
+                details={"kind": result.kind},
             )
     except MPIError as exc:
         return _render(
-            request, "persons.html", status=422, principal=principal, form=form, result=None, error=exc.message
+            request, "persons.html", status=422, principal=read.principal, form=form, result=None, error=exc.message
         )
-    return _render(request, "persons.html", principal=principal, form=form, result=result)
+    return _render(request, "persons.html", principal=read.principal, form=form, result=result)
 
 
 @router.get("/persons/{person_id}", response_class=HTMLResponse)
 def person_page(
     request: Request,
     person_id: DbId,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_person_page")],
     into: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     done: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
     try:
-        with engine.begin() as conn:
-            S.person_exists(conn, person_id)
-            links = L.person_links(conn, person_id)
-            records = S.source_records(conn, person_id=links.survivor)
-            history = S.person_history(conn, person_id=links.survivor)
-            preview = S.preview_merge(conn, from_person_id=person_id, into_person_id=into) if into else None
-            names = _facilities(conn, [r.facility_code for r in records], _lang(request))
-            record_read(
-                conn=conn,
-                reader=_reader(principal),
-                action="steward_person_page",
-                resource="GET /web/steward/persons/{id}",
-                person_id=links.survivor,
-                record_ids=[r.encounter_id for r in records],
-                details={"merge_preview_into": into} if into else None,
-            )
+        details: dict[str, Any] = {"merge_preview_into": into} if into else {}
+        with read.transaction(**details) as tx:
+            view = S.person_view(tx.conn, person_id)
+            preview = S.preview_merge(tx.conn, from_person_id=person_id, into_person_id=into) if into else None
+            names = _facilities(tx.conn, [r.facility_code for r in view.records], _lang(request))
+            tx.disclosed(person_id=view.links.survivor, record_ids=[r.encounter_id for r in view.records])
     except MPIError as exc:
-        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+        return _render(request, "message.html", status=exc.status, principal=read.principal, error=exc.message)
     return _render(
         request,
         "person.html",
-        principal=principal,
+        principal=read.principal,
         person_id=person_id,
-        links=links,
-        records=records,
-        history=history,
+        links=view.links,
+        records=view.records,
+        history=view.history,
         preview=preview,
         into=into,
         names=names,
@@ -388,28 +353,18 @@ def person_page(
 def merge(
     request: Request,
     person_id: DbId,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_merge")],
     into: Annotated[int, Form(ge=1, le=2**31 - 1)],
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
-    reader = _reader(principal)
     try:
-        with engine.begin() as conn:
-            action = S.merge_persons(conn, from_person_id=person_id, into_person_id=into, actor=reader.actor)
-            survivor = L.current_person(conn, into)
-            record_read(
-                conn=conn,
-                reader=reader,
-                action="steward_merge",
-                resource="POST /web/steward/persons/{id}/merge",
-                person_id=survivor,
-                details={"from": person_id, "into": survivor, "action_id": action},
-            )
+        with read.transaction(writes=True) as tx:
+            action = S.merge_persons(tx.conn, from_person_id=person_id, into_person_id=into, actor=read.reader.actor)
+            survivor = L.current_person(tx.conn, into)
+            tx.disclosed(person_id=survivor, details={"from": person_id, "into": survivor, "action_id": action})
     except MPIError as exc:
-        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+        return _render(request, "message.html", status=exc.status, principal=read.principal, error=exc.message)
     return RedirectResponse(f"/web/steward/persons/{survivor}?done={action}", status_code=303)
 
 
@@ -417,30 +372,20 @@ def merge(
 def move(
     request: Request,
     source_record_id: DbId,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_move")],
     to_person: Annotated[str, Form(pattern=r"^\d{0,10}$")] = "",
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
-    reader = _reader(principal)
     try:
-        with engine.begin() as conn:
+        with read.transaction(writes=True, source_record_id=source_record_id) as tx:
             action, target = S.move_record(
-                conn, source_record_id=source_record_id, to_person_id=int(to_person) if to_person else None,
-                actor=reader.actor,
+                tx.conn, source_record_id=source_record_id, to_person_id=int(to_person) if to_person else None,
+                actor=read.reader.actor,
             )  # fmt: skip
-            record_read(
-                conn=conn,
-                reader=reader,
-                action="steward_move",
-                resource="POST /web/steward/records/{id}/move",
-                person_id=target,
-                details={"source_record_id": source_record_id, "action_id": action},
-            )
+            tx.disclosed(person_id=target, details={"action_id": action})
     except MPIError as exc:
-        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+        return _render(request, "message.html", status=exc.status, principal=read.principal, error=exc.message)
     return RedirectResponse(f"/web/steward/persons/{target}?done={action}", status_code=303)
 
 
@@ -448,63 +393,47 @@ def move(
 @router.get("/bulk", response_class=HTMLResponse)
 def bulk_page(
     request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_bulk_preview")],
     rule: Annotated[str, Query(max_length=60)] = "cccd_birth_year_one_side",
     done: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
     try:
-        with engine.begin() as conn:
-            preview = S.preview_bulk(conn, rule=rule)
-            record_read(
-                conn=conn,
-                reader=_reader(principal),
-                action="steward_bulk_preview",
-                resource="GET /web/steward/bulk",
-                details={"rule": rule, "items": len(preview.review_ids)},
-            )
+        with read.transaction(rule=rule) as tx:
+            preview = S.preview_bulk(tx.conn, rule=rule)
+            tx.disclosed(details={"items": len(preview.review_ids)})
     except MPIError as exc:
-        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
-    return _render(request, "bulk.html", principal=principal, preview=preview, rules=S.BULK_RULES, rule=rule, done=done)
+        return _render(request, "message.html", status=exc.status, principal=read.principal, error=exc.message)
+    return _render(
+        request, "bulk.html", principal=read.principal, preview=preview, rules=S.BULK_RULES, rule=rule, done=done
+    )
 
 
 @router.post("/bulk")
 def bulk_apply(
     request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
+    read: Annotated[AuditedRead | None, _page("steward_bulk")],
     rule: Annotated[str, Form(max_length=60)],
     review_ids: Annotated[str, Form(pattern=r"^[\d,]*$", max_length=200_000)],
 ) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+    if read is None:
         return _login_page(request)
-    reader = _reader(principal)
     expected = [int(i) for i in review_ids.split(",") if i]
     try:
-        with engine.begin() as conn:
-            action = S.apply_bulk(conn, rule=rule, actor=reader.actor, expected=expected)
-            record_read(
-                conn=conn,
-                reader=reader,
-                action="steward_bulk",
-                resource="POST /web/steward/bulk",
-                details={"rule": rule, "action_id": action, "items": len(expected)},
-            )
+        with read.transaction(writes=True, rule=rule) as tx:
+            action = S.apply_bulk(tx.conn, rule=rule, actor=read.reader.actor, expected=expected)
+            tx.disclosed(details={"action_id": action, "items": len(expected)})
     except MPIError as exc:
-        return _render(request, "message.html", status=exc.status, principal=principal, error=exc.message)
+        return _render(request, "message.html", status=exc.status, principal=read.principal, error=exc.message)
     return RedirectResponse(f"/web/steward/bulk?{urlencode({'rule': rule, 'done': action})}", status_code=303)
 
 
 @router.get("/metrics", response_class=HTMLResponse)
-def metrics_page(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
-    principal = _principal(request, engine, settings)
-    if principal is None:
+def metrics_page(request: Request, read: Annotated[AuditedRead | None, _page("steward_metrics")]) -> Response:
+    if read is None:
         return _login_page(request)
-    with engine.begin() as conn:
-        m = S.metrics(conn)
-        record_read(conn=conn, reader=_reader(principal), action="steward_metrics", resource="GET /web/steward/metrics")
-    return _render(request, "metrics.html", principal=principal, m=m, buckets=[b for b, _ in S.AGE_BUCKETS])
+    with read.transaction() as tx:
+        m = S.metrics(tx.conn)
+        tx.disclosed()
+    return _render(request, "metrics.html", principal=read.principal, m=m, buckets=[b for b, _ in S.AGE_BUCKETS])

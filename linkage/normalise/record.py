@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Final
 
 from linkage.normalise.address import fold_address, normalise_admin_codes
 from linkage.normalise.dates import PartialDate, parse_partial_date
@@ -22,7 +23,24 @@ from linkage.normalise.names import normalise_name
 from linkage.normalise.national_id import classify_national_id
 from linkage.normalise.phone import normalise_phone
 
-__all__ = ["CanonicalRecord", "normalise_record"]
+__all__ = ["IDENTITY_ELEMENTS", "CanonicalRecord", "normalise_record"]
+
+IDENTITY_ELEMENTS: Final = (
+    "MA_BN",
+    "HO_TEN",
+    "NGAY_SINH",
+    "GIOI_TINH",
+    "SO_CCCD",
+    "MA_THE_BHYT",
+    "DIEN_THOAI",
+    "MATINH_CU_TRU",
+    "MAHUYEN_CU_TRU",
+    "MAXA_CU_TRU",
+    "DIA_CHI",
+)
+"""The XML1 elements of a person's identity that :func:`normalise_record` reads (besides MA_CSKCB, the
+facility of the encounter): what an encounter's identity is linked from, in the order a steward compares
+them."""
 
 RowValue = str | int | None
 

@@ -1,8 +1,8 @@
 """Write and search the audit log of patient-data reads.
 
-An event is written either in the caller's transaction (:func:`record_read`: a steward's decision and its
-event commit together) or, built by :func:`audit_row`, handed to the process's audit writer (a
-clinician's read does not wait for the write lock; see :mod:`mpi.audit.writer`). An event holds ids and
+An event is written either in the caller's transaction (:func:`record_read`, :func:`record_rows`: a
+steward's decision and its event commit together) or, built by :func:`audit_row`, handed to the process's
+audit writer (a clinician's read does not wait for the write lock; see :mod:`mpi.audit.writer`). An event holds ids and
 codes only — who (key), their role and facility, the purpose of use, what was read (action, resource
 without query values), the person and the encounter ids disclosed — never a name, a national id or a
 phone number.
@@ -10,7 +10,7 @@ phone number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +82,12 @@ def record_read(
     key = conn.execute(insert(events).values(**row)).inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def record_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append events built by :func:`audit_row` in the caller's transaction: they commit with it."""
+    if rows:
+        conn.execute(insert(events), list(rows))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine
 
-from linkage import CanonicalRecord, Scorer, model_row, normalise_record
+from linkage import IDENTITY_ELEMENTS, CanonicalRecord, Scorer, model_row, normalise_record
 from linkage.model import ModelRow
 from mpi.identity import births
 from mpi.identity import links as L
@@ -30,24 +30,13 @@ from mpi.settings import Settings
 from mpi.xml130 import ParsedEncounter
 
 SYSTEM: Final = "system"
-_IDENTITY_FIELDS: Final = (
-    "HO_TEN",
-    "NGAY_SINH",
-    "GIOI_TINH",
-    "SO_CCCD",
-    "MA_THE_BHYT",
-    "DIEN_THOAI",
-    "MATINH_CU_TRU",
-    "MAHUYEN_CU_TRU",
-    "MAXA_CU_TRU",
-    "DIA_CHI",
-    "MA_BN",
-)
+
+
 # source_record columns filled from the model row (blocking keys; each has an index, mpi.identity.models).
 def canonical_raw(enc: ParsedEncounter) -> dict[str, str | None]:
     """The XML1 identity fields of an encounter as sent (what :func:`canonical_from_encounter` normalises)."""
     summary = enc.summary
-    raw: dict[str, str | None] = {name: (summary.text(name) if summary else None) for name in _IDENTITY_FIELDS}
+    raw: dict[str, str | None] = {name: (summary.text(name) if summary else None) for name in IDENTITY_ELEMENTS}
     raw["MA_CSKCB"] = enc.facility_code
     return raw
 

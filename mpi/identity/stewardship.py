@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from linkage import PartialDate, Scorer, check_cccd
+from linkage import IDENTITY_ELEMENTS, PartialDate, Scorer, check_cccd
 from linkage.scorer import Explanation, TfTables, explain
 from mpi.errors import NotFound
 from mpi.identity import links as L
@@ -29,19 +29,10 @@ from mpi.store.models import Encounter, utcnow
 encounters = Encounter.__table__  # type: ignore[attr-defined]
 xml1 = content_tables["XML1"]
 
-IDENTITY_FIELDS: Final = (
-    "MA_BN",
-    "HO_TEN",
-    "NGAY_SINH",
-    "GIOI_TINH",
-    "SO_CCCD",
-    "MA_THE_BHYT",
-    "DIEN_THOAI",
-    "MATINH_CU_TRU",
-    "MAXA_CU_TRU",
-    "DIA_CHI",
-)
-"""The XML1 elements a steward compares, shown exactly as each facility sent them."""
+IDENTITY_FIELDS: Final = tuple(name for name in IDENTITY_ELEMENTS if name != "MAHUYEN_CU_TRU")
+"""The XML1 elements a steward compares, shown exactly as each facility sent them: the identity elements
+linking reads, without the district (empty since the 2025 reform, and the commune code names its commune on
+its own), which would otherwise mark the same address as differing between an old and a new export."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +202,26 @@ def person_history(conn: Connection, *, person_id: int, limit: int = 500) -> lis
 def person_exists(conn: Connection, person_id: int) -> None:
     if conn.execute(select(L.persons.c.id).where(L.persons.c.id == person_id)).first() is None:
         raise NotFound(f"no person {person_id}", code="person_not_found")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """What a steward sees of a person: merge links, source records and history (of the survivor)."""
+
+    links: L.PersonLinks
+    records: list[SourceRecordView]
+    history: list[HistoryEntry]
+
+
+def person_view(conn: Connection, person_id: int) -> PersonView:
+    """A person's links, and the source records and history of the person they resolve to; NotFound."""
+    person_exists(conn, person_id)
+    links = L.person_links(conn, person_id)
+    return PersonView(
+        links=links,
+        records=source_records(conn, person_id=links.survivor),
+        history=person_history(conn, person_id=links.survivor),
+    )
 
 
 # ---- merge and move -------------------------------------------------------------------------------

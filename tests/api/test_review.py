@@ -7,11 +7,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mpi.audit.models import AuditEvent
+from mpi.audit.writer import writer_for
 from mpi.identity import links as L
 from mpi.keys import Role
-from tests.support import KeyFactory, ingest_encounters, linked_record
+from tests.support import KeyFactory, ingest_encounters, key_factory, linked_record
 
 HOPERAT = {"X-Purpose-Of-Use": "HOPERAT"}
+events = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
+def _audit(app: FastAPI) -> list[tuple[str, str, str, str | None]]:
+    """(action, outcome, resource, purpose) of every audit event, oldest first."""
+    writer_for(app.state.engine).flush()
+    with app.state.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.action, events.c.outcome, events.c.resource, events.c.purpose).order_by(events.c.id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
 def _open_review(app: FastAPI) -> tuple[int, int, int]:
@@ -49,15 +61,24 @@ def test_a_steward_reads_the_queue_and_decides_with_an_audited_purpose(
     again = client.post(f"/api/v1/reviews/{review}/decision", headers=steward, json={"verdict": "different_person"})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "review_closed")
     assert client.get("/api/v1/reviews", headers=steward).json()["total"] == 0
-    with app.state.engine.connect() as conn:
-        actions = conn.execute(select(AuditEvent.__table__.c.action).order_by(AuditEvent.__table__.c.id)).scalars()
-        assert list(actions) == ["review_queue", "review_read", "review_decision", "review_queue"]
+    queue_read = ("review_queue", "ok", "GET /api/v1/reviews", "HOPERAT")
+    decision = "POST /api/v1/reviews/{review_id}/decision"
+    assert _audit(app) == [
+        queue_read,
+        ("review_read", "ok", "GET /api/v1/reviews/{review_id}", "HOPERAT"),
+        ("review_decision", "ok", decision, "HOPERAT"),
+        ("review_decision", "conflict", decision, "HOPERAT"),  # the refused second decision is audited too
+        queue_read,
+    ]
 
 
 def test_reviews_need_a_steward_and_a_purpose(app: FastAPI, client: TestClient, auth: KeyFactory) -> None:
     _open_review(app)
     for role, facility in (
-        (Role.CLINICIAN, "74001"), (Role.SUBMITTER, "74001"), (Role.ANALYST, None), (Role.ADMIN, None)
+        (Role.CLINICIAN, "74001"),
+        (Role.SUBMITTER, "74001"),
+        (Role.ANALYST, None),
+        (Role.ADMIN, None),
     ):  # fmt: skip - an admin manages keys, not identities: the review queue is for stewards only
         response = client.get("/api/v1/reviews", headers=auth(role, facility) | HOPERAT)
         assert (response.status_code, response.json()["error"]["code"]) == (403, "role_forbidden")
@@ -67,6 +88,11 @@ def test_reviews_need_a_steward_and_a_purpose(app: FastAPI, client: TestClient, 
     wrong = client.get("/api/v1/reviews", headers=steward | {"X-Purpose-Of-Use": "TREAT"})
     assert (wrong.status_code, wrong.json()["error"]["code"]) == (403, "purpose_invalid")
     assert client.get("/api/v1/reviews/999", headers=steward | HOPERAT).status_code == 404
+    queue = ("review_queue", "denied", "GET /api/v1/reviews")
+    assert [r[:3] for r in _audit(app)] == [queue] * 6 + [
+        ("review_read", "not_found", "GET /api/v1/reviews/{review_id}")
+    ]
+    assert [r[3] for r in _audit(app)] == ["HOPERAT"] * 4 + [None, "TREAT", "HOPERAT"]
 
 
 def test_decide_undo_and_follow_the_feed(app: FastAPI, client: TestClient, auth: KeyFactory) -> None:
@@ -141,3 +167,70 @@ def test_person_tools_merge_move_metrics(app: FastAPI, client: TestClient, auth:
     bulk = client.get("/api/v1/steward/bulk/cccd_birth_year_one_side", headers=steward).json()
     assert (bulk["review_ids"], bulk["examined"]) == ([], 0)
     assert client.get("/api/v1/steward/bulk/nope", headers=steward).status_code == 404
+
+
+def _web_sign_in(client: TestClient, app: FastAPI, role: Role) -> None:
+    headers = key_factory(app)(role, "74001" if role is Role.CLINICIAN else None)
+    plaintext = headers["Authorization"].removeprefix("Bearer ")
+    page = "/web/steward" if role is Role.STEWARD else "/web/clinician"
+    assert client.post(f"{page}/login", data={"api_key": plaintext}, follow_redirects=False).status_code == 303
+
+
+def test_steward_pages_and_actions_are_audited_reads_of_their_route(app: FastAPI, client: TestClient) -> None:
+    review, p1, p2 = _open_review(app)
+    _web_sign_in(client, app, Role.STEWARD)
+    assert client.get(f"/web/steward/items/{review}").status_code == 200
+    assert client.get(f"/web/steward/persons/{p1}").status_code == 200
+    assert client.get("/web/steward/persons/999999").status_code == 404
+    merged = client.post(f"/web/steward/persons/{p2}/merge", data={"into": p1}, follow_redirects=False)
+    assert merged.status_code == 303
+    assert _audit(app) == [
+        ("steward_item_page", "ok", "GET /web/steward/items/{review_id}", "HOPERAT"),
+        ("steward_person_page", "ok", "GET /web/steward/persons/{person_id}", "HOPERAT"),
+        ("steward_person_page", "not_found", "GET /web/steward/persons/{person_id}", "HOPERAT"),
+        ("steward_merge", "ok", "POST /web/steward/persons/{person_id}/merge", "HOPERAT"),
+    ]
+    with app.state.engine.connect() as conn:
+        item, person = conn.execute(
+            select(events.c.person_id, events.c.record_ids, events.c.details).order_by(events.c.id).limit(2)
+        ).all()
+    assert (item.person_id, item.details) == (p1, {"review_id": review})
+    assert len(item.record_ids) == 2  # the record under review and the candidate's record
+    assert person.person_id == p1
+
+
+def test_a_steward_page_refused_to_another_role_is_audited_as_denied(app: FastAPI, client: TestClient) -> None:
+    review, _, _ = _open_review(app)
+    _web_sign_in(client, app, Role.CLINICIAN)
+    page = client.get(f"/web/steward/items/{review}")
+    assert page.status_code == 401 and 'name="api_key"' in page.text  # the steward sign-in form, nothing else
+    assert (
+        client.post(f"/web/steward/items/{review}/decide", data={"verdict": "same_person", "seen_seq": 0}).status_code
+        == 401
+    )
+    assert _audit(app) == [
+        ("steward_item_page", "denied", "GET /web/steward/items/{review_id}", "HOPERAT"),
+        ("steward_decision", "denied", "POST /web/steward/items/{review_id}/decide", "HOPERAT"),
+    ]
+    with app.state.engine.connect() as conn:
+        assert conn.execute(select(L.reviews.c.status)).scalar_one() == "open"
+
+
+def test_steward_api_reads_name_their_route_and_refusals_are_audited(
+    app: FastAPI, client: TestClient, auth: KeyFactory
+) -> None:
+    _, _, p2 = _open_review(app)
+    steward = auth(Role.STEWARD, None) | HOPERAT
+    assert client.get(f"/api/v1/steward/persons/{p2}", headers=steward).status_code == 200
+    clinician = auth(Role.CLINICIAN, "74001") | {"X-Purpose-Of-Use": "TREAT"}
+    assert client.get(f"/api/v1/steward/persons/{p2}", headers=clinician).status_code == 403
+    assert client.get("/api/v1/steward/metrics", headers=auth(Role.STEWARD, None)).status_code == 403
+    subscriber = auth(Role.SUBSCRIBER, None)
+    assert client.get("/api/v1/events", headers=subscriber).status_code == 200
+    person = "GET /api/v1/steward/persons/{person_id}"
+    assert _audit(app) == [
+        ("steward_person", "ok", person, "HOPERAT"),
+        ("steward_person", "denied", person, "TREAT"),
+        ("steward_metrics", "denied", "GET /api/v1/steward/metrics", None),
+        ("event_feed", "ok", "GET /api/v1/events", None),  # ids only: no purpose of use
+    ]

@@ -16,7 +16,7 @@ import pytest
 from linkage import load_model, model_table
 from linkage.batch import cluster, predict_links
 from linkage.model import BATCH_BLOCKING_RULES
-from linkage.spark import predict_links_spark, spark_settings, train_model_spark
+from linkage.spark import _to_spark_sql, predict_links_spark, spark_settings, train_model_spark
 from linkage.training import model_id_of
 from tests.linkage.synthetic import synthetic_records
 
@@ -48,12 +48,44 @@ def test_spark_settings_transpile_every_function_the_model_uses(model: dict[str,
     assert "jaro_winkler(" in text.lower()
     assert '\\"' not in text  # DuckDB's double-quoted identifiers became Spark's backticks
     assert settings["sql_dialect"] == "spark"
+    assert "damerau" not in text.lower()  # every bound on it has a built-in form (next test)
     assert all(rule["sql_dialect"] == "spark" for rule in settings["blocking_rules_to_generate_predictions"])
     # parameters are untouched
     for mine, theirs in zip(settings["comparisons"], model["comparisons"], strict=True):
         for a, b in zip(mine["comparison_levels"], theirs["comparison_levels"], strict=True):
             assert a.get("m_probability") == b.get("m_probability")
             assert a.get("u_probability") == b.get("u_probability")
+
+
+_EDITED = (
+    "", "a", "ab", "ba", "aab", "aba", "abc", "acb", "bac", "abcd", "abdc", "nguyen van a", "nguyen avn a",
+    "0912345678", "0921345678", "091234567", "1990", "1909", "9190", "Đỗ Thị Hà", "Đỗ Tịh Hà", "aaaa", None,
+)  # fmt: skip
+_EDIT_PAIRS = [(a, b) for a in _EDITED for b in _EDITED]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "damerau_levenshtein(l, r) <= 1",
+        "damerau_levenshtein(l, r) < 2",
+        "damerau_levenshtein(l, r) = 1",
+        "damerau_levenshtein(l, r) = 0",
+        "levenshtein(l, r) = 2 AND damerau_levenshtein(l, r) = 1",
+    ],
+)
+def test_damerau_bounds_without_the_udf_agree_with_it(spark: Any, condition: str) -> None:
+    from splink.backends.spark import SparkAPI
+
+    SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]  # registers the jar's UDFs
+    native = _to_spark_sql(condition)
+    assert "damerau" not in native.lower()
+    spark.createDataFrame(_EDIT_PAIRS, "l string, r string").createOrReplaceTempView("edit_pairs")
+    rows = spark.sql(
+        f"SELECT l, r, coalesce(({condition}), false) AS udf, coalesce(({native}), false) AS native FROM edit_pairs"
+    ).collect()
+    assert any(row.udf for row in rows) and not all(row.udf for row in rows)
+    assert [(row.l, row.r) for row in rows if row.udf != row.native] == []
 
 
 @pytest.mark.parametrize("rules", [None, BATCH_BLOCKING_RULES], ids=["model rules", "batch rules"])
