@@ -41,6 +41,11 @@ def app(app_settings: Settings) -> Iterator[FastAPI]:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
+    yield from _running(app)
+
+
+def _running(app: FastAPI) -> Iterator[TestClient]:
+    """A client of ``app`` with its lifespan started (until the generator is closed)."""
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:
@@ -56,6 +61,10 @@ def auth(app: FastAPI) -> KeyFactory:
 @pytest.fixture
 def submitter(auth: KeyFactory) -> dict[str, str]:
     """A submitter key of facility 74001."""
+    return _submitter(auth)
+
+
+def _submitter(auth: KeyFactory) -> dict[str, str]:
     from mpi.keys import Role
 
     return auth(Role.SUBMITTER, "74001")
@@ -81,10 +90,7 @@ def module_app(
 
 @pytest.fixture(scope="module")
 def module_client(module_app: FastAPI) -> Iterator[TestClient]:
-    from fastapi.testclient import TestClient
-
-    with TestClient(module_app) as client:
-        yield client
+    yield from _running(module_app)
 
 
 @pytest.fixture
@@ -96,6 +102,4 @@ def module_auth(module_app: FastAPI) -> KeyFactory:
 @pytest.fixture
 def module_submitter(module_auth: KeyFactory) -> dict[str, str]:
     """A submitter key of facility 74001 in ``module_app``."""
-    from mpi.keys import Role
-
-    return module_auth(Role.SUBMITTER, "74001")
+    return _submitter(module_auth)
