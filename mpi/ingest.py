@@ -444,6 +444,11 @@ class _Found:
                     encounters[key] = (row.id, row.version, row.content_sha256)
         return cls(submissions, encounters)
 
+    @classmethod
+    def nothing(cls) -> _Found:
+        """Nothing read ahead: every question goes to the store (a file or encounter stored on its own)."""
+        return cls({}, {})
+
     def submission(self, conn: Connection, sha256: str) -> _Earlier | None:
         if sha256 in self.submissions:
             return self.submissions.pop(sha256)
@@ -453,11 +458,7 @@ class _Found:
         key = (facility_code, ma_lk)
         if key in self.encounters:
             return self.encounters.pop(key)
-        return _current_version(conn, facility_code, ma_lk)
-
-
-def _current_version(conn: Connection, facility_code: str, ma_lk: str) -> tuple[Any, ...] | None:
-    return _SELECT_CURRENT.first(conn, {"f": facility_code, "m": ma_lk})
+        return _SELECT_CURRENT.first(conn, {"f": facility_code, "m": ma_lk})
 
 
 def _open_submission(
@@ -468,7 +469,7 @@ def _open_submission(
     A file seen before whose ingest did not finish (``processing``: the process died) is resumed under its
     first submission id; a file never seen is stored first.
     """
-    existing = found.submission(conn, parsed.sha256) if found is not None else _find_submission(conn, parsed.sha256)
+    existing = (found or _Found.nothing()).submission(conn, parsed.sha256)
     if existing is not None and existing.outcome != "processing" and existing.receipt is not None:
         receipt = Receipt.model_validate(existing.receipt)
         receipt.duplicate = True
@@ -690,20 +691,15 @@ def _write_encounter(
         _later_rows(conn).add(_BULK_ISSUES, [_issue_row(i, submission_id, None, enc.ma_lk) for i in enc.issues])
         return receipt
     assert enc.facility_code is not None and enc.ma_lk is not None
-    if found is not None:
-        current = found.current(conn, enc.facility_code, enc.ma_lk)
-    else:
-        current = _current_version(conn, enc.facility_code, enc.ma_lk)
+    found = found or _Found.nothing()
+    current = found.current(conn, enc.facility_code, enc.ma_lk)
     if current is not None and current[2] == enc.content_sha256:
         receipt.status, receipt.version = EncounterStatus.DUPLICATE, int(current[1])
         receipt.encounter_id = int(current[0])
         return receipt
-    if enc.facility_code not in known_facilities:
-        if found is None:
-            _ensure_facility(conn, enc.facility_code)
-        elif enc.facility_code not in found.facilities:
-            _ensure_facility(conn, enc.facility_code)
-            found.facilities.add(enc.facility_code)
+    if enc.facility_code not in known_facilities and enc.facility_code not in found.facilities:
+        _ensure_facility(conn, enc.facility_code)
+        found.facilities.add(enc.facility_code)
     version = 1 if current is None else int(current[1]) + 1
     if current is not None:
         _RETIRE.rows(conn, {"eid": current[0]})
