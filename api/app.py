@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
+from api.heap import freeze_start_up
 from api.intake import Intake
 from api.middleware import RequestGuard
 from api.ops import ready
@@ -46,7 +47,9 @@ from mpi.store import create_db_engine, open_store
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, freeze: bool = False) -> FastAPI:
+    """The application. ``freeze``: once started, its start-up objects are frozen out of the garbage
+    collector (:func:`api.heap.freeze_start_up`) — for a server process, which lives as long as its app."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
             app.state.reports_warm = warm_in_background(app.state.engine)
         app.state.intake.warm()
+        if freeze:
+            freeze_start_up()
         yield
         app.state.intake.close()  # files received are stored (and answered) before the process ends
         app.state.audit.close()  # the events still waiting are written before the process ends
@@ -110,6 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return ready(app.state.engine)
 
     return app
+
+
+def serve_app() -> FastAPI:
+    """The application of a server process (``mpi serve``, or ``uvicorn api.app:serve_app --factory``)."""
+    return create_app(freeze=True)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
