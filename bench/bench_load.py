@@ -71,12 +71,15 @@ class Stats:
     slow_status: Counter[str] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
     loop_lag: list[float] = field(default_factory=list)
+    probes: list[float] = field(default_factory=list)
+    """Answers to a path no route has (404 from the event loop: no worker thread, no database), 10 a second:
+    how quickly the server's event loop, and this client's, get to a request."""
     """How late this client's event loop woke from 10 ms sleeps: a busy or starved client inflates the
     latencies it measures by as much."""
 
     def request_count(self) -> int:
-        """Requests answered (reads and submissions; slow-body clients and transport errors aside)."""
-        return len(self.reads) + sum(self.submit_status.values())
+        """Requests answered (reads, submissions, probes; slow-body clients and transport errors aside)."""
+        return len(self.reads) + sum(self.submit_status.values()) + len(self.probes)
 
 
 def _free_port() -> int:
@@ -252,6 +255,18 @@ async def _lag_monitor(stats: Stats, stop: float) -> None:
         stats.loop_lag.append(max(0.0, time.perf_counter() - started - 0.01))
 
 
+async def _loop_probe(client: httpx.AsyncClient, stats: Stats, stop: float) -> None:
+    while time.monotonic() < stop:
+        await asyncio.sleep(0.1)
+        started = time.perf_counter()
+        try:
+            await client.get("/bench-loop-probe")
+        except httpx.TransportError as exc:
+            stats.transport_errors[type(exc).__name__] += 1
+            continue
+        stats.probes.append(time.perf_counter() - started)
+
+
 async def _slow_body(port: int, key: str, stats: Stats, stop: float) -> None:
     """Headers of a 1 MB submission, then one byte every 2 s; reconnects when the server gives up."""
     while time.monotonic() < stop:
@@ -296,7 +311,7 @@ async def _run_load(port: int, files: list[tuple[str, bytes]], keys: dict[str, s
             _clinician(client, keys["clinician"], persons, stats, stop, i, args.think) for i in range(args.clinicians)
         ]
         tasks += [_slow_body(port, keys[files[0][0]], stats, stop) for _ in range(args.slow)]
-        tasks.append(_lag_monitor(stats, stop))
+        tasks += [_lag_monitor(stats, stop), _loop_probe(client, stats, stop)]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
         # 32 concurrent timeline reads at once, after the load.
@@ -402,6 +417,7 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
         "read_routes": {route: _spread(values) for route, values in sorted(stats.reads_by_route.items())},
         "server_routes": _server_times("\n".join(load_log)),
         "client_loop_lag_ms": _spread(stats.loop_lag),
+        "loop_probe_ms": _spread(stats.probes),
         "server_cpu_ms_per_read": round(
             (server_after["other"] - server_before["other"]) * 1000 / max(1, len(stats.reads)), 1
         ),
@@ -511,7 +527,7 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.append(f"{r['store']}, {r['slow_clients']} slow: reads p50/p99 ms per route, client: {client}")
         lines.append(f"    server (access log): {server}")
         lines.append(f"    server CPU per read: {r.get('server_cpu_ms_per_read')} ms; "
-                     f"client loop lag p50/p99/max ms: {r.get('client_loop_lag_ms')}")
+                     f"client loop lag: {r.get('client_loop_lag_ms')}; 404 probe: {r.get('loop_probe_ms')}")
     lines.append("")
     lines.append(f"targets: zero 5xx, read p99 <= {TARGETS['read_p99_ms']:.0f} ms, "
                  f">= {TARGETS['encounters_per_s']:.0f} encounters/s, count check, 32 concurrent timelines, no failure")

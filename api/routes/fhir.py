@@ -398,7 +398,7 @@ def _hits(
     for person_id, value, grade in ranked:
         patient, encounter_ids = _patient(tx, person_id, systems)
         ids += encounter_ids
-        hits.append(Hit(Patient.model_validate(patient), score=value, grade=grade))
+        hits.append(Hit(patient, score=value, grade=grade))
     return hits, ids
 
 
