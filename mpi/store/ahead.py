@@ -28,12 +28,12 @@ from typing import Any, Final
 from sqlalchemy import Connection, MetaData, Table, func, select
 
 from mpi.store import deferred
-from mpi.store.bulk import BulkInsert
+from mpi.store.bulk import BulkInsert, Prepared
 
 __all__ = ["RowsAhead", "enable", "insert", "pending", "write_pending"]
 
 _KEY: Final = "mpi.store.ahead"
-_INSERTS: dict[Table, BulkInsert] = {}
+_STATEMENTS: dict[Table, tuple[BulkInsert, Prepared]] = {}
 _ORDER: dict[MetaData, dict[Table, int]] = {}
 
 
@@ -59,7 +59,7 @@ class RowsAhead:
     def add(self, conn: Connection, table: Table, row: Mapping[str, Any], keys: Iterable[Hashable] = ()) -> int:
         held = self.tables.get(table)
         if held is None:
-            (largest,) = conn.execute(select(func.max(table.c.id))).one()
+            largest = _statements_for(table)[1].scalar(conn)
             held = self.tables[table] = _Rows(first_id=int(largest or 0) + 1)
         row_id = held.first_id + len(held.rows)
         held.rows.append({**row, "id": row_id})
@@ -99,7 +99,7 @@ class RowsAhead:
         for table in sorted(self.tables, key=_parents_first):
             held = self.tables[table]
             if held.written < len(held.rows):
-                _insert_for(table).execute(conn, held.rows[held.written :])
+                _statements_for(table)[0].execute(conn, held.rows[held.written :])
                 held.written = len(held.rows)
         self._waiting_keys = set()
 
@@ -116,10 +116,11 @@ def _parents_first(table: Table) -> int:
     return order[table]
 
 
-def _insert_for(table: Table) -> BulkInsert:
-    found = _INSERTS.get(table)
+def _statements_for(table: Table) -> tuple[BulkInsert, Prepared]:
+    """The table's insert with the ids given, and the query of its largest id."""
+    found = _STATEMENTS.get(table)
     if found is None:
-        found = _INSERTS[table] = BulkInsert(table, generated_key=False)
+        found = _STATEMENTS[table] = (BulkInsert(table, generated_key=False), Prepared(select(func.max(table.c.id))))
     return found
 
 
