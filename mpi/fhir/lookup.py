@@ -21,11 +21,12 @@ from sqlalchemy import Connection, literal, select, union_all
 
 from linkage import parse_insurance_cards
 from mpi.identity import links as L
+from mpi.identity.links import survivors
 from mpi.identity.matching import IDENTIFIER_CAP
 from mpi.records import Candidate, SearchResult
 from mpi.records.dates import partial_iso
 from mpi.records.lookup import MAX_RESULTS, visible
-from mpi.records.person import current_encounters, encounters, survivors
+from mpi.records.person import current_encounters, encounters
 from mpi.records.sensitivity import Segmentation
 from mpi.store.content import content_tables
 

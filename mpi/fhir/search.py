@@ -19,8 +19,9 @@ from mpi.fhir import identifiers as sid
 from mpi.fhir.lookup import search_patient_code_anywhere
 from mpi.fhir.params import TokenQuery
 from mpi.fhir.patient import patient_identifiers
+from mpi.identity.links import resolve_person
 from mpi.identity.online import OnlineLinker
-from mpi.records import Candidate, DemographicQuery, PersonSummary, SearchResult, person_summary, resolve_person
+from mpi.records import Candidate, DemographicQuery, PersonSummary, SearchResult, person_summary
 from mpi.records.lookup import normalised_identifier, search_demographics, search_identifier
 from mpi.records.person import current_encounters
 from mpi.records.sensitivity import Segmentation

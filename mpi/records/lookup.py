@@ -25,10 +25,10 @@ from sqlalchemy import Connection, and_, select
 from linkage import model_row, normalise_record, parse_insurance_cards
 from mpi.errors import MPIError
 from mpi.identity import links as L
+from mpi.identity.links import survivors
 from mpi.identity.matching import IDENTIFIER_CAP
 from mpi.identity.online import OnlineLinker
 from mpi.records.dates import partial_iso
-from mpi.records.person import survivors
 from mpi.records.sensitivity import Segmentation
 from mpi.store.content import content_tables
 
