@@ -4,7 +4,7 @@ ingest (both policies), the REST submission route and the command line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -236,9 +236,9 @@ def test_the_receipt_of_the_submission_route_shows_the_outcome(client: TestClien
 
 
 def test_cli_registers_lists_removes_and_ingest_reports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: PKI
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: PKI, migrated_sqlite: Callable[[str], str]
 ) -> None:
-    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
     get_settings.cache_clear()
     runner = CliRunner()
     (tmp_path / "cert.pem").write_bytes(pki.facility.pem)
@@ -264,9 +264,9 @@ def test_cli_registers_lists_removes_and_ingest_reports(
 
 
 def test_synth_sign_gives_files_that_verify_once_the_certificates_are_registered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[str], str]
 ) -> None:
-    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
     get_settings.cache_clear()
     runner = CliRunner()
     out = tmp_path / "province"
@@ -291,7 +291,7 @@ def test_a_signed_file_that_cannot_be_canonicalised_is_invalid_not_an_error(pki:
 
 
 def test_reject_policy_through_the_route_and_the_command_line(
-    client: TestClient, pki: PKI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, pki: PKI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[str], str]
 ) -> None:
     monkeypatch.setenv("MPI_SIGNATURE_POLICY", "reject")
     get_settings.cache_clear()
@@ -307,7 +307,7 @@ def test_reject_policy_through_the_route_and_the_command_line(
     assert [e["status"] for e in body["encounters"]] == ["rejected"]
     assert _stored(engine)[0] == 0
 
-    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
     get_settings.cache_clear()
     (tmp_path / "cert.pem").write_bytes(pki.facility.pem)
     (tmp_path / "in").mkdir()
