@@ -4,7 +4,7 @@ ingest (both policies), the REST submission route and the command line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,13 +14,12 @@ from lxml import etree
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from api.app import create_app
 from mpi.cli import app as cli
 from mpi.errors import MPIError
 from mpi.facilities.certificates import add_certificate, read_certificate, remove_certificate
 from mpi.ingest import ingest_file
 from mpi.keys import Role, create_key
-from mpi.settings import Settings, get_settings
+from mpi.settings import get_settings
 from mpi.store import Encounter, Submission, session_scope
 from mpi.xml130 import parse_submission
 from mpi.xml130.signature import DSIG, check_signature, fingerprint, sign_envelope
@@ -199,14 +198,6 @@ def test_a_removed_certificate_no_longer_verifies(sqlite_engine: Engine, pki: PK
 
 
 # --- REST ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app) as client:
-        yield client
-    app.state.engine.dispose()
 
 
 def test_the_receipt_of_the_submission_route_shows_the_outcome(client: TestClient, pki: PKI) -> None:
