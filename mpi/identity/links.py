@@ -401,6 +401,33 @@ def blocked_persons(conn: Connection, source_record_ids: Iterable[int]) -> set[i
     return set(survivors(conn, (int(p) for p in rows)).values())
 
 
+@dataclass(frozen=True, slots=True)
+class PairConstraints:
+    """What stewards decided about two persons' records."""
+
+    kept_apart: bool
+    """A steward said a record now held by one of the two is not the other (persons as they are now)."""
+    pinned: frozenset[int]
+    """Which of the two hold a record a steward linked by hand (``manual_link``)."""
+
+
+def pair_constraints(conn: Connection, a: int, b: int) -> PairConstraints:
+    """The steward constraints on the records of persons ``a`` and ``b`` (two surviving persons), in one
+    statement (one more to follow merges when a "different person" constraint is found)."""
+    other = {a: b, b: a}
+    rows = conn.execute(
+        select(constraints.c.kind, constraints.c.person_id, sources.c.person_id.label("holder"))
+        .join(sources, sources.c.id == constraints.c.source_record_id)
+        .where(sources.c.person_id.in_([a, b]))
+    ).all()
+    apart = [r for r in rows if r.kind == ConstraintKind.DIFFERENT_PERSON]
+    now = survivors(conn, (int(r.person_id) for r in apart)) if apart else {}
+    return PairConstraints(
+        kept_apart=any(now[int(r.person_id)] == other[int(r.holder)] for r in apart),
+        pinned=frozenset(int(r.holder) for r in rows if r.kind == ConstraintKind.MANUAL_LINK),
+    )
+
+
 def is_blocked(conn: Connection, *, source_record_id: int, person_id: int) -> bool:
     """True when a steward said this record is not that person (or its merged-in persons)."""
     return current_person(conn, person_id) in blocked_persons(conn, [source_record_id])
