@@ -32,7 +32,8 @@ class _Compiled:
     positional: bool
     binds: tuple[tuple[str, _Processor, Any], ...]
     """(parameter name, bind processor, default value) in parameter order."""
-    results: tuple[_Processor, ...]
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """(position, result processor) of the result columns that have one."""
 
 
 class Prepared:
@@ -60,8 +61,9 @@ class Prepared:
                 (name, bp.type.dialect_impl(dialect).bind_processor(dialect), bp.effective_value) for name, bp in params
             )
             columns = self.statement.exported_columns  # type: ignore[attr-defined]
-            results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-            compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, results)
+            results = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            processed = tuple((at, p) for at, p in enumerate(results) if p is not None)
+            compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, processed)
         return compiled
 
     @staticmethod
@@ -87,10 +89,16 @@ class Prepared:
             fetched = cursor.fetchall()
         finally:
             cursor.close()
-        processors = compiled.results
-        if not any(processors):
+        processed = compiled.processed
+        if not processed:
             return [tuple(r) for r in fetched]
-        return [tuple(p(v) if p is not None else v for p, v in zip(processors, r, strict=True)) for r in fetched]
+        out = []
+        for r in fetched:
+            row = list(r)
+            for at, process in processed:
+                row[at] = process(row[at])
+            out.append(tuple(row))
+        return out
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
         found = self.rows(conn, params)
