@@ -239,19 +239,9 @@ class _Persons:
 
 
 def _steward_facts(conn: Connection, a: int, b: int) -> _Persons:
-    s, c, r = L.sources, L.constraints, L.reviews
+    s, r = L.sources, L.reviews
     other = {a: b, b: a}
-    blocked, pinned = False, set()
-    for row in conn.execute(
-        select(c.c.kind, c.c.person_id, s.c.person_id.label("holder"))
-        .join(s, s.c.id == c.c.source_record_id)
-        .where(s.c.person_id.in_([a, b]))
-    ):
-        holder = int(row.holder)
-        if row.kind == "manual_link":
-            pinned.add(holder)
-        elif row.kind == "different_person" and L.current_person(conn, int(row.person_id)) == other[holder]:
-            blocked = True
+    constraints = L.pair_constraints(conn, a, b)
     reviewed = any(
         L.current_person(conn, int(row.candidate_person_id)) == other[int(row.holder)]
         for row in conn.execute(
@@ -260,7 +250,7 @@ def _steward_facts(conn: Connection, a: int, b: int) -> _Persons:
             .where(s.c.person_id.in_([a, b]))
         )
     )
-    return _Persons(blocked=blocked, reviewed=reviewed, pinned=frozenset(pinned))
+    return _Persons(blocked=constraints.kept_apart, reviewed=reviewed, pinned=constraints.pinned)
 
 
 class _Applier:
