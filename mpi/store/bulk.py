@@ -32,7 +32,8 @@ class _Compiled:
     positional: bool
     binds: tuple[tuple[str, _Processor, Any], ...]
     """(parameter name, bind processor, default value) in parameter order."""
-    results: tuple[_Processor, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """(column position, result processor) of the columns that have one."""
 
 
 class Prepared:
@@ -60,7 +61,8 @@ class Prepared:
                 (name, bp.type.dialect_impl(dialect).bind_processor(dialect), bp.effective_value) for name, bp in params
             )
             columns = self.statement.exported_columns  # type: ignore[attr-defined]
-            results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            processors = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
             compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, results)
         return compiled
 
@@ -88,9 +90,15 @@ class Prepared:
         finally:
             cursor.close()
         processors = compiled.results
-        if not any(processors):
+        if not processors:
             return [tuple(r) for r in fetched]
-        return [tuple(p(v) if p is not None else v for p, v in zip(processors, r, strict=True)) for r in fetched]
+        out = []
+        for r in fetched:  # a loop over the few processed columns, not a generator over every column
+            values = list(r)
+            for i, process in processors:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
         found = self.rows(conn, params)
