@@ -34,6 +34,7 @@ from linkage.model import ModelRow
 from mpi.identity import links as L
 from mpi.identity.models import BirthCertificate
 from mpi.identity.policy import Birth, is_birth_of
+from mpi.store import ahead
 from mpi.store.models import Encounter, utcnow
 from mpi.xml130 import ParsedEncounter
 
@@ -98,6 +99,7 @@ def register(conn: Connection, *, encounter_id: int, encounter: ParsedEncounter,
     children = certificate_children(encounter)
     if not children:
         return 0
+    ahead.write_pending(conn)  # the certificates refer to the mother's record, and the search reads records
     mother_person = int(
         conn.execute(select(L.sources.c.person_id).where(L.sources.c.id == mother_source_record_id)).scalar_one()
     )
@@ -148,6 +150,7 @@ def for_record(conn: Connection, features: Mapping[str, Any]) -> list[Birth]:
 
 def set_child(conn: Connection, *, certificate_id: int, person_id: int) -> None:
     """Record the person of the certificate's child (its first record has just been linked)."""
+    ahead.write_pending(conn)  # the person may be new
     conn.execute(
         update(certificates)
         .where(certificates.c.id == certificate_id, certificates.c.child_person_id.is_(None))

@@ -18,7 +18,7 @@ commit in one batch, with the feed head updated once (:mod:`mpi.store.deferred`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +41,7 @@ from mpi.identity.models import (
     StewardConstraint,
 )
 from mpi.identity.policy import Rule
-from mpi.store import deferred
+from mpi.store import ahead, deferred
 from mpi.store.bulk import BulkInsert, Prepared
 from mpi.store.models import utcnow
 
@@ -199,7 +199,7 @@ def steward_action(
 
 def create_person(conn: Connection, *, actor: str) -> int:
     lock_feed(conn)
-    person_id = int(_INSERT_PERSON.insert(conn, {"created_at": utcnow()}))
+    person_id = ahead.insert(conn, persons, {"created_at": utcnow()}, now=_INSERT_PERSON)
     emit(conn, "person_created", actor=actor, person_id=person_id)
     return person_id
 
@@ -243,11 +243,15 @@ def current_person(conn: Connection, person_id: int) -> int:
     return survivors(conn, (person_id,))[person_id]
 
 
-def add_source_record(conn: Connection, *, values: SourceValues, person_id: int, state: LinkState) -> int:
-    """Insert a source record already assigned to ``person_id`` (its first link is written by the caller)."""
+def add_source_record(
+    conn: Connection, *, values: SourceValues, person_id: int, state: LinkState, search_keys: Iterable[Hashable] = ()
+) -> int:
+    """Insert a source record already assigned to ``person_id`` (its first link is written by the caller).
+    ``search_keys``: what a candidate search finds it by (``Matcher.search_keys``), for a transaction that
+    writes it later (:mod:`mpi.store.ahead`)."""
     lock_feed(conn)
     row = {**values, "person_id": person_id, "link_state": state, "created_at": utcnow()}
-    return int(_INSERT_SOURCE.insert(conn, row))
+    return ahead.insert(conn, sources, row, now=_INSERT_SOURCE, keys=search_keys)
 
 
 def link(
@@ -278,25 +282,26 @@ def link(
     if added:
         previous_person, previous_state = person_id, str(state)
     else:
+        ahead.write_pending(conn)
         found = _SOURCE_STATE.first(conn, {"sid": source_record_id})
         if found is None:
             raise NotFound(f"no source record {source_record_id}")
         previous_person, previous_state = int(found[0]), str(found[1])
-    link_id = int(
-        _INSERT_LINK.insert(
-            conn,
-            {
-                "source_record_id": source_record_id,
-                "person_id": person_id,
-                "state": state,
-                "rule": rule,
-                "match_weight": match_weight,
-                "match_probability": match_probability,
-                "model_id": model_id,
-                "actor": actor,
-                "created_at": utcnow(),
-            },
-        )
+    link_id = ahead.insert(
+        conn,
+        links,
+        {
+            "source_record_id": source_record_id,
+            "person_id": person_id,
+            "state": state,
+            "rule": rule,
+            "match_weight": match_weight,
+            "match_probability": match_probability,
+            "model_id": model_id,
+            "actor": actor,
+            "created_at": utcnow(),
+        },
+        now=_INSERT_LINK,
     )
     if (previous_person, previous_state) != (person_id, state):  # a new record is added with its first link's
         _MOVE_SOURCE.rows(conn, {"sid": source_record_id, "pid": person_id, "state": state})
@@ -362,6 +367,7 @@ def open_review(
     evidence: dict[str, Any] | None = None,
 ) -> int:
     lock_feed(conn)
+    ahead.write_pending(conn)  # the item refers to the record
     existing = conn.execute(
         select(reviews.c.id).where(
             reviews.c.source_record_id == source_record_id,
@@ -486,9 +492,7 @@ def replay_assignments(conn: Connection) -> dict[int, int]:
 
 
 # ---- constraints and review items ------------------------------------------------------------------
-def add_constraint(
-    conn: Connection, *, kind: ConstraintKind, source_record_id: int, person_id: int, actor: str
-) -> int:
+def add_constraint(conn: Connection, *, kind: ConstraintKind, source_record_id: int, person_id: int, actor: str) -> int:
     """A sticky steward fact: ``different_person`` (never link there automatically) or ``manual_link``."""
     lock_feed(conn)
     constraint_id = _id(

@@ -136,6 +136,28 @@ class Matcher:
             s.c.id, s.c.person_id, s.c.encounter_id, s.c.features, s.c.facility_code, s.c.patient_code, s.c.ma_lk
         ).where(s.c.id.in_(select(ids.c.id)))
 
+    def search_keys(
+        self,
+        values: Mapping[str, Any],
+        *,
+        facility_code: str | None = None,
+        patient_code: str | None = None,
+        ma_lk: str | None = None,
+    ) -> frozenset[tuple[Any, ...]]:
+        """The look-ups of :meth:`candidates` that can find a record with these values, one tuple each
+        (the look-up and its values; a value bound to NULL finds nothing): two records have one in common
+        exactly when a search with one's values can find the other."""
+        keys = [
+            (at, *(values.get(c) for c in key.columns))
+            for at, key in enumerate(self.keys)
+            if all(values.get(c) is not None for c in key.columns)
+        ]
+        if facility_code is not None and patient_code is not None:
+            keys.append(("patient_code", facility_code, patient_code))
+        if facility_code is not None and ma_lk is not None:
+            keys.append(("ma_lk", facility_code, ma_lk))
+        return frozenset(keys)
+
     def can_block(self, values: Mapping[str, Any]) -> bool:
         """Whether at least one blocking key is complete in ``values`` (else a search would find nothing)."""
         return any(all(values.get(c) is not None for c in key.columns) for key in self.keys)

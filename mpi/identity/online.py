@@ -27,6 +27,7 @@ from mpi.identity.models import LinkState, SourceValues
 from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
+from mpi.store import ahead
 from mpi.xml130 import ParsedEncounter
 
 SYSTEM: Final = "system"
@@ -174,6 +175,12 @@ class OnlineLinker:
             features=features,
         )
         features = values["features"]
+        keys = self.matcher.search_keys(
+            values, facility_code=facility_code, patient_code=record.patient_code, ma_lk=ma_lk
+        )
+        held = ahead.pending(conn)
+        if held is not None and held.may_find(keys):  # a record of this transaction not written yet
+            held.flush(conn)
         rows = self.matcher.candidates(
             conn, values, facility_code=facility_code, patient_code=record.patient_code, ma_lk=ma_lk
         )
@@ -195,7 +202,7 @@ class OnlineLinker:
         ]
         certificates = births.for_record(conn, features)
         decision = decide(features, candidates, self.thresholds, blocked=blocked, births=certificates)
-        result = self._apply(conn, values, decision, {c.source_record_id: c for c in candidates})
+        result = self._apply(conn, values, decision, {c.source_record_id: c for c in candidates}, keys)
         certificate = decision.evidence.get("birth_certificate_id")
         known = {b.certificate_id for b in certificates if b.child_person_id is not None}
         if certificate is not None and certificate not in known:
@@ -203,7 +210,12 @@ class OnlineLinker:
         return result
 
     def _apply(
-        self, conn: Connection, values: SourceValues, decision: Decision, by_id: dict[int, Candidate]
+        self,
+        conn: Connection,
+        values: SourceValues,
+        decision: Decision,
+        by_id: dict[int, Candidate],
+        search_keys: frozenset[tuple[Any, ...]],
     ) -> dict[str, Any]:
         if decision.action is Action.LINK:
             assert decision.person_id is not None
@@ -211,7 +223,7 @@ class OnlineLinker:
         else:
             person_id = L.create_person(conn, actor=SYSTEM)
             state = LinkState.AUTO if decision.action is Action.NEW else LinkState.REVIEW
-        source_id = L.add_source_record(conn, values=values, person_id=person_id, state=state)
+        source_id = L.add_source_record(conn, values=values, person_id=person_id, state=state, search_keys=search_keys)
         L.link(
             conn,
             source_record_id=source_id,

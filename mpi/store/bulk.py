@@ -32,8 +32,8 @@ class _Compiled:
     positional: bool
     binds: tuple[tuple[str, _Processor, Any], ...]
     """(parameter name, bind processor, default value) in parameter order."""
-    results: tuple[tuple[int, Callable[[Any], Any]], ...]
-    """(column position, result processor) of the columns that have one."""
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """(position, result processor) of the result columns that have one."""
 
 
 class Prepared:
@@ -61,9 +61,9 @@ class Prepared:
                 (name, bp.type.dialect_impl(dialect).bind_processor(dialect), bp.effective_value) for name, bp in params
             )
             columns = self.statement.exported_columns  # type: ignore[attr-defined]
-            processors = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-            results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
-            compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, results)
+            results = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            processed = tuple((at, p) for at, p in enumerate(results) if p is not None)
+            compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, processed)
         return compiled
 
     @staticmethod
@@ -89,15 +89,15 @@ class Prepared:
             fetched = cursor.fetchall()
         finally:
             cursor.close()
-        processors = compiled.results
-        if not processors:
+        processed = compiled.processed
+        if not processed:
             return [tuple(r) for r in fetched]
         out = []
-        for r in fetched:  # a loop over the few processed columns, not a generator over every column
-            values = list(r)
-            for i, process in processors:
-                values[i] = process(values[i])
-            out.append(tuple(values))
+        for r in fetched:
+            row = list(r)
+            for at, process in processed:
+                row[at] = process(row[at])
+            out.append(tuple(row))
         return out
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:

@@ -1,0 +1,92 @@
+"""Ids handed out ahead (`mpi.store.ahead`): the ids SQLite would give, rows written parents first at commit
+or when asked, savepoints taking back what they handed out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from mpi.identity import links as L
+from mpi.identity.models import LinkState
+from mpi.store import ahead, open_store
+from mpi.store.models import utcnow
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Engine:
+    return open_store(f"sqlite:///{tmp_path}/ahead.sqlite3")
+
+
+def _count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def _record(encounter_id: int) -> dict[str, object]:
+    return {
+        "encounter_id": encounter_id,
+        "facility_code": "79001",
+        "ma_lk": f"LK{encounter_id}",
+        "version": 1,
+        "given_key": "an",
+        "features": {"given_key": "an"},
+    }
+
+
+def test_the_ids_are_the_ones_sqlite_gives_and_rows_wait_for_the_commit(store: Engine) -> None:
+    with store.begin() as conn:
+        first = L.create_person(conn, actor="test")  # given by SQLite
+    with store.begin() as conn:
+        ahead.enable(conn)
+        ids = [ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON) for _ in range(3)]
+        assert ids == [first + 1, first + 2, first + 3]
+        assert conn.execute(select(func.count()).select_from(L.persons)).scalar_one() == 1  # not written yet
+    assert _count(store, L.persons) == 4
+    with store.begin() as conn:  # what SQLite gives next follows on
+        assert L.create_person(conn, actor="test") == first + 4
+
+
+def test_rows_are_written_parents_first_and_when_asked(store: Engine, tmp_path: Path) -> None:
+    from mpi.ingest import ingest_file
+    from tests.builders import envelope, outpatient
+
+    receipt = ingest_file(engine=store, data=envelope([outpatient("LK-AHEAD")]), submitter="test")
+    encounter_id = receipt.encounters[0].encounter_id
+    assert encounter_id is not None
+    with store.begin() as conn:
+        held = ahead.enable(conn)
+        # the record is handed its id before the person it refers to: written after it all the same
+        person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        record = {**_record(encounter_id), "person_id": person, "link_state": LinkState.AUTO, "created_at": utcnow()}
+        source = ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE, keys={("given", "an")})
+        assert held.may_find({("given", "an"), ("other",)}) and not held.may_find({("given", "binh")})
+        ahead.write_pending(conn)
+        assert conn.execute(select(L.sources.c.person_id).where(L.sources.c.id == source)).scalar_one() == person
+        assert not held.may_find({("given", "an")})  # written: a search reads it from the store
+        assert held.waiting(L.sources, source) is None
+
+
+def test_a_rolled_back_savepoint_takes_back_its_ids_and_rows_even_written_ones(store: Engine) -> None:
+    with store.begin() as conn:
+        held = ahead.enable(conn)
+        kept = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        savepoint = conn.begin_nested()
+        ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        ahead.write_pending(conn)  # both written inside the savepoint
+        savepoint.rollback()
+        assert held.waiting(L.persons, kept) is not None  # written, then rolled back: waiting again
+        assert ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON) == kept + 1
+    with store.connect() as conn:
+        assert conn.execute(select(L.persons.c.id).order_by(L.persons.c.id)).scalars().all() == [kept, kept + 1]
+
+
+def test_without_enable_rows_are_inserted_at_once(store: Engine) -> None:
+    with store.begin() as conn:
+        person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        assert conn.execute(select(L.persons.c.id)).scalar_one() == person
+        ahead.write_pending(conn)  # nothing held: nothing to do
+        ahead.enable(conn)
+        with pytest.raises(RuntimeError):
+            ahead.enable(conn)
