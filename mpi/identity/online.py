@@ -180,7 +180,7 @@ class OnlineLinker:
         )
         held = ahead.pending(conn)
         if held is not None and held.may_find(keys):  # a record of this transaction not written yet
-            held.flush(conn)
+            held.flush(conn, only=L.sources)
         rows = self.matcher.candidates(
             conn, values, facility_code=facility_code, patient_code=record.patient_code, ma_lk=ma_lk
         )
