@@ -46,39 +46,27 @@ from mpi.store import create_db_engine, open_store
 log = logging.getLogger(__name__)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    # As many request threads as connections: a handler holds at most one connection at a time.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+    if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
+        app.state.reports_warm = warm_in_background(app.state.engine)
+    app.state.intake.warm()
+    yield
+    app.state.intake.close()  # files received are stored (and answered) before the process ends
+    app.state.audit.close()  # the events still waiting are written before the process ends
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # As many request threads as connections: a handler holds at most one connection at a time.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
-        if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
-            app.state.reports_warm = warm_in_background(app.state.engine)
-        app.state.intake.warm()
-        yield
-        app.state.intake.close()  # files received are stored (and answered) before the process ends
-        app.state.audit.close()  # the events still waiting are written before the process ends
-
     app = FastAPI(
         title="Provincial health-data hub (MPI)",
         version="0.1.0",
         description="Receives QĐ 130 XML submissions, links encounters to persons, serves longitudinal records.",
-        lifespan=lifespan,
+        lifespan=_lifespan,
     )
-    app.state.settings = settings
-    open_store(settings.database_url).dispose()  # migrate (once, under a lock) with a throwaway engine
-    app.state.engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
-    app.state.audit = attach_audit_writer(app.state.engine, durable=not settings.audit_write_behind)
-    app.state.linker = OnlineLinker.from_settings(settings)
-    app.state.read_limiter = ReadLimiter(
-        per_minute=settings.read_rate_per_minute, burst=settings.read_burst, alert_per_hour=settings.read_alert_per_hour
-    )
-    app.state.linker.warm(app.state.engine)
-    app.state.intake = Intake(app.state.engine, app.state.linker, processes=settings.intake_processes)
-    app.state.sensitivity = SensitivityPolicy.from_settings(
-        settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
-    )
+    attach_store(app, settings or get_settings())
     app.include_router(submissions.router)
     app.include_router(encounters.router)
     app.include_router(persons.router)
@@ -97,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys.router)
     app.mount("/web/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="web-static")
     _install_error_handlers(app)
-    app.add_middleware(RequestGuard, settings=settings)  # outermost: bodies, clean 500s, access log
+    app.add_middleware(RequestGuard)  # outermost: bodies, clean 500s, access log
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -110,6 +98,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return ready(app.state.engine)
 
     return app
+
+
+def attach_store(app: FastAPI, settings: Settings) -> None:
+    """What the application holds besides its routes, on the store of ``settings`` (migrated first): the
+    settings the routes, the middleware and the lifespan read, the engine, the audit writer, the online
+    linker, the read limiter, the intake and the sensitivity policy. ``create_app`` calls it; tests that
+    want a fresh store per test attach one to an application whose routes are already built (building
+    them is most of what a short test costs)."""
+    app.state.settings = settings
+    open_store(settings.database_url).dispose()  # migrate (once, under a lock) with a throwaway engine
+    app.state.engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app.state.audit = attach_audit_writer(app.state.engine, durable=not settings.audit_write_behind)
+    app.state.linker = OnlineLinker.from_settings(settings)
+    app.state.read_limiter = ReadLimiter(
+        per_minute=settings.read_rate_per_minute, burst=settings.read_burst, alert_per_hour=settings.read_alert_per_hour
+    )
+    app.state.linker.warm(app.state.engine)
+    app.state.intake = Intake(app.state.engine, app.state.linker, processes=settings.intake_processes)
+    app.state.sensitivity = SensitivityPolicy.from_settings(
+        settings.sensitive_categories, settings.break_glass_purposes, settings.sensitive_grants
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -45,8 +45,9 @@ from api.ratelimit import throttle
 from mpi.audit.log import Reader, audit_row, record_rows
 from mpi.audit.writer import writer_for
 from mpi.errors import MPIError, PermissionDenied
+from mpi.identity.links import ResolvedPerson, resolve_person
 from mpi.keys import Role
-from mpi.records.person import ResolvedPerson, current_encounters, resolve_person
+from mpi.records.person import current_encounters
 from mpi.records.sensitivity import (
     BreakGlass,
     Decision,

@@ -70,9 +70,10 @@ def logged_path(scope: Scope) -> str:
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    """Its limits are those of the application's settings (``app.state.settings``, as for every route)."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,7 +101,7 @@ class RequestGuard:
         try:
             _check_target(scope)
             _check_origin(scope)
-            body = await self._read_body(scope, receive)
+            body = await self._read_body(scope, receive, scope["app"].state.settings)
         except _Refused as refused:
             await error_response(path, refused.status, refused.code, refused.message)(scope, receive, send_tracked)
         except _Disconnected:
@@ -128,8 +129,8 @@ class RequestGuard:
         elapsed = (time.perf_counter() - started) * 1000
         log.info("%s %s %d %.1f ms", scope.get("method"), logged_path(scope), status, elapsed)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        limit = body_limit(self.settings, str(scope.get("path", "")))
+    async def _read_body(self, scope: Scope, receive: Receive, settings: Settings) -> bytes:
+        limit = body_limit(settings, str(scope.get("path", "")))
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
@@ -138,9 +139,9 @@ class RequestGuard:
                 raise _Refused(413, "body_too_large", f"the request body exceeds {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        deadline = anyio.current_time() + self.settings.body_total_seconds
+        deadline = anyio.current_time() + settings.body_total_seconds
         while True:
-            wait = min(self.settings.body_idle_seconds, deadline - anyio.current_time())
+            wait = min(settings.body_idle_seconds, deadline - anyio.current_time())
             with anyio.move_on_after(max(wait, 0)) as scope_timer:
                 message = await receive()
             if scope_timer.cancelled_caught:
@@ -154,7 +155,7 @@ class RequestGuard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 body = b"".join(chunks)
-                if limit == self.settings.max_body_bytes and _has_nul(body):
+                if limit == settings.max_body_bytes and _has_nul(body):
                     raise _Refused(400, "nul_in_body", "the request body contains a NUL character")
                 return body
 

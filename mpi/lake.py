@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, Select, select
 
 from mpi.identity import links as L
-from mpi.identity.export import person_resolver
+from mpi.identity.links import person_resolver
 from mpi.identity.relink import read_source_records
 from mpi.store.content import content_tables
 from mpi.store.models import Encounter

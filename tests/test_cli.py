@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,18 @@ HOSTILE = (
 
 
 @pytest.fixture
-def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cli.sqlite3"
+def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[str], str]) -> Path:
+    """The store the commands write to: a copy of the migrated template (migrating costs more than most
+    commands; ``new_db_file`` is a store no command has opened yet)."""
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
+    get_settings.cache_clear()
+    return tmp_path / "cli.sqlite3"
+
+
+@pytest.fixture
+def new_db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store that does not exist yet: the first command creates and migrates it."""
+    path = tmp_path / "new.sqlite3"
     monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{path}")
     get_settings.cache_clear()
     return path
@@ -190,7 +201,7 @@ def _create(*args: str) -> tuple[int, str]:
     return int(header.split()[2]), key
 
 
-def test_a_created_key_is_printed_alone_on_the_last_line_and_authenticates(db_file: Path) -> None:
+def test_a_created_key_is_printed_alone_on_the_last_line_and_authenticates(new_db_file: Path) -> None:
     key_id, key = _create("--role", "submitter", "--facility", "74001", "--label", "HIS of 74001")
     assert key_id == 1
     assert key.startswith("mpi_") and " " not in key

@@ -4,7 +4,7 @@ receipt only for what is durable."""
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -71,12 +71,12 @@ def _rows(engine: Engine) -> dict[str, Any]:
 
 
 def _single_and_grouped(
-    tmp_path: Path, corpus: list[bytes], group: int
+    stores: Callable[[str], str], corpus: list[bytes], group: int
 ) -> tuple[Engine, list[Receipt], Engine, list[Receipt]]:
     """The files stored one transaction per file, and with group commit, in two fresh stores (and linkers)."""
     settings = get_settings()
-    single = open_store(f"sqlite:///{tmp_path}/single.sqlite3")
-    grouped = open_store(f"sqlite:///{tmp_path}/grouped.sqlite3")
+    single = open_store(stores("single"))
+    grouped = open_store(stores("grouped"))
     linker = OnlineLinker.from_settings(settings)
     expected = [
         ingest_parsed(engine=single, data=b, parsed=parse_submission(b), submitter="t", linker=linker) for b in corpus
@@ -87,8 +87,10 @@ def _single_and_grouped(
     return single, expected, grouped, got
 
 
-def test_group_commit_stores_what_one_transaction_per_file_stores(tmp_path: Path, corpus: list[bytes]) -> None:
-    single, expected, grouped, got = _single_and_grouped(tmp_path, corpus, 7)
+def test_group_commit_stores_what_one_transaction_per_file_stores(
+    migrated_sqlite: Callable[[str], str], corpus: list[bytes]
+) -> None:
+    single, expected, grouped, got = _single_and_grouped(migrated_sqlite, corpus, 7)
     assert [_summary(r) for r in got] == [_summary(r) for r in expected]
     assert _rows(grouped) == _rows(single)
     assert any(r.duplicate for r in got) and any(e.new_version for r in got for e in r.encounters)
@@ -96,10 +98,12 @@ def test_group_commit_stores_what_one_transaction_per_file_stores(tmp_path: Path
     grouped.dispose()
 
 
-def test_a_receipt_is_given_only_for_committed_encounters(tmp_path: Path, corpus: list[bytes]) -> None:
+def test_a_receipt_is_given_only_for_committed_encounters(
+    migrated_sqlite: Callable[[str], str], corpus: list[bytes]
+) -> None:
     """The process fails in the middle of a group: every acknowledged encounter is stored whole, the rest of
     the group is absent, and sending everything again completes the store."""
-    engine = open_store(f"sqlite:///{tmp_path}/store.sqlite3")
+    engine = open_store(migrated_sqlite("store"))
     files = [(b, parse_submission(b)) for b in corpus[:20]]
 
     def failing() -> Any:
@@ -123,7 +127,9 @@ def test_a_receipt_is_given_only_for_committed_encounters(tmp_path: Path, corpus
     engine.dispose()
 
 
-def test_one_group_sees_its_own_files_and_encounters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_group_sees_its_own_files_and_encounters(
+    migrated_sqlite: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """In one transaction: a file sent twice, a corrected version of an encounter stored earlier in the
     group, and a new facility's encounters; the same receipts and rows as one transaction per file
     (what the group reads ahead answers once, then the group's own writes are read), without a conflict
@@ -143,7 +149,7 @@ def test_one_group_sees_its_own_files_and_encounters(tmp_path: Path, monkeypatch
         envelope([outpatient("NEW00002", facility="74002")], facility="74002"),
         envelope([outpatient("ONE00001", HO_TEN="NGUYEN VAN SUA", GIOI_TINH="1")]),
     ]
-    single, expected, grouped, got = _single_and_grouped(tmp_path, files, 64)
+    single, expected, grouped, got = _single_and_grouped(migrated_sqlite, files, 64)
     assert [_summary(r) for r in got] == [_summary(r) for r in expected]
     assert [r.duplicate for r in got] == [False, False, True, False, False, False, False]
     assert [e.version for e in got[6].encounters] == [3]
@@ -173,13 +179,15 @@ def _content(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def test_rows_staged_by_the_parsing_workers_store_the_same_content(tmp_path: Path, corpus: list[bytes]) -> None:
+def test_rows_staged_by_the_parsing_workers_store_the_same_content(
+    migrated_sqlite: Callable[[str], str], corpus: list[bytes]
+) -> None:
     """`stage` (what `mpi ingest`'s workers do for SQLite, with the identity step's preparation), sent through
     pickle as a worker sends it, stores every column of every content row exactly as the store's own typing
     does, with the same receipts and links."""
     settings = get_settings()
-    plain = open_store(f"sqlite:///{tmp_path}/plain.sqlite3")
-    staged = open_store(f"sqlite:///{tmp_path}/staged.sqlite3")
+    plain = open_store(migrated_sqlite("plain"))
+    staged = open_store(migrated_sqlite("staged"))
     expected = list(
         ingest_many(
             engine=plain,

@@ -62,9 +62,10 @@ from mpi.fhir.search import (
     search_ids,
     search_tokens,
 )
-from mpi.records import Candidate, SearchResult, resolve_person
+from mpi.identity.links import ResolvedPerson, resolve_person
+from mpi.records import Candidate, SearchResult
 from mpi.records.lookup import MAX_RESULTS
-from mpi.records.person import ResolvedPerson, person_of_encounter
+from mpi.records.person import person_of_encounter
 from mpi.records.sensitivity import Segmentation, security_labels
 from mpi.store.db import read_only
 

@@ -27,7 +27,7 @@ from typing import Literal
 from linkage.normalise.dates import PartialDate
 from linkage.normalise.provinces import CCCD_PROVINCES
 
-__all__ = ["NationalId", "NationalIdKind", "check_cccd", "classify_national_id"]
+__all__ = ["NationalId", "NationalIdKind", "cccd_birth_year", "cccd_sex", "check_cccd", "classify_national_id"]
 
 NationalIdKind = Literal["CCCD", "CMND", "PASSPORT", "OTHER"]
 
@@ -42,6 +42,16 @@ class NationalId:
     issues: tuple[str, ...] = ()
 
 
+def cccd_birth_year(number: str) -> int:
+    """The birth year a 12-digit CCCD's digits give: the century from G, the rest from YY."""
+    return 1900 + 100 * (int(number[3]) // 2) + int(number[4:6])
+
+
+def cccd_sex(number: str) -> int:
+    """The sex a 12-digit CCCD's G digit gives: 1 male (G even), 2 female (G odd)."""
+    return int(number[3]) % 2 + 1
+
+
 def check_cccd(number: str, *, sex: int | None = None, dob: PartialDate | None = None) -> tuple[str, ...]:
     """Failed structure checks of a 12-digit CCCD, in a fixed order; () when all pass.
 
@@ -54,16 +64,16 @@ def check_cccd(number: str, *, sex: int | None = None, dob: PartialDate | None =
     issues: list[str] = []
     if number[:3] not in CCCD_PROVINCES:
         issues.append("province_code")
-    g = int(number[3])
-    century = 1900 + 100 * (g // 2)
+    year = cccd_birth_year(number)
+    century = year // 100 * 100
     if century > 2000:
         issues.append("century")
-    if sex in (1, 2) and g % 2 != sex - 1:
+    if sex in (1, 2) and sex != cccd_sex(number):
         issues.append("sex")
     if dob is not None:
         if dob.year // 100 * 100 != century:
             issues.append("birth_century")
-        if dob.year % 100 != int(number[4:6]):
+        if dob.year % 100 != year % 100:
             issues.append("birth_year")
     return tuple(issues)
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from mpi.audit.log import events
-from mpi.records.person import ResolvedPerson, resolve_person
+from mpi.identity.links import ResolvedPerson, resolve_person
 
 MAX_ENTRIES = 500
 

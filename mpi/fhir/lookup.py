@@ -1,8 +1,5 @@
 """The two reads FHIR needs that the record services do not offer.
 
-- MA_BN without a facility: FHIR token search ``identifier=value`` matches any system, so a bare value is
-  looked up as a patient code at *every* facility (records services insist on a facility, as a clinician
-  typing an MA_BN should give one).
 - ``_since`` and ``meta.lastUpdated``: when the hub received each encounter version.
 - Each current encounter's identity fields with their dates (Patient names and identifier periods), and
   the mother's name the papers of a child's encounters record (``mothersMaidenName``).
@@ -20,47 +17,9 @@ from typing import Any, Final
 from sqlalchemy import Connection, literal, select, union_all
 
 from linkage import parse_insurance_cards
-from mpi.identity import links as L
-from mpi.identity.matching import IDENTIFIER_CAP
-from mpi.records import Candidate, SearchResult
 from mpi.records.dates import partial_iso
-from mpi.records.lookup import MAX_RESULTS, visible
-from mpi.records.person import current_encounters, encounters, survivors
-from mpi.records.sensitivity import Segmentation
+from mpi.records.person import current_encounters, encounters
 from mpi.store.content import content_tables
-
-
-def search_patient_code_anywhere(
-    *, conn: Connection, value: str, limit: int = MAX_RESULTS, segmentation: Segmentation | None = None
-) -> SearchResult:
-    """Persons holding ``value`` as MA_BN at any facility on a record the reader may see
-    (``segmentation``); ``probable`` when several persons do."""
-    code = value.strip()
-    if not code:
-        return SearchResult(kind="patient_code", candidates=[], truncated=False)
-    s = L.sources
-    rows = conn.execute(
-        select(s.c.person_id, s.c.encounter_id, s.c.facility_code)
-        .where(s.c.patient_code == code)
-        .order_by(s.c.id.desc())
-        .limit(IDENTIFIER_CAP)
-    ).all()
-    rows = visible(conn, rows, segmentation)
-    survivor_of = survivors(conn, (int(r.person_id) for r in rows))
-    persons = sorted({survivor_of[int(r.person_id)] for r in rows})
-    shared = len(persons) > 1
-    candidates = [
-        Candidate(
-            person_id=p,
-            grade="probable" if shared else "certain",
-            reason=f"patient_code held by {len(persons)} persons: choose" if shared else "same patient_code",
-            match_probability=None,
-            matched_on=("patient_code",),
-            record=None,
-        )
-        for p in persons
-    ]
-    return SearchResult(kind="patient_code", candidates=candidates[:limit], truncated=len(candidates) > limit)
 
 
 def received_since(*, conn: Connection, encounter_ids: Iterable[int], since: datetime) -> set[int]:

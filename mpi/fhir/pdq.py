@@ -46,12 +46,13 @@ from mpi.errors import MPIError
 from mpi.fhir import params as P
 from mpi.fhir.lookup import mothers_names
 from mpi.fhir.patient import GENDERS, fold_name
+from mpi.identity.links import resolve_person, survivors
 from mpi.identity.matching import Matcher
 from mpi.identity.policy import Thresholds
 from mpi.records import Candidate, SearchResult
 from mpi.records.dates import partial_iso
 from mpi.records.lookup import Grade
-from mpi.records.person import current_encounters, resolve_person, survivors
+from mpi.records.person import current_encounters
 from mpi.records.sensitivity import Segmentation
 
 STRING_PARAMETERS: Final = ("family", "given", "address", "address-state", "address-country", "mothersMaidenName")

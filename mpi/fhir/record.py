@@ -25,9 +25,10 @@ from mpi.fhir.bundle import Hit
 from mpi.fhir.everything import encounter_of, encounter_resources, facilities_of, location, organization, pick
 from mpi.fhir.lookup import mothers_names, received_at, recorded_identities
 from mpi.fhir.patient import to_patient
+from mpi.identity.links import ResolvedPerson
 from mpi.identity.review import open_review_partners
 from mpi.records import EncounterDetail, encounter_detail, person_summary
-from mpi.records.person import ResolvedPerson, current_encounters, encounters, xml1
+from mpi.records.person import current_encounters, encounters, xml1
 from mpi.records.sensitivity import Segmented
 from mpi.store.content import content_tables
 from mpi.store.models import Facility

@@ -16,11 +16,11 @@ from sqlalchemy import Connection
 
 from mpi.errors import MPIError, NotFound
 from mpi.fhir import identifiers as sid
-from mpi.fhir.lookup import search_patient_code_anywhere
 from mpi.fhir.params import TokenQuery
 from mpi.fhir.patient import patient_identifiers
+from mpi.identity.links import resolve_person
 from mpi.identity.online import OnlineLinker
-from mpi.records import Candidate, DemographicQuery, PersonSummary, SearchResult, person_summary, resolve_person
+from mpi.records import Candidate, DemographicQuery, PersonSummary, SearchResult, person_summary
 from mpi.records.lookup import normalised_identifier, search_demographics, search_identifier
 from mpi.records.person import current_encounters
 from mpi.records.sensitivity import Segmentation
@@ -117,11 +117,10 @@ def search_token(*, conn: Connection, token: sid.Token, segmentation: Segmentati
     system) is tried under every system, an unknown system finds nobody (as a FHIR server answers)."""
     if token.system is None:
         found = [
-            search_identifier(conn=conn, kind=kind, value=token.value, segmentation=segmentation)
-            for kind in ("national_id", "bhxh_number")
+            search_identifier(conn=conn, kind=kind, value=token.value, any_facility=True, segmentation=segmentation)
+            for kind in ("national_id", "bhxh_number", "patient_code")
             if normalised_identifier(kind, token.value) is not None
         ]
-        found.append(search_patient_code_anywhere(conn=conn, value=token.value, segmentation=segmentation))
         return _merge(found)
     resolved = sid.resolve_system(token.system)
     if resolved is None:

@@ -174,13 +174,7 @@ def relations(conn: Connection, person_id: int) -> list[Relation]:
     steward merged them) is left out.
     """
     c, s = certificates, L.sources
-    mine, frontier = {person_id}, {person_id}
-    while frontier:  # the persons merged into this one, however deep
-        frontier = {
-            int(r.id)
-            for r in conn.execute(select(L.persons.c.id).where(L.persons.c.merged_into_id.in_(sorted(frontier))))
-        } - mine
-        mine |= frontier
+    mine = {person_id, *L.absorbed(conn, person_id)}  # the persons merged into this one, however deep
     rows = conn.execute(
         select(c.c.id, c.c.child_person_id, s.c.person_id.label("mother_person_id"))
         .join(s, s.c.id == c.c.mother_source_record_id)

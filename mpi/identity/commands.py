@@ -189,6 +189,7 @@ def print_report(report: RelinkReport) -> None:
         ("  of which auto-band, same CCCD with conflicting demographics", report.conflicts_to_review),
         ("  of which auto-band, another record of one person contradicts the other", report.cluster_contradicted),
         ("  of which auto-band, a record of one person unsupported by the other's", report.cluster_unsupported),
+        ("not reviewed: review band, a record of one person contradicts the other", report.band_contradicted),
         ("skipped: steward said different person", report.skipped_different_person),
         ("skipped: review already open or resolved", report.skipped_reviewed),
         ("skipped: mother and child by birth certificate", report.mother_and_child),

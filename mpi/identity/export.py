@@ -14,9 +14,7 @@ they come (the merge-redirect map is the only thing held in memory: one entry pe
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,7 +24,7 @@ from mpi.errors import NotFound
 from mpi.identity import links as L
 from mpi.store.models import Encounter
 
-__all__ = ["EXPORT_COLUMNS", "EncounterLink", "encounter_link", "export_links", "person_resolver"]
+__all__ = ["EXPORT_COLUMNS", "EncounterLink", "encounter_link", "export_links"]
 
 EXPORT_COLUMNS: Final = (
     "facility_code",
@@ -42,25 +40,6 @@ EXPORT_COLUMNS: Final = (
 )
 _encounters = Encounter.__table__  # type: ignore[attr-defined]
 _BATCH: Final = 5_000
-
-
-def _redirects(conn: Connection) -> dict[int, int]:
-    p = L.persons
-    rows = conn.execute(select(p.c.id, p.c.merged_into_id).where(p.c.merged_into_id.is_not(None)))
-    return {int(r.id): int(r.merged_into_id) for r in rows}
-
-
-def _resolver(redirects: dict[int, int]) -> Callable[[int | None], int | None]:
-    @cache
-    def resolve(person_id: int | None) -> int | None:
-        return None if person_id is None else L.follow_redirects(redirects, person_id)
-
-    return resolve
-
-
-def person_resolver(conn: Connection) -> Callable[[int | None], int | None]:
-    """Maps a person id to the person it was merged into (redirects followed), read once from the store."""
-    return _resolver(_redirects(conn))
 
 
 def _query() -> Select[Any]:
@@ -109,7 +88,7 @@ def export_links(*, engine: Engine, out: Path) -> int:
     """Write the links CSV (columns :data:`EXPORT_COLUMNS`) to ``out``; returns the number of rows."""
     rows = 0
     with engine.connect() as conn, out.open("w", encoding="utf-8", newline="") as handle:
-        resolve = _resolver(_redirects(conn))
+        resolve = L.person_resolver(conn)
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
         result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(_query())

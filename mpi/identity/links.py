@@ -18,10 +18,11 @@ commit in one batch, with the feed head updated once (:mod:`mpi.store.deferred`)
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Final
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
@@ -204,6 +205,7 @@ def create_person(conn: Connection, *, actor: str) -> int:
     return person_id
 
 
+# ---- merge redirects: the one place they are followed ------------------------------------------------
 def follow_redirects(redirects: Mapping[int, int], person_id: int) -> int:
     """The surviving person of ``person_id``, given merge redirects (merged person -> the person it was
     merged into): the one place a redirect chain is walked."""
@@ -216,11 +218,29 @@ def follow_redirects(redirects: Mapping[int, int], person_id: int) -> int:
     return person_id
 
 
+def merge_redirects(conn: Connection) -> dict[int, int]:
+    """Every merge redirect of the store (merged person -> the person it was merged into)."""
+    rows = conn.execute(select(persons.c.id, persons.c.merged_into_id).where(persons.c.merged_into_id.is_not(None)))
+    return {int(r.id): int(r.merged_into_id) for r in rows}
+
+
+def person_resolver(conn: Connection) -> Callable[[int | None], int | None]:
+    """Maps a person id to its surviving person (None to None), with the redirects read once from the
+    store: for exports that resolve every person of the store."""
+    known = merge_redirects(conn)
+
+    @cache
+    def resolve(person_id: int | None) -> int | None:
+        return None if person_id is None else follow_redirects(known, person_id)
+
+    return resolve
+
+
 def survivors(conn: Connection, person_ids: Iterable[int]) -> dict[int, int]:
     """Each person id -> its surviving person (merge redirects followed); one query per step of the longest
     redirect chain, one in all when none of them was merged."""
     ids = set(person_ids)
-    redirects: dict[int, int] = {}
+    found: dict[int, int] = {}
     asked: set[int] = set()
     frontier = ids
     while frontier:
@@ -233,9 +253,9 @@ def survivors(conn: Connection, person_ids: Iterable[int]) -> dict[int, int]:
                 )
             )
         }
-        redirects.update(step)
+        found.update(step)
         frontier = set(step.values()) - asked
-    return {p: follow_redirects(redirects, p) for p in ids}
+    return {p: follow_redirects(found, p) for p in ids}
 
 
 def current_person(conn: Connection, person_id: int) -> int:
@@ -243,6 +263,55 @@ def current_person(conn: Connection, person_id: int) -> int:
     return survivors(conn, (person_id,))[person_id]
 
 
+def absorbed(conn: Connection, person_id: int, *, direct: Iterable[int] | None = None) -> list[int]:
+    """Every person merged into ``person_id``, directly or through others (nearest first); one query per
+    level of merges. ``direct``: the persons merged directly into it, when the caller has read them."""
+    cluster = [person_id]
+    frontier = [p for p in direct if p != person_id] if direct is not None else [person_id]
+    if direct is not None:
+        cluster.extend(frontier)
+    while frontier:
+        deeper = [
+            int(p) for p in conn.execute(select(persons.c.id).where(persons.c.merged_into_id.in_(frontier))).scalars()
+        ]
+        frontier = [p for p in deeper if p not in cluster]
+        cluster.extend(frontier)
+    return cluster[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPerson:
+    person_id: int
+    """The surviving person."""
+    requested_id: int
+    """The id that was asked for (differs from ``person_id`` after a merge)."""
+    cluster: tuple[int, ...]
+    """``person_id`` and every person merged into it, directly or not."""
+
+
+_PERSON_AND_ABSORBED: Final = select(persons.c.id, persons.c.merged_into_id).where(
+    or_(persons.c.id == bindparam("person_id"), persons.c.merged_into_id == bindparam("person_id"))
+)
+"""A person's own row (does it exist, was it merged) and the persons merged directly into it, at once."""
+
+
+def resolve_person(*, conn: Connection, person_id: int) -> ResolvedPerson:
+    """The person now meant by ``person_id`` and its cluster; one statement for a person nobody was merged
+    into twice over (the common case), one more per level of merges."""
+    rows = conn.execute(_PERSON_AND_ABSORBED, {"person_id": person_id}).all()
+    own = next((r for r in rows if int(r.id) == person_id), None)
+    if own is None:
+        raise NotFound(f"no person {person_id}", code="person_not_found")
+    if own.merged_into_id is None:
+        survivor, direct = person_id, [int(r.id) for r in rows if int(r.id) != person_id]
+        merged = absorbed(conn, survivor, direct=direct)
+    else:  # a merged id: its survivor's cluster
+        survivor = current_person(conn, person_id)
+        merged = absorbed(conn, survivor)
+    return ResolvedPerson(person_id=survivor, requested_id=person_id, cluster=(survivor, *merged))
+
+
+# ---- source records, links and merges ----------------------------------------------------------------
 def add_source_record(
     conn: Connection, *, values: SourceValues, person_id: int, state: LinkState, search_keys: Iterable[Hashable] = ()
 ) -> int:
@@ -334,7 +403,34 @@ def blocked_persons(conn: Connection, source_record_ids: Iterable[int]) -> set[i
             constraints.c.source_record_id.in_(ids), constraints.c.kind == ConstraintKind.DIFFERENT_PERSON
         )
     ).scalars()
-    return {current_person(conn, int(p)) for p in rows}
+    return set(survivors(conn, (int(p) for p in rows)).values())
+
+
+@dataclass(frozen=True, slots=True)
+class PairConstraints:
+    """What stewards decided about two persons' records."""
+
+    kept_apart: bool
+    """A steward said a record now held by one of the two is not the other (persons as they are now)."""
+    pinned: frozenset[int]
+    """Which of the two hold a record a steward linked by hand (``manual_link``)."""
+
+
+def pair_constraints(conn: Connection, a: int, b: int) -> PairConstraints:
+    """The steward constraints on the records of persons ``a`` and ``b`` (two surviving persons), in one
+    statement (one more to follow merges when a "different person" constraint is found)."""
+    other = {a: b, b: a}
+    rows = conn.execute(
+        select(constraints.c.kind, constraints.c.person_id, sources.c.person_id.label("holder"))
+        .join(sources, sources.c.id == constraints.c.source_record_id)
+        .where(sources.c.person_id.in_([a, b]))
+    ).all()
+    apart = [r for r in rows if r.kind == ConstraintKind.DIFFERENT_PERSON]
+    now = survivors(conn, (int(r.person_id) for r in apart)) if apart else {}
+    return PairConstraints(
+        kept_apart=any(now[int(r.person_id)] == other[int(r.holder)] for r in apart),
+        pinned=frozenset(int(r.holder) for r in rows if r.kind == ConstraintKind.MANUAL_LINK),
+    )
 
 
 def is_blocked(conn: Connection, *, source_record_id: int, person_id: int) -> bool:
@@ -638,12 +734,7 @@ def current_state(conn: Connection) -> IdentityState:
             int(r.id): (int(r.person_id), str(r.link_state))
             for r in conn.execute(select(sources.c.id, sources.c.person_id, sources.c.link_state))
         },
-        merged_into={
-            int(r.id): int(r.merged_into_id)
-            for r in conn.execute(
-                select(persons.c.id, persons.c.merged_into_id).where(persons.c.merged_into_id.is_not(None))
-            )
-        },
+        merged_into=merge_redirects(conn),
         constraints={
             int(r.id): (str(r.kind), int(r.source_record_id), int(r.person_id))
             for r in conn.execute(

@@ -62,7 +62,7 @@ from typing import Any, Final
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 from linkage.model import ModelRow
-from linkage.normalise.provinces import CCCD_PROVINCES
+from linkage.normalise.national_id import cccd_birth_year, cccd_sex, check_cccd
 
 __all__ = [
     "CONTRADICTION",
@@ -204,25 +204,15 @@ def usable_cccd(features: ModelRow) -> str | None:
     number = features.get("national_id")
     if features.get("national_id_kind") != "CCCD" or not isinstance(number, str) or len(number) != 12:
         return None
-    if number[:3] not in CCCD_PROVINCES or int(number[3]) > 3 or len(set(number)) == 1:
-        return None
-    return number
-
-
-def _cccd_year(number: str) -> int:
-    return 1900 + 100 * (int(number[3]) // 2) + int(number[4:6])
-
-
-def _cccd_sex(number: str) -> int:
-    return int(number[3]) % 2 + 1
+    return None if check_cccd(number) else number  # a province code, a century that has begun
 
 
 def _fits(features: ModelRow, number: str) -> dict[str, bool | None]:
     """Whether the record's birth year and sex agree with the CCCD's digits (None: not recorded)."""
     year, sex = features.get("dob_year"), features.get("sex")
     return {
-        "birth_year": None if year is None else year == _cccd_year(number),
-        "sex": None if sex not in (1, 2) else sex == _cccd_sex(number),
+        "birth_year": None if year is None else year == cccd_birth_year(number),
+        "sex": None if sex not in (1, 2) else sex == cccd_sex(number),
     }
 
 
@@ -289,7 +279,7 @@ def national_id_evidence(a: ModelRow, b: ModelRow) -> NationalIdEvidence | None:
     if number is None or number != usable_cccd(b):
         return None
     year_a, year_b = a.get("dob_year"), b.get("dob_year")
-    holder = _cccd_year(number)
+    holder = cccd_birth_year(number)
     if year_a is not None and year_b is not None and min(int(year_a), int(year_b)) - holder >= GUARDIAN_MIN_YEARS:
         # Both records were born years after the number's holder: it is a guardian's number on both (a
         # newborn under the mother's name and later under its own, siblings, twins): no evidence either way.

@@ -38,13 +38,20 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
    - a review decision (model band, CCCD conflict) opens a review item (reason ``relink``) for the newer
      person's record against the older person, with the policy's rule and the comparison levels and
      weights of the pair in its evidence; a decision for a new person (e.g. a guardian's CCCD) does nothing.
+     A review-band pair (``model_band``: the model alone is unsure) between persons of whom a record of one
+     contradicts a record of the other (:func:`mpi.identity.policy.contradicts`: a guardian's or a
+     conflicting CCCD, two holders' own CCCDs, the model below the contradiction line) opens no review
+     either (``band_contradicted``): weak evidence for and clear evidence against is a known non-match, a
+     question whose only answer is "different person". In the auto band the same contradiction is a doubt
+     and is reviewed (``cluster_contradicted``, ``model_contradicted``).
    Person ids never change otherwise. Proposals are committed in batches (``commit_every``); each is
    self-contained, so an interrupted run leaves a consistent store and the next run continues.
 4. A ``relink_run`` event with the report's counts closes a (non dry) run.
 
 Idempotent: right after a run, every auto pair is on one person and every review-band pair has a
-review item, so a second run proposes nothing new. ``dry_run`` applies everything in one transaction
-and rolls it back, so its counts are exact (on SQLite it holds the write lock meanwhile).
+review item or a contradiction between its persons, so a second run opens and merges nothing new.
+``dry_run`` applies everything in one transaction and rolls it back, so its counts are exact (on SQLite it
+holds the write lock meanwhile).
 
 Never logs a name, an identifier or a phone number; the report holds counts only.
 """
@@ -109,6 +116,8 @@ class RelinkReport:
     """Auto-band pairs not merged because another record of one person contradicts the other person."""
     cluster_unsupported: int = 0
     """Auto-band pairs not merged because a record of one person has no record of the other supporting it."""
+    band_contradicted: int = 0
+    """Review-band pairs not opened as reviews because a record of one person contradicts a record of the other."""
     not_linked: int = 0
     """Proposals the policy does not link or review (e.g. a guardian's CCCD, or the persons' other records)."""
     mother_and_child: int = 0
@@ -230,19 +239,9 @@ class _Persons:
 
 
 def _steward_facts(conn: Connection, a: int, b: int) -> _Persons:
-    s, c, r = L.sources, L.constraints, L.reviews
+    s, r = L.sources, L.reviews
     other = {a: b, b: a}
-    blocked, pinned = False, set()
-    for row in conn.execute(
-        select(c.c.kind, c.c.person_id, s.c.person_id.label("holder"))
-        .join(s, s.c.id == c.c.source_record_id)
-        .where(s.c.person_id.in_([a, b]))
-    ):
-        holder = int(row.holder)
-        if row.kind == "manual_link":
-            pinned.add(holder)
-        elif row.kind == "different_person" and L.current_person(conn, int(row.person_id)) == other[holder]:
-            blocked = True
+    constraints = L.pair_constraints(conn, a, b)
     reviewed = any(
         L.current_person(conn, int(row.candidate_person_id)) == other[int(row.holder)]
         for row in conn.execute(
@@ -251,7 +250,7 @@ def _steward_facts(conn: Connection, a: int, b: int) -> _Persons:
             .where(s.c.person_id.in_([a, b]))
         )
     )
-    return _Persons(blocked=blocked, reviewed=reviewed, pinned=frozenset(pinned))
+    return _Persons(blocked=constraints.kept_apart, reviewed=reviewed, pinned=constraints.pinned)
 
 
 class _Applier:
@@ -304,24 +303,51 @@ class _Applier:
             )
         return out
 
+    def _contradiction(self, newer: int, older: int, *, besides: int | None = None) -> list[int] | None:
+        """The first pair [record of ``newer``, record of ``older``] of which one speaks against the other
+        being the same person (:func:`mpi.identity.policy.contradicts`), leaving out the records of
+        ``newer`` in ``besides``; None when there is none."""
+        for other in self.members[newer]:
+            if other == besides:
+                continue
+            for candidate in self._candidates(other, older):
+                if contradicts(self.features[other], candidate.features, candidate.match_probability):
+                    return [other, candidate.source_record_id]
+        return None
+
     def decision(self, record: int, newer: int, older: int) -> Decision:
         """The policy's decision for ``record`` (of ``newer``) against the records of ``older``, checked over
-        both whole clusters: no record of one contradicts a record of the other
-        (:func:`mpi.identity.policy.contradicts`: ``cluster_contradicted``), and every record of each has
-        a record of the other that supports it on its own (:func:`mpi.identity.policy.supports`:
-        ``cluster_unsupported``). Either failing opens a review instead of merging."""
+        both whole clusters (:func:`mpi.identity.policy.contradicts`, :func:`mpi.identity.policy.supports`):
+
+        - a link merges only when no other record of ``newer`` contradicts a record of ``older``
+          (``cluster_contradicted``) and every record of each has a record of the other that supports it
+          on its own (``cluster_unsupported``); either failing opens a review instead;
+        - a review-band decision (``model_band``) opens a review only when no record of one contradicts a
+          record of the other: otherwise the decision is a new person (the evidence carries
+          ``band_contradicted``), since the model's doubt against a contradiction is no question.
+        """
         decision = decide(self.features[record], self._candidates(record, older), self.thresholds)
+        if decision.action is Action.REVIEW and decision.rule is Rule.MODEL_BAND:
+            against = self._contradiction(newer, older)
+            if against is not None:
+                return Decision(
+                    Action.NEW,
+                    Rule.NEW_PERSON,
+                    match_weight=decision.match_weight,
+                    match_probability=decision.match_probability,
+                    evidence={**decision.evidence, "band_contradicted": against},
+                )
         if decision.action is not Action.LINK:
+            return decision
+        against = self._contradiction(newer, older, besides=record)
+        if against is not None:
+            decision.action, decision.rule = Action.REVIEW, Rule.CLUSTER_CONTRADICTED
+            decision.evidence = {**decision.evidence, "contradicted_by": against}
             return decision
         supported: set[int] = set()
         for other in self.members[newer]:
             for candidate in self._candidates(other, older):
-                a, b, p = self.features[other], candidate.features, candidate.match_probability
-                if other != record and contradicts(a, b, p):
-                    decision.action, decision.rule = Action.REVIEW, Rule.CLUSTER_CONTRADICTED
-                    decision.evidence = {**decision.evidence, "contradicted_by": [other, candidate.source_record_id]}
-                    return decision
-                if supports(a, b, p, self.thresholds):
+                if supports(self.features[other], candidate.features, candidate.match_probability, self.thresholds):
                     supported |= {other, candidate.source_record_id}
         unsupported = sorted((set(self.members[newer]) | set(self.members[older])) - supported)
         if unsupported:
@@ -356,7 +382,10 @@ class _Applier:
         record = proposal.source_record_l if holder[proposal.source_record_l] == newer else proposal.source_record_r
         decision = self.decision(record, newer, older)
         if decision.action is Action.NEW:
-            report.not_linked += 1
+            if "band_contradicted" in decision.evidence:
+                report.band_contradicted += 1
+            else:
+                report.not_linked += 1
             return
         if decision.action is Action.REVIEW:
             if decision.rule is Rule.NATIONAL_ID_CONFLICT:

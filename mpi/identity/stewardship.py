@@ -243,10 +243,7 @@ def preview_merge(conn: Connection, *, from_person_id: int, into_person_id: int)
         conflicts.append(f"person {from_person_id} and person {into_person_id} are already one person ({survivor})")
     s = L.sources
     away_records = [int(r) for r in conn.execute(select(s.c.id).where(s.c.person_id == away)).scalars()]
-    into_records = [int(r) for r in conn.execute(select(s.c.id).where(s.c.person_id == survivor)).scalars()]
-    if survivor != away and (
-        survivor in L.blocked_persons(conn, away_records) or away in L.blocked_persons(conn, into_records)
-    ):
+    if survivor != away and L.pair_constraints(conn, away, survivor).kept_apart:
         conflicts.append(
             f"a steward decided that a record of person {away} is not person {survivor}: undo that decision first"
         )

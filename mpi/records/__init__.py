@@ -6,6 +6,7 @@ typed values (dates with their precision, exact decimals, codes as sent): the RE
 page and a future FHIR layer each map them to what they disclose. Never logs a value of a record.
 """
 
+from mpi.identity.links import ResolvedPerson, resolve_person
 from mpi.records.appointments import Appointment, upcoming_appointments
 from mpi.records.detail import EncounterDetail, encounter_detail
 from mpi.records.lookup import (
@@ -17,7 +18,6 @@ from mpi.records.lookup import (
     search_demographics,
     search_identifier,
 )
-from mpi.records.person import ResolvedPerson, resolve_person
 from mpi.records.referrals import Referral, incoming_referrals
 from mpi.records.summary import PersonSummary, person_summary
 from mpi.records.timeline import TimelineEntry, TimelinePage, person_timeline

@@ -8,9 +8,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Connection, func, select
 
 from mpi.identity import links as L
+from mpi.identity.links import survivors as _survivors
 from mpi.records.dates import partial_iso
 from mpi.records.person import encounters
-from mpi.records.person import survivors as _survivors
 from mpi.store.content import content_tables
 
 xml14 = content_tables["XML14"]

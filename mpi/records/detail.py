@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 
 from mpi.errors import NotFound
+from mpi.identity.links import resolve_person
 from mpi.records.dates import partial_iso
-from mpi.records.person import encounters, person_of_encounter, resolve_person, xml1
+from mpi.records.person import encounters, person_of_encounter, xml1
 from mpi.records.timeline import TimelineEntry, entry_from_row
 from mpi.store.content import CONTENT_TABLES, content_tables
 from mpi.xml130.fields import Kind, field_table

@@ -25,10 +25,10 @@ from sqlalchemy import Connection, and_, select
 from linkage import model_row, normalise_record, parse_insurance_cards
 from mpi.errors import MPIError
 from mpi.identity import links as L
+from mpi.identity.links import survivors
 from mpi.identity.matching import IDENTIFIER_CAP
 from mpi.identity.online import OnlineLinker
 from mpi.records.dates import partial_iso
-from mpi.records.person import survivors
 from mpi.records.sensitivity import Segmentation
 from mpi.store.content import content_tables
 
@@ -150,20 +150,22 @@ def search_identifier(
     kind: IdentifierKind,
     value: str,
     facility_code: str | None = None,
+    any_facility: bool = False,
     limit: int = MAX_RESULTS,
     segmentation: Segmentation | None = None,
 ) -> SearchResult:
-    """Persons whose records carry the identifier (for ``patient_code``: MA_BN within ``facility_code``);
-    with ``segmentation``, records withheld from the reader do not count (an HIV clinic's MA_BN finds
-    nobody for a reader who may not see that clinic's encounters)."""
+    """Persons whose records carry the identifier (for ``patient_code``: MA_BN within ``facility_code``, or
+    at every facility with ``any_facility``, as FHIR's token search without a system asks); with
+    ``segmentation``, records withheld from the reader do not count (an HIV clinic's MA_BN finds nobody for
+    a reader who may not see that clinic's encounters)."""
     normalised = normalised_identifier(kind, value)
     if normalised is None:
         raise QueryInvalid(f"the {kind} given is not a valid identifier")
     s = L.sources
-    if kind == "patient_code":
-        if not facility_code:
-            raise QueryInvalid("a patient code (MA_BN) is only unique within a facility: give facility_code too")
+    if kind == "patient_code" and facility_code:
         where = and_(s.c.facility_code == facility_code, s.c.patient_code == normalised)
+    elif kind == "patient_code" and not any_facility:
+        raise QueryInvalid("a patient code (MA_BN) is only unique within a facility: give facility_code too")
     else:
         where = s.c[kind] == normalised
     rows = visible(

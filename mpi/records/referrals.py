@@ -20,10 +20,10 @@ from typing import Any, Final, Literal
 from sqlalchemy import Connection, and_, select
 
 from mpi.identity import links as L
+from mpi.identity.links import survivors as _survivors
 from mpi.records.codes import REFERRAL_REASONS
 from mpi.records.dates import partial_iso
 from mpi.records.person import encounters, xml1
-from mpi.records.person import survivors as _survivors
 from mpi.store.content import content_tables
 
 Status = Literal["pending", "received", "overdue"]

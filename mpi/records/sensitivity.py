@@ -49,7 +49,8 @@ from typing import Any, Final
 from sqlalchemy import Connection, or_, select, union_all
 
 from mpi.errors import MPIError, PermissionDenied
-from mpi.records.person import ResolvedPerson, current_encounters, encounters, xml1
+from mpi.identity.links import ResolvedPerson
+from mpi.records.person import current_encounters, encounters, xml1
 from mpi.store.content import content_tables
 
 

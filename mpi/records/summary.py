@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from linkage import parse_insurance_cards
+from mpi.identity.links import ResolvedPerson, resolve_person
 from mpi.records.dates import partial_iso
-from mpi.records.person import ResolvedPerson, current_encounters, resolve_person
+from mpi.records.person import current_encounters
 
 
 @dataclass(frozen=True, slots=True)

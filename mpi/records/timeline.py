@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from mpi.identity.links import ResolvedPerson, resolve_person
 from mpi.records.codes import DISCHARGE_TYPES, ENCOUNTER_TYPES, OUTCOMES
 from mpi.records.dates import partial_iso
-from mpi.records.person import ResolvedPerson, current_encounters, encounters, resolve_person, xml1
+from mpi.records.person import current_encounters, encounters, xml1
 
 MAX_PAGE = 200
 

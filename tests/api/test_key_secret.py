@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
@@ -12,8 +12,8 @@ from mpi.settings import Settings
 from mpi.store import session_scope
 
 
-def test_a_key_minted_under_another_secret_does_not_authenticate(tmp_path: Path) -> None:
-    settings = Settings(env="test", secret_key="app-secret-not-the-env-one", database_url=f"sqlite:///{tmp_path}/s.db")
+def test_a_key_minted_under_another_secret_does_not_authenticate(migrated_sqlite: Callable[[str], str]) -> None:
+    settings = Settings(env="test", secret_key="app-secret-not-the-env-one", database_url=migrated_sqlite("s"))
     app = create_app(settings)
     with session_scope(app.state.engine) as session:
         _, good = create_key(session=session, role=Role.ADMIN, secret=settings.secret_key)

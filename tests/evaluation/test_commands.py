@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ def run(*args: str) -> Result:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+def db_url(monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[str], str]) -> str:
+    url = migrated_sqlite("cli")
     monkeypatch.setenv("MPI_DATABASE_URL", url)
     get_settings.cache_clear()
     return url

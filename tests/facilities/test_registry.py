@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -179,8 +180,10 @@ def test_synthetic_registry_covers_the_province() -> None:
     assert next(r for r in rows if r.facility_code == station.code).commune_code == min(station.serves)
 
 
-def test_synth_writes_a_registry_that_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path}/cli.sqlite3")
+def test_synth_writes_a_registry_that_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[str], str]
+) -> None:
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
     get_settings.cache_clear()
     runner = CliRunner()
     result = runner.invoke(cli, ["synth", "--persons", "3", "--seed", "1", "--out", str(tmp_path / "s")])
@@ -200,8 +203,8 @@ def test_synth_writes_a_registry_that_imports(tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> TestClient:
-    settings = Settings(env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path}/api.sqlite3")
+def client(migrated_sqlite: Callable[[str], str]) -> TestClient:
+    settings = Settings(env="test", secret_key=TEST_SECRET, database_url=migrated_sqlite("api"))
     return TestClient(create_app(settings))
 
 
@@ -221,7 +224,11 @@ def test_api_lists_gets_and_admins_upsert(client: TestClient) -> None:
     assert (listed["total"], listed["unregistered"]) == (1, 1)
     assert listed["items"][0]["display_vi"] == "74001 (chưa đăng ký)"
     body = {
-        "name": "Bệnh viện X", "level": "provincial", "commune_code": "12010", "wave": 1, "onboarded_on": "2025-07-01"
+        "name": "Bệnh viện X",
+        "level": "provincial",
+        "commune_code": "12010",
+        "wave": 1,
+        "onboarded_on": "2025-07-01",
     }
     assert client.put("/api/v1/facilities/33001", json=body, headers=analyst).status_code == 403
     assert client.put("/api/v1/facilities/33001", json=body, headers=submitter).status_code == 403

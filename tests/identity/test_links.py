@@ -74,8 +74,6 @@ def test_a_review_is_opened_once_per_record_and_candidate(engine: Engine) -> Non
 
 
 def test_one_resolver_follows_a_chain_of_merges_for_one_id_many_ids_and_the_export(engine: Engine) -> None:
-    from mpi.identity.export import person_resolver
-
     e1, e2, e3, e4 = ingest_encounters(engine, 4)
     with engine.begin() as conn:
         p1, p2, p3, p4 = (L.create_person(conn, actor="test") for _ in range(4))
@@ -87,7 +85,7 @@ def test_one_resolver_follows_a_chain_of_merges_for_one_id_many_ids_and_the_expo
     with engine.connect() as conn:
         assert L.survivors(conn, [p1, p2, p3, p4, p1]) == expected
         assert {p: L.current_person(conn, p) for p in expected} == expected
-        resolve = person_resolver(conn)
+        resolve = L.person_resolver(conn)
         assert {p: resolve(p) for p in expected} == expected
         assert resolve(None) is None
     assert L.follow_redirects({1: 2, 2: 3}, 1) == 3 and L.follow_redirects({}, 7) == 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -165,12 +166,14 @@ TWINS = [
 TWIN_FIELDS = {"NGAY_SINH": "201503040000", "GIOI_TINH": "1", "SO_CCCD": "", "MA_THE_BHYT": ""}
 
 
-def test_twins_are_told_apart_whatever_order_their_records_arrive_in(linker: OnlineLinker, tmp_path: Any) -> None:
+def test_twins_are_told_apart_whatever_order_their_records_arrive_in(
+    linker: OnlineLinker, migrated_sqlite: Callable[[str], str]
+) -> None:
     from mpi.store import open_store
 
     partitions = set()
     for n, order in enumerate([(0, 1, 2, 3), (1, 0, 3, 2), (2, 3, 0, 1), (3, 2, 1, 0), (0, 3, 1, 2)]):
-        store = open_store(f"sqlite:///{tmp_path}/twins{n}.db")
+        store = open_store(migrated_sqlite(f"twins{n}"))
         try:
             person_of = {}
             for i in order:

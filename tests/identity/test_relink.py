@@ -358,22 +358,31 @@ _NEIGHBOURS = [
 ]
 
 
+SON = {
+    "HO_TEN": "Nguyễn Văn Hùng", "NGAY_SINH": "197404170000", "GIOI_TINH": "1", "SO_CCCD": "079074001122",
+    "DIEN_THOAI": "0912000333", "MATINH_CU_TRU": "79", "MAXA_CU_TRU": "26734",
+}  # fmt: skip
+FATHER = {**SON, "NGAY_SINH": "194300000000", "SO_CCCD": "079043005566"}
+
+
+def _father_and_son(engine: Engine, son: dict[str, str], father: dict[str, str]) -> tuple[list[int], list[int]]:
+    """Person 1: the son's record and his record without a CCCD; person 3: the father's two, alike; then the
+    neighbours, one person each. Returns (record ids, person ids) as :func:`_records`."""
+    records, persons = _records(engine, [son, {**son, "SO_CCCD": ""}, father, {**father, "SO_CCCD": ""}, *_NEIGHBOURS])
+    with engine.begin() as conn:
+        L.merge(conn, from_person_id=persons[1], into_person_id=persons[0], actor="test", rule="test")
+        L.merge(conn, from_person_id=persons[3], into_person_id=persons[2], actor="test", rule="test")
+    return records, persons
+
+
 def test_a_father_and_son_of_one_name_and_household_are_not_merged(engine: Engine, model: TrainedModel) -> None:
     # Person 1: the son (born 1974-04-17, his own CCCD) and his record without the number; person 2: the
     # father (born 1943, year only, his own CCCD) and his record without it. Name, sex, phone and commune
     # agree, so the records without a number score in the auto band against the other person's (the
     # birth years weigh less than the household), and each record is supported by one on the other side;
     # but the two CCCDs are two holders' own: a steward decides, nothing is merged.
-    son = {
-        "HO_TEN": "Nguyễn Văn Hùng", "NGAY_SINH": "197404170000", "GIOI_TINH": "1", "SO_CCCD": "079074001122",
-        "DIEN_THOAI": "0912000333", "MATINH_CU_TRU": "79", "MAXA_CU_TRU": "26734",
-    }  # fmt: skip
-    father = {**son, "NGAY_SINH": "194300000000", "SO_CCCD": "079043005566"}
-    raws = [son, {**son, "SO_CCCD": ""}, father, {**father, "SO_CCCD": ""}, *_NEIGHBOURS]
-    (r1, r2, r3, r4, *others), (p1, p2, p3, p4, *_) = _records(engine, raws)
-    with engine.begin() as conn:
-        L.merge(conn, from_person_id=p2, into_person_id=p1, actor="test", rule="test")
-        L.merge(conn, from_person_id=p4, into_person_id=p3, actor="test", rule="test")
+    (r1, r2, r3, r4, *others), (p1, _, p3, _, *_) = _father_and_son(engine, SON, FATHER)
+    with engine.connect() as conn:
         before = _state(conn)
     report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened) == (0, 1)
@@ -384,6 +393,51 @@ def test_a_father_and_son_of_one_name_and_household_are_not_merged(engine: Engin
         review = conn.execute(select(L.reviews)).one()
     assert review.candidate_person_id == p1
     assert review.evidence["rule"] in ("cluster_contradicted", "model_contradicted")
+
+
+# Every pair below the auto threshold: what the model links (p >= 0.99) is in the review band here.
+BAND_ONLY = Thresholds(auto=1.0, review=0.30)
+
+
+def test_a_review_band_pair_between_persons_a_cccd_tells_apart_opens_no_review(
+    engine: Engine, model: TrainedModel
+) -> None:
+    # The father and the son of one household again, but the records without a number are only in the
+    # review band: the model alone is unsure, and the two holders' own CCCDs say they are two people. That
+    # is no question for a steward: no review item, counted as band_contradicted, the same on a second run.
+    _father_and_son(engine, SON, FATHER)
+    with engine.connect() as conn:
+        before = _state(conn)
+    report = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    assert (report.merges, report.reviews_opened, report.band_contradicted) == (0, 0, 1)
+    again = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    assert (again.merges, again.reviews_opened, again.band_contradicted) == (0, 0, 1)
+    with engine.connect() as conn:
+        assert _state(conn) == before
+        assert conn.execute(select(func.count()).select_from(L.reviews)).scalar() == 0
+
+
+def test_the_same_review_band_pair_without_the_cccds_is_reviewed(engine: Engine, model: TrainedModel) -> None:
+    # Nothing tells the two persons apart but the model's doubt: a steward is asked, once.
+    (r1, r2, r3, r4, *_), (p1, *_) = _father_and_son(engine, {**SON, "SO_CCCD": ""}, {**FATHER, "SO_CCCD": ""})
+    report = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    assert (report.merges, report.reviews_opened, report.band_contradicted) == (0, 1, 0)
+    with engine.connect() as conn:
+        review = conn.execute(select(L.reviews)).one()
+    assert (review.candidate_person_id, review.evidence["rule"]) == (p1, "model_band")
+    assert review.source_record_id in (r3, r4) and review.evidence["other_source_record_id"] in (r1, r2)
+
+
+def test_a_childs_record_under_the_parents_cccd_in_the_review_band_opens_no_review(
+    engine: Engine, model: TrainedModel
+) -> None:
+    # The guardian's number on the child's record: in the auto band a steward looks at it (above); in the
+    # review band the model's doubt is all there is for the pair, and the number says the child is not its
+    # holder: no review.
+    child = {**PERSON_A, "NGAY_SINH": "201805150000"}
+    _records(engine, [PERSON_A, child])
+    report = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    assert (report.merges, report.reviews_opened, report.band_contradicted) == (0, 0, 1)
 
 
 def test_dry_run_reports_exact_counts_and_changes_nothing(engine: Engine, model: TrainedModel) -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -40,8 +39,8 @@ def _count(engine: Engine) -> int:
 
 
 @pytest.fixture
-def sqlite_file(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+def sqlite_file(migrated_sqlite: Callable[[str], str]) -> Iterator[tuple[str, Engine]]:
+    url = migrated_sqlite("hub")
     engine = open_store(url)
     yield url, engine
     engine.dispose()

@@ -3,7 +3,7 @@ alert, and the web page's hardening (Origin check, server-side sign-out, securit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -72,9 +72,9 @@ def test_admins_list_and_revoke_keys_others_cannot(app: FastAPI, client: TestCli
 
 
 @pytest.fixture
-def limited_app(tmp_path: object) -> Iterator[FastAPI]:
+def limited_app(migrated_sqlite: Callable[[str], str]) -> Iterator[FastAPI]:
     settings = Settings(
-        env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path}/limited.sqlite3",
+        env="test", secret_key=TEST_SECRET, database_url=migrated_sqlite("limited"),
         read_rate_per_minute=1, read_burst=3, read_alert_per_hour=2,
     )  # fmt: skip
     app = create_app(settings)

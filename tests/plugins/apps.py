@@ -30,13 +30,31 @@ def app_settings(settings: Settings) -> Settings:
     return settings
 
 
-@pytest.fixture
-def app(app_settings: Settings) -> Iterator[FastAPI]:
+@pytest.fixture(scope="session")
+def _routes(tmp_path_factory: pytest.TempPathFactory, templates: Templates) -> FastAPI:
+    """One application per process whose routes every ``app`` reuses: FastAPI builds a route table on an
+    app's first requests, which costs more than most API tests."""
     from api.app import create_app
+    from mpi.settings import Settings
 
-    app = create_app(app_settings)
-    yield app
+    url = templates.copy("migrated", migrate, tmp_path_factory.mktemp("routes") / "store.sqlite3")
+    app = create_app(Settings(env="test", secret_key=TEST_SECRET, database_url=url))
     app.state.engine.dispose()
+    return app
+
+
+@pytest.fixture
+def app(app_settings: Settings, _routes: FastAPI) -> Iterator[FastAPI]:
+    """The application on the store of ``app_settings``: the process's routes, with everything else (state,
+    engine, linker, limits, intake) new for this test, as ``create_app`` would make it."""
+    from starlette.datastructures import State
+
+    from api.app import attach_store
+
+    _routes.state = State()  # nothing a previous test set on the state remains
+    attach_store(_routes, app_settings)
+    yield _routes
+    _routes.state.engine.dispose()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ can): every report from the refreshed snapshot must equal the same report from a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +101,12 @@ def test_refreshed_snapshot_equals_a_fresh_load(engine: Engine, report_store: Re
     assert refreshed["totals"][0]["records"] == current
 
 
-def test_the_api_reads_the_facts_at_start(tmp_path: Path) -> None:
+def test_the_api_reads_the_facts_at_start(migrated_sqlite: Callable[[str], str]) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
-    url = f"sqlite:///{tmp_path}/store.sqlite3"
+    url = migrated_sqlite("store")
     app = create_app(Settings(env="development", secret_key=TEST_SECRET, database_url=url))
     with TestClient(app):
         app.state.reports_warm.join(timeout=120)

@@ -4,7 +4,7 @@ ingest (both policies), the REST submission route and the command line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,13 +14,12 @@ from lxml import etree
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from api.app import create_app
 from mpi.cli import app as cli
 from mpi.errors import MPIError
 from mpi.facilities.certificates import add_certificate, read_certificate, remove_certificate
 from mpi.ingest import ingest_file
 from mpi.keys import Role, create_key
-from mpi.settings import Settings, get_settings
+from mpi.settings import get_settings
 from mpi.store import Encounter, Submission, session_scope
 from mpi.xml130 import parse_submission
 from mpi.xml130.signature import DSIG, check_signature, fingerprint, sign_envelope
@@ -201,14 +200,6 @@ def test_a_removed_certificate_no_longer_verifies(sqlite_engine: Engine, pki: PK
 # --- REST ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app) as client:
-        yield client
-    app.state.engine.dispose()
-
-
 def test_the_receipt_of_the_submission_route_shows_the_outcome(client: TestClient, pki: PKI) -> None:
     engine = client.app.state.engine  # type: ignore[attr-defined]
     _register(engine, pki.facility)
@@ -236,9 +227,9 @@ def test_the_receipt_of_the_submission_route_shows_the_outcome(client: TestClien
 
 
 def test_cli_registers_lists_removes_and_ingest_reports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: PKI
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: PKI, migrated_sqlite: Callable[[str], str]
 ) -> None:
-    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
     get_settings.cache_clear()
     runner = CliRunner()
     (tmp_path / "cert.pem").write_bytes(pki.facility.pem)
@@ -264,9 +255,9 @@ def test_cli_registers_lists_removes_and_ingest_reports(
 
 
 def test_synth_sign_gives_files_that_verify_once_the_certificates_are_registered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[str], str]
 ) -> None:
-    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
     get_settings.cache_clear()
     runner = CliRunner()
     out = tmp_path / "province"
@@ -291,7 +282,7 @@ def test_a_signed_file_that_cannot_be_canonicalised_is_invalid_not_an_error(pki:
 
 
 def test_reject_policy_through_the_route_and_the_command_line(
-    client: TestClient, pki: PKI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, pki: PKI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[str], str]
 ) -> None:
     monkeypatch.setenv("MPI_SIGNATURE_POLICY", "reject")
     get_settings.cache_clear()
@@ -307,7 +298,7 @@ def test_reject_policy_through_the_route_and_the_command_line(
     assert [e["status"] for e in body["encounters"]] == ["rejected"]
     assert _stored(engine)[0] == 0
 
-    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MPI_DATABASE_URL", migrated_sqlite("cli"))
     get_settings.cache_clear()
     (tmp_path / "cert.pem").write_bytes(pki.facility.pem)
     (tmp_path / "in").mkdir()
