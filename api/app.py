@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response
+from api.heap import freeze_start_up
 from api.intake import Intake
 from api.middleware import RequestGuard
 from api.ops import ready
@@ -54,18 +55,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.env != "test":  # tests build many short-lived apps: their reports read facts on demand
         app.state.reports_warm = warm_in_background(app.state.engine)
     app.state.intake.warm()
+    if getattr(app.state, "freeze_heap", False):  # set by create_app (tests may replace the state)
+        freeze_start_up()
     yield
     app.state.intake.close()  # files received are stored (and answered) before the process ends
     app.state.audit.close()  # the events still waiting are written before the process ends
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, freeze: bool = False) -> FastAPI:
+    """The application. ``freeze``: once started, its start-up objects are frozen out of the garbage
+    collector (:func:`api.heap.freeze_start_up`) — for a server process, which lives as long as its app."""
     app = FastAPI(
         title="Provincial health-data hub (MPI)",
         version="0.1.0",
         description="Receives QĐ 130 XML submissions, links encounters to persons, serves longitudinal records.",
         lifespan=_lifespan,
     )
+    app.state.freeze_heap = freeze
     attach_store(app, settings or get_settings())
     app.include_router(submissions.router)
     app.include_router(encounters.router)
@@ -98,6 +104,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return ready(app.state.engine)
 
     return app
+
+
+def serve_app() -> FastAPI:
+    """The application of a server process (``mpi serve``, or ``uvicorn api.app:serve_app --factory``)."""
+    return create_app(freeze=True)
 
 
 def attach_store(app: FastAPI, settings: Settings) -> None:

@@ -34,6 +34,7 @@ from typing import Final
 
 from sqlalchemy import Engine
 
+from api.heap import freeze_start_up
 from mpi.errors import MPIError
 from mpi.identity.online import prepare as prepare_identity
 from mpi.ingest import (
@@ -162,6 +163,7 @@ def _start_intake_process(url: str) -> None:
     linker = OnlineLinker.from_settings(get_settings())
     linker.warm(engine)
     _process_state = (engine, linker)
+    freeze_start_up()  # the linker's tables and the imported hub stay out of every later full collection
 
 
 def _store_in_process(jobs: list[Job]) -> list[Receipt | Exception]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 
@@ -27,3 +28,11 @@ class EncounterPersonOut(BaseModel):
     link_state: str = Field(description="auto, manual or review (pending a steward)")
     match_probability: float | None = Field(description="the newest link's model probability, if a model scored it")
     model_id: str | None = Field(description="the linkage model that scored it")
+
+
+def json_answer(model: BaseModel) -> Response:
+    """``model`` answered as the JSON FastAPI writes for a route's ``response_model`` (by alias, nothing left
+    out), built in the route's worker thread: returned as a model from a plain-function route, it would be
+    validated again (its constructor did already) in one more worker-thread hop, off the event loop and back,
+    before being written."""
+    return Response(content=model.model_dump_json(by_alias=True), media_type="application/json")

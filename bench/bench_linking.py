@@ -9,19 +9,32 @@ CPU time (the CPU time of the process during the call: what the work costs on a 
 wall time includes waiting for a core), and peak RSS.
 Goal (linkage issue): p95 <= 10 ms at 1M persons on this 2-core machine.
 
-Usage: python -m bench.bench_linking --persons 100000 [--queries 2000]
+``--store PATH`` (one ``--persons`` value) builds the store once at PATH, with the held-out records beside it
+(``PATH.queries.json``), and reuses both on later runs: each run links the same queries into a scratch copy
+of the store (removed afterwards), so reruns measure the same records against the same store. Building the
+1M-person store takes ~25 min, mostly generating the population.
+``--decisions FILE`` writes every query's decision (rule, and whether it joined the true person) as JSON
+lines; ``bench.compare_decisions`` compares two such files.
+
+Usage: python -m bench.bench_linking --persons 100000 [--queries 2000] [--store /tmp/link100k.sqlite3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
+import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -116,28 +129,89 @@ def build_store(url: str, rows: list[dict[str, Any]], linker: OnlineLinker) -> N
     engine.dispose()
 
 
+def _decision(i: int, row: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """What ``link_record`` decided for query ``i`` (the bench's persons keep their true ids; new persons are
+    numbered in query order, so two runs on the same store give equal ids for equal decisions)."""
+    return {
+        "query": i,
+        "true_person": int(row["person_id"]),
+        "person": result["person_id"],
+        "rule": result["rule"],
+        "state": result["link_state"],
+        "probability": result["match_probability"],
+        "review": result["review_id"] is not None,
+    }
+
+
+def _held_out(n: int, queries: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The population of ``n`` persons (seed 3) split into the held-out queries and the stored records."""
+    rows = synthetic_records(n, seed=3).to_pylist()
+    return rows[:queries], rows[queries:]
+
+
+@contextmanager
+def _store(path: str | None, n: int, queries: int, linker: OnlineLinker) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The URL of a store of ``n`` persons to link into, and the held-out queries.
+
+    Without ``path``: built in a temporary directory, deleted afterwards. With ``path``: built there once
+    (under a temporary name, renamed when complete) with the queries beside it, then each use links into a
+    scratch copy, so the kept store never holds a run's queries."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=Path(path).parent if path else None) as tmp:
+        if path is None:
+            held_out, stored = _held_out(n, queries)
+            url = f"sqlite:///{tmp}/bench.sqlite3"
+            build_store(url, stored, linker)
+            print(f"persons={n:,} source_records={len(stored):,} (store built in {time.perf_counter() - t0:.0f} s)")
+            yield url, held_out
+            return
+        kept, sidecar = Path(path), Path(f"{path}.queries.json")
+        if kept.exists() and sidecar.exists():
+            saved = json.loads(sidecar.read_text(encoding="utf-8"))
+            if saved["persons"] != n or len(saved["queries"]) < queries:
+                raise SystemExit(
+                    f"{path} holds {saved['persons']:,} persons and {len(saved['queries'])} queries, "
+                    f"not {n:,} persons and {queries}: remove it (and {sidecar.name}) or give another --store"
+                )
+            held_out = saved["queries"][:queries]
+            print(f"persons={n:,}: reusing {path}")
+        else:
+            held_out, stored = _held_out(n, queries)
+            building = f"{path}.building"
+            for stale in (building, f"{building}-wal", f"{building}-shm"):
+                Path(stale).unlink(missing_ok=True)
+            build_store(f"sqlite:///{building}", stored, linker)
+            sidecar.write_text(json.dumps({"persons": n, "queries": held_out}), encoding="utf-8")
+            Path(building).replace(kept)
+            shutil.rmtree(f"{building}-locks", ignore_errors=True)  # the migration's lock files (mpi.store.locks)
+            built = time.perf_counter() - t0
+            print(f"persons={n:,} source_records={len(stored):,} (store built at {path} in {built:.0f} s)")
+        scratch = f"{tmp}/run.sqlite3"
+        with closing(sqlite3.connect(kept)) as src, closing(sqlite3.connect(scratch)) as dst:
+            src.backup(dst)  # consistent even if the kept store still has a WAL
+        yield f"sqlite:///{scratch}", held_out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, nargs="+", default=[100_000])
     ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--store", help="keep the store in this file and reuse it when it exists (never in the repo)")
+    ap.add_argument("--decisions", help="write each query's decision as JSON lines to this file")
     args = ap.parse_args()
+    if args.store and len(args.persons) != 1:
+        ap.error("--store takes a single --persons value")
     settings = Settings(env="test", secret_key="bench-secret-0123456789")
     print(f"machine: {platform.machine()} CPython {platform.python_version()}, cpus={len(os.sched_getaffinity(0))}")
     for n in args.persons:
-        t0 = time.perf_counter()
-        table = synthetic_records(n, seed=3)
-        rows = table.to_pylist()
-        held_out, stored = rows[: args.queries], rows[args.queries :]
         linker = OnlineLinker.from_settings(settings)
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/bench.sqlite3"
-            build_store(url, stored, linker)
-            built = time.perf_counter() - t0
+        with _store(args.store, n, args.queries, linker) as (url, held_out):
             engine = open_store(url)
             linker.warm(engine)
             enc_t = Encounter.__table__  # type: ignore[attr-defined]
             latencies, cpu = [], []
             rules: Counter[str] = Counter()
+            decisions = []
             for i, r in enumerate(held_out):
                 record = _canonical(r)
                 start, start_cpu = time.perf_counter(), time.process_time()
@@ -157,10 +231,10 @@ def main() -> None:
                 latencies.append((time.perf_counter() - start) * 1000)
                 cpu.append((time.process_time() - start_cpu) * 1000)
                 rules[result["rule"]] += 1
+                decisions.append(_decision(i, r, result))
             engine.dispose()
         q, c = statistics.quantiles(latencies, n=100), statistics.quantiles(cpu, n=100)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"persons={n:,} source_records={len(stored):,} (store built in {built:.0f} s)")
         print(
             f"  link one record: p50 {q[49]:.2f} ms  p95 {q[94]:.2f} ms  p99 {q[98]:.2f} ms  "
             f"(n={len(latencies)}, including the encounter insert and commit; load {os.getloadavg()[0]:.1f})"
@@ -168,6 +242,9 @@ def main() -> None:
         print(f"  CPU time per record: p50 {c[49]:.2f} ms  p95 {c[94]:.2f} ms  p99 {c[98]:.2f} ms")
         print(f"  decisions: {dict(rules.most_common())}")
         print(f"  peak RSS {rss:.0f} MiB")
+        if args.decisions:
+            with Path(args.decisions).open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(d, sort_keys=True) + "\n" for d in decisions)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import itertools
 import json
 import os
@@ -47,6 +48,7 @@ from typing import Any, Final
 import httpx
 from sqlalchemy import text
 
+from api.heap import freeze_start_up
 from mpi.keys import Role, create_key
 from mpi.store import create_db_engine, open_store, session_scope
 
@@ -61,12 +63,23 @@ _MA_LK = re.compile(rb"<MA_LK>([^<]*)</MA_LK>")
 @dataclass
 class Stats:
     reads: list[float] = field(default_factory=list)
+    reads_by_route: dict[str, list[float]] = field(default_factory=dict)
     read_status: Counter[int] = field(default_factory=Counter)
     submit_status: Counter[int] = field(default_factory=Counter)
     submit_latency: list[float] = field(default_factory=list)
     acknowledged: set[tuple[str, str]] = field(default_factory=set)
     slow_status: Counter[str] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
+    loop_lag: list[float] = field(default_factory=list)
+    probes: list[float] = field(default_factory=list)
+    """Answers to a path no route has (404 from the event loop: no worker thread, no database), 10 a second:
+    how quickly the server's event loop, and this client's, get to a request."""
+    """How late this client's event loop woke from 10 ms sleeps: a busy or starved client inflates the
+    latencies it measures by as much."""
+
+    def request_count(self) -> int:
+        """Requests answered (reads, submissions, probes; slow-body clients and transport errors aside)."""
+        return len(self.reads) + sum(self.submit_status.values()) + len(self.probes)
 
 
 def _free_port() -> int:
@@ -127,6 +140,25 @@ def _percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _spread(values: list[float], scale: float = 1000.0) -> dict[str, float]:
+    """Count and p50/p95/p99/max of ``values`` (seconds, shown in ms)."""
+    return {"n": len(values), **{name: round(_percentile(values, q) * scale, 1)
+            for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))}}  # fmt: skip
+
+
+_ACCESS: Final = re.compile(r"api\.access: (GET|POST) (\S+) (\d+) ([\d.]+) ms")
+
+
+def _server_times(log_text: str) -> dict[str, dict[str, float]]:
+    """Per route template, the time the server itself took (its access log: from the request's first
+    byte to the answer's last), beside the client's figures: the difference is time spent waiting to be
+    read off the socket or for the event loop."""
+    times: dict[str, list[float]] = {}
+    for m in _ACCESS.finditer(log_text):
+        times.setdefault(f"{m.group(1)} {m.group(2)}", []).append(float(m.group(4)) / 1000)
+    return {route: _spread(values) for route, values in sorted(times.items())}
 
 
 def _unique(data: bytes, tag: str) -> bytes:
@@ -200,17 +232,39 @@ async def _clinician(
         if think > 0:
             await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))  # reading the last page
         person = rng.choice(persons)
-        path = rng.choice(
-            [f"/api/v1/persons/{person}", f"/api/v1/persons/{person}/timeline", f"/fhir/Patient/{person}"]
-        )
+        route, path = rng.choice(
+            [("summary", f"/api/v1/persons/{person}"), ("timeline", f"/api/v1/persons/{person}/timeline"),
+             ("fhir_patient", f"/fhir/Patient/{person}")]
+        )  # fmt: skip
         started = time.perf_counter()
         try:
             response = await client.get(path, headers=headers)
         except httpx.TransportError as exc:
             stats.transport_errors[type(exc).__name__] += 1
             continue
-        stats.reads.append(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        stats.reads.append(elapsed)
+        stats.reads_by_route.setdefault(route, []).append(elapsed)
         stats.read_status[response.status_code] += 1
+
+
+async def _lag_monitor(stats: Stats, stop: float) -> None:
+    while time.monotonic() < stop:
+        started = time.perf_counter()
+        await asyncio.sleep(0.01)
+        stats.loop_lag.append(max(0.0, time.perf_counter() - started - 0.01))
+
+
+async def _loop_probe(client: httpx.AsyncClient, stats: Stats, stop: float) -> None:
+    while time.monotonic() < stop:
+        await asyncio.sleep(0.1)
+        started = time.perf_counter()
+        try:
+            await client.get("/bench-loop-probe")
+        except httpx.TransportError as exc:
+            stats.transport_errors[type(exc).__name__] += 1
+            continue
+        stats.probes.append(time.perf_counter() - started)
 
 
 async def _slow_body(port: int, key: str, stats: Stats, stop: float) -> None:
@@ -257,6 +311,7 @@ async def _run_load(port: int, files: list[tuple[str, bytes]], keys: dict[str, s
             _clinician(client, keys["clinician"], persons, stats, stop, i, args.think) for i in range(args.clinicians)
         ]
         tasks += [_slow_body(port, keys[files[0][0]], stats, stop) for _ in range(args.slow)]
+        tasks += [_lag_monitor(stats, stop), _loop_probe(client, stats, stop)]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
         # 32 concurrent timeline reads at once, after the load.
@@ -316,7 +371,12 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
                     load_before = _load()
                     cpu_before = time.process_time()
                     server_before, db_before = _tree_cpu(server.pid), _tree_cpu(_postmaster(pg))
+                    log_start = log.stat().st_size
+                    # this client's own full collections would stall every request it has in flight and
+                    # count as the server's latency
+                    freeze_start_up()
                     stats, elapsed, burst = asyncio.run(_run_load(port, files, keys, persons, args))
+                    gc.unfreeze()
                     client_cpu = (time.process_time() - cpu_before) / max(elapsed, 1e-9)
                     server_after, db_after = _tree_cpu(server.pid), _tree_cpu(_postmaster(pg))
                     load_after = _load()
@@ -328,6 +388,9 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
                         server.kill()
                         server.wait()
             server_log = log.read_text(errors="replace")
+            # the access log of the load itself (not the start-up, nor the 32 timelines after it)
+            load_log = server_log.encode()[log_start:].decode(errors="replace").split("\n")
+            load_log = [line for line in load_log if "api.access" in line][: stats.request_count()]
             check = _count_check(url, stats.acknowledged)
         finally:
             if pg is not None:
@@ -351,6 +414,13 @@ def bench_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
         "read_p50_ms": round(_percentile(stats.reads, 0.50) * 1000, 1),
         "read_p95_ms": round(_percentile(stats.reads, 0.95) * 1000, 1),
         "read_p99_ms": round(_percentile(stats.reads, 0.99) * 1000, 1),
+        "read_routes": {route: _spread(values) for route, values in sorted(stats.reads_by_route.items())},
+        "server_routes": _server_times("\n".join(load_log)),
+        "client_loop_lag_ms": _spread(stats.loop_lag),
+        "loop_probe_ms": _spread(stats.probes),
+        "server_cpu_ms_per_read": round(
+            (server_after["other"] - server_before["other"]) * 1000 / max(1, len(stats.reads)), 1
+        ),
         "read_status": dict(stats.read_status),
         "submissions": sum(stats.submit_status.values()),
         "submit_status": dict(stats.submit_status),
@@ -450,6 +520,14 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{'OK' if v['count check'] else 'FAIL':>6} {'OK' if v['32 timelines'] else 'FAIL':>6} "
             f"{_cores(r):>27}  {' '.join(r['load_before'])} -> {' '.join(r['load_after'])}"
         )  # fmt: skip
+    lines.append("")
+    for r in results:
+        client = ", ".join(f"{k} {v['p50']}/{v['p99']}" for k, v in r.get("read_routes", {}).items())
+        server = ", ".join(f"{k} {v['p50']}/{v['p99']}" for k, v in r.get("server_routes", {}).items())
+        lines.append(f"{r['store']}, {r['slow_clients']} slow: reads p50/p99 ms per route, client: {client}")
+        lines.append(f"    server (access log): {server}")
+        lines.append(f"    server CPU per read: {r.get('server_cpu_ms_per_read')} ms; "
+                     f"client loop lag: {r.get('client_loop_lag_ms')}; 404 probe: {r.get('loop_probe_ms')}")
     lines.append("")
     lines.append(f"targets: zero 5xx, read p99 <= {TARGETS['read_p99_ms']:.0f} ms, "
                  f">= {TARGETS['encounters_per_s']:.0f} encounters/s, count check, 32 concurrent timelines, no failure")

@@ -5,6 +5,7 @@ Finds the store through ``MPI_DATABASE_URL``, like the server. Prints counts and
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -290,13 +291,29 @@ def serve_command(
     open_store(settings.database_url).dispose()
     if workers > 1:
         os.environ["MPI_DB_POOL_SIZE"] = str(max(4, settings.db_max_connections // workers))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     # No uvicorn access log: it prints query strings, and FHIR token searches carry identifiers there.
     # api.middleware logs method, route template and status instead.
     uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-        access_log=False, timeout_graceful_shutdown=10, timeout_keep_alive=75,
+        "api.app:serve_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+        access_log=False, timeout_graceful_shutdown=10, timeout_keep_alive=75, log_config=_log_config(),
     )  # fmt: skip
+
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging plus the hub's own loggers (``api.access``, ``api.errors``...) at INFO on stderr.
+    uvicorn applies it in every worker process: with ``--workers N`` a worker is a new interpreter, and
+    ``logging.basicConfig`` of this process does not reach it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["hub"] = {"format": _LOG_FORMAT}
+    config["handlers"]["hub"] = {"formatter": "hub", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    config["root"] = {"handlers": ["hub"], "level": "INFO"}
+    return config
 
 
 def _register_synth(app: typer.Typer) -> None:

@@ -30,6 +30,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.audited import ADMIN, CLINICAL, AuditedRead, ReadTransaction, audited_read
@@ -262,9 +263,9 @@ async def _pairs(request: Request) -> list[tuple[str, str]]:
     return pairs
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+def _json_body(data: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body())
+        body = json.loads(data)
     except json.JSONDecodeError as exc:
         raise BodyInvalid(f"the body is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
     except UnicodeDecodeError as exc:
@@ -272,6 +273,26 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BodyInvalid("the body must be a FHIR resource (a JSON object)")
     return body
+
+
+Received = list[tuple[str, str]] | bytes
+"""An operation's input as it arrived: its query and form pairs, or the bytes of a JSON body."""
+
+
+async def _received(request: Request) -> Received:
+    """Read on the event loop (where the body arrives); what is parsed from it, and everything a route then
+    reads from the store, is done in a worker thread (``run_in_threadpool``): CPU work on the loop would
+    hold up every other request of the process meanwhile."""
+    if request.method == "POST" and _is_json(request):
+        return await request.body()
+    return await _pairs(request)
+
+
+def _operation_pairs(request: Request, received: Received) -> list[tuple[str, str]]:
+    """An operation's parameters: the query's, plus a Parameters body's (or the query and form pairs)."""
+    if isinstance(received, bytes):
+        return list(request.query_params.multi_items()) + _parameter_pairs(_parameters(_json_body(received)))
+    return received
 
 
 def _parameters(body: dict[str, Any]) -> Parameters:
@@ -378,7 +399,7 @@ def _hits(
     for person_id, value, grade in ranked:
         patient, encounter_ids = _patient(tx, person_id, systems)
         ids += encounter_ids
-        hits.append(Hit(Patient.model_validate(patient), score=value, grade=grade))
+        hits.append(Hit(patient, score=value, grade=grade))
     return hits, ids
 
 
@@ -394,7 +415,11 @@ async def patient_match(request: Request, read: MatchRead, linker: LinkerDep) ->
     """A Parameters resource with ``resource`` (a Patient), optional ``count`` and ``onlyCertainMatches`` —
     or a bare Patient as the body; answers a searchset Bundle of graded candidates (``search.score`` and
     the match-grade extension), best first."""
-    query, count, only_certain = _match_parameters(await _json_body(request))
+    return await run_in_threadpool(_match_answer, request, read, linker, await request.body())
+
+
+def _match_answer(request: Request, read: AuditedRead, linker: Any, body: bytes) -> Response:
+    query, count, only_certain = _match_parameters(_json_body(body))
     with read.transaction() as tx:
         result = match(conn=tx.conn, linker=linker, query=query, count=count, segmentation=read.segmentation)
         candidates = [c for c in result.candidates if c.grade == "certain"] if only_certain else result.candidates
@@ -437,10 +462,11 @@ async def patient_pix(request: Request, read: PixRead) -> Response:
     """``sourceIdentifier=system|value`` (required) and ``targetSystem`` (repeatable): a Parameters with the
     person's other identifiers (``targetIdentifier``) and the Patient (``targetId``). POST takes the same
     form-encoded or as a Parameters body, which keeps the identifier out of URLs and access logs."""
-    if request.method == "POST" and _is_json(request):
-        pairs = list(request.query_params.multi_items()) + _parameter_pairs(_parameters(await _json_body(request)))
-    else:
-        pairs = await _pairs(request)
+    return await run_in_threadpool(_pix_answer, request, read, await _received(request))
+
+
+def _pix_answer(request: Request, read: AuditedRead, received: Received) -> Response:
+    pairs = _operation_pairs(request, received)
     params = P.parse(pairs, supported=("sourceIdentifier", "targetSystem"), strict=_strict(request), paged=False)
     sources = params.values.get("sourceIdentifier", [])
     if len(sources) != 1 or not sources[0].strip():
@@ -467,14 +493,14 @@ async def patient_search(request: Request, read: SearchRead, linker: LinkerDep) 
     ``gender``, ``telecom``, ``address``, ``address-state``, ``address-country``, ``mothersMaidenName``,
     ``active``; ``:exact``) under its minimal-criteria rule; paged with ``_count`` and ``next`` / ``previous``
     links; ``_summary=count``."""
-    return await _search(request, read, linker)
+    return await run_in_threadpool(_search, request, read, linker, await _pairs(request))
 
 
 @router.post("/Patient/_search", summary="Patient search (parameters in the body)")
 async def patient_search_post(request: Request, read: SearchRead, linker: LinkerDep) -> Response:
     """The same search with ``application/x-www-form-urlencoded`` parameters, which keeps identifiers and
     names out of URLs and access logs (prefer it, as ``/api/v1/persons/search`` takes a body)."""
-    return await _search(request, read, linker)
+    return await run_in_threadpool(_search, request, read, linker, await _pairs(request))
 
 
 def _find(
@@ -532,10 +558,8 @@ def _combined(
     return pdq.narrow(conn=conn, result=combined, wanted=wanted, segmentation=segmentation)
 
 
-async def _search(request: Request, read: AuditedRead, linker: Any) -> Response:
-    params = P.parse(
-        await _pairs(request), supported=PATIENT_PARAMETERS, strict=_strict(request), exact=pdq.STRING_PARAMETERS
-    )
+def _search(request: Request, read: AuditedRead, linker: Any, pairs: list[tuple[str, str]]) -> Response:
+    params = P.parse(pairs, supported=PATIENT_PARAMETERS, strict=_strict(request), exact=pdq.STRING_PARAMETERS)
     base = base_url(request)
     outcome = _ignored_outcome(params)
     if params.page is not None:
@@ -656,11 +680,11 @@ async def patient_everything(request: Request, patient_id: str, read: Everything
     MedicationRequest, Procedure, Observation, ServiceRequest, Appointment); each page includes the
     Organizations and Locations it references. ``start``/``end``: care overlapping those days; ``_since``:
     received at or after; ``_type`` (comma-separated, repeatable); ``_count``. POST takes a Parameters."""
-    if request.method == "POST" and _is_json(request):
-        pairs = list(request.query_params.multi_items()) + _parameter_pairs(_parameters(await _json_body(request)))
-    else:
-        pairs = await _pairs(request)
-    params = P.parse(pairs, supported=EVERYTHING_PARAMETERS, strict=_strict(request))
+    return await run_in_threadpool(_everything, request, patient_id, read, await _received(request))
+
+
+def _everything(request: Request, patient_id: str, read: AuditedRead, received: Received) -> Response:
+    params = P.parse(_operation_pairs(request, received), supported=EVERYTHING_PARAMETERS, strict=_strict(request))
     requested = _person_id(patient_id)
     base = base_url(request)
     path = f"Patient/{patient_id}/$everything"

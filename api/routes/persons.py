@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.audited import CLINICAL, AuditedRead, audited_read
 from api.deps import LinkerDep
 from api.params import DbId, Offset
-from api.schemas import ErrorOut
+from api.schemas import ErrorOut, json_answer
 from api.schemas_records import (
     EncounterDetailOut,
     FacilityDemographicsOut,
@@ -52,7 +52,7 @@ def search(body: SearchIn, read: SearchRead, linker: LinkerDep) -> SearchOut:
 
 
 @router.get("/{person_id}", response_model=PersonSummaryOut, responses=_NOT_FOUND)
-def summary(person_id: PersonId, read: SummaryRead) -> PersonSummaryOut:
+def summary(person_id: PersonId, read: SummaryRead) -> Response:
     """Identifiers, demographics as each facility recorded them, facilities visited, recurring diagnoses."""
     with read.transaction() as tx:
         seen = tx.person(person_id)
@@ -61,19 +61,21 @@ def summary(person_id: PersonId, read: SummaryRead) -> PersonSummaryOut:
             conn=tx.conn, person_id=person_id, exclude=seg.withheld_ids, person=seen.person, encounters=seen.encounters
         )
         tx.disclosed(person_id=s.person.person_id, record_ids=s.encounter_ids)
-    return PersonSummaryOut(
-        person_id=s.person.person_id,
-        requested_id=s.person.requested_id,
-        merged_from=[p for p in s.person.cluster if p != s.person.person_id],
-        encounter_count=s.encounter_count,
-        national_ids=list(s.national_ids),
-        bhxh_numbers=list(s.bhxh_numbers),
-        patient_codes=[PatientCodeOut(facility_code=f, patient_code=c) for f, c in s.patient_codes],
-        demographics=[FacilityDemographicsOut.model_validate(d) for d in s.demographics],
-        facilities=[FacilityVisitsOut.model_validate(f) for f in s.facilities],
-        recurring_diagnoses=[RecurringDiagnosisOut.model_validate(d) for d in s.recurring_diagnoses],
-        withheld_encounters=s.withheld,
-        revealed_encounters=seg.revealed_ids,
+    return json_answer(
+        PersonSummaryOut(
+            person_id=s.person.person_id,
+            requested_id=s.person.requested_id,
+            merged_from=[p for p in s.person.cluster if p != s.person.person_id],
+            encounter_count=s.encounter_count,
+            national_ids=list(s.national_ids),
+            bhxh_numbers=list(s.bhxh_numbers),
+            patient_codes=[PatientCodeOut(facility_code=f, patient_code=c) for f, c in s.patient_codes],
+            demographics=[FacilityDemographicsOut.model_validate(d) for d in s.demographics],
+            facilities=[FacilityVisitsOut.model_validate(f) for f in s.facilities],
+            recurring_diagnoses=[RecurringDiagnosisOut.model_validate(d) for d in s.recurring_diagnoses],
+            withheld_encounters=s.withheld,
+            revealed_encounters=seg.revealed_ids,
+        )
     )
 
 
@@ -87,7 +89,7 @@ def timeline(
     encounter_type: Annotated[str | None, Query(alias="type", pattern=r"^\d{2}$", description="MA_LOAI_KCB")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
-) -> TimelineOut:
+) -> Response:
     """Encounters across facilities, newest first: date, facility, type, diagnoses, outcome, referrals."""
     with read.transaction() as tx:
         seen = tx.person(person_id)
@@ -97,24 +99,31 @@ def timeline(
             encounter_type=encounter_type, limit=limit, offset=offset, exclude=seg.withheld_ids, person=seen.person,
         )  # fmt: skip
         tx.disclosed(person_id=page.person.person_id, record_ids=page.encounter_ids)
-    return TimelineOut(
-        person_id=page.person.person_id,
-        total=page.total,
-        limit=page.limit,
-        offset=page.offset,
-        entries=[TimelineEntryOut.model_validate(e) for e in page.entries],
-        withheld_encounters=page.withheld,
-        revealed_encounters=[i for i in seg.revealed_ids if i in set(page.encounter_ids)],
+    return json_answer(
+        TimelineOut(
+            person_id=page.person.person_id,
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+            entries=[TimelineEntryOut.model_validate(e) for e in page.entries],
+            withheld_encounters=page.withheld,
+            revealed_encounters=[i for i in seg.revealed_ids if i in set(page.encounter_ids)],
+        )
     )
 
 
 @router.get("/{person_id}/encounters/{encounter_id}", response_model=EncounterDetailOut, responses=_NOT_FOUND)
-def encounter(person_id: PersonId, encounter_id: DbId, read: EncounterRead) -> EncounterDetailOut:
+def encounter(person_id: PersonId, encounter_id: DbId, read: EncounterRead) -> Response:
     """One encounter with every table it came with: drugs, services, lab results, notes, papers..."""
     with read.transaction() as tx:
         detail = encounter_detail(conn=tx.conn, encounter_id=encounter_id, person_id=person_id)
         decision = tx.encounter(encounter_id, detail.person_id)
         tx.disclosed(person_id=detail.person_id, record_ids=[encounter_id])
-    return EncounterDetailOut.from_detail(detail).model_copy(
-        update={"sensitivity": sorted(c.value for c in decision.categories), "disclosure": decision.disclosure.value}
+    return json_answer(
+        EncounterDetailOut.from_detail(detail).model_copy(
+            update={
+                "sensitivity": sorted(c.value for c in decision.categories),
+                "disclosure": decision.disclosure.value,
+            }
+        )
     )

@@ -18,7 +18,9 @@ from mpi.fhir.identifiers import MATCH_GRADE
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    resource: Resource
+    resource: Resource | dict[str, Any]
+    """The resource as its ``fhir.resources`` model, or as FHIR JSON already (a Patient as
+    :func:`mpi.fhir.record.person_patient` writes it)."""
     score: float | None = None
     grade: str | None = None
     """``certain`` | ``probable`` | ``possible``."""
@@ -26,7 +28,9 @@ class Hit:
     """``match`` (a result) or ``include`` (referenced by a result)."""
 
 
-def full_url(base: str, resource: Resource) -> str:
+def full_url(base: str, resource: Resource | dict[str, Any]) -> str:
+    if isinstance(resource, dict):
+        return f"{base}/{resource['resourceType']}/{resource['id']}"
     return f"{base}/{resource.get_resource_type()}/{resource.id}"
 
 
@@ -39,8 +43,13 @@ def searchset(
     next_url: str | None = None,
     previous_url: str | None = None,
     outcome: OperationOutcome | None = None,
-) -> Bundle:
-    """A page of results. ``total`` is the number of matches of the whole search (None: not known)."""
+) -> Bundle | dict[str, Any]:
+    """A page of results. ``total`` is the number of matches of the whole search (None: not known).
+
+    When every resource is FHIR JSON already and there is no outcome, the Bundle is FHIR JSON too, written
+    as it is (validating a page of Patients into ``fhir.resources`` models and dumping them again costs
+    more CPU than the search that found them; tests check such Bundles against the R4 schema and
+    ``fhir.resources``); else the Bundle's model."""
     entries: list[dict[str, Any]] = []
     for hit in hits:
         search: dict[str, Any] = {"mode": hit.mode}
@@ -61,4 +70,6 @@ def searchset(
         data["total"] = total
     if entries:
         data["entry"] = entries
+    if outcome is None and all(isinstance(hit.resource, dict) for hit in hits):
+        return data
     return Bundle.model_validate(data)

@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
 
 from mpi.errors import MPIError, NotFound
 from mpi.identity.models import (
@@ -817,6 +817,35 @@ def _touched(rows: Iterable[Any]) -> tuple[set[int], set[int]]:
     return records, people
 
 
+IDENTITY_CHANGES: Final = ("linked", "merged", "unmerged", "constraint_added", "constraint_removed")
+"""The event kinds that change who is who (a link, a merge or its undoing, a steward constraint)."""
+
+
+def first_change_since(
+    conn: Connection,
+    *,
+    seq: int,
+    source_record_ids: Iterable[int],
+    person_ids: Iterable[int],
+    ignoring_actions: Select[Any] | None = None,
+) -> Any | None:
+    """The first identity change (:data:`IDENTITY_CHANGES`) after event ``seq`` touching these records or
+    persons (``seq``, ``kind``, ``actor``, ``created_at``), or None; the events of the steward actions
+    ``ignoring_actions`` selects do not count."""
+    query = select(events.c.seq, events.c.kind, events.c.actor, events.c.created_at).where(
+        events.c.seq > seq,
+        events.c.kind.in_(IDENTITY_CHANGES),
+        or_(
+            events.c.source_record_id.in_(list(source_record_ids)),
+            events.c.person_id.in_(list(person_ids)),
+            events.c.other_person_id.in_(list(person_ids)),
+        ),
+    )
+    if ignoring_actions is not None:
+        query = query.where(or_(events.c.action_id.is_(None), events.c.action_id.not_in(ignoring_actions)))
+    return conn.execute(query.order_by(events.c.seq).limit(1)).first()
+
+
 def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
     """Reverse one steward action exactly; returns the id of the undo action.
 
@@ -852,22 +881,10 @@ def undo_action(conn: Connection, *, action_id: int, actor: str) -> int:
         raise Conflict(f"action {action_id} changed nothing", code="nothing_to_undo")
     records, people = _touched(own)
     cancelled = select(actions.c.id).where(or_(actions.c.undone_by_id.is_not(None), actions.c.undoes_id.is_not(None)))
-    later = conn.execute(
-        select(events.c.seq, events.c.kind, events.c.actor, events.c.created_at)
-        .where(
-            events.c.seq > own[-1].seq,
-            # an action undone since, and its undo, cancel out: they changed nothing in between
-            or_(events.c.action_id.is_(None), events.c.action_id.not_in(cancelled)),
-            events.c.kind.in_(("linked", "merged", "unmerged", "constraint_added", "constraint_removed")),
-            or_(
-                events.c.source_record_id.in_(records),
-                events.c.person_id.in_(people),
-                events.c.other_person_id.in_(people),
-            ),
-        )
-        .order_by(events.c.seq)
-        .limit(1)
-    ).first()
+    # an action undone since, and its undo, cancel out: they changed nothing in between
+    later = first_change_since(
+        conn, seq=own[-1].seq, source_record_ids=records, person_ids=people, ignoring_actions=cancelled
+    )
     if later is not None:
         raise Conflict(
             f"a later change touched the same records or persons (event {later.seq}, {later.kind} by {later.actor} "

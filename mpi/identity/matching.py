@@ -105,7 +105,9 @@ class Matcher:
         self.tf = TermFrequencies(scorer.tf_columns)
         self.keys = blocking_keys(model)
         self.key_columns: tuple[str, ...] = tuple(sorted({c for key in self.keys for c in key.columns}))
-        self._query = Prepared(self._candidate_query())
+        self._query = Prepared(self._lookup(self.keys, patient_code=True))
+        self._national_id = next((key for key in self.keys if key.columns == ("national_id",)), None)
+        self._national_id_query = Prepared(self._lookup([self._national_id], patient_code=False))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Matcher:
@@ -117,8 +119,10 @@ class Matcher:
             thresholds=Thresholds(auto=settings.link_auto_probability, review=settings.link_review_probability),
         )
 
-    def _candidate_query(self) -> Select[Any]:
-        """One statement: a UNION of indexed look-ups, one per blocking key, plus the facility's own keys.
+    @staticmethod
+    def _lookup(keys: Sequence[BlockingKey | None], *, patient_code: bool) -> Select[Any]:
+        """One statement: a UNION of indexed look-ups, one per blocking key, plus the facility's own keys
+        (its patient code when ``patient_code``, and the encounter's MA_LK: earlier versions).
 
         A key whose value is missing is bound to NULL, and ``column = NULL`` matches nothing, so the same
         statement serves every record.
@@ -126,10 +130,12 @@ class Matcher:
         s = L.sources
         branches = [
             select(s.c.id).where(and_(*(s.c[c] == bindparam(f"k_{c}") for c in key.columns))).limit(key.cap)
-            for key in self.keys
+            for key in keys
+            if key is not None
         ]
         same_facility = s.c.facility_code == bindparam("k_facility_code")
-        branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
+        if patient_code:
+            branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
         branches.append(select(s.c.id).where(same_facility, s.c.ma_lk == bindparam("k_ma_lk")))
         ids = union(*(branch.subquery().select() for branch in branches)).subquery()
         return select(
@@ -175,6 +181,25 @@ class Matcher:
         params: dict[str, Any] = {f"k_{c}": values.get(c) for c in self.key_columns}
         params.update(k_facility_code=facility_code, k_patient_code=patient_code, k_ma_lk=ma_lk)
         return [CandidateRow(*row) for row in self._query.rows(conn, params)]
+
+    def national_id_candidates(
+        self, conn: Connection, values: Mapping[str, Any], *, facility_code: str, ma_lk: str
+    ) -> list[CandidateRow] | None:
+        """Every source record carrying the national ID of ``values``, with the earlier versions of the same
+        encounter (``facility_code``, ``ma_lk``): the records :func:`mpi.identity.policy.decide_by_national_id`
+        reads, all found by :meth:`candidates` too. None when the list could be incomplete or empty of
+        purpose: no national ID in ``values``, no national-ID blocking key in the model, or as many records
+        carry the number as the key's cap (the look-up was cut).
+        """
+        number = values.get("national_id")
+        if number is None or self._national_id is None:
+            return None
+        params = {"k_national_id": number, "k_facility_code": facility_code, "k_ma_lk": ma_lk}
+        rows = [CandidateRow(*row) for row in self._national_id_query.rows(conn, params)]
+        # the features' national_id is the source_record column's value (mpi.identity.online.source_values)
+        if sum(1 for r in rows if r.features.get("national_id") == number) >= self._national_id.cap:
+            return None
+        return rows
 
     def scorer_for(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Scorer:
         """The scorer with the current term frequencies of these rows' values."""

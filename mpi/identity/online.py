@@ -22,9 +22,9 @@ from linkage import IDENTITY_ELEMENTS, CanonicalRecord, Scorer, model_row, norma
 from linkage.model import ModelRow
 from mpi.identity import births
 from mpi.identity import links as L
-from mpi.identity.matching import Matcher
+from mpi.identity.matching import CandidateRow, Matcher
 from mpi.identity.models import LinkState, SourceValues
-from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide
+from mpi.identity.policy import Action, Candidate, Decision, Thresholds, decide, decide_by_national_id, usable_cccd
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
 from mpi.store import ahead
@@ -181,9 +181,40 @@ class OnlineLinker:
         held = ahead.pending(conn)
         if held is not None and held.may_find(keys):  # a record of this transaction not written yet
             held.flush(conn, only=L.sources)
+        # An equal CCCD that agrees decides before anything else does, from the records of that number alone:
+        # ask that first, and search, score and weigh the whole candidate set only when it does not decide.
+        linked = None
+        if usable_cccd(features) is not None:
+            rows = self.matcher.national_id_candidates(conn, values, facility_code=facility_code, ma_lk=ma_lk)
+            if rows is not None:
+                candidates, blocked = self._candidates(conn, record, features, rows, facility_code, ma_lk)
+                linked = decide_by_national_id(features, candidates, blocked=blocked)
+        if linked is not None:
+            return self._apply(conn, values, linked, {c.source_record_id: c for c in candidates}, keys)
         rows = self.matcher.candidates(
             conn, values, facility_code=facility_code, patient_code=record.patient_code, ma_lk=ma_lk
         )
+        candidates, blocked = self._candidates(conn, record, features, rows, facility_code, ma_lk)
+        certificates = births.for_record(conn, features)
+        decision = decide(features, candidates, self.thresholds, blocked=blocked, births=certificates)
+        result = self._apply(conn, values, decision, {c.source_record_id: c for c in candidates}, keys)
+        certificate = decision.evidence.get("birth_certificate_id")
+        known = {b.certificate_id for b in certificates if b.child_person_id is not None}
+        if certificate is not None and certificate not in known:
+            births.set_child(conn, certificate_id=certificate, person_id=result["person_id"])  # the child's first
+        return result
+
+    def _candidates(
+        self,
+        conn: Connection,
+        record: CanonicalRecord,
+        features: ModelRow,
+        rows: list[CandidateRow],
+        facility_code: str,
+        ma_lk: str,
+    ) -> tuple[list[Candidate], set[int]]:
+        """The rows scored as the policy's candidates, and the persons a steward said the record is not
+        (blocked on an earlier version of the same encounter)."""
         previous = [int(r.id) for r in rows if r.facility_code == facility_code and r.ma_lk == ma_lk]
         blocked = L.blocked_persons(conn, previous) if previous else set()
         candidates = [
@@ -200,14 +231,7 @@ class OnlineLinker:
             )
             for s in self.matcher.score(conn, features, rows)
         ]
-        certificates = births.for_record(conn, features)
-        decision = decide(features, candidates, self.thresholds, blocked=blocked, births=certificates)
-        result = self._apply(conn, values, decision, {c.source_record_id: c for c in candidates}, keys)
-        certificate = decision.evidence.get("birth_certificate_id")
-        known = {b.certificate_id for b in certificates if b.child_person_id is not None}
-        if certificate is not None and certificate not in known:
-            births.set_child(conn, certificate_id=certificate, person_id=result["person_id"])  # the child's first
-        return result
+        return candidates, blocked
 
     def _apply(
         self,

@@ -78,6 +78,7 @@ __all__ = [
     "birth_of",
     "contradicts",
     "decide",
+    "decide_by_national_id",
     "demographics_consistent",
     "different_holders",
     "national_id_evidence",
@@ -388,23 +389,16 @@ def _decision(action: Action, rule: Rule, chosen: Candidate, **evidence: Any) ->
     )
 
 
-def decide(
-    record: ModelRow,
-    candidates: Sequence[Candidate],
-    thresholds: Thresholds,
-    *,
-    blocked: Iterable[int] = (),
-    births: Sequence[Birth] = (),
-) -> Decision:
-    """Choose what to do with a record given its scored candidates (see the module docstring).
+def _national_id_step(
+    record: ModelRow, remaining: Sequence[Candidate]
+) -> tuple[list[tuple[Candidate, NationalIdEvidence]], dict[str, Any], Decision | None]:
+    """The first rule of :func:`decide`: the candidates with an equal usable CCCD and what it says of each,
+    the evidence so far (guardians' and wards' persons), and the link when an agreeing CCCD decides.
 
-    ``blocked``: persons a steward said this record is not; their candidates are ignored. ``births``: the
-    birth certificates whose child was born on the record's birth date.
+    Reads only the candidates with an equal usable CCCD (:func:`national_id_evidence` is None for every other
+    pair) and, of those, only the agreeing ones' scores: see :func:`decide_by_national_id`.
     """
-    banned = set(blocked)
-    remaining = [c for c in candidates if c.person_id not in banned]
     evidence: dict[str, Any] = {}
-
     same_id: list[tuple[Candidate, NationalIdEvidence]] = []
     for c in remaining:
         found = national_id_evidence(record, c.features)
@@ -422,7 +416,45 @@ def decide(
         agreeing = [(c, e) for c, e in same_id if e.verdict == verdict and c.person_id not in wards]
         if agreeing:
             chosen, said = max(agreeing, key=lambda t: (t[0].match_weight, -t[0].source_record_id))
-            return _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
+            return same_id, evidence, _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
+    return same_id, evidence, None
+
+
+def decide_by_national_id(
+    record: ModelRow, candidates: Sequence[Candidate], *, blocked: Iterable[int] = ()
+) -> Decision | None:
+    """:func:`decide`'s decision when its first rule (an equal CCCD that agrees or corrects a typo) links the
+    record, else None.
+
+    Given every candidate that carries the record's usable CCCD (and any others), the answer equals what
+    :func:`decide` returns for any larger set of candidates with the same ``blocked``: that rule reads no
+    other candidate (the online path asks this first, with the records of that CCCD only, and searches
+    and scores the record's whole candidate set only when it answers None).
+    """
+    if usable_cccd(record) is None:
+        return None
+    banned = set(blocked)
+    return _national_id_step(record, [c for c in candidates if c.person_id not in banned])[2]
+
+
+def decide(
+    record: ModelRow,
+    candidates: Sequence[Candidate],
+    thresholds: Thresholds,
+    *,
+    blocked: Iterable[int] = (),
+    births: Sequence[Birth] = (),
+) -> Decision:
+    """Choose what to do with a record given its scored candidates (see the module docstring).
+
+    ``blocked``: persons a steward said this record is not; their candidates are ignored. ``births``: the
+    birth certificates whose child was born on the record's birth date.
+    """
+    banned = set(blocked)
+    remaining = [c for c in candidates if c.person_id not in banned]
+    same_id, evidence, linked = _national_id_step(record, remaining)
+    if linked is not None:
+        return linked
     birth = birth_of(record, births)
     if birth is not None:
         # The certificate's child: never the mother, and the child's person when it has one.

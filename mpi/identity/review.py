@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Select, distinct, func, or_, select, union_all
+from sqlalchemy import Connection, Select, distinct, func, select, union_all
 
 from mpi.errors import MPIError, NotFound
 from mpi.identity import links as L
@@ -272,21 +272,7 @@ def preview_decision(*, conn: Connection, view: ReviewView, verdict: Verdict) ->
 
 def changes_since(conn: Connection, *, seq: int, source_record_ids: list[int], person_ids: list[int]) -> str | None:
     """A description of the first identity change after ``seq`` touching these records or persons, if any."""
-    e = L.events
-    row = conn.execute(
-        select(e.c.seq, e.c.kind, e.c.actor, e.c.created_at)
-        .where(
-            e.c.seq > seq,
-            e.c.kind.in_(("linked", "merged", "unmerged", "constraint_added", "constraint_removed")),
-            or_(
-                e.c.source_record_id.in_(source_record_ids),
-                e.c.person_id.in_(person_ids),
-                e.c.other_person_id.in_(person_ids),
-            ),
-        )
-        .order_by(e.c.seq)
-        .limit(1)
-    ).first()
+    row = L.first_change_since(conn, seq=seq, source_record_ids=source_record_ids, person_ids=person_ids)
     if row is None:
         return None
     return f"event {row.seq}: {row.kind} by {row.actor} at {row.created_at:%Y-%m-%d %H:%M:%S}"

@@ -91,12 +91,12 @@ class TermFrequencies:
                 out[column] = table
                 if state.totals.get(column, 0) < self.min_population:
                     continue
-                for row in rows:
-                    value = row.get(column)
-                    if value is not None and value not in table:
-                        freq = state.frequency(column, value)
-                        if freq is not None:
-                            table[value] = freq
+                values = {row.get(column) for row in rows}  # each distinct value once (candidates share many)
+                values.discard(None)
+                for value in values:
+                    freq = state.frequency(column, value)
+                    if freq is not None:
+                        table[value] = freq
         return out
 
     def add(self, conn: Connection, row: Mapping[str, Any]) -> None:

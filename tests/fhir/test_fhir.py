@@ -9,7 +9,9 @@ OperationOutcome with the status FHIR, PIXm and PDQm ask for; each read is one a
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -20,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlmodel import Session
 
 from api.app import create_app
@@ -977,3 +979,43 @@ def test_times_become_fhir_datetimes(value: str) -> None:
 
     expected = {"2024-03-05T08:30": "2024-03-05T08:30:00+07:00"}.get(value, value)
     assert fhir_datetime(value) == expected
+
+
+def test_no_fhir_route_reads_the_store_on_the_event_loop(
+    app: FastAPI, store: Store, client: TestClient, auth: KeyFactory
+) -> None:
+    """Searches and operations (async routes: they read their bodies) do their store work in a worker
+    thread: on the event loop it would hold up every other request of the server process meanwhile."""
+    s = store.province.scenario
+    headers = auth(Role.CLINICIAN, s.facility_b, purpose="TREAT")
+    person = _person(client, headers, store)
+    on_loop: list[str] = []
+
+    def statement(*_: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        on_loop.append(threading.current_thread().name)
+
+    token = f"{sid.CCCD}|{s.cccd}"
+    pix = {"resourceType": "Parameters", "parameter": [
+        {"name": "sourceIdentifier", "valueIdentifier": {"system": sid.CCCD, "value": s.cccd}}]}  # fmt: skip
+    match = {"resourceType": "Patient", "identifier": [{"system": sid.CCCD, "value": s.cccd}]}
+    everything = {"resourceType": "Parameters", "parameter": [{"name": "_type", "valueString": "Encounter"}]}
+    event.listen(app.state.engine, "before_cursor_execute", statement)
+    try:
+        answers = [
+            client.get("/fhir/Patient", params={"identifier": token}, headers=headers),
+            client.post("/fhir/Patient/_search", data={"identifier": token}, headers=headers),
+            client.post("/fhir/Patient/$match", json=match, headers=headers),
+            client.get("/fhir/Patient/$ihe-pix", params={"sourceIdentifier": token}, headers=headers),
+            client.post("/fhir/Patient/$ihe-pix", json=pix, headers=headers),
+            client.get(f"/fhir/Patient/{person}/$everything", headers=headers),
+            client.post(f"/fhir/Patient/{person}/$everything", json=everything, headers=headers),
+            client.get(f"/fhir/Patient/{person}", headers=headers),
+        ]
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", statement)
+    assert [a.status_code for a in answers] == [200] * len(answers), [a.text for a in answers if a.status_code != 200]
+    assert on_loop == []

@@ -62,6 +62,44 @@ def test_a_steward_different_person_constraint_blocks_the_person_and_what_was_me
         assert L.is_blocked(conn, source_record_id=r1, person_id=p3) is True
 
 
+def test_pair_constraints_see_a_different_person_decision_from_either_side_through_merges(engine: Engine) -> None:
+    e1, e2, e3 = ingest_encounters(engine, 3)
+    with engine.begin() as conn:
+        p1, p2, p3 = (L.create_person(conn, actor="test") for _ in range(3))
+        r1, r2 = linked_record(conn, e1, p1), linked_record(conn, e2, p2)
+        linked_record(conn, e3, p3)
+        assert L.pair_constraints(conn, p1, p2) == L.PairConstraints(kept_apart=False, pinned=frozenset())
+        conn.execute(
+            L.constraints.insert(),
+            [
+                {"kind": "different_person", "source_record_id": r1, "person_id": p2, "actor": "steward:1"},
+                {"kind": "manual_link", "source_record_id": r2, "person_id": p2, "actor": "steward:1"},
+            ],
+        )
+        assert L.pair_constraints(conn, p1, p2) == L.PairConstraints(kept_apart=True, pinned=frozenset({p2}))
+        assert L.pair_constraints(conn, p2, p1).kept_apart is True  # the decision counts from either side
+        assert L.pair_constraints(conn, p1, p3).kept_apart is False
+        L.merge(conn, from_person_id=p2, into_person_id=p3, actor="test")  # r2 moves to p3
+        assert L.pair_constraints(conn, p3, p1) == L.PairConstraints(kept_apart=True, pinned=frozenset({p3}))
+
+
+def test_a_person_resolves_to_its_survivor_with_every_person_merged_into_it(engine: Engine) -> None:
+    e1, e2, e3, e4 = ingest_encounters(engine, 4)
+    with engine.begin() as conn:
+        p1, p2, p3, p4 = (L.create_person(conn, actor="test") for _ in range(4))
+        for encounter, person in ((e1, p1), (e2, p2), (e3, p3), (e4, p4)):
+            linked_record(conn, encounter, person)
+        L.merge(conn, from_person_id=p3, into_person_id=p2, actor="test")
+        L.merge(conn, from_person_id=p2, into_person_id=p1, actor="test")  # p3 -> p2 -> p1
+    with engine.connect() as conn:
+        for asked in (p1, p2, p3):
+            resolved = L.resolve_person(conn=conn, person_id=asked)
+            assert (resolved.person_id, resolved.requested_id) == (p1, asked)
+            assert resolved.cluster == (p1, p2, p3)
+        assert L.resolve_person(conn=conn, person_id=p4).cluster == (p4,)
+        assert L.absorbed(conn, p2) == [p3] and L.absorbed(conn, p4) == []
+
+
 def test_a_review_is_opened_once_per_record_and_candidate(engine: Engine) -> None:
     (e1,) = ingest_encounters(engine, 1)
     with engine.begin() as conn:

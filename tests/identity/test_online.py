@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from mpi.identity import links as L
+from mpi.identity import matching
 from mpi.identity.online import OnlineLinker
 from mpi.ingest import ingest_file
 from mpi.settings import Settings
@@ -351,3 +352,25 @@ def test_relink_never_merges_a_mother_and_her_child(engine: Engine, linker: Onli
     assert child["person_id"] != mother["person_id"]
     report = relink(engine=engine, model=load_model(), thresholds=Thresholds(auto=0.99, review=0.30))
     assert (report.merges, report.mother_and_child, report.reviews_opened) == (0, 1, 0)
+
+
+def test_the_records_of_a_cccd_alone_decide_unless_the_look_up_was_cut(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The online path asks the CCCD rule first with the records of that number only: it needs all of them,
+    so when as many carry it as the national-ID look-up's cap, the whole candidate search decides."""
+    monkeypatch.setitem(matching.BLOCKING_CAPS, ("national_id",), 2)
+    linker = OnlineLinker.from_settings(Settings(env="test", secret_key=TEST_SECRET))
+    linker.warm(engine)
+    first = _ingest(engine, linker, "A1", "74001", **MOTHER, MA_BN="BN-1")
+    values = {"national_id": MOTHER["SO_CCCD"]}
+    with engine.connect() as conn:
+        found = linker.matcher.national_id_candidates(conn, values, facility_code="74002", ma_lk="B1")
+    assert found is not None and [r.id for r in found] == [first["source_record_id"]]
+    second = _ingest(engine, linker, "B1", "74002", **{**MOTHER, "HO_TEN": "TRAN THI MINH THU"}, MA_BN="9")
+    assert (second["rule"], second["person_id"]) == ("national_id", first["person_id"])
+    with engine.connect() as conn:  # two records of the number, the cap: the look-up may have been cut
+        assert linker.matcher.national_id_candidates(conn, values, facility_code="74003", ma_lk="C1") is None
+        assert linker.matcher.national_id_candidates(conn, {"national_id": None}, facility_code="1", ma_lk="1") is None
+    third = _ingest(engine, linker, "C1", "74003", **MOTHER, MA_BN="7")
+    assert (third["rule"], third["person_id"]) == ("national_id", first["person_id"])

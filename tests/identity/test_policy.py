@@ -23,6 +23,7 @@ from mpi.identity.policy import (
     birth_of,
     contradicts,
     decide,
+    decide_by_national_id,
     different_holders,
     national_id_evidence,
 )
@@ -66,6 +67,35 @@ def _candidate(features: dict[str, Any], probability: float = 0.5, person: int =
 def test_what_an_equal_cccd_says(incoming: dict[str, str], verdict: str) -> None:
     found = national_id_evidence(row(**incoming), row(**MOTHER))
     assert found is not None and found.verdict == verdict
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    [
+        {**MOTHER, "HO_TEN": "TRAN THI MINH THU"},  # consistent: links
+        {**MOTHER, "NGAY_SINH": "190905150000"},  # corroborated: links
+        {**MOTHER, "HO_TEN": "PHẠM THỊ HOA"},  # conflict: the other rules decide
+        {**MOTHER, "HO_TEN": "LÊ VĂN NAM", "NGAY_SINH": "202401100000", "GIOI_TINH": "1"},  # a guardian's number
+        {**MOTHER, "SO_CCCD": ""},  # no number
+    ],
+)
+@pytest.mark.parametrize("blocked", [(), (1,)])
+def test_the_cccd_rule_decides_from_the_records_of_that_number_alone(
+    incoming: dict[str, str], blocked: tuple[int, ...]
+) -> None:
+    record = row(**incoming)
+    same_number = [
+        _candidate(row(**MOTHER), 0.4, person=1),
+        _candidate(row(**{**MOTHER, "HO_TEN": "TRẦN THỊ MINH THƯ", "NGAY_SINH": "199005000000"}), 0.2, person=2),
+        _candidate(row(**{**MOTHER, "HO_TEN": "LÊ VĂN NAM", "NGAY_SINH": "202401100000", "GIOI_TINH": "1"}), person=4),
+    ]
+    others = [_candidate({**record, "national_id": None, "national_id_kind": None}, 0.9999, person=3)]
+    full = decide(record, same_number + others, THRESHOLDS, blocked=blocked)
+    alone = decide_by_national_id(record, same_number, blocked=blocked)
+    if full.rule in (Rule.NATIONAL_ID, Rule.NATIONAL_ID_CORROBORATED):
+        assert alone == full
+    else:
+        assert alone is None
 
 
 def test_a_guardians_cccd_on_two_records_of_a_child_is_no_evidence_either_way() -> None:

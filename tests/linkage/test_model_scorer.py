@@ -30,6 +30,14 @@ SQL_CASES = [
     ("damerau-unrestricted", 'damerau_levenshtein("a_l", "a_r") = 2', {"a": "CA"}, {"a": "ABC"}, True),
     ("table-qualified", "l.a = r.a", {"a": 3}, {"a": 3}, True),
     ("literal", '"s_l" = 3 OR "s_r" = 3', {"s": 1}, {"s": 3}, True),
+    ("not-and-null-false", 'NOT ("a_l" = "a_r" AND "b_l" = "b_r")', {"a": None, "b": 1}, {"a": "X", "b": 2}, True),
+    ("not-and-null-true", 'NOT ("a_l" = "a_r" AND "b_l" = "b_r")', {"a": None, "b": 1}, {"a": "X", "b": 1}, None),
+    ("not-or-false", 'NOT ("a_l" = "a_r" OR "b_l" = "b_r")', {"a": "Y", "b": 1}, {"a": "X", "b": 2}, True),
+    ("not-or-null", 'NOT ("a_l" = "a_r" OR "b_l" = "b_r")', {"a": None, "b": 1}, {"a": "X", "b": 2}, None),
+    ("not-not", 'NOT (NOT ("a_l" <> "a_r"))', {"a": "X"}, {"a": "X"}, False),
+    ("lev-null-arg", 'levenshtein("a_l", "a_r") <= 1 OR "b_l" = "b_r"', {"a": None, "b": 1}, {"a": "X", "b": 2}, None),
+    ("null-literal", '"a_l" = NULL OR TRUE', {"a": "X"}, {"a": "X"}, True),
+    ("false-literal", '"a_l" = "a_r" AND FALSE', {"a": None}, {"a": "X"}, False),
 ]
 
 

@@ -12,7 +12,9 @@ import logging
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 
+from api.schemas_records import EncounterDetailOut, PersonSummaryOut, TimelineOut
 from mpi.keys import Role
 from tests.plugins.province import Store
 from tests.records.province import ingest_held_back
@@ -230,3 +232,26 @@ def test_lookup_by_insurance_and_facility_patient_code_and_errors(
     other = by_cccd["person_id"] + 1
     enc = summary["demographics"][0]["encounter_id"]
     assert client.get(f"/api/v1/persons/{other}/encounters/{enc}", headers=headers).status_code == 404
+
+
+def test_record_answers_are_their_response_models_json(store: Store, client: TestClient, auth: KeyFactory) -> None:
+    """Summary, timeline and encounter build their JSON in the route (no second validation by FastAPI): the
+    bytes are what FastAPI writes for the declared response model, and the OpenAPI still declares it."""
+    headers = auth(Role.CLINICIAN, "33001", purpose="TREAT")
+    s = store.province.scenario
+    (c,) = client.post(SEARCH, json={"national_id": s.cccd}, headers=headers).json()["candidates"]
+    person = c["person_id"]
+    timeline = client.get(f"/api/v1/persons/{person}/timeline", headers=headers)
+    encounter = timeline.json()["entries"][0]["encounter_id"]
+    paths = {"/api/v1/persons/{person_id}": (f"/api/v1/persons/{person}", PersonSummaryOut),
+             "/api/v1/persons/{person_id}/timeline": (f"/api/v1/persons/{person}/timeline", TimelineOut),
+             "/api/v1/persons/{person_id}/encounters/{encounter_id}": (
+                 f"/api/v1/persons/{person}/encounters/{encounter}", EncounterDetailOut)}  # fmt: skip
+    schema = client.get("/openapi.json").json()
+    for template, (path, model) in paths.items():
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json", answer.text
+        adapter = TypeAdapter(model)
+        assert adapter.dump_json(adapter.validate_json(answer.content), by_alias=True) == answer.content
+        declared = schema["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert declared == {"$ref": f"#/components/schemas/{model.__name__}"}
