@@ -62,10 +62,24 @@ def test_rows_are_written_parents_first_and_when_asked(store: Engine, tmp_path: 
         record = {**_record(encounter_id), "person_id": person, "link_state": LinkState.AUTO, "created_at": utcnow()}
         source = ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE, keys={("given", "an")})
         assert held.may_find({("given", "an"), ("other",)}) and not held.may_find({("given", "binh")})
-        ahead.write_pending(conn)
+        held.flush(conn, only=L.sources)  # for a search: the record alone, its person checked at commit
         assert conn.execute(select(L.sources.c.person_id).where(L.sources.c.id == source)).scalar_one() == person
         assert not held.may_find({("given", "an")})  # written: a search reads it from the store
-        assert held.waiting(L.sources, source) is None
+        assert held.waiting(L.sources, source) is None and held.waiting(L.persons, person) is not None
+        ahead.write_pending(conn)
+        assert held.waiting(L.persons, person) is None
+    assert _count(store, L.sources) == 1
+
+
+def test_a_row_referring_to_nothing_fails_at_commit(store: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), store.begin() as conn:
+        held = ahead.enable(conn)
+        record = {**_record(999), "person_id": 999, "link_state": LinkState.AUTO, "created_at": utcnow()}
+        ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE)
+        held.flush(conn, only=L.sources)  # no encounter 999, no person 999: refused when committing
+    assert _count(store, L.sources) == 0
 
 
 def test_a_rolled_back_savepoint_takes_back_its_ids_and_rows_even_written_ones(store: Engine) -> None:

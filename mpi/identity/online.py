@@ -180,7 +180,7 @@ class OnlineLinker:
         )
         held = ahead.pending(conn)
         if held is not None and held.may_find(keys):  # a record of this transaction not written yet
-            held.flush(conn)
+            held.flush(conn, only=L.sources)
         # An equal CCCD that agrees decides before anything else does, from the records of that number alone:
         # ask that first, and search, score and weigh the whole candidate set only when it does not decide.
         linked = None

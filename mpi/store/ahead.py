@@ -13,8 +13,9 @@ The ids are the ones the database would have given: SQLite gives a new row of a 
 transaction goes through :func:`insert` while it is enabled. So it is for SQLite only.
 
 Readers are the caller's concern: a statement that may read (or refer to, by a foreign key) a row still
-held here must run after :func:`write_pending`. The rows are written parents first (the metadata's
-foreign-key order), so the foreign keys hold at every write. Savepoints are kept
+held here must run after :func:`write_pending`, or after its table alone is written
+(``RowsAhead.flush(only=...)``: the transaction's foreign keys are checked when it commits). The rows are
+written parents first (the metadata's foreign-key order). Savepoints are kept
 (:mod:`mpi.store.deferred`): a rolled-back savepoint takes back the rows and ids handed out inside it,
 including rows written meanwhile (the database rolled those back too).
 """
@@ -95,13 +96,15 @@ class RowsAhead:
             held.written = min(held.written, written)  # what was written since, the database took back
         self._waiting_keys = None
 
-    def flush(self, conn: Connection) -> None:
+    def flush(self, conn: Connection, only: Table | None = None) -> None:
+        """Write the rows not written yet (parents first); ``only``: of that table alone, for a reader of it
+        (the foreign keys are checked at commit, :func:`enable`)."""
         for table in sorted(self.tables, key=_parents_first):
             held = self.tables[table]
-            if held.written < len(held.rows):
+            if held.written < len(held.rows) and only in (None, table):
                 _statements_for(table)[0].execute(conn, held.rows[held.written :])
                 held.written = len(held.rows)
-        self._waiting_keys = set()
+        self._waiting_keys = None if only is not None else set()
 
     def discard(self, conn: Connection) -> None:
         self.tables = {}
@@ -134,7 +137,11 @@ def enable(conn: Connection) -> RowsAhead:
         raise ValueError(f"ids handed out ahead need SQLite's write lock, not {conn.dialect.name}")
     if deferred.current(conn, _KEY) is not None:
         raise RuntimeError("ids are already handed out ahead in this transaction")
-    return deferred.buffer(conn, _KEY, RowsAhead)
+    held = deferred.buffer(conn, _KEY, RowsAhead)
+    # Foreign keys checked when the transaction commits (SQLite resets this at its end): a reader's table
+    # can be written before the rows it refers to (RowsAhead.flush(only=...)).
+    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    return held
 
 
 def pending(conn: Connection) -> RowsAhead | None:

@@ -47,8 +47,13 @@ class Prepared:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
+        self._last: tuple[Dialect, _Compiled] | None = None
+        """The dialect asked for last and its statement (a process stores to one store: no key to build)."""
 
     def _for(self, dialect: Dialect) -> _Compiled:
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
         key = f"{dialect.name}:{dialect.paramstyle}"
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -64,6 +69,7 @@ class Prepared:
             results = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
             processed = tuple((at, p) for at, p in enumerate(results) if p is not None)
             compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, processed)
+        self._last = (dialect, compiled)
         return compiled
 
     @staticmethod
