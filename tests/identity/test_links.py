@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Engine, select
 
 from mpi.identity import links as L
 from tests.support import ingest_encounters, linked_record, person_of_records
@@ -83,12 +85,18 @@ def test_pair_constraints_see_a_different_person_decision_from_either_side_throu
         assert L.pair_constraints(conn, p3, p1) == L.PairConstraints(kept_apart=True, pinned=frozenset({p3}))
 
 
+def _persons_with_a_record_each(conn: Connection, encounters: Sequence[int]) -> list[int]:
+    """A new person per encounter, each holding that encounter's record."""
+    persons = [L.create_person(conn, actor="test") for _ in encounters]
+    for encounter, person in zip(encounters, persons, strict=True):
+        linked_record(conn, encounter, person)
+    return persons
+
+
 def test_a_person_resolves_to_its_survivor_with_every_person_merged_into_it(engine: Engine) -> None:
-    e1, e2, e3, e4 = ingest_encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
-        p1, p2, p3, p4 = (L.create_person(conn, actor="test") for _ in range(4))
-        for encounter, person in ((e1, p1), (e2, p2), (e3, p3), (e4, p4)):
-            linked_record(conn, encounter, person)
+        p1, p2, p3, p4 = _persons_with_a_record_each(conn, encounters)
         L.merge(conn, from_person_id=p3, into_person_id=p2, actor="test")
         L.merge(conn, from_person_id=p2, into_person_id=p1, actor="test")  # p3 -> p2 -> p1
     with engine.connect() as conn:
@@ -112,11 +120,9 @@ def test_a_review_is_opened_once_per_record_and_candidate(engine: Engine) -> Non
 
 
 def test_one_resolver_follows_a_chain_of_merges_for_one_id_many_ids_and_the_export(engine: Engine) -> None:
-    e1, e2, e3, e4 = ingest_encounters(engine, 4)
+    encounters = ingest_encounters(engine, 4)
     with engine.begin() as conn:
-        p1, p2, p3, p4 = (L.create_person(conn, actor="test") for _ in range(4))
-        for encounter, person in ((e1, p1), (e2, p2), (e3, p3), (e4, p4)):
-            linked_record(conn, encounter, person)
+        p1, p2, p3, p4 = _persons_with_a_record_each(conn, encounters)
         L.merge(conn, from_person_id=p1, into_person_id=p2, actor="test")
         L.merge(conn, from_person_id=p2, into_person_id=p3, actor="test")  # p1 -> p2 -> p3
     expected = {p1: p3, p2: p3, p3: p3, p4: p4}
