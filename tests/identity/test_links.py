@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
 from mpi.identity import links as L
 from tests.support import ingest_encounters, linked_record, person_of_records
@@ -85,20 +83,20 @@ def test_pair_constraints_see_a_different_person_decision_from_either_side_throu
         assert L.pair_constraints(conn, p3, p1) == L.PairConstraints(kept_apart=True, pinned=frozenset({p3}))
 
 
-def _persons_with_a_record_each(conn: Connection, encounters: Sequence[int]) -> list[int]:
-    """A new person per encounter, each holding that encounter's record."""
-    persons = [L.create_person(conn, actor="test") for _ in encounters]
-    for encounter, person in zip(encounters, persons, strict=True):
-        linked_record(conn, encounter, person)
+def _four_persons_merged(engine: Engine, *merges: tuple[int, int]) -> list[int]:
+    """Four persons, each holding one encounter's record, then ``merges`` as (from, into) positions in order."""
+    encounters = ingest_encounters(engine, 4)
+    with engine.begin() as conn:
+        persons = [L.create_person(conn, actor="test") for _ in encounters]
+        for encounter, person in zip(encounters, persons, strict=True):
+            linked_record(conn, encounter, person)
+        for source, target in merges:
+            L.merge(conn, from_person_id=persons[source], into_person_id=persons[target], actor="test")
     return persons
 
 
 def test_a_person_resolves_to_its_survivor_with_every_person_merged_into_it(engine: Engine) -> None:
-    encounters = ingest_encounters(engine, 4)
-    with engine.begin() as conn:
-        p1, p2, p3, p4 = _persons_with_a_record_each(conn, encounters)
-        L.merge(conn, from_person_id=p3, into_person_id=p2, actor="test")
-        L.merge(conn, from_person_id=p2, into_person_id=p1, actor="test")  # p3 -> p2 -> p1
+    p1, p2, p3, p4 = _four_persons_merged(engine, (2, 1), (1, 0))  # p3 -> p2 -> p1
     with engine.connect() as conn:
         for asked in (p1, p2, p3):
             resolved = L.resolve_person(conn=conn, person_id=asked)
@@ -120,11 +118,7 @@ def test_a_review_is_opened_once_per_record_and_candidate(engine: Engine) -> Non
 
 
 def test_one_resolver_follows_a_chain_of_merges_for_one_id_many_ids_and_the_export(engine: Engine) -> None:
-    encounters = ingest_encounters(engine, 4)
-    with engine.begin() as conn:
-        p1, p2, p3, p4 = _persons_with_a_record_each(conn, encounters)
-        L.merge(conn, from_person_id=p1, into_person_id=p2, actor="test")
-        L.merge(conn, from_person_id=p2, into_person_id=p3, actor="test")  # p1 -> p2 -> p3
+    p1, p2, p3, p4 = _four_persons_merged(engine, (0, 1), (1, 2))  # p1 -> p2 -> p3
     expected = {p1: p3, p2: p3, p3: p3, p4: p4}
     with engine.connect() as conn:
         assert L.survivors(conn, [p1, p2, p3, p4, p1]) == expected
