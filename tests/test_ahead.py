@@ -10,13 +10,14 @@ from sqlalchemy import Engine, func, select
 
 from mpi.identity import links as L
 from mpi.identity.models import LinkState
-from mpi.store import ahead, open_store
+from mpi.store import ahead
 from mpi.store.models import utcnow
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Engine:
-    return open_store(f"sqlite:///{tmp_path}/ahead.sqlite3")
+def store(sqlite_engine: Engine) -> Engine:
+    """A new SQLite store (ids handed out ahead are SQLite's): a copy of the migrated template."""
+    return sqlite_engine
 
 
 def _count(engine: Engine, table: object) -> int:

@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple
 from sqlalchemy import Connection, Select, and_, bindparam, select, union
 
 from linkage import PairScore, Scorer, load_model, probability_from_weight
+from linkage.model import ModelRow
 from mpi.identity import links as L
 from mpi.identity.policy import Thresholds
 from mpi.identity.tf import TermFrequencies
@@ -79,7 +80,7 @@ class CandidateRow(NamedTuple):
     id: int
     person_id: int
     encounter_id: int
-    features: dict[str, Any]
+    features: ModelRow
     facility_code: str
     patient_code: str | None
     ma_lk: str
@@ -208,12 +209,14 @@ class Matcher:
 
     def score(self, conn: Connection, features: Mapping[str, Any], rows: Sequence[Any]) -> list[Scored]:
         """Every candidate row scored against ``features``."""
-        scorer = self.scorer_for(conn, [features, *(r.features for r in rows)])
-        out = []
-        for r in rows:
-            weight = scorer.match_weight(features, r.features)
-            out.append(Scored(r, weight, probability_from_weight(weight)))
-        return out
+        weights = self.weights(conn, features, rows)
+        return [Scored(r, w, probability_from_weight(w)) for r, w in zip(rows, weights, strict=True)]
+
+    def weights(self, conn: Connection, features: Mapping[str, Any], rows: Sequence[Any]) -> list[float]:
+        """The model's match weight of every candidate row against ``features``, in the rows' order (the
+        record's columns read once for all: :meth:`linkage.Scorer.match_weights`)."""
+        others = [r.features for r in rows]
+        return self.scorer_for(conn, [features, *others]).match_weights(features, others)
 
     def explain(self, conn: Connection, left: Mapping[str, Any], right: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Why the model scored a pair as it did: each comparison's level, weight and term-frequency adjustment."""
