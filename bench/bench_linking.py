@@ -16,6 +16,8 @@ of the store (removed afterwards), so reruns measure the same records against th
 1M-person store takes ~25 min, mostly generating the population.
 ``--decisions FILE`` writes every query's decision (rule, and whether it joined the true person) as JSON
 lines; ``bench.compare_decisions`` compares two such files.
+``--stages`` also prints where each query's CPU time went (:class:`_Stages`: candidate search, scoring, policy,
+the decision's writes, commit), on average and over the slowest tenth of queries.
 
 Usage: python -m bench.bench_linking --persons 100000 [--queries 2000] [--store /tmp/link100k.sqlite3]
 """
@@ -194,22 +196,106 @@ def _store(path: str | None, n: int, queries: int, linker: OnlineLinker) -> Iter
         yield f"sqlite:///{scratch}", held_out
 
 
+class _Stages:
+    """CPU time per stage of each query, by wrapping the online path's steps (``--stages``; a few µs of
+    timing overhead per query). A stage called inside another is counted in the inner one only."""
+
+    def __init__(self) -> None:
+        self.current: Counter[str] = Counter()
+        self.per_query: list[tuple[float, Counter[str]]] = []
+        self._stack: list[list[float]] = []
+        self.candidates: list[int] = []
+
+    def wrap(self, owner: Any, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+        stages = self
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            frame = [time.process_time(), 0.0]  # start, time spent in inner stages
+            stages._stack.append(frame)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                stages._stack.pop()
+                spent = time.process_time() - frame[0]
+                stages.current[stage] += spent - frame[1]
+                if stages._stack:
+                    stages._stack[-1][1] += spent
+                if stage == "scoring" and len(args) >= 4:
+                    stages.candidates.append(len(args[3]))
+
+        setattr(owner, name, timed)
+
+    def install(self) -> None:
+        from mpi.identity import births, matching, online, tf
+        from mpi.store import ahead as ahead_module
+
+        self.wrap(matching.Matcher, "national_id_candidates", "CCCD search")
+        self.wrap(matching.Matcher, "candidates", "candidate search")
+        self.wrap(matching.Matcher, "weights", "scoring")
+        self.wrap(online.OnlineLinker, "_candidates", "candidates built")
+        self.wrap(online, "decide", "policy")
+        self.wrap(online, "decide_by_national_id", "policy")
+        self.wrap(births, "for_record", "births look-up")
+        self.wrap(L, "blocked_persons", "blocked look-up")
+        self.wrap(online.OnlineLinker, "_apply", "decision (buffered)")
+        self.wrap(ahead_module.RowsAhead, "flush", "commit: rows")
+        self.wrap(tf._PendingCounts, "flush", "commit: term frequencies")
+        self.wrap(L._DeferredEvents, "flush", "commit: events")
+        self.wrap(L, "defer_events", "feed lock")
+        self.wrap(ahead_module.RowsAhead, "add", "ids ahead")
+
+    def engine(self, engine: Any) -> None:
+        self.wrap(engine.dialect, "do_commit", "SQLite COMMIT")
+
+    def end_query(self, total: float) -> None:
+        self.current["other"] += total - sum(self.current.values())
+        self.per_query.append((total, self.current))
+        self.current = Counter()
+
+    def report(self) -> None:
+        ranked = sorted(self.per_query, key=lambda q: q[0])
+        n = len(ranked)
+        tail = ranked[-max(1, n // 10) :]
+        around = ranked[int(n * 0.93) : max(int(n * 0.93) + 1, int(n * 0.97))]  # the queries around p95
+        names = sorted({name for _, c in ranked for name in c}, key=lambda name: -sum(c[name] for _, c in around))
+        print("  CPU ms per query by stage: mean / mean of the slowest tenth / mean of p93-p97")
+        for name in [*names, None]:
+            cells = [
+                1000 * statistics.mean(t if name is None else c[name] for t, c in part)
+                for part in (ranked, tail, around)
+            ]
+            print(f"    {name or 'total':32s} " + " / ".join(f"{x:6.2f}" for x in cells))
+        if self.candidates:
+            q = statistics.quantiles(self.candidates, n=100)
+            print(
+                f"  candidates scored per call: mean {statistics.mean(self.candidates):.0f}, p95 {q[94]:.0f}, "
+                f"max {max(self.candidates)}"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, nargs="+", default=[100_000])
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--store", help="keep the store in this file and reuse it when it exists (never in the repo)")
     ap.add_argument("--decisions", help="write each query's decision as JSON lines to this file")
+    ap.add_argument("--stages", action="store_true", help="print the CPU time per stage (slowest tenth too)")
     args = ap.parse_args()
     if args.store and len(args.persons) != 1:
         ap.error("--store takes a single --persons value")
     settings = Settings(env="test", secret_key="bench-secret-0123456789")
     print(f"machine: {platform.machine()} CPython {platform.python_version()}, cpus={len(os.sched_getaffinity(0))}")
+    stages = _Stages() if args.stages else None
+    if stages is not None:
+        stages.install()
     for n in args.persons:
         linker = OnlineLinker.from_settings(settings)
         with _store(args.store, n, args.queries, linker) as (url, held_out):
             engine = open_store(url)
             linker.warm(engine)
+            if stages is not None:
+                stages.engine(engine)
             enc_t = Encounter.__table__  # type: ignore[attr-defined]
             insert_encounter = BulkInsert(enc_t, returning=enc_t.c.id)
             latencies, cpu = [], []
@@ -219,8 +305,13 @@ def main() -> None:
                 record = _canonical(r)
                 start, start_cpu = time.perf_counter(), time.process_time()
                 with engine.begin() as conn:
+                    if stages is not None:
+                        stages.current["begin"] += time.process_time() - start_cpu
                     ahead.enable(conn)  # as ingest's transaction does on SQLite (mpi.ingest.store_group)
                     eid = ahead.insert(conn, enc_t, _encounter_row(r, f"Q{i}", utcnow()), now=insert_encounter)
+                    if stages is not None:
+                        stages.current["encounter insert (buffered)"] += time.process_time() - start_cpu
+                        stages.current["encounter insert (buffered)"] -= stages.current["begin"]
                     result = linker.link_record(
                         conn,
                         record=record,
@@ -231,6 +322,8 @@ def main() -> None:
                     )
                 latencies.append((time.perf_counter() - start) * 1000)
                 cpu.append((time.process_time() - start_cpu) * 1000)
+                if stages is not None:
+                    stages.end_query(cpu[-1] / 1000)
                 rules[result["rule"]] += 1
                 decisions.append(_decision(i, r, result))
             engine.dispose()
@@ -243,6 +336,8 @@ def main() -> None:
         print(f"  CPU time per record: p50 {c[49]:.2f} ms  p95 {c[94]:.2f} ms  p99 {c[98]:.2f} ms")
         print(f"  decisions: {dict(rules.most_common())}")
         print(f"  peak RSS {rss:.0f} MiB")
+        if stages is not None:
+            stages.report()
         if args.decisions:
             with Path(args.decisions).open("w", encoding="utf-8") as f:
                 f.writelines(json.dumps(d, sort_keys=True) + "\n" for d in decisions)

@@ -241,7 +241,20 @@ class _Source:
     def function(self, name: str, body: list[str]) -> Callable[..., Any]:
         """``def name(l, r)``: the column reads, then ``body`` (lines of Python)."""
         reads = [f"{var} = {side}.get({column!r})" for (side, column), var in self.reads.items()]
-        source = "\n".join([f"def {name}(l, r):", *(f"    {line}" for line in [*reads, *body])])
+        return self._compile(name, "\n".join([f"def {name}(l, r):", *(f"    {line}" for line in [*reads, *body])]))
+
+    def bound_function(self, name: str, body: list[str]) -> Callable[..., Any]:
+        """``def bind(l)`` returning ``def name(r)``: the left row's columns are read once, when bound, and
+        each call reads only the right row's, then runs ``body``. For one row scored against many (the
+        online path's record against its candidates); the same answers as :meth:`function`."""
+        left = [f"{var} = l.get({column!r})" for (side, column), var in self.reads.items() if side == "l"]
+        right = [f"{var} = r.get({column!r})" for (side, column), var in self.reads.items() if side == "r"]
+        lines = ["def bind(l):", *(f"    {line}" for line in left), f"    def {name}(r):"]
+        lines += [f"        {line}" for line in [*right, *body]]
+        lines.append(f"    return {name}")
+        return self._compile("bind", "\n".join(lines))
+
+    def _compile(self, name: str, source: str) -> Callable[..., Any]:
         namespace = dict(self.names)
         exec(compile(source, f"<sql {name}>", "exec"), namespace)  # noqa: S102 - our own generated source
         return namespace[name]  # type: ignore[no-any-return]
@@ -268,7 +281,25 @@ def compile_condition(sql: str) -> _Fn:
 def _levels_chooser(comparisons: Sequence[Sequence[_Level]]) -> Callable[[Row, Row], tuple[_Level, ...]]:
     """One function choosing every comparison's level for a pair: per comparison, the first level whose
     condition is TRUE, else its ELSE level (each input column read once for all comparisons)."""
-    source = _Source()
+    source = _levels_source(comparisons)
+    return source.function("choose_levels", source.body)
+
+
+def _bound_levels_chooser(
+    comparisons: Sequence[Sequence[_Level]],
+) -> Callable[[Row], Callable[[Row], tuple[_Level, ...]]]:
+    """:func:`_levels_chooser` with the left row bound first: ``bind(left)(right)`` is
+    ``choose(left, right)``, the left row's columns read once for all right rows."""
+    source = _levels_source(comparisons)
+    return source.bound_function("choose_levels", source.body)
+
+
+class _LevelsSource(_Source):
+    body: list[str]
+
+
+def _levels_source(comparisons: Sequence[Sequence[_Level]]) -> _LevelsSource:
+    source = _LevelsSource()
     chosen = []
     for levels in comparisons:
         parts = []
@@ -278,7 +309,8 @@ def _levels_chooser(comparisons: Sequence[Sequence[_Level]]) -> Callable[[Row, R
                 break
             parts.append(f"{source.constant(level)} if {source.test(_parse(level.sql), True)} else")
         chosen.append("(" + " ".join(parts) + ")")
-    return source.function("choose_levels", [f"return ({', '.join(chosen)},)"])
+    source.body = [f"return ({', '.join(chosen)},)"]
+    return source
 
 
 # ---- the model -------------------------------------------------------------------------------------
@@ -397,6 +429,18 @@ def _compile_comparison(comparison: Mapping[str, Any]) -> _Comparison:
     return _Comparison(name=str(comparison.get("output_column_name", "")), levels=tuple(levels))
 
 
+def _tf_term(level: _Level, tf_l: float | None, tf_r: float | None) -> float:
+    """A level's term-frequency adjustment given the relative frequencies of the two values (None: not in
+    the table); 0 when neither is known."""
+    if tf_l is None:
+        if tf_r is None:
+            return 0.0
+        tf_l = tf_r
+    elif tf_r is None:
+        tf_r = tf_l
+    return level.tf_weight * (level.log2_u_exact - math.log2(max(tf_l, tf_r, level.tf_min_u)))
+
+
 def tf_columns(model: Mapping[str, Any]) -> list[str]:
     """The model's term-frequency columns, in order of first use."""
     columns: list[str] = []
@@ -445,6 +489,7 @@ class Scorer:
         self._prior_weight = math.log2(prior / (1 - prior))
         self._comparisons = tuple(_compile_comparison(c) for c in model["comparisons"])
         self._choose = _levels_chooser([c.levels for c in self._comparisons])
+        self._bind = _bound_levels_chooser([c.levels for c in self._comparisons])
         self._tf_columns = tf_columns(model)
         self._tf: TfTables = tf_tables or {}
         self._input_columns = tuple(_input_columns(c) for c in model["comparisons"])
@@ -498,14 +543,7 @@ class Scorer:
         if table is None:
             return 0.0
         lv, rv = left.get(level.tf_column), right.get(level.tf_column)
-        tf_l = table.get(lv) if lv is not None else None
-        tf_r = table.get(rv) if rv is not None else None
-        if tf_l is None and tf_r is None:
-            return 0.0
-        a = tf_l if tf_l is not None else tf_r
-        b = tf_r if tf_r is not None else tf_l
-        assert a is not None and b is not None
-        return level.tf_weight * (level.log2_u_exact - math.log2(max(a, b, level.tf_min_u)))
+        return _tf_term(level, table.get(lv) if lv is not None else None, table.get(rv) if rv is not None else None)
 
     def match_weight(self, left: Row, right: Row) -> float:
         total = self._prior_weight
@@ -514,6 +552,34 @@ class Scorer:
             if level.tf_column is not None:
                 total += self._tf_adjustment(level, left, right)
         return total
+
+    def match_weights(self, left: Row, rights: Iterable[Row]) -> list[float]:
+        """``[match_weight(left, right) for right in rights]``, the same floats, in one pass: the left row's
+        columns are read once (:func:`_bound_levels_chooser`) and its term frequencies looked up once.
+        The online path's record against its candidates."""
+        choose = self._bind(left)
+        prior = self._prior_weight
+        tf = self._tf
+        left_tf: dict[str, float | None] = {}
+        out: list[float] = []
+        for right in rights:
+            total = prior
+            for level in choose(right):
+                total += level.weight
+                column = level.tf_column
+                if column is not None:
+                    table = tf.get(column)
+                    if table is None:
+                        continue
+                    if column in left_tf:
+                        tf_l = left_tf[column]
+                    else:
+                        lv = left.get(column)
+                        tf_l = left_tf[column] = table.get(lv) if lv is not None else None
+                    rv = right.get(column)
+                    total += _tf_term(level, tf_l, table.get(rv) if rv is not None else None)
+            out.append(total)
+        return out
 
     def score(self, left: Row, right: Row) -> PairScore:
         total = self._prior_weight

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine
 
-from linkage import IDENTITY_ELEMENTS, CanonicalRecord, Scorer, model_row, normalise_record
+from linkage import IDENTITY_ELEMENTS, CanonicalRecord, Scorer, model_row, normalise_record, probability_from_weight
 from linkage.model import ModelRow
 from mpi.identity import births
 from mpi.identity import links as L
@@ -217,20 +217,24 @@ class OnlineLinker:
         (blocked on an earlier version of the same encounter)."""
         previous = [int(r.id) for r in rows if r.facility_code == facility_code and r.ma_lk == ma_lk]
         blocked = L.blocked_persons(conn, previous) if previous else set()
-        candidates = [
-            Candidate(
-                source_record_id=int(s.row.id),
-                person_id=int(s.row.person_id),
-                features=s.row.features,
-                same_patient_code=s.row.facility_code == facility_code
-                and record.patient_code is not None
-                and s.row.patient_code == record.patient_code,
-                previous_version=s.row.facility_code == facility_code and s.row.ma_lk == ma_lk,
-                match_weight=s.match_weight,
-                match_probability=s.match_probability,
+        patient_code = record.patient_code
+        candidates = []
+        weights = self.matcher.weights(conn, features, rows)
+        for (row_id, person_id, _, row_features, row_facility, row_patient_code, row_ma_lk), weight in zip(
+            rows, weights, strict=True
+        ):
+            same_facility = row_facility == facility_code
+            candidates.append(
+                Candidate(
+                    source_record_id=int(row_id),
+                    person_id=int(person_id),
+                    features=row_features,
+                    same_patient_code=same_facility and patient_code is not None and row_patient_code == patient_code,
+                    previous_version=same_facility and row_ma_lk == ma_lk,
+                    match_weight=weight,
+                    match_probability=probability_from_weight(weight),
+                )
             )
-            for s in self.matcher.score(conn, features, rows)
-        ]
         return candidates, blocked
 
     def _apply(
@@ -241,6 +245,10 @@ class OnlineLinker:
         by_id: dict[int, Candidate],
         search_keys: frozenset[tuple[Any, ...]],
     ) -> dict[str, Any]:
+        held = ahead.pending(conn)
+        if held is not None:  # the ids of the rows below, read in one statement
+            tables = (L.sources, L.links) if decision.action is Action.LINK else (L.persons, L.sources, L.links)
+            held.reserve(conn, tables)
         if decision.action is Action.LINK:
             assert decision.person_id is not None
             person_id, state = decision.person_id, LinkState.AUTO

@@ -400,10 +400,14 @@ def _national_id_step(
     """
     evidence: dict[str, Any] = {}
     same_id: list[tuple[Candidate, NationalIdEvidence]] = []
-    for c in remaining:
-        found = national_id_evidence(record, c.features)
-        if found is not None:
-            same_id.append((c, found))
+    number = usable_cccd(record)
+    if number is not None:
+        for c in remaining:
+            # national_id_evidence is None unless the candidate carries the same number: asked of those only
+            if c.features.get("national_id") == number:
+                found = national_id_evidence(record, c.features)
+                if found is not None:
+                    same_id.append((c, found))
     guardians = sorted(
         {c.person_id for c, e in same_id if e.verdict == "guardian" and e.evidence["child"] == "incoming"}
     )
@@ -487,10 +491,11 @@ def decide(
     if not remaining:
         return Decision(Action.NEW, Rule.NEW_PERSON, evidence=evidence)
     persons = _by_person(remaining)
-    ranked = sorted(persons.values(), key=lambda cs: (-_best(cs).match_weight, _best(cs).source_record_id))
+    ranked = sorted(
+        ((_best(cs), cs) for cs in persons.values()), key=lambda t: (-t[0].match_weight, t[0].source_record_id)
+    )
     doubts: list[tuple[Candidate, Rule]] = []
-    for records in ranked:
-        best = _best(records)
+    for best, records in ranked:
         if best.match_probability < thresholds.auto:
             break
         doubt = _model_doubt(record, best, records)
@@ -503,7 +508,7 @@ def decide(
     if doubts:
         chosen, doubt = doubts[0]
         return _decision(Action.REVIEW, doubt, chosen, **evidence)
-    best = _best(ranked[0])
+    best = ranked[0][0]
     if best.match_probability >= thresholds.review:
         return _decision(Action.REVIEW, Rule.MODEL_BAND, best, **evidence)
     return Decision(Action.NEW, Rule.NEW_PERSON, None, best.match_weight, best.match_probability, evidence=evidence)
@@ -542,6 +547,8 @@ def _card_and_birth(record: ModelRow, candidates: Sequence[Candidate]) -> Candid
     the records apart. A person with another record of another birth time on that date (a twin), or with a
     record the incoming one contradicts, is not taken.
     """
+    if not record.get("bhxh_number"):
+        return None  # no record agrees on a card the incoming one does not carry
     persons = _by_person(candidates)
     found = [
         c

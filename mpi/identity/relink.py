@@ -457,7 +457,7 @@ def _involved(records: pa.Table, chosen: list[Proposal]) -> tuple[dict[int, Mode
 
 def _tf_tables(records: pa.Table, model: TrainedModel) -> dict[str, dict[Any, float]]:
     """The run's term frequencies, under the online path's rule: none for a column with too few values."""
-    tables = build_tf_tables(records, Scorer(model.model).tf_columns)
+    tables = build_tf_tables(records, Scorer.compiled(model.model, model.model_id).tf_columns)
     return {
         column: table if records.column(column).length() - records.column(column).null_count >= MIN_POPULATION else {}
         for column, table in tables.items()
@@ -504,7 +504,7 @@ def relink(
     report.cross_person_pairs, chosen = proposals(records, pairs)
     report.proposals = len(chosen)
     features, members = _involved(records, chosen)
-    scorer = Scorer(model.model, _tf_tables(records, model))
+    scorer = Scorer.compiled(model.model, model.model_id).with_tf_tables(_tf_tables(records, model))
     del records, pairs
     predict_done = time.perf_counter()
     report.predict_seconds = predict_done - read_done

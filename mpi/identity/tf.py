@@ -89,14 +89,16 @@ class TermFrequencies:
             for column in self.columns:
                 table: dict[Any, float] = {}
                 out[column] = table
-                if state.totals.get(column, 0) < self.min_population:
+                total = state.totals.get(column, 0)
+                counts = state.counts.get(column)
+                if total < self.min_population or counts is None:
                     continue
                 values = {row.get(column) for row in rows}  # each distinct value once (candidates share many)
                 values.discard(None)
-                for value in values:
-                    freq = state.frequency(column, value)
-                    if freq is not None:
-                        table[value] = freq
+                for value in values:  # _Counts.frequency, inlined: a big block has hundreds of values
+                    count = counts.get(_key(value), 0)
+                    if count:
+                        table[value] = count / total
         return out
 
     def add(self, conn: Connection, row: Mapping[str, Any]) -> None:
@@ -140,6 +142,8 @@ class _PendingCounts:
 
 
 def _key(value: Any) -> str:
+    if type(value) is str and len(value) <= 128:
+        return value
     return str(value)[:128]
 
 

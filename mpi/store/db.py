@@ -15,6 +15,9 @@ from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlmodel import Session
 
+MMAP_SIZE = 2**31
+"""Bytes of an SQLite store read through a memory map (``PRAGMA mmap_size``; SQLite caps it at its build's
+limit)."""
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 _HELD = threading.local()
@@ -81,6 +84,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=60000")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: index updates stay in memory as the store grows
     cursor.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) every ~40 MiB, not every 4 MiB
+    # Read the database file through a memory map (up to the library's limit, 2 GiB in the usual builds)
+    # instead of a read() copy per page: the candidate search reads a table page per candidate record, most
+    # of them not in the page cache above, and on the online path at 1M persons that copy was ~25% of the
+    # search's time. Writes still go through the WAL; the mapped pages are the OS's file cache, shared
+    # between connections and processes (they count in a process's RSS as shared pages).
+    cursor.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
     cursor.close()
     # The driver's own transaction handling is switched off: ``_sqlite_begin_immediate`` opens each one.
     dbapi_connection.isolation_level = None

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from openpyxl import Workbook
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -104,6 +103,8 @@ def test_not_utf8_is_refused(tmp_path: Path) -> None:
 
 
 def test_xlsx_with_dates_and_numbers(tmp_path: Path) -> None:
+    from openpyxl import Workbook  # imported where used: every worker collects this module
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

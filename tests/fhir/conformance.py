@@ -7,6 +7,10 @@ Each resource (the Bundle and each resource inside it) is validated against its 
 schema's ``ResourceList`` is a ``oneOf`` over every resource type told apart by ``resourceType``, so
 checking a nested resource against the definition its ``resourceType`` names is the same test, and
 hundreds of times faster than letting the validator try every type.
+
+Each check is a function of the resource's JSON alone, so a process checks each distinct resource once: the
+tests read the same resources many times (a page and the whole ``$everything``, each reference read back), and
+the checks cost more than the requests.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import json
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fhirpathpy
 from fhir.resources.R4B import get_fhir_model_class
-from jsonschema import Draft6Validator
+
+if TYPE_CHECKING:  # both are imported when first needed: every worker collects the modules that import this one
+    from jsonschema import Draft6Validator
 
 SCHEMA = Path(__file__).parent / "r4schema" / "fhir.schema.json"
 INVARIANTS: dict[str, dict[str, str]] = {
@@ -57,6 +62,8 @@ def _definitions() -> dict[str, Any]:
 
 @cache
 def _validator(resource_type: str) -> Draft6Validator:
+    from jsonschema import Draft6Validator
+
     definitions = _definitions()
     if resource_type not in definitions:
         raise AssertionError(f"'{resource_type}' is not an R4 resource type")
@@ -75,35 +82,65 @@ def resources_in(value: Any) -> Iterator[dict[str, Any]]:
             yield from resources_in(v)
 
 
+def _json(resource: dict[str, Any]) -> str:
+    """The resource's JSON, its keys sorted: equal for equal resources (JSON objects are unordered)."""
+    return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_SCHEMA_ERRORS: dict[str, list[str]] = {}
+_INVARIANT_ERRORS: dict[str, list[str]] = {}
+_MODEL_VALID: set[str] = set()
+
+
+def _own_schema_errors(r: dict[str, Any]) -> list[str]:
+    """Violations of the resource's own definition (a nested resource is only required to name its type)."""
+    key = _json(r)
+    if key not in _SCHEMA_ERRORS:
+        _SCHEMA_ERRORS[key] = [
+            f"{r['resourceType']}/{r.get('id')} at {'/'.join(str(p) for p in e.absolute_path)}: {e.message[:200]}"
+            for e in _validator(r["resourceType"]).iter_errors(r)
+        ]
+    return _SCHEMA_ERRORS[key]
+
+
 def schema_errors(resource: dict[str, Any]) -> list[str]:
     """Violations of the official R4 JSON schema, for the resource and each resource inside it."""
-    errors = []
-    for r in resources_in(resource):
-        for e in _validator(r["resourceType"]).iter_errors(r):
-            where = "/".join(str(p) for p in e.absolute_path)
-            errors.append(f"{r['resourceType']}/{r.get('id')} at {where}: {e.message[:200]}")
-    return errors
+    return [error for r in resources_in(resource) for error in _own_schema_errors(r)]
 
 
 @cache
 def _compiled(expression: str) -> Callable[[dict[str, Any], dict[str, Any]], list[Any]]:
     """The FHIRPath expression parsed once (parsing costs far more than evaluating)."""
+    import fhirpathpy
+
     compiled: Callable[[dict[str, Any], dict[str, Any]], list[Any]] = fhirpathpy.compile(expression)
     return compiled
 
 
+def _own_invariant_errors(r: dict[str, Any]) -> list[str]:
+    invariants = INVARIANTS.get(r["resourceType"], {})
+    if not invariants:
+        return []
+    key = _json(r)
+    if key not in _INVARIANT_ERRORS:
+        _INVARIANT_ERRORS[key] = [
+            f"{r['resourceType']}/{r.get('id')} breaks {name}: {expression}"
+            for name, expression in invariants.items()
+            if _compiled(expression)(r, {"resource": r}) != [True]
+        ]
+    return _INVARIANT_ERRORS[key]
+
+
 def invariant_errors(resource: dict[str, Any]) -> list[str]:
-    errors = []
-    for r in resources_in(resource):
-        for key, expression in INVARIANTS.get(r["resourceType"], {}).items():
-            if _compiled(expression)(r, {"resource": r}) != [True]:
-                errors.append(f"{r['resourceType']}/{r.get('id')} breaks {key}: {expression}")
-    return errors
+    return [error for r in resources_in(resource) for error in _own_invariant_errors(r)]
 
 
 def check(resource: dict[str, Any]) -> dict[str, Any]:
     """Assert the resource conforms (schema, invariants, ``fhir.resources``); returns it."""
     problems = schema_errors(resource) + invariant_errors(resource)
     assert not problems, "\n".join(problems[:20])
-    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    key = _json(resource)
+    if key not in _MODEL_VALID:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        _MODEL_VALID.add(key)
     return resource

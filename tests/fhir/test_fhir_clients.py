@@ -10,19 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from fhirclient import client as smart
-from fhirclient.models.bundle import Bundle as SmartBundle
-from fhirclient.models.condition import Condition as SmartCondition
-from fhirclient.models.encounter import Encounter as SmartEncounter
-from fhirclient.models.organization import Organization as SmartOrganization
-from fhirclient.models.parameters import Parameters as SmartParameters
-from fhirclient.models.patient import Patient as SmartPatient
-from fhirpy import SyncFHIRClient
 
 from mpi.fhir import identifiers as sid
 from mpi.keys import Role
@@ -30,10 +21,16 @@ from tests.fhir.conformance import check
 from tests.plugins.province import Store
 from tests.support import KeyFactory
 
+if TYPE_CHECKING:  # the clients are imported by the tests that use them: every worker collects this module
+    from fhirclient import client as smart
+    from fhirpy import SyncFHIRClient
+
 
 @pytest.fixture
 def base(app: FastAPI, free_tcp_port: int) -> Iterator[str]:
     """The app on http://127.0.0.1:<port>/fhir, served by uvicorn in a thread for the test's duration."""
+    import uvicorn
+
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_tcp_port, log_level="warning",
                                            access_log=False, lifespan="off"))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
@@ -52,11 +49,15 @@ def _headers(auth: KeyFactory, facility: str) -> dict[str, str]:
 
 
 def _fhirpy(base: str, headers: dict[str, str]) -> SyncFHIRClient:
+    from fhirpy import SyncFHIRClient
+
     extra = {k: v for k, v in headers.items() if k != "Authorization"}
     return SyncFHIRClient(base, authorization=headers["Authorization"], extra_headers=extra)
 
 
 def _smart(base: str, headers: dict[str, str]) -> smart.FHIRClient:
+    from fhirclient import client as smart
+
     client = smart.FHIRClient(settings={"app_id": "mpi-interop-test", "api_base": base})
     client.server.session.headers.update(headers)
     return client
@@ -124,6 +125,13 @@ def test_fhirpy_searches_pages_resolves_references_and_runs_the_operations(
 def test_fhirclient_parses_every_resource_pages_and_resolves_inside_bundles(
     store: Store, base: str, auth: KeyFactory
 ) -> None:
+    from fhirclient.models.bundle import Bundle as SmartBundle
+    from fhirclient.models.condition import Condition as SmartCondition
+    from fhirclient.models.encounter import Encounter as SmartEncounter
+    from fhirclient.models.organization import Organization as SmartOrganization
+    from fhirclient.models.parameters import Parameters as SmartParameters
+    from fhirclient.models.patient import Patient as SmartPatient
+
     s = store.province.scenario
     client = _smart(base, _headers(auth, s.facility_b))
     server = client.server

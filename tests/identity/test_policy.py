@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -320,3 +321,26 @@ def test_a_birth_certificate_names_the_child_only_when_the_record_can_tell_which
     # The mother's own record is never her child; nor is a stranger born at that minute.
     assert birth_of(mother, births) is None
     assert birth_of(row(HO_TEN="PHẠM VĂN BÌNH", NGAY_SINH="202602010830", GIOI_TINH="1"), births) is None
+
+
+def test_an_equal_cccd_rule_reads_only_candidates_carrying_the_records_number() -> None:
+    """:func:`decide` asks the CCCD rule only of the candidates whose national ID is the record's usable
+    CCCD (a big namesake block is scored without it): every other pair has no CCCD evidence."""
+    from linkage.model import model_table
+    from mpi.identity.policy import usable_cccd
+    from tests.linkage.synthetic import synthetic_records
+
+    rows = model_table(synthetic_records(400, seed=11)).to_pylist()
+    by_number: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_number.setdefault(r.get("national_id"), []).append(r)
+    pairs = [(a, b) for group in by_number.values() for a in group for b in group if a is not b]
+    pairs += list(itertools.pairwise(rows))
+    asked = 0
+    for a, b in pairs:
+        found = national_id_evidence(a, b)
+        if b.get("national_id") != usable_cccd(a) or usable_cccd(a) is None:
+            assert found is None
+        else:
+            asked += 1
+    assert asked >= 20  # the population has records sharing a usable CCCD

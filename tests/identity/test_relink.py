@@ -7,6 +7,7 @@ generator's ground truth. The small scenarios write hand-made records through `m
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from functools import partial
@@ -14,13 +15,14 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
 from sqlalchemy import Connection, Engine, func, select
 from typer.testing import CliRunner
 
-from linkage import TrainedModel, load_model, model_row, normalise_record
+from linkage import TrainedModel, load_model, model_row, normalise_record, predict_links
 from mpi.identity import commands
 from mpi.identity import links as L
 from mpi.identity.online import canonical_from_encounter, source_values
@@ -43,6 +45,32 @@ _encounters = Encounter.__table__
 @pytest.fixture(scope="module")
 def model() -> TrainedModel:
     return load_model()
+
+
+class Predictions:
+    """``linkage.predict_links``, each distinct call computed once and its pairs handed out again.
+
+    The prediction is a pure function of its arguments (Arrow in, Arrow out) and Splink's set-up is most of
+    a small relink's time; the hand-made scenarios below score the same few records again and again (a
+    second run of a test, tests that differ only in steward facts, which the prediction does not read).
+    The key is the whole input: every column and row of the records, the model and every option."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[tuple[bytes, str, str], pa.Table] = {}
+
+    def __call__(self, records: pa.Table, model: dict[str, Any], **options: Any) -> pa.Table:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, records.schema) as writer:
+            writer.write_table(records)
+        key = (sink.getvalue().to_pybytes(), json.dumps(model, sort_keys=True), repr(sorted(options.items())))
+        if key not in self._pairs:
+            self._pairs[key] = predict_links(records, model, **options)
+        return self._pairs[key]
+
+
+@pytest.fixture(scope="module", name="predictions")
+def _predictions() -> Predictions:
+    return Predictions()
 
 
 @pytest.fixture(scope="module")
@@ -211,10 +239,10 @@ def _constraint(engine: Engine, kind: str, record: int, person: int) -> None:
 
 
 def test_same_person_on_two_persons_is_merged_into_the_older_with_a_redirect(
-    engine: Engine, model: TrainedModel
+    engine: Engine, model: TrainedModel, predictions: Predictions
 ) -> None:
     (r1, r2, r3), (p1, p2, p3) = _records(engine, [PERSON_A, PERSON_B, PERSON_A])
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.records_moved, report.reviews_opened) == (1, 1, 0)
     with engine.connect() as conn:
         assert _state(conn) == {r1: p1, r2: p2, r3: p1}
@@ -223,69 +251,77 @@ def test_same_person_on_two_persons_is_merged_into_the_older_with_a_redirect(
 
 
 def test_a_steward_different_person_constraint_prevents_the_merge_and_asks_nothing(
-    engine: Engine, model: TrainedModel
+    engine: Engine, model: TrainedModel, predictions: Predictions
 ) -> None:
     (r1, r2), (p1, p2) = _records(engine, [PERSON_A, PERSON_A])
     _constraint(engine, "different_person", r2, p1)
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened, report.skipped_different_person) == (0, 0, 1)
     with engine.connect() as conn:
         assert _state(conn) == {r1: p1, r2: p2}
 
 
-def test_a_pinned_record_is_never_moved(engine: Engine, model: TrainedModel) -> None:
+def test_a_pinned_record_is_never_moved(engine: Engine, model: TrainedModel, predictions: Predictions) -> None:
     (r1, r2), (p1, p2) = _records(engine, [PERSON_A, PERSON_A])
     _constraint(engine, "manual_link", r2, p2)  # the newer person holds the pinned record: merge goes the other way
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.records_moved) == (1, 1)
     with engine.connect() as conn:
         assert _state(conn) == {r1: p2, r2: p2}
         assert L.current_person(conn, p1) == p2
 
 
-def test_when_both_persons_hold_pinned_records_a_review_is_opened_instead(engine: Engine, model: TrainedModel) -> None:
+def test_when_both_persons_hold_pinned_records_a_review_is_opened_instead(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     (r1, r2), (p1, p2) = _records(engine, [PERSON_A, PERSON_A])
     _constraint(engine, "manual_link", r1, p1)
     _constraint(engine, "manual_link", r2, p2)
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened, report.pinned_to_review) == (0, 1, 1)
     with engine.connect() as conn:
         assert _state(conn) == {r1: p1, r2: p2}
         review = conn.execute(select(L.reviews)).one()
     assert (review.source_record_id, review.candidate_person_id, review.reason) == (r2, p1, "relink")
     assert (review.evidence["rule"], review.evidence["other_source_record_id"]) == ("both_pinned", r1)
-    assert relink(engine=engine, model=model, thresholds=THRESHOLDS).reviews_opened == 0
+    assert relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS).reviews_opened == 0
 
 
-def test_review_band_opens_one_review_per_pair_of_persons_once(engine: Engine, model: TrainedModel) -> None:
+def test_review_band_opens_one_review_per_pair_of_persons_once(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     # Without the CCCD (an equal consistent CCCD links whatever the model says, as online)
     no_id = {**PERSON_A, "SO_CCCD": ""}
     (_r1, r2, r3), (p1, p2, _p3) = _records(engine, [no_id, no_id, no_id])
     band = Thresholds(auto=1.0, review=0.30)  # no pair reaches 1.0: everything is in the review band
-    report = relink(engine=engine, model=model, thresholds=band)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=band)
     assert (report.merges, report.reviews_opened, report.proposals) == (0, 3, 3)
     with engine.connect() as conn:
         pairs = {(int(r.source_record_id), int(r.candidate_person_id)) for r in conn.execute(select(L.reviews))}
     assert pairs == {(r2, p1), (r3, p1), (r3, p2)}
-    again = relink(engine=engine, model=model, thresholds=band)
+    again = relink(engine=engine, model=model, predictor=predictions, thresholds=band)
     assert (again.reviews_opened, again.skipped_reviewed) == (0, 3)
 
 
-def test_an_open_review_from_the_online_path_is_left_to_the_steward(engine: Engine, model: TrainedModel) -> None:
+def test_an_open_review_from_the_online_path_is_left_to_the_steward(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     (_r1, r2), (p1, _p2) = _records(engine, [PERSON_A, PERSON_A])
     with engine.begin() as conn:
         L.open_review(conn, source_record_id=r2, candidate_person_id=p1, reason="model_band", actor="system")
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened, report.skipped_reviewed) == (0, 0, 1)
 
 
-def test_same_cccd_with_conflicting_demographics_goes_to_review_not_merge(engine: Engine, model: TrainedModel) -> None:
+def test_same_cccd_with_conflicting_demographics_goes_to_review_not_merge(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     # Same name, CCCD, phone and commune push the model far above the auto threshold, but the birth years
     # differ by more than a typo and neither is a child's: the online policy reviews such a pair, and so
     # does relink.
     other = {**PERSON_A, "NGAY_SINH": "198105150000"}
     (r1, r2), (p1, _) = _records(engine, [PERSON_A, other])
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened, report.conflicts_to_review) == (0, 1, 1)
     with engine.connect() as conn:
         review = conn.execute(select(L.reviews)).one()
@@ -294,10 +330,12 @@ def test_same_cccd_with_conflicting_demographics_goes_to_review_not_merge(engine
     assert {c["comparison"] for c in review.evidence["comparisons"]} >= {"given", "dob", "national_id"}
 
 
-def test_a_childs_record_under_the_parents_cccd_is_never_merged(engine: Engine, model: TrainedModel) -> None:
+def test_a_childs_record_under_the_parents_cccd_is_never_merged(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     child = {**PERSON_A, "NGAY_SINH": "201805150000"}  # the father's name and number on a son's record
     (_, r2), (p1, _) = _records(engine, [PERSON_A, child])
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened) == (0, 1)
     with engine.connect() as conn:
         review = conn.execute(select(L.reviews)).one()
@@ -306,7 +344,7 @@ def test_a_childs_record_under_the_parents_cccd_is_never_merged(engine: Engine, 
 
 
 def test_one_strong_pair_is_not_enough_when_a_record_of_the_cluster_is_unsupported(
-    engine: Engine, model: TrainedModel
+    engine: Engine, model: TrainedModel, predictions: Predictions
 ) -> None:
     # Person 1 holds PERSON_A's record and a weaker one (same name, another birth date, no phone or
     # commune); person 2 holds PERSON_A's record without the CCCD. The two PERSON_A records are one
@@ -317,7 +355,7 @@ def test_one_strong_pair_is_not_enough_when_a_record_of_the_cluster_is_unsupport
     (r1, r2, r3), (p1, p2, p3) = _records(engine, [PERSON_A, {**PERSON_A, "SO_CCCD": ""}, weaker])
     with engine.begin() as conn:
         L.merge(conn, from_person_id=p3, into_person_id=p1, actor="test", rule="test")
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened, report.cluster_unsupported) == (0, 1, 1)
     with engine.connect() as conn:
         assert _state(conn) == {r1: p1, r2: p2, r3: p1}
@@ -327,13 +365,13 @@ def test_one_strong_pair_is_not_enough_when_a_record_of_the_cluster_is_unsupport
 
 
 def test_a_strong_pair_merges_when_every_record_of_both_clusters_is_supported(
-    engine: Engine, model: TrainedModel
+    engine: Engine, model: TrainedModel, predictions: Predictions
 ) -> None:
     typo = {**PERSON_A, "SO_CCCD": "", "NGAY_SINH": "199005160000", "HO_TEN": "Nguyễn Thị Minh Thu"}
     (r1, r2, r3), (p1, _p2, p3) = _records(engine, [PERSON_A, {**PERSON_A, "SO_CCCD": ""}, typo])
     with engine.begin() as conn:
         L.merge(conn, from_person_id=p3, into_person_id=p1, actor="test", rule="test")
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.cluster_unsupported) == (1, 0)
     with engine.connect() as conn:
         assert _state(conn) == {r1: p1, r2: p1, r3: p1}
@@ -375,7 +413,9 @@ def _father_and_son(engine: Engine, son: dict[str, str], father: dict[str, str])
     return records, persons
 
 
-def test_a_father_and_son_of_one_name_and_household_are_not_merged(engine: Engine, model: TrainedModel) -> None:
+def test_a_father_and_son_of_one_name_and_household_are_not_merged(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     # Person 1: the son (born 1974-04-17, his own CCCD) and his record without the number; person 2: the
     # father (born 1943, year only, his own CCCD) and his record without it. Name, sex, phone and commune
     # agree, so the records without a number score in the auto band against the other person's (the
@@ -384,7 +424,7 @@ def test_a_father_and_son_of_one_name_and_household_are_not_merged(engine: Engin
     (r1, r2, r3, r4, *others), (p1, _, p3, _, *_) = _father_and_son(engine, SON, FATHER)
     with engine.connect() as conn:
         before = _state(conn)
-    report = relink(engine=engine, model=model, thresholds=THRESHOLDS)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS)
     assert (report.merges, report.reviews_opened) == (0, 1)
     assert report.cluster_contradicted + report.conflicts_to_review <= 1
     with engine.connect() as conn:
@@ -400,7 +440,7 @@ BAND_ONLY = Thresholds(auto=1.0, review=0.30)
 
 
 def test_a_review_band_pair_between_persons_a_cccd_tells_apart_opens_no_review(
-    engine: Engine, model: TrainedModel
+    engine: Engine, model: TrainedModel, predictions: Predictions
 ) -> None:
     # The father and the son of one household again, but the records without a number are only in the
     # review band: the model alone is unsure, and the two holders' own CCCDs say they are two people. That
@@ -408,19 +448,21 @@ def test_a_review_band_pair_between_persons_a_cccd_tells_apart_opens_no_review(
     _father_and_son(engine, SON, FATHER)
     with engine.connect() as conn:
         before = _state(conn)
-    report = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=BAND_ONLY)
     assert (report.merges, report.reviews_opened, report.band_contradicted) == (0, 0, 1)
-    again = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    again = relink(engine=engine, model=model, predictor=predictions, thresholds=BAND_ONLY)
     assert (again.merges, again.reviews_opened, again.band_contradicted) == (0, 0, 1)
     with engine.connect() as conn:
         assert _state(conn) == before
         assert conn.execute(select(func.count()).select_from(L.reviews)).scalar() == 0
 
 
-def test_the_same_review_band_pair_without_the_cccds_is_reviewed(engine: Engine, model: TrainedModel) -> None:
+def test_the_same_review_band_pair_without_the_cccds_is_reviewed(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     # Nothing tells the two persons apart but the model's doubt: a steward is asked, once.
     (r1, r2, r3, r4, *_), (p1, *_) = _father_and_son(engine, {**SON, "SO_CCCD": ""}, {**FATHER, "SO_CCCD": ""})
-    report = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=BAND_ONLY)
     assert (report.merges, report.reviews_opened, report.band_contradicted) == (0, 1, 0)
     with engine.connect() as conn:
         review = conn.execute(select(L.reviews)).one()
@@ -429,27 +471,29 @@ def test_the_same_review_band_pair_without_the_cccds_is_reviewed(engine: Engine,
 
 
 def test_a_childs_record_under_the_parents_cccd_in_the_review_band_opens_no_review(
-    engine: Engine, model: TrainedModel
+    engine: Engine, model: TrainedModel, predictions: Predictions
 ) -> None:
     # The guardian's number on the child's record: in the auto band a steward looks at it (above); in the
     # review band the model's doubt is all there is for the pair, and the number says the child is not its
     # holder: no review.
     child = {**PERSON_A, "NGAY_SINH": "201805150000"}
     _records(engine, [PERSON_A, child])
-    report = relink(engine=engine, model=model, thresholds=BAND_ONLY)
+    report = relink(engine=engine, model=model, predictor=predictions, thresholds=BAND_ONLY)
     assert (report.merges, report.reviews_opened, report.band_contradicted) == (0, 0, 1)
 
 
-def test_dry_run_reports_exact_counts_and_changes_nothing(engine: Engine, model: TrainedModel) -> None:
+def test_dry_run_reports_exact_counts_and_changes_nothing(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
     (r1, r2, r3), (p1, p2, p3) = _records(engine, [PERSON_A, PERSON_B, PERSON_A])
     with engine.connect() as conn:
         events_before = conn.execute(select(func.count()).select_from(L.events)).scalar()
-    dry = relink(engine=engine, model=model, thresholds=THRESHOLDS, dry_run=True)
+    dry = relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS, dry_run=True)
     assert (dry.dry_run, dry.merges, dry.records_moved) == (True, 1, 1)
     with engine.connect() as conn:
         assert _state(conn) == {r1: p1, r2: p2, r3: p3}
         assert conn.execute(select(func.count()).select_from(L.events)).scalar() == events_before
-    assert relink(engine=engine, model=model, thresholds=THRESHOLDS).merges == 1
+    assert relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS).merges == 1
 
 
 def test_read_source_records_gives_the_model_rows_of_current_versions(engine: Engine) -> None:

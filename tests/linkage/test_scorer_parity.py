@@ -97,3 +97,24 @@ def test_tf_adjustment_follows_the_supplied_tables(model: dict[str, Any], record
     common = {column: {row[column]: 0.5} for column in tf_columns(model) if row[column] is not None}
     rare = {column: {row[column]: 1e-5} for column in tf_columns(model) if row[column] is not None}
     assert Scorer(model, common).match_weight(row, row) < base < Scorer(model, rare).match_weight(row, row)
+
+
+def test_match_weights_of_one_record_against_many_are_match_weight_exactly(
+    model: dict[str, Any],
+    records: pa.Table,
+    tf_tables: dict[str, dict[Any, float]],
+    splink_scores: list[dict[str, Any]],
+) -> None:
+    """The online path scores a record against all its candidates in one pass (the record's columns and
+    term frequencies read once): the same floats as pair by pair, with and without TF tables."""
+    rows = {row["unique_id"]: row for row in records.to_pylist()}
+    against: dict[Any, list[dict[str, Any]]] = {}
+    for pair in splink_scores:
+        against.setdefault(pair["unique_id_l"], []).append(rows[pair["unique_id_r"]])
+    partial = {column: dict(list(table.items())[::2]) for column, table in tf_tables.items()}  # some values unknown
+    for tables in (tf_tables, partial, {}):
+        scorer = Scorer(model, tables)
+        for left_id, rights in against.items():
+            left = rows[left_id]
+            assert scorer.match_weights(left, rights) == [scorer.match_weight(left, right) for right in rights]
+    assert Scorer(model, tf_tables).match_weights(rows[next(iter(against))], []) == []

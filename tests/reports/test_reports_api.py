@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from openpyxl import load_workbook
 
 from api.app import create_app
 from mpi.keys import Role, create_key
@@ -50,6 +49,8 @@ def test_analyst_reads_every_table(client: TestClient) -> None:
 
 
 def test_downloads(client: TestClient) -> None:
+    from openpyxl import load_workbook  # imported where used: every worker collects this module
+
     admin = _key(client, Role.ADMIN)
     response = client.get("/api/v1/reports/months.csv", headers=admin)
     assert response.status_code == 200
