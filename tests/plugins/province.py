@@ -48,8 +48,8 @@ class ProvinceTemplates:
     data: Province
     templates: Templates
     ingest_logs: dict[str, list[str]]
-    """Back end -> the log lines of the template's ingest (a SQLite template's also in a file beside it:
-    another worker of the run may have built it)."""
+    """Back end -> the log lines of the template's ingest (also in a file beside the templates: another
+    worker of the run may have built it)."""
 
     def _build(self, url: str) -> None:
         from sqlalchemy.engine import make_url
@@ -69,27 +69,22 @@ class ProvinceTemplates:
             root.removeHandler(capture)
             root.setLevel(level)
             engine.dispose()
-        self.ingest_logs[make_url(url).get_backend_name()] = capture.lines
-        if make_url(url).get_backend_name() == "sqlite":
-            _log_file(url).write_text(json.dumps(capture.lines), encoding="utf-8")
+        backend = make_url(url).get_backend_name()
+        self.ingest_logs[backend] = capture.lines
+        self._log_file(backend).write_text(json.dumps(capture.lines), encoding="utf-8")
+
+    def _log_file(self, backend: str) -> Path:
+        return self.templates.root / f"province.{backend}.log.json"
 
     def ingest_log(self, backend: str) -> list[str]:
+        """The log of the back end's template, which a copy was made of before (maybe by another worker)."""
         if backend not in self.ingest_logs:
-            url = self.templates.template("province", self._build)  # SQLite: built by another worker
-            self.ingest_logs[backend] = json.loads(_log_file(url).read_text(encoding="utf-8"))
+            self.ingest_logs[backend] = json.loads(self._log_file(backend).read_text(encoding="utf-8"))
         return self.ingest_logs[backend]
 
     def copy(self, target: Path, *, server: PostgresServer | None = None) -> str:
         """A new store holding the province: a SQLite file at ``target``, or on ``server``."""
         return self.templates.copy("province", self._build, target, server=server)
-
-
-def _log_file(url: str) -> Path:
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database
-    assert database is not None
-    return Path(database).with_suffix(".log.json")
 
 
 @pytest.fixture(scope="session")
