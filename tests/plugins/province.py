@@ -8,12 +8,23 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, once, pg_server_for, run_root
+from tests.plugins.stores import migrate
+from tests.support import (
+    BACKENDS,
+    TEST_SECRET,
+    Templates,
+    copy_sqlite,
+    drop_pg_database,
+    once,
+    pg_server_for,
+    run_root,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -51,13 +62,18 @@ class ProvinceTemplates:
     """Back end -> the log lines of the template's ingest (also in a file beside the templates: another
     worker of the run may have built it)."""
 
-    def _build(self, url: str) -> None:
+    def _build(self, url: str, migrated: str | None = None) -> None:
+        """``migrated``: the URL of the migrated SQLite template, copied first instead of migrating anew."""
         from sqlalchemy.engine import make_url
 
         from mpi.settings import Settings
         from mpi.store import open_store
         from tests.records.province import Capture, ingest_province
 
+        if migrated is not None:
+            database = make_url(url).database
+            assert database is not None
+            copy_sqlite(migrated, Path(database))
         engine = open_store(url)
         capture, root = Capture(), logging.getLogger()
         level = root.level
@@ -84,7 +100,8 @@ class ProvinceTemplates:
 
     def copy(self, target: Path, *, server: PostgresServer | None = None) -> str:
         """A new store holding the province: a SQLite file at ``target``, or on ``server``."""
-        return self.templates.copy("province", self._build, target, server=server)
+        migrated = self.templates.template("migrated", migrate) if server is None else None
+        return self.templates.copy("province", partial(self._build, migrated=migrated), target, server=server)
 
 
 @pytest.fixture(scope="session")
