@@ -255,17 +255,17 @@ class _Stages:
 
     def report(self) -> None:
         ranked = sorted(self.per_query, key=lambda q: q[0])
-        tail = ranked[-max(1, len(ranked) // 10) :]
-        names = sorted({n for _, c in ranked for n in c}, key=lambda n: -sum(c[n] for _, c in tail))
-        print("  CPU ms per query by stage: mean / mean of the slowest tenth")
-        for name in names:
-            mean = 1000 * sum(c[name] for _, c in ranked) / len(ranked)
-            slow = 1000 * sum(c[name] for _, c in tail) / len(tail)
-            print(f"    {name:32s} {mean:6.2f} / {slow:6.2f}")
-        print(
-            f"    {'total':32s} {1000 * statistics.mean(t for t, _ in ranked):6.2f} / "
-            f"{1000 * statistics.mean(t for t, _ in tail):6.2f}"
-        )
+        n = len(ranked)
+        tail = ranked[-max(1, n // 10) :]
+        around = ranked[int(n * 0.93) : max(int(n * 0.93) + 1, int(n * 0.97))]  # the queries around p95
+        names = sorted({name for _, c in ranked for name in c}, key=lambda name: -sum(c[name] for _, c in around))
+        print("  CPU ms per query by stage: mean / mean of the slowest tenth / mean of p93-p97")
+        for name in [*names, None]:
+            cells = [
+                1000 * statistics.mean(t if name is None else c[name] for t, c in part)
+                for part in (ranked, tail, around)
+            ]
+            print(f"    {name or 'total':32s} " + " / ".join(f"{x:6.2f}" for x in cells))
         if self.candidates:
             q = statistics.quantiles(self.candidates, n=100)
             print(

@@ -419,8 +419,9 @@ def parse_paths(
     context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     if isinstance(context, multiprocessing.context.ForkServerContext):
         # Imported once by the fork server (when this process starts it): each worker then forks ready
-        # instead of importing the parser anew, about a second of CPU per worker and per run.
-        context.set_forkserver_preload([__name__])
+        # instead of importing the parser anew, about a second of CPU per worker and per run; likewise the
+        # module of ``prepare`` (the identity step's, which imports the linkage engine).
+        context.set_forkserver_preload([__name__, *([prepare.__module__] if prepare is not None else [])])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         # the paths are not sent back: rebuilding Path objects costs the storing process more than zipping
         for path, (data, parsed) in zip(paths, pool.map(_read_and_parse, jobs, chunksize=8), strict=True):

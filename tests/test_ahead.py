@@ -105,3 +105,31 @@ def test_without_enable_rows_are_inserted_at_once(store: Engine) -> None:
         ahead.enable(conn)
         with pytest.raises(RuntimeError):
             ahead.enable(conn)
+
+
+def test_reserved_tables_hand_out_the_ids_sqlite_gives_read_in_one_statement(store: Engine) -> None:
+    with store.begin() as conn:
+        first_person = L.create_person(conn, actor="test")
+    with store.begin() as conn:
+        held = ahead.enable(conn)
+        statements: list[str] = []
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)  # every statement the driver runs
+        held.reserve(conn, [L.persons, L.sources, L.persons])
+        held.reserve(conn, [L.sources])  # already known: nothing read
+        person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        source = ahead.insert(conn, L.sources, {}, now=L._INSERT_SOURCE)
+        driver.set_trace_callback(None)
+        savepoint = conn.begin_nested()
+        taken_back = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        savepoint.rollback()
+        again = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        held.tables.pop(L.sources)  # the source record is not written (it would need an encounter)
+    assert len(statements) == 1  # the largest ids of both tables in one statement
+    assert statements[0].lower().count("max(") == 2
+    assert (person, taken_back, again) == (first_person + 1, first_person + 2, first_person + 2)
+    assert source == 1  # the table is empty: SQLite would give 1
+    assert _count(store, L.persons) == 3
+    with store.begin() as conn:
+        assert L.create_person(conn, actor="test") == first_person + 3

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, Select, and_, bindparam, select, union
+from sqlalchemy import Connection, Select, Text, and_, bindparam, cast, select, union
 
 from linkage import PairScore, Scorer, load_model, probability_from_weight
 from linkage.model import ModelRow
@@ -29,6 +29,7 @@ from mpi.identity.policy import Thresholds
 from mpi.identity.tf import TermFrequencies
 from mpi.settings import Settings
 from mpi.store.bulk import Prepared
+from mpi.store.db import json_loads
 
 __all__ = ["BLOCKING_CAPS", "BlockingKey", "CandidateRow", "Matcher", "blocking_keys", "explanation"]
 
@@ -86,6 +87,14 @@ class CandidateRow(NamedTuple):
     ma_lk: str
 
 
+def _rows(found: list[tuple[Any, ...]]) -> list[CandidateRow]:
+    """A candidate search's rows (``Matcher._lookup``'s columns, the features as JSON text) as candidates."""
+    return [
+        CandidateRow(row_id, person_id, encounter_id, json_loads(features), facility_code, patient_code, ma_lk)
+        for row_id, person_id, encounter_id, features, facility_code, patient_code, ma_lk in found
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Scored:
     """A candidate record with the model's weight and probability against the incoming row."""
@@ -139,8 +148,10 @@ class Matcher:
             branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
         branches.append(select(s.c.id).where(same_facility, s.c.ma_lk == bindparam("k_ma_lk")))
         ids = union(*(branch.subquery().select() for branch in branches)).subquery()
+        # the features as JSON text, decoded by _rows (one call per record instead of a generic row processor)
+        features = cast(s.c.features, Text)
         return select(
-            s.c.id, s.c.person_id, s.c.encounter_id, s.c.features, s.c.facility_code, s.c.patient_code, s.c.ma_lk
+            s.c.id, s.c.person_id, s.c.encounter_id, features, s.c.facility_code, s.c.patient_code, s.c.ma_lk
         ).where(s.c.id.in_(select(ids.c.id)))
 
     def search_keys(
@@ -181,7 +192,7 @@ class Matcher:
         """Source records sharing a blocking key with ``values`` (the source_record columns of a record)."""
         params: dict[str, Any] = {f"k_{c}": values.get(c) for c in self.key_columns}
         params.update(k_facility_code=facility_code, k_patient_code=patient_code, k_ma_lk=ma_lk)
-        return [CandidateRow(*row) for row in self._query.rows(conn, params)]
+        return _rows(self._query.rows(conn, params))
 
     def national_id_candidates(
         self, conn: Connection, values: Mapping[str, Any], *, facility_code: str, ma_lk: str
@@ -196,7 +207,7 @@ class Matcher:
         if number is None or self._national_id is None:
             return None
         params = {"k_national_id": number, "k_facility_code": facility_code, "k_ma_lk": ma_lk}
-        rows = [CandidateRow(*row) for row in self._national_id_query.rows(conn, params)]
+        rows = _rows(self._national_id_query.rows(conn, params))
         # the features' national_id is the source_record column's value (mpi.identity.online.source_values)
         if sum(1 for r in rows if r.features.get("national_id") == number) >= self._national_id.cap:
             return None

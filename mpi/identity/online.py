@@ -245,6 +245,10 @@ class OnlineLinker:
         by_id: dict[int, Candidate],
         search_keys: frozenset[tuple[Any, ...]],
     ) -> dict[str, Any]:
+        held = ahead.pending(conn)
+        if held is not None:  # the ids of the rows below, read in one statement
+            tables = (L.sources, L.links) if decision.action is Action.LINK else (L.persons, L.sources, L.links)
+            held.reserve(conn, tables)
         if decision.action is Action.LINK:
             assert decision.person_id is not None
             person_id, state = decision.person_id, LinkState.AUTO

@@ -36,6 +36,7 @@ __all__ = ["RowsAhead", "enable", "insert", "pending", "write_pending"]
 _KEY: Final = "mpi.store.ahead"
 _STATEMENTS: dict[Table, tuple[BulkInsert, Prepared]] = {}
 _ORDER: dict[MetaData, dict[Table, int]] = {}
+_LARGEST: dict[tuple[Table, ...], Prepared] = {}
 
 
 @dataclass(slots=True)
@@ -69,6 +70,23 @@ class RowsAhead:
         if own and self._waiting_keys is not None:
             self._waiting_keys |= own
         return row_id
+
+    def reserve(self, conn: Connection, tables: Iterable[Table]) -> None:
+        """Read the largest id of each of ``tables`` not handed out here yet, all in one statement (else
+        each is read by its own statement at the table's first row): for a caller that knows which tables
+        it is about to insert into."""
+        wanted = tuple(table for table in dict.fromkeys(tables) if table not in self.tables)
+        if not wanted:
+            return
+        statement = _LARGEST.get(wanted)
+        if statement is None:
+            statement = _LARGEST[wanted] = Prepared(
+                select(*(select(func.max(table.c.id)).scalar_subquery() for table in wanted))
+            )
+        found = statement.first(conn)
+        assert found is not None  # a select without FROM answers one row
+        for table, largest in zip(wanted, found, strict=True):
+            self.tables[table] = _Rows(first_id=int(largest or 0) + 1)
 
     def waiting(self, table: Table, row_id: int) -> dict[str, Any] | None:
         """The row ``row_id`` of ``table`` if it is not written yet, else None. It may still be changed in
