@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := data/demo
 export MPI_DATABASE_URL ?= sqlite:///data/mpi.sqlite3
 
-.PHONY: run test test-fast lint bench install demo clean
+.PHONY: run test test-fast test-timings lint bench install demo clean
 
 $(BIN)/mpi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,15 @@ PYTEST_WORKERS ?= auto
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 # Every worker imports every test module: let Python keep the compiled modules (and pytest its rewritten
 # test modules) in __pycache__ even where PYTHONDONTWRITEBYTECODE is set, or each run compiles them again.
-test test-fast: export PYTHONDONTWRITEBYTECODE :=
+test test-fast test-timings: export PYTHONDONTWRITEBYTECODE :=
 
 test: install
 	$(BIN)/pytest $(XDIST)
+
+# The whole suite, writing each file's seconds into tests/plugins/file_seconds.json: the order of a run
+# without a cache of its own (a fresh clone, CI). Commit the table when files were added or got longer.
+test-timings: install
+	$(BIN)/pytest $(XDIST) --file-seconds-update
 
 # The quick lane while working: everything but the slow, browser and PostgreSQL tests (`make test` runs all).
 test-fast: install

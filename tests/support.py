@@ -8,7 +8,7 @@ province), so each kind is built once per back end into a *template* and every t
 copy: SQLite through the backup API (a consistent copy even of a WAL database), PostgreSQL through
 ``CREATE DATABASE … TEMPLATE`` (a file-level copy, no SQL replayed). A SQLite template is built once per
 run, by whichever pytest-xdist worker needs it first, in the directory the workers share (``run_root``);
-a PostgreSQL one once per worker (each worker starts its own server).
+a PostgreSQL one likewise once per run, on the server the workers share (``shared_pg_server``).
 
 The fixture plugins import this module, so every process of a run does, pytest-xdist's controller too,
 which runs no test: the application and the store are imported by the helpers that use them.
@@ -17,6 +17,7 @@ which runs no test: the application and the store are imported by the helpers th
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import sqlite3
@@ -25,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -89,6 +91,38 @@ def drop_pg_database(server: postgres.PostgresServer, url: str) -> None:
         admin.dispose()
 
 
+@contextmanager
+def shared_pg_server(root: Path) -> Iterator[postgres.PostgresServer]:
+    """The run's PostgreSQL server: started by the first process of the run that needs it, used by every
+    process that needs it (its address in ``root/server.json``, with how many use it), stopped by the last
+    one to leave. One server per run, not per xdist worker: its templates are built once for all."""
+    state, lock = root / "server.json", root / "server.lock"
+    with exclusive(lock):
+        known = json.loads(state.read_text(encoding="utf-8")) if state.exists() else None
+        if known is None:
+            server = postgres.start()
+            known = {"bindir": str(server.bindir), "datadir": str(server.datadir), "port": server.port,
+                     "as_user": server.as_user, "users": 0}  # fmt: skip
+        else:
+            server = postgres.PostgresServer(
+                bindir=Path(known["bindir"]), datadir=Path(known["datadir"]), port=known["port"],
+                as_user=known["as_user"],
+            )  # fmt: skip
+        known["users"] += 1
+        state.write_text(json.dumps(known), encoding="utf-8")
+    try:
+        yield server
+    finally:
+        with exclusive(lock):
+            known = json.loads(state.read_text(encoding="utf-8"))
+            known["users"] -= 1
+            if known["users"] == 0:
+                server.stop()
+                state.unlink()
+            else:
+                state.write_text(json.dumps(known), encoding="utf-8")
+
+
 def run_root(factory: pytest.TempPathFactory) -> Path:
     """The temporary directory every process of this test run shares: under pytest-xdist the parent of
     the worker's own base directory (``…/pytest-N/popen-gw0`` -> ``…/pytest-N``), else the base itself."""
@@ -137,8 +171,8 @@ def copy_sqlite(source_url: str, target: Path) -> str:
 
 
 class Templates:
-    """Databases built once per back end and name, copied on demand (thread-safe, built lazily; SQLite
-    ones once per run, shared by the xdist workers under ``root``).
+    """Databases built once per back end and name, copied on demand (thread-safe, built lazily; once per
+    run, shared by the xdist workers: SQLite ones under ``root``, PostgreSQL ones on the run's server).
 
     ``build(url)`` fills a fresh, empty database and must leave no connection open (a PostgreSQL
     template cannot be copied while anyone is connected to it). A name means one content: whatever
@@ -159,9 +193,10 @@ class Templates:
                 if server is None:
                     directory = once(self.root / name, lambda d: build(f"sqlite:///{d / 'template.sqlite3'}"))
                     url = f"sqlite:///{directory / 'template.sqlite3'}"
-                else:
-                    url = pg_database(server)
-                    build(url)
+                else:  # once per server, which the processes of the run share
+                    directory = self.root / f"{name}.{server.datadir.parent.name}"
+                    directory = once(directory, partial(_build_pg, server, build))
+                    url = (directory / "url").read_text(encoding="utf-8")
                 self._urls[(name, backend)] = url
             return url
 
@@ -178,6 +213,12 @@ class Templates:
         database = make_url(url).database
         assert database is not None
         return pg_database(server, template=database)
+
+
+def _build_pg(server: postgres.PostgresServer, build: Callable[[str], None], directory: Path) -> None:
+    url = pg_database(server)
+    build(url)
+    (directory / "url").write_text(url, encoding="utf-8")
 
 
 # --- API keys --------------------------------------------------------------------------------------------

@@ -64,11 +64,15 @@ def test_killed_ingest_leaves_whole_encounters_and_a_rerun_completes(db_url: str
     process = _ingest(db_url, folder)
     deadline = time.monotonic() + 120
     stored = 0
-    while time.monotonic() < deadline:
-        stored = len(_per_encounter_rows(db_url))
-        if stored >= 100:
-            break
-        time.sleep(0.05)
+    poll = create_db_engine(db_url)  # one connection counting, light beside the ingest it watches
+    with poll.connect() as conn:
+        while time.monotonic() < deadline:
+            stored = conn.execute(select(func.count()).select_from(Encounter.__table__)).scalar_one()
+            conn.rollback()  # the next count sees what was committed since
+            if stored >= 100:
+                break
+            time.sleep(0.05)
+    poll.dispose()
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     after_kill = _per_encounter_rows(db_url)

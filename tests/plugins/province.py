@@ -8,12 +8,23 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, once, pg_server_for, run_root
+from tests.plugins.stores import migrate
+from tests.support import (
+    BACKENDS,
+    TEST_SECRET,
+    Templates,
+    copy_sqlite,
+    drop_pg_database,
+    once,
+    pg_server_for,
+    run_root,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -48,16 +59,21 @@ class ProvinceTemplates:
     data: Province
     templates: Templates
     ingest_logs: dict[str, list[str]]
-    """Back end -> the log lines of the template's ingest (a SQLite template's also in a file beside it:
-    another worker of the run may have built it)."""
+    """Back end -> the log lines of the template's ingest (also in a file beside the templates: another
+    worker of the run may have built it)."""
 
-    def _build(self, url: str) -> None:
+    def _build(self, url: str, migrated: str | None = None) -> None:
+        """``migrated``: the URL of the migrated SQLite template, copied first instead of migrating anew."""
         from sqlalchemy.engine import make_url
 
         from mpi.settings import Settings
         from mpi.store import open_store
         from tests.records.province import Capture, ingest_province
 
+        if migrated is not None:
+            database = make_url(url).database
+            assert database is not None
+            copy_sqlite(migrated, Path(database))
         engine = open_store(url)
         capture, root = Capture(), logging.getLogger()
         level = root.level
@@ -69,27 +85,23 @@ class ProvinceTemplates:
             root.removeHandler(capture)
             root.setLevel(level)
             engine.dispose()
-        self.ingest_logs[make_url(url).get_backend_name()] = capture.lines
-        if make_url(url).get_backend_name() == "sqlite":
-            _log_file(url).write_text(json.dumps(capture.lines), encoding="utf-8")
+        backend = make_url(url).get_backend_name()
+        self.ingest_logs[backend] = capture.lines
+        self._log_file(backend).write_text(json.dumps(capture.lines), encoding="utf-8")
+
+    def _log_file(self, backend: str) -> Path:
+        return self.templates.root / f"province.{backend}.log.json"
 
     def ingest_log(self, backend: str) -> list[str]:
+        """The log of the back end's template, which a copy was made of before (maybe by another worker)."""
         if backend not in self.ingest_logs:
-            url = self.templates.template("province", self._build)  # SQLite: built by another worker
-            self.ingest_logs[backend] = json.loads(_log_file(url).read_text(encoding="utf-8"))
+            self.ingest_logs[backend] = json.loads(self._log_file(backend).read_text(encoding="utf-8"))
         return self.ingest_logs[backend]
 
     def copy(self, target: Path, *, server: PostgresServer | None = None) -> str:
         """A new store holding the province: a SQLite file at ``target``, or on ``server``."""
-        return self.templates.copy("province", self._build, target, server=server)
-
-
-def _log_file(url: str) -> Path:
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database
-    assert database is not None
-    return Path(database).with_suffix(".log.json")
+        migrated = self.templates.template("migrated", migrate) if server is None else None
+        return self.templates.copy("province", partial(self._build, migrated=migrated), target, server=server)
 
 
 @pytest.fixture(scope="session")

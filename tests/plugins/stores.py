@@ -7,13 +7,22 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests import postgres
-from tests.support import BACKENDS, TEST_SECRET, Templates, drop_pg_database, pg_server_for, run_root
+from tests.support import (
+    BACKENDS,
+    TEST_SECRET,
+    Templates,
+    drop_pg_database,
+    pg_server_for,
+    run_root,
+    shared_pg_server,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -22,15 +31,16 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[postgres.PostgresServer]:
-    try:
-        server = postgres.start()
-    except (FileNotFoundError, OSError) as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required under CI: {exc}")
-        pytest.skip(f"PostgreSQL tests skipped on this machine: {exc}")
-    yield server
-    server.stop()
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres.PostgresServer]:
+    """The run's throwaway server, shared by the pytest-xdist workers (see ``shared_pg_server``)."""
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(shared_pg_server(run_root(tmp_path_factory) / "postgres"))
+        except (FileNotFoundError, OSError) as exc:
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL is required under CI: {exc}")
+            pytest.skip(f"PostgreSQL tests skipped on this machine: {exc}")
+        yield server
 
 
 @pytest.fixture(scope="session")
