@@ -29,7 +29,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, MetaData, Table, func, select
 
 from mpi.store import deferred
-from mpi.store.bulk import BulkInsert, Prepared
+from mpi.store.bulk import BulkInsert, Prepared, execute_driver_sql
 
 __all__ = ["RowsAhead", "enable", "insert", "pending", "write_pending"]
 
@@ -158,7 +158,7 @@ def enable(conn: Connection) -> RowsAhead:
     held = deferred.buffer(conn, _KEY, RowsAhead)
     # Foreign keys checked when the transaction commits (SQLite resets this at its end): a reader's table
     # can be written before the rows it refers to (RowsAhead.flush(only=...)).
-    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    execute_driver_sql(conn, "PRAGMA defer_foreign_keys = ON")
     return held
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlmodel import Session
 
+from mpi.store.bulk import execute_driver_sql
+
 MMAP_SIZE = 2**31
 """Bytes of an SQLite store read through a memory map (``PRAGMA mmap_size``; SQLite caps it at its build's
 limit)."""
@@ -104,7 +106,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     if conn.get_execution_options().get("read_only") or getattr(_HELD, "lock", None) is not None:
         # A read-only transaction, or one nested in this thread's write transaction (only reads can
         # work there: the outer transaction holds SQLite's write lock until it ends).
-        conn.exec_driver_sql("BEGIN")
+        execute_driver_sql(conn, "BEGIN")
         return
     # Threads of this process queue on a lock instead of all polling SQLite's busy handler, which is
     # unfair (a waiter can starve past the busy timeout while newcomers win); other processes still
@@ -113,7 +115,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
         lock = _WRITE_LOCKS.setdefault(str(conn.engine.url.database), threading.Lock())
     acquired = lock.acquire(timeout=60)
     try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        execute_driver_sql(conn, "BEGIN IMMEDIATE")
     except BaseException:
         if acquired:
             lock.release()
