@@ -374,3 +374,18 @@ def test_the_records_of_a_cccd_alone_decide_unless_the_look_up_was_cut(
         assert linker.matcher.national_id_candidates(conn, {"national_id": None}, facility_code="1", ma_lk="1") is None
     third = _ingest(engine, linker, "C1", "74003", **MOTHER, MA_BN="7")
     assert (third["rule"], third["person_id"]) == ("national_id", first["person_id"])
+
+
+def test_the_candidate_search_reads_each_record_s_features_as_stored(engine: Engine, linker: OnlineLinker) -> None:
+    # on SQLite the search reads the features' UTF-8 bytes (matching._FeaturesText), elsewhere the text:
+    # either way the model row decoded equals the stored one, accents and numbers included
+    first = _ingest(engine, linker, "LK_FEATURES", **MOTHER)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(L.sources.c.id, L.sources.c.features)).all())  # type: ignore[arg-type]
+        row = conn.execute(select(L.sources).where(L.sources.c.id == first["source_record_id"])).mappings().one()
+        found = linker.matcher.candidates(conn, row, facility_code="74001", ma_lk="LK_FEATURES")
+        by_cccd = linker.matcher.national_id_candidates(conn, row, facility_code="74001", ma_lk="LK_FEATURES")
+    assert by_cccd is not None
+    assert {r.id: r.features for r in found} == {r.id: r.features for r in by_cccd} == stored
+    features = found[0].features
+    assert features["family"] == "TRẦN" and features["dob_year"] == 1990 and isinstance(features["dob_year"], int)
