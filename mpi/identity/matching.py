@@ -250,7 +250,9 @@ class Matcher:
         """The model's match weight of every candidate row against ``features``, in the rows' order (the
         record's columns read once for all: :meth:`linkage.Scorer.match_weights`)."""
         others = [r.features for r in rows]
-        return self.scorer_for(conn, [features, *others]).match_weights(features, others)
+        self.tf.ensure_fresh(conn)
+        with self.tf.frequencies() as tf_tables:  # only the values a TF-adjusted level meets are looked up
+            return self.scorer.with_tf_tables(tf_tables).match_weights(features, others)
 
     def explain(self, conn: Connection, left: Mapping[str, Any], right: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Why the model scored a pair as it did: each comparison's level, weight and term-frequency adjustment."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,22 @@ class TermFrequencies:
                         table[value] = count / total
         return out
 
+    @contextmanager
+    def frequencies(self) -> Iterator[dict[str, Mapping[Any, float]]]:
+        """Every column's relative frequencies, read from the counts as a scorer asks for them (each value
+        once): for scoring one record against many candidates, where :meth:`tables_for` would look up every
+        distinct value of every candidate and the scorer needs the few whose comparison level carries a
+        term-frequency adjustment. The same floats as :meth:`tables_for` for the values of its rows; the
+        lock is held until the block ends, so the whole record is scored on one consistent state, as there."""
+        with self._lock:
+            state = self._state
+            views: dict[str, Mapping[Any, float]] = {}
+            for column in self.columns:
+                total = state.totals.get(column, 0)
+                counts = state.counts.get(column)
+                views[column] = {} if total < self.min_population or counts is None else _Frequencies(counts, total)
+            yield views
+
     def add(self, conn: Connection, row: Mapping[str, Any]) -> None:
         """Count one new record's values: in the store and in memory when this transaction commits."""
         values = [(column, _key(row[column])) for column in self.columns if row.get(column) is not None]
@@ -113,6 +130,39 @@ class TermFrequencies:
             for (column, value), count in added.items():
                 state.counts.setdefault(column, Counter())[value] += count
                 state.totals[column] = state.totals.get(column, 0) + count
+
+
+class _Frequencies(Mapping[Any, float]):
+    """One column's relative frequencies (count / total, values counted at least once), computed on first
+    use of each value (:meth:`TermFrequencies.frequencies`)."""
+
+    __slots__ = ("_counts", "_memo", "_total")
+
+    def __init__(self, counts: Counter[str], total: int) -> None:
+        self._counts = counts
+        self._total = total
+        self._memo: dict[Any, float | None] = {}
+
+    def get(self, value: Any, default: Any = None) -> Any:
+        memo = self._memo
+        if value in memo:
+            found = memo[value]
+        else:  # _Counts.frequency, inlined
+            count = self._counts.get(_key(value), 0) if value is not None else 0
+            found = memo[value] = count / self._total if count else None
+        return default if found is None else found
+
+    def __getitem__(self, value: Any) -> float:
+        found: float | None = self.get(value)
+        if found is None:
+            raise KeyError(value)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (value for value, count in self._counts.items() if count)
+
+    def __len__(self) -> int:
+        return sum(1 for count in self._counts.values() if count)
 
 
 class _PendingCounts:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import Engine
 
 from mpi.identity.tf import TermFrequencies
@@ -95,3 +98,18 @@ def test_readers_on_other_threads_never_see_half_a_record_or_half_a_reload(engin
         reader.join()
     # Every record carries both values, so both columns always have the same frequency (1.0).
     assert seen and all(g == d == 1.0 for g, d in seen)
+
+
+def test_frequencies_read_as_asked_equal_the_tables_built_for_the_rows(engine: Engine) -> None:
+    tf = TermFrequencies(["given_key", "dob_date"], min_population=3)
+    _add(engine, tf, [{"given_key": "ANH", "dob_date": "1990-01-01"}, {"given_key": "ANH"}, {"given_key": "BINH"}])
+    rows: list[Mapping[str, Any]] = [{"given_key": "ANH", "dob_date": "1990-01-01"}, {"given_key": "CHI"}, {}]
+    tables = tf.tables_for(rows)
+    with tf.frequencies() as views:
+        assert views.keys() == tables.keys()
+        for column, table in tables.items():
+            for row in rows:
+                assert views[column].get(row.get(column)) == table.get(row.get(column))
+        assert views["given_key"]["ANH"] == 2 / 3 and "CHI" not in views["given_key"]
+        assert dict(views["given_key"]) == {"ANH": 2 / 3, "BINH": 1 / 3}
+        assert views["dob_date"] == {}  # one value counted: below the population, as in tables_for
