@@ -220,19 +220,20 @@ class OnlineLinker:
         patient_code = record.patient_code
         candidates = []
         weights = self.matcher.weights(conn, features, rows)
+        # positional arguments, the ids as the driver returns them (integers): a big block has ~200 candidates
         for (row_id, person_id, _, row_features, row_facility, row_patient_code, row_ma_lk), weight in zip(
             rows, weights, strict=True
         ):
             same_facility = row_facility == facility_code
             candidates.append(
                 Candidate(
-                    source_record_id=int(row_id),
-                    person_id=int(person_id),
-                    features=row_features,
-                    same_patient_code=same_facility and patient_code is not None and row_patient_code == patient_code,
-                    previous_version=same_facility and row_ma_lk == ma_lk,
-                    match_weight=weight,
-                    match_probability=probability_from_weight(weight),
+                    row_id,
+                    person_id,
+                    row_features,
+                    same_facility and patient_code is not None and row_patient_code == patient_code,
+                    same_facility and row_ma_lk == ma_lk,
+                    weight,
+                    probability_from_weight(weight),
                 )
             )
         return candidates, blocked
