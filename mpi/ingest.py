@@ -43,6 +43,7 @@ from mpi.store.db import read_only, sqlite_dialect
 from mpi.store.locks import named_lock
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
+from mpi.xml130.fields import field_table
 from mpi.xml130.issues import Severity, issue
 from mpi.xml130.rows import ParsedRow
 from mpi.xml130.signature import REASONS, SignatureCheck, check_signature
@@ -353,9 +354,7 @@ def stage(parsed: ParsedSubmission, *, prepare: Callable[[ParsedEncounter], None
         if prepare is not None:
             prepare(enc)
         enc.store_rows = {
-            name: _INSERT_CONTENT[name].stage(dialect, list(_content_rows(0, table.rows)), later="encounter_id")
-            for name, table in enc.tables.items()
-            if table.rows
+            name: _content_stager(name, dialect).rows(table.rows) for name, table in enc.tables.items() if table.rows
         }
         for name, table in enc.tables.items():
             table.content = b""
@@ -762,6 +761,13 @@ def _write_encounter(
         for name, staged in enc.store_rows.items():
             insert = _INSERT_CONTENT[name]
             later.add(insert, insert.complete_staged(conn.dialect, staged, later="encounter_id", value=encounter_id))
+    elif conn.dialect.paramstyle == "qmark":  # SQLite: the driver's rows built from the values present
+        for name, table in enc.tables.items():
+            if table.rows:
+                insert = _INSERT_CONTENT[name]
+                staged = _content_stager(name, conn.dialect).rows(table.rows)
+                complete = insert.complete_staged(conn.dialect, staged, later="encounter_id", value=encounter_id)
+                later.add(insert, complete)
     else:
         for name, table in enc.tables.items():
             if table.rows:
@@ -826,6 +832,72 @@ def _content_rows(encounter_id: int, rows: Iterable[ParsedRow]) -> Iterable[dict
             else:
                 out[column] = value
         yield out
+
+
+_Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ContentStager:
+    """A content table's records in its driver's form (positional parameters, ``encounter_id`` left out),
+    exactly as :meth:`BulkInsert.stage` makes them from :func:`_content_rows` (a test checks), but built
+    from the values a record has rather than from a dict of every column: a record fills a few of its
+    table's 13–76 columns."""
+
+    template: tuple[Any, ...]
+    """Every parameter's value when the record has none (the bind's default: NULL)."""
+    row_no: int
+    raw: tuple[int, _Processor]
+    fields: dict[str, tuple[int, _Processor, int, _Processor]]
+    """Tag -> (position, bind processor, the date's ``_precision`` position or -1, its processor)."""
+
+    @classmethod
+    def build(cls, name: str, dialect: Dialect) -> _ContentStager:
+        insert = _INSERT_CONTENT[name]
+        if insert.defaults:  # pragma: no cover - content columns have no Python-side default
+            raise ValueError(f"content table {name} has column defaults")
+        binds = [b for b in insert.prepared.binds(dialect) if b[0] != "encounter_id"]
+        at = {bind: (n, process) for n, (bind, process, _) in enumerate(binds)}
+        fields: dict[str, tuple[int, _Processor, int, _Processor]] = {}
+        for fdef in field_table()[name]:
+            position, process = at[fdef.column]
+            precision, precise = at.get(f"{fdef.column}_precision", (-1, None))
+            fields[fdef.name] = (position, process, precision, precise)
+        return cls(tuple(default for _, _, default in binds), at["row_no"][0], at["raw"], fields)
+
+    def rows(self, rows: Iterable[ParsedRow]) -> list[tuple[Any, ...]]:
+        out = []
+        fields = self.fields
+        raw_at, raw_process = self.raw
+        for row in rows:
+            values = list(self.template)
+            values[self.row_no] = row.index
+            values[raw_at] = raw_process(row.raw) if raw_process is not None else row.raw
+            for tag, value in row.values.items():
+                found = fields.get(tag)
+                if found is None:  # pragma: no cover - typed values are of the table's fields
+                    continue
+                position, process, precision, precise = found
+                if isinstance(value, PartialDateTime):
+                    if precision >= 0:
+                        level = value.precision.value
+                        values[precision] = precise(level) if precise is not None else level
+                    value = value.value
+                values[position] = process(value) if process is not None and value is not None else value
+            out.append(tuple(values))
+        return out
+
+
+_STAGERS: dict[tuple[str, int], _ContentStager] = {}
+
+
+def _content_stager(name: str, dialect: Dialect) -> _ContentStager:
+    """The stager of content table ``name`` for ``dialect`` (one per compiled statement)."""
+    key = (name, id(_INSERT_CONTENT[name].prepared.binds(dialect)))
+    found = _STAGERS.get(key)
+    if found is None:
+        found = _STAGERS[key] = _ContentStager.build(name, dialect)
+    return found
 
 
 _UPSERT_FACILITY: Final = {

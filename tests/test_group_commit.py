@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 
 import mpi.ingest
 from mpi.identity import links as L
@@ -16,9 +18,13 @@ from mpi.identity.online import OnlineLinker, prepare
 from mpi.ingest import Receipt, ingest_many, ingest_parsed, stage
 from mpi.settings import get_settings
 from mpi.store import content_tables, open_store
-from mpi.store.bulk import BulkInsert
+from mpi.store.bulk import BulkInsert, Prepared
+from mpi.store.db import sqlite_dialect
 from mpi.store.models import Encounter
-from mpi.xml130 import ParsedSubmission, parse_submission
+from mpi.xml130 import ParsedSubmission, PartialDateTime, parse_submission
+from mpi.xml130.fields import Kind, field_table
+from mpi.xml130.rows import ParsedRow
+from mpi.xml130.values import Precision
 from synth import generate_province
 from tests.builders import envelope, outpatient
 
@@ -227,3 +233,83 @@ def test_staging_needs_a_positional_driver() -> None:
 
     with pytest.raises(ValueError, match="positional"):
         BulkInsert(content_tables["XML2"]).stage(psycopg.dialect(), [{"row_no": 1}], later="encounter_id")
+
+
+def _every_kind(name: str, index: int) -> ParsedRow:
+    """A record of content table ``name`` holding a value in every field, of each kind's shapes in turn."""
+    dates = [
+        PartialDateTime(datetime(2025, 1, 1), Precision.YEAR, 8),
+        PartialDateTime(datetime(2025, 3, 1), Precision.MONTH, 8),
+        PartialDateTime(datetime(2025, 3, 9), Precision.DAY, 12),
+        PartialDateTime(datetime(2025, 3, 9, 7, 5), Precision.MINUTE, 12),
+    ]
+    by_kind: dict[Kind, list[Any]] = {
+        Kind.STRING: ["0012", "Nguyễn", " x "],
+        Kind.INTEGER: [0, -3, 10**15],
+        Kind.DECIMAL: [Decimal("1234567890123.456"), Decimal("-0.10"), Decimal("0")],
+        Kind.DATETIME: dates,
+        Kind.LIST: [["A"], ["A", "B"], []],
+    }
+    values = {}
+    for n, fdef in enumerate(field_table()[name]):
+        if (n + index) % 5:  # some fields absent
+            shapes = by_kind[fdef.kind]
+            values[fdef.name] = shapes[(n + index) % len(shapes)]
+    return ParsedRow(index, values, {"X": "as sent", **{k: str(v) for k, v in values.items()}})
+
+
+def test_content_rows_are_staged_from_the_values_present_as_from_every_column() -> None:
+    """The driver's rows of each content table, built from a record's values alone (what the parsing workers
+    and a SQLite store write), equal those typed from a dict of every column, value and type alike."""
+    dialect = sqlite_dialect()
+    for name in content_tables:
+        rows = [_every_kind(name, n) for n in range(1, 6)] + [ParsedRow(6, {}, {})]
+        expected = mpi.ingest._INSERT_CONTENT[name].stage(
+            dialect, list(mpi.ingest._content_rows(0, rows)), later="encounter_id"
+        )
+        got = mpi.ingest._content_stager(name, dialect).rows(rows)
+        assert got == expected
+        assert [list(map(type, row)) for row in got] == [list(map(type, row)) for row in expected]
+
+
+def _reference_params(binds: tuple[tuple[str, Any, Any], ...], row: dict[str, Any], positional: bool) -> Any:
+    values = [
+        process(value) if process is not None and value is not None else value
+        for name, process, default in binds
+        for value in (row.get(name, default),)
+    ]
+    return tuple(values) if positional else dict(zip((name for name, _, _ in binds), values, strict=True))
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+def test_generated_parameters_follow_each_bind(dialect_name: str) -> None:
+    """A row becomes the driver's parameters as each bind says (default when missing, processor unless None)."""
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    dialect = sqlite_dialect() if dialect_name == "sqlite" else psycopg.dialect()
+    for insert in (BulkInsert(_encounters), BulkInsert(content_tables["XML1"]), BulkInsert(L.sources)):
+        binds = insert.prepared.binds(dialect)
+        names = [name for name, _, _ in binds]
+        sample = _sample(binds)
+        for row in (sample, {}, {n: None for n in names}, {n: sample[n] for n in names[::2] if n in sample}):
+            expected = _reference_params(binds, row, dialect.positional)
+            # (by repr: psycopg's JSON parameter is a wrapper without equality)
+            assert repr(insert.prepared._for(dialect).params(row)) == repr(expected)
+    one = Prepared(select(_encounters.c.id).where(_encounters.c.id == bindparam("eid")))
+    assert one._for(sqlite_dialect()).params({"eid": 5}) == (5,)
+
+
+def _sample(binds: tuple[tuple[str, Any, Any], ...]) -> dict[str, Any]:
+    """A value for every bind that its processor takes (a datetime, an amount, JSON...)."""
+    candidates = [datetime(2025, 1, 2, 3, 4, tzinfo=UTC), Decimal("1.50"), {"k": [1, "v"]}, 7, "x"]
+    out = {}
+    for name, process, _ in binds:
+        for value in candidates:
+            try:
+                if process is not None:
+                    process(value)
+            except (TypeError, AttributeError, ValueError):
+                continue
+            out[name] = value
+            break
+    return out

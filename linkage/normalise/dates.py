@@ -13,11 +13,14 @@ import calendar
 from dataclasses import dataclass
 from typing import Literal
 
+from linkage.pickling import by_fields
+
 __all__ = ["PartialDate", "Precision", "parse_partial_date"]
 
 Precision = Literal["year", "month", "day", "minute"]
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, order=False)
 class PartialDate:
     """A date known to `precision`: the parts below it are None, never a placeholder."""

@@ -22,6 +22,7 @@ from linkage.normalise.insurance import parse_insurance_cards
 from linkage.normalise.names import normalise_name
 from linkage.normalise.national_id import classify_national_id
 from linkage.normalise.phone import normalise_phone
+from linkage.pickling import by_fields
 
 __all__ = ["IDENTITY_ELEMENTS", "CanonicalRecord", "normalise_record"]
 
@@ -45,6 +46,7 @@ them."""
 RowValue = str | int | None
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class CanonicalRecord:
     # name (HO_TEN)

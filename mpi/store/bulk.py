@@ -24,6 +24,7 @@ from sqlalchemy.sql.expression import Executable
 __all__ = ["BulkInsert", "Prepared"]
 
 _Processor = Callable[[Any], Any] | None
+_Params = Callable[[Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,31 @@ class _Compiled:
     """(parameter name, bind processor, default value) in parameter order."""
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
     """(position, result processor) of the result columns that have one."""
+    params: _Params
+    """A row (by bind name) as the driver's parameters: :func:`_params_function`."""
+
+
+def _params_function(binds: tuple[tuple[str, _Processor, Any], ...], positional: bool) -> _Params:
+    """A function making the driver's parameters of a row given by bind name: each bind's value (its
+    default when the row lacks it) through its bind processor unless None; a tuple in parameter order or a
+    dict by name. Generated once per statement, straight-line code (no loop over the binds): on the
+    storing path of a bulk loader it runs for every row of every table."""
+    env: dict[str, Any] = {}
+    lines = ["def params(row):", "    get = row.get"]
+    for at, (name, process, default) in enumerate(binds):
+        env[f"d{at}"] = default
+        lines.append(f"    v{at} = get({name!r}, d{at})")
+        if process is not None:
+            env[f"p{at}"] = process
+            lines.append(f"    if v{at} is not None: v{at} = p{at}(v{at})")
+    values = ", ".join(f"v{at}" for at in range(len(binds)))
+    if positional:
+        lines.append(f"    return ({values}{',' if len(binds) == 1 else ''})")
+    else:
+        lines.append("    return {" + ", ".join(f"{name!r}: v{at}" for at, (name, _, _) in enumerate(binds)) + "}")
+    exec(compile("\n".join(lines), "<bulk params>", "exec"), env)  # noqa: S102 - names are bind names, quoted
+    function: _Params = env["params"]
+    return function
 
 
 class Prepared:
@@ -68,28 +94,24 @@ class Prepared:
             columns = self.statement.exported_columns  # type: ignore[attr-defined]
             results = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
             processed = tuple((at, p) for at, p in enumerate(results) if p is not None)
-            compiled = self._compiled[key] = _Compiled(sql.string, bool(sql.positional), binds, processed)
+            positional = bool(sql.positional)
+            compiled = self._compiled[key] = _Compiled(
+                sql.string, positional, binds, processed, _params_function(binds, positional)
+            )
         self._last = (dialect, compiled)
         return compiled
 
-    @staticmethod
-    def _params(compiled: _Compiled, row: Mapping[str, Any]) -> Any:
-        get = row.get
-        values = [
-            process(value) if process is not None and value is not None else value
-            for name, process, default in compiled.binds
-            for value in (get(name, default),)
-        ]
-        if compiled.positional:
-            return tuple(values)
-        return dict(zip((name for name, _, _ in compiled.binds), values, strict=True))
+    def binds(self, dialect: Dialect) -> tuple[tuple[str, _Processor, Any], ...]:
+        """(parameter name, bind processor, default value) in ``dialect``'s parameter order: how a row becomes
+        the driver's parameters, for a caller that builds them itself (``mpi.ingest``'s content rows)."""
+        return self._for(dialect).binds
 
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Execute once; the result rows (none for a statement without result columns)."""
         compiled = self._for(conn.dialect)
         cursor = _cursor(conn)
         try:
-            _run(conn, cursor, compiled.sql, self._params(compiled, params or {}))
+            _run(conn, cursor, compiled.sql, compiled.params(params or {}))
             if cursor.description is None:
                 return []
             fetched = cursor.fetchall()
@@ -124,7 +146,7 @@ class Prepared:
         compiled = self._for(conn.dialect)
         cursor = _cursor(conn)
         try:
-            _run(conn, cursor, compiled.sql, [self._params(compiled, p) for p in params], many=True)
+            _run(conn, cursor, compiled.sql, list(map(compiled.params, params)), many=True)
             return int(cursor.rowcount)
         finally:
             cursor.close()
@@ -192,7 +214,7 @@ class BulkInsert:
         at = self._position(compiled, later)
         out = []
         for row in rows:
-            values = Prepared._params(compiled, self._complete(row) if self.defaults else row)
+            values = compiled.params(self._complete(row) if self.defaults else row)
             out.append(values[:at] + values[at + 1 :])
         return out
 

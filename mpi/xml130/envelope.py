@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from linkage.pickling import by_fields
 from mpi.settings import Settings, get_settings
 from mpi.xml130.fields import TABLE_NAMES, fields_by_name
 from mpi.xml130.issues import Issue, Severity, issue
@@ -47,6 +48,7 @@ class Limits:
         return cls(s.max_file_bytes, s.max_table_bytes, s.max_hoso_per_file)
 
 
+@by_fields
 @dataclass(slots=True)
 class ParsedTable:
     name: str
@@ -57,6 +59,7 @@ class ParsedTable:
     legacy: bool = False
 
 
+@by_fields
 @dataclass(slots=True)
 class ParsedEncounter:
     hoso: int
@@ -88,6 +91,7 @@ class ParsedEncounter:
         return table.rows[0] if table and table.rows else None
 
 
+@by_fields
 @dataclass(slots=True)
 class ParsedSubmission:
     sha256: str

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from linkage.pickling import by_fields
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -149,6 +151,7 @@ RULES: Final[dict[str, Rule]] = {
 }
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Issue:
     code: str

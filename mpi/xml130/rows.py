@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from linkage.pickling import by_fields
 from mpi.xml130.fields import MANDATORY_DATES, FieldDef, Kind, fields_by_name
 from mpi.xml130.issues import Issue, issue
 from mpi.xml130.values import (
@@ -45,6 +46,7 @@ _CARD: Final = re.compile(r"[A-Z]{2}[1-5]\d{12}|\d{10}")
 _CCCD: Final = re.compile(r"\d{9}|\d{12}|[A-Z]\d{7}")
 
 
+@by_fields
 @dataclass(slots=True)
 class ParsedRow:
     index: int

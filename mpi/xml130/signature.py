@@ -33,6 +33,8 @@ from lxml import etree
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
+from linkage.pickling import by_fields
+
 Status = Literal["valid", "invalid", "unsigned", "no_certificate"]
 
 DSIG: Final = "http://www.w3.org/2000/09/xmldsig#"
@@ -81,6 +83,7 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
 _CONFIG: Final = SignatureConfiguration(location=_LOCATION, expect_references=1)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class SignatureCheck:
     status: Status

@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final
 
+from linkage.pickling import by_fields
+
 
 class Precision(StrEnum):
     YEAR = "year"
@@ -31,6 +33,7 @@ class ValueProblem(ValueError):
         self.detail = detail
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class PartialDateTime:
     """A point in time known to ``precision``. Unknown parts are set to their minimum in ``value``."""
