@@ -59,14 +59,16 @@ def local_session(
     shuffle_partitions: int | None = None,
     app_name: str = "mpi-linkage",
     master: str | None = None,
+    java_options: str = "",
 ) -> SparkSession:
     """A Spark session with Splink's UDF jar and a checkpoint directory (what Splink needs).
 
     Local mode by default: `cores` worker threads (`local[cores]`), `memory` of driver heap (in local mode
     the driver does all the work). `master` (e.g. `spark://host:7077`, `yarn`) connects to a cluster
     instead; its executors get the jar through `spark.jars` too. `shuffle_partitions`: Spark's default of
-    200 suits clusters, a local run uses a few per core. Reuses the active session when there is one (its
-    configuration then wins).
+    200 suits clusters, a local run uses a few per core. `java_options`: more flags for the driver's JVM
+    (the tests' short-lived one: `-XX:TieredStopAtLevel=1`). Reuses the active session when there is one
+    (its configuration then wins).
     """
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
@@ -77,7 +79,7 @@ def local_session(
         .appName(app_name)
         .config("spark.jars", similarity_jar_location())
         .config("spark.driver.memory", memory)
-        .config("spark.driver.extraJavaOptions", _JAVA_OPTIONS)
+        .config("spark.driver.extraJavaOptions", f"{_JAVA_OPTIONS} {java_options}".strip())
         .config("spark.executor.extraJavaOptions", _JAVA_OPTIONS)
         .config("spark.sql.shuffle.partitions", str(partitions))
         .config("spark.default.parallelism", str(partitions))

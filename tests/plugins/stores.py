@@ -109,6 +109,11 @@ def spark() -> Iterator[object]:
         pytest.skip(message)
     from linkage.spark import local_session
 
-    session = local_session(cores=2, memory="2g", app_name="mpi-tests")
+    # A few small jobs in a JVM that lives minutes: most of its CPU went to the optimising JIT compiler (C2),
+    # whose code never paid back; the quick one (C1) alone took a third less CPU and time. Two shuffle
+    # partitions: the tests' few hundred records make a task per partition mostly overhead.
+    session = local_session(
+        cores=2, memory="2g", app_name="mpi-tests", shuffle_partitions=2, java_options="-XX:TieredStopAtLevel=1"
+    )
     yield session
     session.stop()
