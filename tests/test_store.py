@@ -59,3 +59,22 @@ def test_unknown_elements_are_kept_raw(engine: Engine) -> None:
     with engine.connect() as conn:
         raw = conn.execute(select(content_tables["XML1"].c.raw)).scalar_one()
     assert raw["GHI_CHU_NOI_BO"] == "giữ nguyên"
+
+
+def test_amounts_bound_on_sqlite_as_their_exact_text() -> None:
+    """ExactDecimal's processor on SQLite (taken directly by the ingest path) gives what its bind step gives."""
+    from decimal import Decimal
+
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    from mpi.store.db import sqlite_dialect
+    from mpi.store.types import ExactDecimal
+
+    dialect = sqlite_dialect()
+    process = ExactDecimal().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    for value in (None, Decimal("1234567890123.456"), Decimal("-0.10"), Decimal("1E+3"), Decimal("0E-7"), 5):
+        assert process(value) == ExactDecimal().process_bind_param(value, dialect)  # type: ignore[arg-type]
+    assert process(Decimal("1E+3")) == "1000" and process(None) is None
+    postgres = psycopg.dialect()
+    assert ExactDecimal().process_bind_param(Decimal("1.50"), postgres) == Decimal("1.50")
