@@ -42,11 +42,17 @@ class _Counts:
     loaded_at: float
 
     def frequency(self, column: str, value: Any) -> float | None:
-        total = self.totals.get(column, 0)
-        if not total or value is None:
-            return None
-        count = self.counts[column].get(_key(value), 0) if column in self.counts else 0
-        return count / total if count else None
+        """One value's relative frequency in ``column`` (whatever the column's population)."""
+        total, counts = self.totals.get(column, 0), self.counts.get(column)
+        return _Frequencies(counts, total).get(value) if counts is not None and total else None
+
+    def views(self, min_population: int) -> dict[str, Mapping[Any, float]]:
+        """Every column's relative frequencies; empty for a column of fewer than ``min_population`` values."""
+        views: dict[str, Mapping[Any, float]] = {}
+        for column, counts in self.counts.items():
+            total = self.totals.get(column, 0)
+            views[column] = _Frequencies(counts, total) if total >= max(min_population, 1) else {}
+        return views
 
 
 class TermFrequencies:
@@ -86,20 +92,12 @@ class TermFrequencies:
         """The TF lookups a scorer needs for these rows only (the record and its candidates)."""
         out: dict[str, dict[Any, float]] = {}
         with self._lock:  # one consistent state for the whole record
-            state = self._state
+            views = self._state.views(self.min_population)
             for column in self.columns:
-                table: dict[Any, float] = {}
-                out[column] = table
-                total = state.totals.get(column, 0)
-                counts = state.counts.get(column)
-                if total < self.min_population or counts is None:
-                    continue
+                view = views.get(column, {})
                 values = {row.get(column) for row in rows}  # each distinct value once (candidates share many)
                 values.discard(None)
-                for value in values:  # _Counts.frequency, inlined: a big block has hundreds of values
-                    count = counts.get(_key(value), 0)
-                    if count:
-                        table[value] = count / total
+                out[column] = {value: freq for value in values if (freq := view.get(value)) is not None}
         return out
 
     @contextmanager
@@ -110,13 +108,8 @@ class TermFrequencies:
         term-frequency adjustment. The same floats as :meth:`tables_for` for the values of its rows; the
         lock is held until the block ends, so the whole record is scored on one consistent state, as there."""
         with self._lock:
-            state = self._state
-            views: dict[str, Mapping[Any, float]] = {}
-            for column in self.columns:
-                total = state.totals.get(column, 0)
-                counts = state.counts.get(column)
-                views[column] = {} if total < self.min_population or counts is None else _Frequencies(counts, total)
-            yield views
+            views = self._state.views(self.min_population)
+            yield {column: views.get(column, {}) for column in self.columns}
 
     def add(self, conn: Connection, row: Mapping[str, Any]) -> None:
         """Count one new record's values: in the store and in memory when this transaction commits."""
@@ -147,7 +140,7 @@ class _Frequencies(Mapping[Any, float]):
         memo = self._memo
         if value in memo:
             found = memo[value]
-        else:  # _Counts.frequency, inlined
+        else:
             count = self._counts.get(_key(value), 0) if value is not None else 0
             found = memo[value] = count / self._total if count else None
         return default if found is None else found
