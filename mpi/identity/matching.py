@@ -171,7 +171,7 @@ class Matcher:
             branches.append(select(s.c.id).where(same_facility, s.c.patient_code == bindparam("k_patient_code")))
         branches.append(select(s.c.id).where(same_facility, s.c.ma_lk == bindparam("k_ma_lk")))
         ids = union(*(branch.subquery().select() for branch in branches)).subquery()
-        # the features as JSON text, decoded by _rows (one call per record instead of a generic row processor)
+        # the features' JSON as the driver reads it cheapest (_FeaturesText), decoded by _rows, one call per record
         features = _FeaturesText(s.c.features)
         return select(
             s.c.id, s.c.person_id, s.c.encounter_id, features, s.c.facility_code, s.c.patient_code, s.c.ma_lk
