@@ -37,15 +37,25 @@ __all__ = ["BLOCKING_CAPS", "BlockingKey", "CandidateRow", "Matcher", "blocking_
 
 BLOCKING_CAPS: Final[dict[tuple[str, ...], int]] = {
     ("given_key", "dob_date"): 100,
-    ("family_key", "given_key", "dob_year"): 100,
+    ("family_key", "given_key", "dob_year"): 30,
     ("family_key", "dob_date"): 100,
     ("national_id",): 50,
     ("bhxh_number",): 50,
     ("phone",): 30,
-    ("given_key", "commune_code"): 30,
+    ("given_key", "commune_code"): 15,
     ("name_sorted", "dob_year"): 50,
 }
-"""Records fetched per blocking key at most; a rule not listed here gets :data:`DEFAULT_CAP`."""
+"""Records fetched per blocking key at most; a rule not listed here gets :data:`DEFAULT_CAP`.
+
+A cut block keeps the first records its index returns (on SQLite the oldest), so a cap trades recall inside very
+common blocks for latency. The two broadest keys are cut hardest: family + given name + birth year (the same
+name born in another month) and given name + commune hold most namesakes and almost no true match no other
+key finds. On 1M synthetic persons (``python -m bench.bench_linking --persons 1000000``, 2,000 held-out
+records), 100 -> 30 and 30 -> 15 took the candidates of the p95 record from 167 to 105 and its CPU from
+12.8 to 8.8 ms; every record linked before was linked to the same person, and 9 review items became new
+persons (each a namesake: the true person was not among the candidates at the old caps either). The keys
+that carry a birth date or an identifier keep wide caps: their blocks are small and nearly all true.
+"""
 DEFAULT_CAP: Final = 30
 IDENTIFIER_CAP: Final = 50
 """Records fetched for one identifier searched on its own (CCCD, BHXH number, MA_BN)."""

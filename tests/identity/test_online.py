@@ -389,3 +389,36 @@ def test_the_candidate_search_reads_each_record_s_features_as_stored(engine: Eng
     assert {r.id: r.features for r in found} == {r.id: r.features for r in by_cccd} == stored
     features = found[0].features
     assert features["family"] == "TRẦN" and features["dob_year"] == 1990 and isinstance(features["dob_year"], int)
+
+
+def test_a_common_block_is_cut_at_its_cap_and_the_birth_date_keys_still_find_the_record(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broad keys (same name and birth year, same given name and commune) bring at most their cap of a
+    namesake block; a record sharing the full birth date is found through the date keys however large the
+    block (matching.BLOCKING_CAPS)."""
+    monkeypatch.setitem(matching.BLOCKING_CAPS, ("family_key", "given_key", "dob_year"), 2)
+    monkeypatch.setitem(matching.BLOCKING_CAPS, ("name_sorted", "dob_year"), 2)
+    monkeypatch.setitem(matching.BLOCKING_CAPS, ("given_key", "commune_code"), 1)
+    linker = OnlineLinker.from_settings(Settings(env="test", secret_key=TEST_SECRET))
+    linker.warm(engine)
+    namesakes = [
+        _ingest(
+            engine,
+            linker,
+            f"N{k}",
+            HO_TEN="NGUYỄN VĂN AN",
+            NGAY_SINH=f"1985{k + 1:02d}{k + 10:02d}0000",
+            GIOI_TINH="1",
+            SO_CCCD="",
+            MA_THE_BHYT="",
+            DIEN_THOAI="",
+            MA_BN=f"BN-{k}",
+        )["source_record_id"]
+        for k in range(4)
+    ]
+    with engine.connect() as conn:
+        last = conn.execute(select(L.sources).where(L.sources.c.id == namesakes[-1])).mappings().one()
+        found = {r.id for r in linker.matcher.candidates(conn, last, facility_code="74009", ma_lk="Q1")}
+    assert namesakes[-1] in found  # the same birth date: the date keys
+    assert len(found & set(namesakes[:-1])) == 2  # three namesakes born in other months, cut to the cap of 2
