@@ -72,14 +72,53 @@ def test_rows_are_written_parents_first_and_when_asked(store: Engine, tmp_path: 
     assert _count(store, L.sources) == 1
 
 
-def test_a_row_referring_to_nothing_fails_at_commit(store: Engine) -> None:
+def test_foreign_keys_are_deferred_only_for_a_table_written_before_held_rows_it_refers_to(store: Engine) -> None:
+    """``PRAGMA defer_foreign_keys`` makes SQLite prepare every statement of the connection again: run only
+    when a table is written ahead of the held rows it refers to, never by ``enable`` itself."""
+    from mpi.ingest import ingest_file
+    from tests.builders import envelope, outpatient
+
+    receipt = ingest_file(engine=store, data=envelope([outpatient("LK-PRAGMA")]), submitter="test")
+    encounter_id = receipt.encounters[0].encounter_id
+    assert encounter_id is not None
+    statements: list[str] = []
+    with store.begin() as conn:
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        held = ahead.enable(conn)
+        person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        ahead.write_pending(conn)  # the person written: the record refers to written rows only
+        record = {**_record(encounter_id), "person_id": person, "link_state": LinkState.AUTO, "created_at": utcnow()}
+        ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE)
+        held.flush(conn, only=L.sources)
+        driver.set_trace_callback(None)
+    assert statements and not any("defer_foreign_keys" in s.lower() for s in statements)
+    assert _count(store, L.sources) == 1
+    with store.begin() as conn:  # the record's person held: its checks wait for the commit
+        held = ahead.enable(conn)
+        person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        record = {**_record(encounter_id), "person_id": person, "link_state": LinkState.AUTO, "created_at": utcnow()}
+        conn.execute(L.sources.delete())
+        ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE)
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        held.flush(conn, only=L.sources)
+        held.flush(conn, only=L.sources)  # once a transaction
+        driver.set_trace_callback(None)
+    assert sum("defer_foreign_keys" in s.lower() for s in statements) == 1
+    assert _count(store, L.sources) == 1
+
+
+def test_a_row_referring_to_nothing_is_refused(store: Engine) -> None:
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError), store.begin() as conn:
         held = ahead.enable(conn)
         record = {**_record(999), "person_id": 999, "link_state": LinkState.AUTO, "created_at": utcnow()}
         ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE)
-        held.flush(conn, only=L.sources)  # no encounter 999, no person 999: refused when committing
+        held.flush(conn, only=L.sources)  # no encounter 999, no person 999: refused
     assert _count(store, L.sources) == 0
 
 

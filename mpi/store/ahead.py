@@ -14,8 +14,9 @@ transaction goes through :func:`insert` while it is enabled. So it is for SQLite
 
 Readers are the caller's concern: a statement that may read (or refer to, by a foreign key) a row still
 held here must run after :func:`write_pending`, or after its table alone is written
-(``RowsAhead.flush(only=...)``: the transaction's foreign keys are checked when it commits). The rows are
-written parents first (the metadata's foreign-key order). Savepoints are kept
+(``RowsAhead.flush(only=...)``; when that table's rows refer to rows still held, the transaction's foreign
+keys are checked when it commits from then on). The rows are written parents first (the metadata's
+foreign-key order), so the foreign keys hold at every write otherwise. Savepoints are kept
 (:mod:`mpi.store.deferred`): a rolled-back savepoint takes back the rows and ids handed out inside it,
 including rows written meanwhile (the database rolled those back too).
 """
@@ -37,6 +38,7 @@ _KEY: Final = "mpi.store.ahead"
 _STATEMENTS: dict[Table, tuple[BulkInsert, Prepared]] = {}
 _ORDER: dict[MetaData, dict[Table, int]] = {}
 _LARGEST: dict[tuple[Table, ...], Prepared] = {}
+_PARENTS: dict[Table, frozenset[Table]] = {}
 
 
 @dataclass(slots=True)
@@ -57,6 +59,8 @@ class RowsAhead:
         self.tables: dict[Table, _Rows] = {}
         self._waiting_keys: set[Hashable] | None = set()
         """The keys of the rows not yet written (None: to be recomputed)."""
+        self._checks_deferred = False
+        """Whether this transaction's foreign keys are checked at its commit (:meth:`flush` with ``only``)."""
 
     def add(self, conn: Connection, table: Table, row: Mapping[str, Any], keys: Iterable[Hashable] = ()) -> int:
         held = self.tables.get(table)
@@ -116,13 +120,26 @@ class RowsAhead:
 
     def flush(self, conn: Connection, only: Table | None = None) -> None:
         """Write the rows not written yet (parents first); ``only``: of that table alone, for a reader of it
-        (the foreign keys are checked at commit, :func:`enable`)."""
+        (when they refer to rows still held, the transaction's foreign keys are then checked at its commit)."""
+        if only is not None and not self._checks_deferred and self._parents_waiting(only):
+            # SQLite resets this at the transaction's end. Set only when needed: setting it makes SQLite
+            # prepare every statement of the connection again (the candidate search, each insert).
+            execute_driver_sql(conn, "PRAGMA defer_foreign_keys = ON")
+            self._checks_deferred = True
         for table in sorted(self.tables, key=_parents_first):
             held = self.tables[table]
             if held.written < len(held.rows) and only in (None, table):
                 _statements_for(table)[0].execute(conn, held.rows[held.written :])
                 held.written = len(held.rows)
         self._waiting_keys = None if only is not None else set()
+
+    def _parents_waiting(self, table: Table) -> bool:
+        """Whether a table ``table`` refers to (another one) has rows held and not written yet."""
+        for parent in _parents(table):
+            held = self.tables.get(parent)
+            if held is not None and held.written < len(held.rows):
+                return True
+        return False
 
     def discard(self, conn: Connection) -> None:
         self.tables = {}
@@ -135,6 +152,14 @@ def _parents_first(table: Table) -> int:
     if order is None or table not in order:
         order = _ORDER[table.metadata] = {t: at for at, t in enumerate(table.metadata.sorted_tables)}
     return order[table]
+
+
+def _parents(table: Table) -> frozenset[Table]:
+    """The other tables ``table`` refers to by a foreign key."""
+    found = _PARENTS.get(table)
+    if found is None:
+        found = _PARENTS[table] = frozenset(fk.column.table for fk in table.foreign_keys) - {table}
+    return found
 
 
 def _statements_for(table: Table) -> tuple[BulkInsert, Prepared]:
@@ -155,11 +180,7 @@ def enable(conn: Connection) -> RowsAhead:
         raise ValueError(f"ids handed out ahead need SQLite's write lock, not {conn.dialect.name}")
     if deferred.current(conn, _KEY) is not None:
         raise RuntimeError("ids are already handed out ahead in this transaction")
-    held = deferred.buffer(conn, _KEY, RowsAhead)
-    # Foreign keys checked when the transaction commits (SQLite resets this at its end): a reader's table
-    # can be written before the rows it refers to (RowsAhead.flush(only=...)).
-    execute_driver_sql(conn, "PRAGMA defer_foreign_keys = ON")
-    return held
+    return deferred.buffer(conn, _KEY, RowsAhead)
 
 
 def pending(conn: Connection) -> RowsAhead | None:
