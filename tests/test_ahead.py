@@ -172,3 +172,30 @@ def test_reserved_tables_hand_out_the_ids_sqlite_gives_read_in_one_statement(sto
     assert _count(store, L.persons) == 3
     with store.begin() as conn:
         assert L.create_person(conn, actor="test") == first_person + 3
+
+
+def test_the_tables_a_connection_handed_out_before_are_read_with_the_first_one(store: Engine) -> None:
+    """The largest ids of every table the connection handed out ids for in earlier transactions are read in
+    the transaction's first statement of the kind: no further statement when the same tables come again."""
+    with store.begin() as conn:
+        first_person = L.create_person(conn, actor="test")  # given by SQLite
+    with store.connect() as conn:
+        with conn.begin():
+            held = ahead.enable(conn)
+            assert ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON) == first_person + 1
+            held.reserve(conn, [L.links])  # a second table, read by a statement of its own
+        statements: list[str] = []
+        with conn.begin():
+            held = ahead.enable(conn)
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            driver.set_trace_callback(statements.append)
+            person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+            held.reserve(conn, [L.persons, L.links])  # both known already: nothing read
+            driver.set_trace_callback(None)
+        # the links table was read but nothing was handed out in it: nothing written there
+    assert [s.lower().count("max(") for s in statements if "max(" in s.lower()] == [2]
+    assert person == first_person + 2
+    assert _count(store, L.persons) == 3 and _count(store, L.links) == 0
+    with store.begin() as conn:
+        assert L.create_person(conn, actor="test") == first_person + 3
