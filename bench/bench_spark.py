@@ -5,8 +5,22 @@ not timed). With `--base N` every size is cut from the cached N-row table instea
 first persons (every record of a person kept) up to the size; sizes above N are made of copies of the
 table (`scaled_rows`: new unique and person ids, each copy's CCCD, BHXH number and phone digits shifted so
 that copies never share or nearly share an identifier; names, dates of birth and addresses as they are, so
-keys on a name and a date gather copies as a larger province gathers namesakes). Each size runs in a fresh
-process (so the session start and the peak memory are that size's own), in stages:
+keys on a name and a date gather copies as a larger province gathers namesakes).
+
+`--within-province` blocks with `linkage.model.within_province(BATCH_BLOCKING_RULES)` (the name and date
+rules also require the same province_code; CCCD, BHXH number and phone rules stay national), as a
+national run does, and makes every copy k > 0 another province's population: besides the identifiers
+above, each digit d of its province_code and commune_code becomes (d + 3k) mod 10 (the base rows' 79 / 75
+become 02 / 08 in copy 1, 35 / 31 in copy 2, 68 / 64 in copy 3, 91 / 97 in copy 4; communes map one to one
+within a copy, so "same commune" and "same province" keep their meaning, and no two copies share a
+province or a commune code: checked). So the 5M rows (`--sizes 5000000 --base 1000000 --within-province`)
+are the 999,214 cached rows five times plus the first persons of a sixth copy (3,930 rows; 79 / 75 -> 24 /
+20), each copy k > 0 in two provinces of its own with the same names, dates of birth and sexes and every
+identifier, province and commune digit shifted: twelve provinces, about 0.97M / 0.03M records in each
+copy's two. Under the scoped rules no pair crosses copies: the comparisons are about five times the 1M
+rows' own.
+
+Each size runs in a fresh process (so the session start and the peak memory are that size's own), in stages:
 
   session   `linkage.spark.local_session` (JVM start, Splink's UDF jar on the class path)
   load      the Arrow rows into a cached Spark DataFrame (what `spark.read.parquet` of an export gives)
@@ -24,7 +38,7 @@ still says what the work costs; the comparisons per CPU-second of the predict st
 throughput. Peak memory: the JVM's and the Python process's peak resident set (VmHWM).
 
 Usage: python -m bench.bench_spark [--sizes 20000 100000] [--base 1000000] [--memory 10g] [--cores 2]
-       [--no-duckdb]
+       [--no-duckdb] [--within-province]
 """
 
 from __future__ import annotations
@@ -41,9 +55,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bench.bench_relink import AUTO, REVIEW, in_fresh_process, model_rows
+from linkage.model import IDENTIFIER_KEYS
 
 _TICK = os.sysconf("SC_CLK_TCK")
-_IDENTIFIERS = ("national_id", "bhxh_number", "phone")
+_RESIDENCE = ("province_code", "commune_code")
 
 
 def _shift_digits(column: pa.ChunkedArray, shift: int) -> pa.ChunkedArray:
@@ -52,19 +67,30 @@ def _shift_digits(column: pa.ChunkedArray, shift: int) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array([None if v is None else v.translate(table) for v in column.to_pylist()])])
 
 
-def scaled_rows(size: int, base: int) -> pa.Table:
-    """About `size` model rows cut from (copies of) the cached `base`-row table; see the module docstring."""
+def _codes(column: pa.ChunkedArray) -> set[str]:
+    return {v for v in pc.unique(column).to_pylist() if v is not None}
+
+
+def scaled_rows(size: int, base: int, *, provinces: bool = False) -> pa.Table:
+    """About `size` model rows cut from (copies of) the cached `base`-row table; `provinces`: each copy
+    k > 0 in provinces and communes of its own. See the module docstring."""
     rows = model_rows(base)
     copies, persons = [], pc.max(rows.column("person_id")).as_py() + 1
+    shifted = sorted(IDENTIFIER_KEYS) + (list(_RESIDENCE) if provinces else [])
     for k in range(-(-size // rows.num_rows)):
         copy = rows
         if k:
             for name in ("unique_id", "person_id"):
                 offset = k * (rows.num_rows if name == "unique_id" else persons)
                 copy = copy.set_column(copy.schema.get_field_index(name), name, pc.add(copy.column(name), offset))
-            for name in _IDENTIFIERS:
+            for name in shifted:
                 copy = copy.set_column(copy.schema.get_field_index(name), name, _shift_digits(copy.column(name), 3 * k))
         copies.append(copy)
+    if provinces:
+        for name in _RESIDENCE:
+            codes = [_codes(copy.column(name)) for copy in copies]
+            if sum(map(len, codes)) != len(set().union(*codes)):
+                raise ValueError(f"{len(copies)} copies of {base:,} rows: two copies would share a {name}")
     table = pa.concat_tables(copies).combine_chunks()
     if table.num_rows <= size:
         return table
@@ -132,18 +158,23 @@ def _stage(result: dict[str, Any], name: str) -> Iterator[None]:
     )
 
 
-def run_size(size: int, memory: str, cores: int | str, duckdb: bool, base: int | None) -> dict[str, Any]:
+def run_size(
+    size: int, memory: str, cores: int | str, duckdb: bool, base: int | None, within: bool = False
+) -> dict[str, Any]:
     from splink.backends.spark import SparkAPI
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     from linkage import load_model
     from linkage.batch import cluster, model_input, predict_links
-    from linkage.model import BATCH_BLOCKING_RULES
+    from linkage.model import BATCH_BLOCKING_RULES, within_province
     from linkage.spark import local_session, predict_links_spark, spark_settings
 
     model = load_model().model
-    rows = (model_rows(size) if base is None else scaled_rows(size, base)).drop_columns(["person_id"])
-    result: dict[str, Any] = {"records": rows.num_rows}
+    rows = (model_rows(size) if base is None else scaled_rows(size, base, provinces=within)).drop_columns(
+        ["person_id"]
+    )
+    blocking_rules = within_province(BATCH_BLOCKING_RULES) if within else BATCH_BLOCKING_RULES
+    result: dict[str, Any] = {"records": rows.num_rows, "provinces": len(_codes(rows.column("province_code")))}
     with _stage(result, "session"):
         spark = local_session(cores=cores, memory=memory)
     result["spark"] = spark.version
@@ -151,7 +182,7 @@ def run_size(size: int, memory: str, cores: int | str, duckdb: bool, base: int |
         frame = spark.createDataFrame(model_input(rows)).persist()
         frame.count()
     with _stage(result, "blocking"):
-        rules = spark_settings(model, blocking_rules=BATCH_BLOCKING_RULES)["blocking_rules_to_generate_predictions"]
+        rules = spark_settings(model, blocking_rules=blocking_rules)["blocking_rules_to_generate_predictions"]
         db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
         counts = count_comparisons_from_blocking_rules(
             db_api.register(frame), blocking_rules=rules, link_type="dedupe_only", record_sample_proportion=1.0
@@ -161,7 +192,7 @@ def run_size(size: int, memory: str, cores: int | str, duckdb: bool, base: int |
     print(f"  comparisons {result['comparisons']:,}, per rule {result['per_rule']}", flush=True)
     with _stage(result, "predict"):
         pairs = predict_links_spark(
-            frame, model, spark=spark, threshold_probability=REVIEW, blocking_rules=BATCH_BLOCKING_RULES
+            frame, model, spark=spark, threshold_probability=REVIEW, blocking_rules=blocking_rules
         )
     result["pairs"] = pairs.num_rows
     with _stage(result, "cluster"):
@@ -171,7 +202,7 @@ def run_size(size: int, memory: str, cores: int | str, duckdb: bool, base: int |
     spark.stop()
     if duckdb:
         with _stage(result, "duckdb"):
-            on_duck = predict_links(rows, model, threshold_probability=REVIEW, blocking_rules=BATCH_BLOCKING_RULES)
+            on_duck = predict_links(rows, model, threshold_probability=REVIEW, blocking_rules=blocking_rules)
         result["same_pairs"] = on_duck.select([0, 1]).equals(pairs.select([0, 1]))
     return result
 
@@ -183,14 +214,22 @@ def main() -> None:
     ap.add_argument("--memory", default="10g", help="Spark driver heap (local mode: the driver does the work)")
     ap.add_argument("--cores", default="*", help="local[N] worker threads (default: every core)")
     ap.add_argument("--no-duckdb", action="store_true", help="Spark only (sizes DuckDB already measured)")
+    ap.add_argument(
+        "--within-province",
+        action="store_true",
+        help="name/date rules within a province (linkage.model.within_province); copies in provinces of their own",
+    )
     args = ap.parse_args()
-    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; wall s / CPU s (driver + JVM) per stage")
+    rules = "within a province" if args.within_province else "national"
+    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; batch rules {rules}; wall s / CPU s per stage")
     for size in args.sizes:
         model_rows(args.base or size)
-        r = in_fresh_process(run_size, size, args.memory, args.cores, not args.no_duckdb, args.base)
+        r = in_fresh_process(
+            run_size, size, args.memory, args.cores, not args.no_duckdb, args.base, args.within_province
+        )
         stages = ["session", "load", "blocking", "predict", "cluster"] + (["duckdb"] if "duckdb" in r else [])
         print(
-            f"{r['records']:,} records (Spark {r['spark']}): "
+            f"{r['records']:,} records in {r['provinces']} provinces (Spark {r['spark']}): "
             + ", ".join(f"{s} {r[s]['s']:.1f}/{r[s]['cpu']:.1f} ({r[s]['python_cpu']:.1f} Python)" for s in stages)
         )
         predict = r["predict"]

@@ -32,6 +32,7 @@ __all__ = [
     "BATCH_BLOCKING_RULES",
     "BLOCKING_RULES",
     "DETERMINISTIC_RULES",
+    "IDENTIFIER_KEYS",
     "MODEL_COLUMNS",
     "TRAINING_BLOCKING_RULES",
     "ModelRow",
@@ -39,6 +40,7 @@ __all__ = [
     "model_row",
     "model_table",
     "prediction_blocking_rules",
+    "within_province",
 ]
 
 RowValue = str | int | None
@@ -114,6 +116,22 @@ _BATCH_NARROWER: Final[dict[tuple[str, ...], tuple[str, ...]]] = {
 BATCH_BLOCKING_RULES: Final[tuple[tuple[str, ...], ...]] = tuple(
     _BATCH_NARROWER.get(rule, rule) for rule in BLOCKING_RULES
 )
+# Keys that identify a person wherever they live: rules on them stay national in `within_province`.
+IDENTIFIER_KEYS: Final = frozenset({"national_id", "bhxh_number", "phone"})
+
+
+def within_province(rules: Iterable[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """`rules` for a national or multi-province batch run: every rule not keyed on an identifier (CCCD,
+    BHXH number, phone) also requires the same `province_code`. Name and date blocks then grow with the
+    square of a province's namesakes, not the nation's (`bench.bench_spark --within-province`); a person
+    who moved between provinces still meets their other records on the identifiers. A record with no
+    province code meets others on the identifier rules only (NULL never equals NULL in a blocking rule)."""
+    return tuple(
+        rule if IDENTIFIER_KEYS.intersection(rule) or "province_code" in rule else (*rule, "province_code")
+        for rule in rules
+    )
+
+
 # EM passes: each comparison is estimated in at least one pass that does not block on it.
 TRAINING_BLOCKING_RULES: Final[tuple[tuple[str, ...], ...]] = (
     ("dob_date",),

@@ -72,14 +72,53 @@ def test_rows_are_written_parents_first_and_when_asked(store: Engine, tmp_path: 
     assert _count(store, L.sources) == 1
 
 
-def test_a_row_referring_to_nothing_fails_at_commit(store: Engine) -> None:
+def test_foreign_keys_are_deferred_only_for_a_table_written_before_held_rows_it_refers_to(store: Engine) -> None:
+    """``PRAGMA defer_foreign_keys`` makes SQLite prepare every statement of the connection again: run only
+    when a table is written ahead of the held rows it refers to, never by ``enable`` itself."""
+    from mpi.ingest import ingest_file
+    from tests.builders import envelope, outpatient
+
+    receipt = ingest_file(engine=store, data=envelope([outpatient("LK-PRAGMA")]), submitter="test")
+    encounter_id = receipt.encounters[0].encounter_id
+    assert encounter_id is not None
+    statements: list[str] = []
+    with store.begin() as conn:
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        held = ahead.enable(conn)
+        person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        ahead.write_pending(conn)  # the person written: the record refers to written rows only
+        record = {**_record(encounter_id), "person_id": person, "link_state": LinkState.AUTO, "created_at": utcnow()}
+        ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE)
+        held.flush(conn, only=L.sources)
+        driver.set_trace_callback(None)
+    assert statements and not any("defer_foreign_keys" in s.lower() for s in statements)
+    assert _count(store, L.sources) == 1
+    with store.begin() as conn:  # the record's person held: its checks wait for the commit
+        held = ahead.enable(conn)
+        person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+        record = {**_record(encounter_id), "person_id": person, "link_state": LinkState.AUTO, "created_at": utcnow()}
+        conn.execute(L.sources.delete())
+        ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE)
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        held.flush(conn, only=L.sources)
+        held.flush(conn, only=L.sources)  # once a transaction
+        driver.set_trace_callback(None)
+    assert sum("defer_foreign_keys" in s.lower() for s in statements) == 1
+    assert _count(store, L.sources) == 1
+
+
+def test_a_row_referring_to_nothing_is_refused(store: Engine) -> None:
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError), store.begin() as conn:
         held = ahead.enable(conn)
         record = {**_record(999), "person_id": 999, "link_state": LinkState.AUTO, "created_at": utcnow()}
         ahead.insert(conn, L.sources, record, now=L._INSERT_SOURCE)
-        held.flush(conn, only=L.sources)  # no encounter 999, no person 999: refused when committing
+        held.flush(conn, only=L.sources)  # no encounter 999, no person 999: refused
     assert _count(store, L.sources) == 0
 
 
@@ -131,5 +170,32 @@ def test_reserved_tables_hand_out_the_ids_sqlite_gives_read_in_one_statement(sto
     assert (person, taken_back, again) == (first_person + 1, first_person + 2, first_person + 2)
     assert source == 1  # the table is empty: SQLite would give 1
     assert _count(store, L.persons) == 3
+    with store.begin() as conn:
+        assert L.create_person(conn, actor="test") == first_person + 3
+
+
+def test_the_tables_a_connection_handed_out_before_are_read_with_the_first_one(store: Engine) -> None:
+    """The largest ids of every table the connection handed out ids for in earlier transactions are read in
+    the transaction's first statement of the kind: no further statement when the same tables come again."""
+    with store.begin() as conn:
+        first_person = L.create_person(conn, actor="test")  # given by SQLite
+    with store.connect() as conn:
+        with conn.begin():
+            held = ahead.enable(conn)
+            assert ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON) == first_person + 1
+            held.reserve(conn, [L.links])  # a second table, read by a statement of its own
+        statements: list[str] = []
+        with conn.begin():
+            held = ahead.enable(conn)
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            driver.set_trace_callback(statements.append)
+            person = ahead.insert(conn, L.persons, {"created_at": utcnow()}, now=L._INSERT_PERSON)
+            held.reserve(conn, [L.persons, L.links])  # both known already: nothing read
+            driver.set_trace_callback(None)
+        # the links table was read but nothing was handed out in it: nothing written there
+    assert [s.lower().count("max(") for s in statements if "max(" in s.lower()] == [2]
+    assert person == first_person + 2
+    assert _count(store, L.persons) == 3 and _count(store, L.links) == 0
     with store.begin() as conn:
         assert L.create_person(conn, actor="test") == first_person + 3

@@ -93,9 +93,9 @@ class CanonicalRecord:
     def to_row(self) -> dict[str, RowValue]:
         """Flat plain-typed row (str / int / None) in a stable column order, for Arrow/DuckDB/Splink."""
         row: dict[str, RowValue] = {}
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if field.name == "dob":
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            if name == "dob":
                 dob = self.dob
                 row["dob_iso"] = self.dob_iso
                 row["dob_year"] = dob.year if dob else None
@@ -103,12 +103,16 @@ class CanonicalRecord:
                 row["dob_day"] = dob.day if dob else None
                 row["dob_precision"] = self.dob_precision
             elif isinstance(value, tuple):
-                row[field.name] = ";".join(value) or None
+                row[name] = ";".join(value) or None
             elif isinstance(value, bool):
-                row[field.name] = int(value)
+                row[name] = int(value)
             else:
-                row[field.name] = value
+                row[name] = value
         return row
+
+
+_FIELD_NAMES: Final = tuple(field.name for field in fields(CanonicalRecord))
+"""The record's fields in declaration order (``dataclasses.fields`` once, not per :meth:`CanonicalRecord.to_row`)."""
 
 
 def _text(raw: Mapping[str, str | None], key: str) -> str | None:

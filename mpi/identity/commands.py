@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from linkage import load_model, save_model, train_model
+from linkage.model import BATCH_BLOCKING_RULES, within_province
 from linkage.training import TrainingDataTooSmall
 from mpi.identity.policy import Thresholds
 from mpi.identity.relink import RelinkReport, read_source_records, relink
@@ -44,6 +45,10 @@ class Engine_(enum.StrEnum):
 
 _ENGINE_HELP = "Where Splink runs: duckdb (this process) or spark"
 _MASTER_HELP = "Spark master with --engine spark: local[*] (this machine) or a cluster URL (spark://…, yarn)"
+_PROVINCE_HELP = (
+    "Name and date blocking rules within a province (national or multi-province stores: their blocks grow "
+    "with the square of the nation's namesakes otherwise); CCCD, BHXH number and phone still match across"
+)
 
 
 @contextlib.contextmanager
@@ -112,8 +117,10 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and report, change nothing")] = False,
         engine: Annotated[Engine_, typer.Option("--engine", help=_ENGINE_HELP)] = Engine_.duckdb,
         spark_master: Annotated[str, typer.Option("--spark-master", help=_MASTER_HELP)] = "local[*]",
+        province: Annotated[bool, typer.Option("--within-province", help=_PROVINCE_HELP)] = False,
     ) -> None:
         """Batch relinking: Splink over all source records; merges and reviews what the online path missed."""
+        rules = within_province(BATCH_BLOCKING_RULES) if province else BATCH_BLOCKING_RULES
         settings = get_settings()
         trained = load_model(Path(settings.model_path) if settings.model_path else None)
         store = open_store(settings.database_url)
@@ -125,10 +132,17 @@ def register(app: typer.Typer) -> None:
                 with _spark(spark_master) as spark:
                     predictor = functools.partial(predict_links_spark, spark=spark)
                     report = relink(
-                        engine=store, model=trained, thresholds=thresholds, dry_run=dry_run, predictor=predictor
+                        engine=store,
+                        model=trained,
+                        thresholds=thresholds,
+                        dry_run=dry_run,
+                        predictor=predictor,
+                        blocking_rules=rules,
                     )
             else:
-                report = relink(engine=store, model=trained, thresholds=thresholds, dry_run=dry_run)
+                report = relink(
+                    engine=store, model=trained, thresholds=thresholds, dry_run=dry_run, blocking_rules=rules
+                )
         finally:
             store.dispose()
         print_report(report)

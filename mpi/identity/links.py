@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import JSON, Connection, Select, and_, bindparam, delete, insert, or_, select, update
 
 from mpi.errors import MPIError, NotFound
 from mpi.identity.models import (
@@ -59,6 +59,14 @@ _INSERT_PERSON = BulkInsert(persons, returning=persons.c.id)
 _INSERT_EVENTS = BulkInsert(events, generated_key=False)
 _INSERT_LINK = BulkInsert(links, returning=links.c.id)
 _INSERT_SOURCE = BulkInsert(sources, returning=sources.c.id)
+_INSERT_REVIEW = BulkInsert(reviews, returning=reviews.c.id)
+_OPEN_REVIEW = Prepared(
+    select(reviews.c.id).where(
+        reviews.c.source_record_id == bindparam("sid"),
+        reviews.c.candidate_person_id == bindparam("pid"),
+        reviews.c.status == "open",
+    )
+)
 _SOURCE_STATE = Prepared(select(sources.c.person_id, sources.c.link_state).where(sources.c.id == bindparam("sid")))
 _MOVE_SOURCE = Prepared(
     update(sources)
@@ -464,18 +472,12 @@ def open_review(
 ) -> int:
     lock_feed(conn)
     ahead.write_pending(conn)  # the item refers to the record
-    existing = conn.execute(
-        select(reviews.c.id).where(
-            reviews.c.source_record_id == source_record_id,
-            reviews.c.candidate_person_id == candidate_person_id,
-            reviews.c.status == "open",
-        )
-    ).first()
+    existing = _OPEN_REVIEW.first(conn, {"sid": source_record_id, "pid": candidate_person_id})
     if existing is not None:
-        return int(existing.id)
-    review_id = _id(
-        conn.execute(
-            insert(reviews),
+        return int(existing[0])
+    review_id = int(
+        _INSERT_REVIEW.insert(
+            conn,
             {
                 "source_record_id": source_record_id,
                 "candidate_person_id": candidate_person_id,
@@ -483,7 +485,7 @@ def open_review(
                 "match_weight": match_weight,
                 "match_probability": match_probability,
                 "model_id": model_id,
-                "evidence": evidence,
+                "evidence": JSON.NULL if evidence is None else evidence,  # JSON null, as the ORM writes None
                 "status": "open",
                 "created_at": utcnow(),
             },

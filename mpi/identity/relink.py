@@ -10,7 +10,8 @@ a candidate cut by the cap, term frequencies that have since moved). Steps:
    never through ORM objects.
 2. ``linkage.predict_links`` on DuckDB keeps the pairs at or above the review threshold. Candidate
    pairs come from ``linkage.model.BATCH_BLOCKING_RULES`` (the model's keys, with the one whose work
-   grows with the square of a commune's size narrowed by the family key: see there). Pairs of records
+   grows with the square of a commune's size narrowed by the family key: see there), or the rules the
+   caller passes (``within_province`` of them for a national or multi-province store). Pairs of records
    with the same CCCD on different persons are added whatever their score: the policy's national-ID
    rule decides them, as it does online.
 3. Pairs whose records sit on different persons become proposals, one per pair of persons (its best
@@ -61,7 +62,7 @@ from __future__ import annotations
 import io
 import time
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -474,6 +475,7 @@ def relink(
     commit_every: int = 500,
     num_chunks: int | None = None,
     predictor: Callable[..., pa.Table] = predict_links,
+    blocking_rules: Iterable[tuple[str, ...]] = BATCH_BLOCKING_RULES,
 ) -> RelinkReport:
     """Score all current source records with ``model`` and merge / review what the online path missed.
 
@@ -481,6 +483,8 @@ def relink(
     ``num_chunks``: passed to ``linkage.batch.predict_links`` (memory bound on large stores).
     ``predictor``: the engine scoring the pairs, called as ``predict_links`` is (e.g. ``linkage.spark``'s
     ``predict_links_spark`` with its session bound): only where the pairs are computed changes.
+    ``blocking_rules``: the candidate pairs' equality rules (e.g. ``linkage.model.within_province`` of the
+    default for a national store).
     """
     if not 0 < thresholds.review < thresholds.auto <= 1:
         raise ValueError("need 0 < review < auto <= 1")
@@ -497,7 +501,7 @@ def relink(
         records,
         model.model,
         threshold_probability=thresholds.review,
-        blocking_rules=BATCH_BLOCKING_RULES,
+        blocking_rules=tuple(blocking_rules),
         num_chunks=num_chunks,
     )
     report.pairs_scored = pairs.num_rows

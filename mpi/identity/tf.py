@@ -117,12 +117,16 @@ class TermFrequencies:
         if values:
             deferred.buffer(conn, self._buffer_key, lambda: _PendingCounts(self)).values.extend(values)
 
-    def _apply(self, added: Counter[tuple[str, str]]) -> None:
+    def _apply(self, added: Mapping[tuple[str, str], int]) -> None:
         with self._lock:
             state = self._state
+            counts, totals = state.counts, state.totals
             for (column, value), count in added.items():
-                state.counts.setdefault(column, Counter())[value] += count
-                state.totals[column] = state.totals.get(column, 0) + count
+                column_counts = counts.get(column)
+                if column_counts is None:
+                    column_counts = counts[column] = Counter()
+                column_counts[value] += count
+                totals[column] = totals.get(column, 0) + count
 
 
 class _Frequencies(Mapping[Any, float]):
@@ -172,10 +176,12 @@ class _PendingCounts:
         del self.values[mark:]
 
     def flush(self, conn: Connection) -> None:
-        added = Counter(self.values)
-        self.values = []
-        if not added:
+        values, self.values = self.values, []
+        if not values:
             return
+        added: dict[tuple[str, str], int] = {}
+        for key in values:
+            added[key] = added.get(key, 0) + 1
         rows = [{"c": c, "v": v, "n": n} for (c, v), n in sorted(added.items())]  # one lock order for all writers
         _upsert(conn.dialect.name).execute_many(conn, rows)
         self.owner._apply(added)

@@ -10,12 +10,16 @@ to read them (:func:`write_pending`).
 The ids are the ones the database would have given: SQLite gives a new row of a table without
 ``AUTOINCREMENT`` the largest id plus one, and a SQLite transaction here holds the write lock from its start
 (``BEGIN IMMEDIATE``), so nothing else inserts meanwhile, and every insert of these tables in the
-transaction goes through :func:`insert` while it is enabled. So it is for SQLite only.
+transaction goes through :func:`insert` while it is enabled. So it is for SQLite only. The largest ids are
+read in one statement, at the transaction's first need of one, for every table whose ids the connection has
+handed out in this or an earlier transaction (the same few tables each time: an ingest's submission,
+encounter, person, source record, link), so "these tables" are all of those.
 
 Readers are the caller's concern: a statement that may read (or refer to, by a foreign key) a row still
 held here must run after :func:`write_pending`, or after its table alone is written
-(``RowsAhead.flush(only=...)``: the transaction's foreign keys are checked when it commits). The rows are
-written parents first (the metadata's foreign-key order). Savepoints are kept
+(``RowsAhead.flush(only=...)``; when that table's rows refer to rows still held, the transaction's foreign
+keys are checked when it commits from then on). The rows are written parents first (the metadata's
+foreign-key order), so the foreign keys hold at every write otherwise. Savepoints are kept
 (:mod:`mpi.store.deferred`): a rolled-back savepoint takes back the rows and ids handed out inside it,
 including rows written meanwhile (the database rolled those back too).
 """
@@ -34,9 +38,11 @@ from mpi.store.bulk import BulkInsert, Prepared, execute_driver_sql
 __all__ = ["RowsAhead", "enable", "insert", "pending", "write_pending"]
 
 _KEY: Final = "mpi.store.ahead"
-_STATEMENTS: dict[Table, tuple[BulkInsert, Prepared]] = {}
+_KNOWN: Final = "mpi.store.ahead.known"
+_STATEMENTS: dict[Table, BulkInsert] = {}
 _ORDER: dict[MetaData, dict[Table, int]] = {}
 _LARGEST: dict[tuple[Table, ...], Prepared] = {}
+_PARENTS: dict[Table, frozenset[Table]] = {}
 
 
 @dataclass(slots=True)
@@ -53,16 +59,20 @@ class _Rows:
 class RowsAhead:
     """The rows of one transaction (a :class:`mpi.store.deferred.Buffer`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: set[Table] | None = None) -> None:
         self.tables: dict[Table, _Rows] = {}
+        self._known = known if known is not None else set()
+        """The tables whose ids the connection handed out, in this transaction or earlier ones."""
         self._waiting_keys: set[Hashable] | None = set()
         """The keys of the rows not yet written (None: to be recomputed)."""
+        self._checks_deferred = False
+        """Whether this transaction's foreign keys are checked at its commit (:meth:`flush` with ``only``)."""
 
     def add(self, conn: Connection, table: Table, row: Mapping[str, Any], keys: Iterable[Hashable] = ()) -> int:
         held = self.tables.get(table)
         if held is None:
-            largest = _statements_for(table)[1].scalar(conn)
-            held = self.tables[table] = _Rows(first_id=int(largest or 0) + 1)
+            self.reserve(conn, (table,))
+            held = self.tables[table]
         row_id = held.first_id + len(held.rows)
         held.rows.append({**row, "id": row_id})
         own = frozenset(keys)
@@ -74,10 +84,13 @@ class RowsAhead:
     def reserve(self, conn: Connection, tables: Iterable[Table]) -> None:
         """Read the largest id of each of ``tables`` not handed out here yet, all in one statement (else
         each is read by its own statement at the table's first row): for a caller that knows which tables
-        it is about to insert into."""
-        wanted = tuple(table for table in dict.fromkeys(tables) if table not in self.tables)
-        if not wanted:
+        it is about to insert into. The other tables whose ids the connection handed out before are read in
+        the same statement (see the module)."""
+        new = [table for table in tables if table not in self.tables]
+        if not new:
             return
+        self._known.update(new)
+        wanted = tuple(sorted((t for t in self._known if t not in self.tables), key=_parents_first))
         statement = _LARGEST.get(wanted)
         if statement is None:
             statement = _LARGEST[wanted] = Prepared(
@@ -116,13 +129,26 @@ class RowsAhead:
 
     def flush(self, conn: Connection, only: Table | None = None) -> None:
         """Write the rows not written yet (parents first); ``only``: of that table alone, for a reader of it
-        (the foreign keys are checked at commit, :func:`enable`)."""
+        (when they refer to rows still held, the transaction's foreign keys are then checked at its commit)."""
+        if only is not None and not self._checks_deferred and self._parents_waiting(only):
+            # SQLite resets this at the transaction's end. Set only when needed: setting it makes SQLite
+            # prepare every statement of the connection again (the candidate search, each insert).
+            execute_driver_sql(conn, "PRAGMA defer_foreign_keys = ON")
+            self._checks_deferred = True
         for table in sorted(self.tables, key=_parents_first):
             held = self.tables[table]
             if held.written < len(held.rows) and only in (None, table):
-                _statements_for(table)[0].execute(conn, held.rows[held.written :])
+                _insert_for(table).execute(conn, held.rows[held.written :])
                 held.written = len(held.rows)
         self._waiting_keys = None if only is not None else set()
+
+    def _parents_waiting(self, table: Table) -> bool:
+        """Whether a table ``table`` refers to (another one) has rows held and not written yet."""
+        for parent in _parents(table):
+            held = self.tables.get(parent)
+            if held is not None and held.written < len(held.rows):
+                return True
+        return False
 
     def discard(self, conn: Connection) -> None:
         self.tables = {}
@@ -137,11 +163,19 @@ def _parents_first(table: Table) -> int:
     return order[table]
 
 
-def _statements_for(table: Table) -> tuple[BulkInsert, Prepared]:
-    """The table's insert with the ids given, and the query of its largest id."""
+def _parents(table: Table) -> frozenset[Table]:
+    """The other tables ``table`` refers to by a foreign key."""
+    found = _PARENTS.get(table)
+    if found is None:
+        found = _PARENTS[table] = frozenset(fk.column.table for fk in table.foreign_keys) - {table}
+    return found
+
+
+def _insert_for(table: Table) -> BulkInsert:
+    """The table's insert with the ids given."""
     found = _STATEMENTS.get(table)
     if found is None:
-        found = _STATEMENTS[table] = (BulkInsert(table, generated_key=False), Prepared(select(func.max(table.c.id))))
+        found = _STATEMENTS[table] = BulkInsert(table, generated_key=False)
     return found
 
 
@@ -155,11 +189,9 @@ def enable(conn: Connection) -> RowsAhead:
         raise ValueError(f"ids handed out ahead need SQLite's write lock, not {conn.dialect.name}")
     if deferred.current(conn, _KEY) is not None:
         raise RuntimeError("ids are already handed out ahead in this transaction")
-    held = deferred.buffer(conn, _KEY, RowsAhead)
-    # Foreign keys checked when the transaction commits (SQLite resets this at its end): a reader's table
-    # can be written before the rows it refers to (RowsAhead.flush(only=...)).
-    execute_driver_sql(conn, "PRAGMA defer_foreign_keys = ON")
-    return held
+    # the tables whose ids the connection handed out before: kept with the driver connection (its pool record)
+    known = conn.connection.info.setdefault(_KNOWN, set())
+    return deferred.buffer(conn, _KEY, lambda: RowsAhead(known))
 
 
 def pending(conn: Connection) -> RowsAhead | None:

@@ -117,6 +117,35 @@ def test_a_review_is_opened_once_per_record_and_candidate(engine: Engine) -> Non
         assert len(conn.execute(select(L.reviews.c.id)).all()) == 1
 
 
+def test_a_review_row_is_written_as_a_core_insert_writes_it(engine: Engine) -> None:
+    """``open_review`` inserts through the driver (``mpi.store.bulk``): each column as SQLAlchemy's own insert
+    writes it, the missing evidence as JSON ``null`` (what the ORM writes for None) and a dict as its JSON."""
+    from sqlalchemy import cast, insert
+    from sqlalchemy.types import Text
+
+    from mpi.store.models import utcnow
+
+    (e1,) = ingest_encounters(engine, 1)
+    with engine.begin() as conn:
+        p1, p2, p3 = (L.create_person(conn, actor="test") for _ in range(3))
+        r1 = linked_record(conn, e1, p1)
+        fields = {"reason": "model_band", "match_weight": 2.5, "match_probability": 0.75, "model_id": "m1"}
+        for candidate, evidence in ((p2, None), (p3, {"other_source_record_id": r1, "levels": [1, "x"]})):
+            ours = L.open_review(
+                conn, source_record_id=r1, candidate_person_id=candidate, actor="system", evidence=evidence, **fields
+            )
+            row = {"source_record_id": r1, "candidate_person_id": candidate, "evidence": evidence, "status": "open"}
+            theirs = conn.execute(insert(L.reviews).values(**row, **fields, created_at=utcnow())).inserted_primary_key
+            columns = [c for c in L.reviews.c if c.name not in ("id", "created_at")]
+            shown = [cast(c, Text) if c.name == "evidence" else c for c in columns]  # the stored text itself
+            stored = {
+                int(found[0]): tuple(found[1:])
+                for found in conn.execute(select(L.reviews.c.id, *shown).where(L.reviews.c.id.in_([ours, theirs[0]])))
+            }
+            assert stored[ours] == stored[int(theirs[0])]
+            assert (stored[ours][columns.index(L.reviews.c.evidence)] == "null") == (evidence is None)
+
+
 def test_one_resolver_follows_a_chain_of_merges_for_one_id_many_ids_and_the_export(engine: Engine) -> None:
     p1, p2, p3, p4 = _four_persons_merged(engine, (0, 1), (1, 2))  # p1 -> p2 -> p3
     expected = {p1: p3, p2: p3, p3: p3, p4: p4}

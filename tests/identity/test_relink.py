@@ -7,6 +7,7 @@ generator's ground truth. The small scenarios write hand-made records through `m
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -23,11 +24,12 @@ from sqlalchemy import Connection, Engine, func, select
 from typer.testing import CliRunner
 
 from linkage import TrainedModel, load_model, model_row, normalise_record, predict_links
+from linkage.model import BATCH_BLOCKING_RULES, within_province
 from mpi.identity import commands
 from mpi.identity import links as L
 from mpi.identity.online import canonical_from_encounter, source_values
 from mpi.identity.policy import Thresholds
-from mpi.identity.relink import read_source_records, relink
+from mpi.identity.relink import RelinkReport, read_source_records, relink
 from mpi.ingest import ingest_file
 from mpi.settings import get_settings
 from mpi.store import open_store
@@ -496,6 +498,24 @@ def test_dry_run_reports_exact_counts_and_changes_nothing(
     assert relink(engine=engine, model=model, predictor=predictions, thresholds=THRESHOLDS).merges == 1
 
 
+def test_relink_blocks_with_the_rules_it_is_given(
+    engine: Engine, model: TrainedModel, predictions: Predictions
+) -> None:
+    """The batch rules by default, the caller's (e.g. within a province) otherwise: both reach the predict."""
+    _records(engine, [PERSON_A, PERSON_B, PERSON_A])
+    seen: list[Any] = []
+
+    def predictor(records: pa.Table, model: dict[str, Any], **options: Any) -> pa.Table:
+        seen.append(options["blocking_rules"])
+        return predictions(records, model, **options)
+
+    relink(engine=engine, model=model, predictor=predictor, thresholds=THRESHOLDS, dry_run=True)
+    scoped = within_province(BATCH_BLOCKING_RULES)
+    report = relink(engine=engine, model=model, predictor=predictor, thresholds=THRESHOLDS, blocking_rules=scoped)
+    assert seen == [BATCH_BLOCKING_RULES, scoped]
+    assert report.merges == 1  # the same CCCD meets across any rules
+
+
 def test_read_source_records_gives_the_model_rows_of_current_versions(engine: Engine) -> None:
     (r1, r2), (p1, p2) = _records(engine, [PERSON_A, PERSON_B])
     table = read_source_records(engine, batch_size=1)
@@ -562,3 +582,36 @@ def test_mpi_train_then_relink_from_the_command_line(
     with open_store(url).connect() as conn:
         models = set(conn.execute(select(L.links.c.model_id).where(L.links.c.rule == "relink")).scalars())
     assert models == {model_id}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+@pytest.mark.parametrize("scoped", [False, True], ids=["national", "within province"])
+def test_mpi_relink_within_province_option_reaches_the_predict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, scoped: bool
+) -> None:
+    monkeypatch.setenv("MPI_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    get_settings.cache_clear()
+    calls: list[dict[str, Any]] = []
+
+    def fake_relink(**kwargs: Any) -> RelinkReport:
+        calls.append(kwargs)
+        return RelinkReport(model_id="m", dry_run=True, thresholds={"auto": 0.99, "review": 0.3})
+
+    @contextlib.contextmanager
+    def no_spark(master: str) -> Iterator[str]:
+        yield "session"
+
+    monkeypatch.setattr(commands, "relink", fake_relink)
+    monkeypatch.setattr(commands, "_spark", no_spark)
+    app = typer.Typer()
+    commands.register(app)
+    args = ["relink", "--dry-run", "--engine", engine] + (["--within-province"] if scoped else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (call,) = calls
+    assert call["blocking_rules"] == (within_province(BATCH_BLOCKING_RULES) if scoped else BATCH_BLOCKING_RULES)
+    if engine == "spark":
+        assert call["predictor"].func.__name__ == "predict_links_spark"
+        assert call["predictor"].keywords == {"spark": "session"}
+    else:
+        assert "predictor" not in call

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from linkage import build_settings, model_row, model_table, normalise_record
-from linkage.model import BLOCKING_RULES, MODEL_COLUMNS
+from linkage.model import BATCH_BLOCKING_RULES, BLOCKING_RULES, IDENTIFIER_KEYS, MODEL_COLUMNS, within_province
 from linkage.scorer import compile_condition
 
 
@@ -149,6 +149,20 @@ def test_tf_adjustments_on_given_family_and_dob() -> None:
 
 def test_blocking_rules_only_use_model_columns() -> None:
     assert {column for rule in BLOCKING_RULES for column in rule} <= set(MODEL_COLUMNS)
+
+
+def test_within_province_keeps_identifier_rules_and_adds_the_province_to_the_others() -> None:
+    scoped = within_province(BATCH_BLOCKING_RULES)
+    assert len(scoped) == len(BATCH_BLOCKING_RULES)
+    identifier_rules = 0
+    for rule, narrowed in zip(BATCH_BLOCKING_RULES, scoped, strict=True):
+        if IDENTIFIER_KEYS.intersection(rule):
+            identifier_rules += 1
+            assert narrowed == rule
+        else:
+            assert narrowed == (*rule, "province_code")
+    assert identifier_rules == 3  # CCCD, BHXH number, phone
+    assert within_province(scoped) == scoped  # applying it twice changes nothing
 
 
 def test_settings_are_accepted_by_splink() -> None:

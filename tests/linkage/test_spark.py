@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from linkage import load_model, model_table
+from linkage import load_model, model_table, normalise_record
 from linkage.batch import cluster, predict_links
-from linkage.model import BATCH_BLOCKING_RULES
+from linkage.model import BATCH_BLOCKING_RULES, within_province
 from linkage.spark import _to_spark_sql, predict_links_spark, spark_settings, train_model_spark
 from linkage.training import model_id_of
 from tests.linkage.synthetic import synthetic_records
@@ -124,3 +124,40 @@ def test_train_on_spark_writes_a_duckdb_model_both_engines_run(spark: Any) -> No
     on_duckdb = predict_links(records, model, threshold_probability=REVIEW)
     on_spark = predict_links_spark(records, model, spark=spark, threshold_probability=REVIEW)
     assert set(_pairs(on_spark)) == set(_pairs(on_duckdb))
+
+
+def _moved(unique_id: int, name: str, born: str, province: str, cccd: str | None = None) -> dict[str, Any]:
+    raw = {"HO_TEN": name, "NGAY_SINH": born, "GIOI_TINH": "1", "MATINH_CU_TRU": province}
+    if cccd:
+        raw["SO_CCCD"] = cccd
+    return {**normalise_record(raw).to_row(), "unique_id": unique_id}
+
+
+_PROVINCES = model_table(
+    [
+        _moved(0, "Lê Văn Tám", "198503040000", "79"),  # namesakes born the same day in two provinces
+        _moved(1, "Lê Văn Tám", "198503040000", "75"),
+        _moved(2, "Phạm Thị Lan", "199007080000", "79", cccd="079190001234"),  # moved, the same CCCD
+        _moved(3, "Phạm Thị Lan", "199007080000", "75", cccd="079190001234"),
+        _moved(4, "Đỗ Minh Khoa", "200101020000", "79"),  # namesakes born the same day in one province
+        _moved(5, "Đỗ Minh Khoa", "200101020000", "79"),
+    ]
+)
+
+
+def test_within_province_rules_keep_name_and_date_pairs_in_a_province_and_identifiers_across(
+    model: dict[str, Any],
+) -> None:
+    def candidates(rules: Any) -> set[tuple[int, int]]:
+        return set(_pairs(predict_links(_PROVINCES, model, threshold_probability=0.0, blocking_rules=rules)))
+
+    assert candidates(BATCH_BLOCKING_RULES) == {(0, 1), (2, 3), (4, 5)}
+    assert candidates(within_province(BATCH_BLOCKING_RULES)) == {(2, 3), (4, 5)}
+
+
+def test_within_province_rules_give_the_same_pairs_on_spark(spark: Any, model: dict[str, Any]) -> None:
+    # the rules' meaning is asserted on DuckDB above; Spark: one predict on the same six records
+    rules = within_province(BATCH_BLOCKING_RULES)
+    on_spark = predict_links_spark(_PROVINCES, model, spark=spark, threshold_probability=0.0, blocking_rules=rules)
+    on_duckdb = predict_links(_PROVINCES, model, threshold_probability=0.0, blocking_rules=rules)
+    assert set(_pairs(on_spark)) == set(_pairs(on_duckdb)) == {(2, 3), (4, 5)}
