@@ -555,12 +555,14 @@ class Scorer:
 
     def match_weights(self, left: Row, rights: Iterable[Row]) -> list[float]:
         """``[match_weight(left, right) for right in rights]``, the same floats, in one pass: the left row's
-        columns are read once (:func:`_bound_levels_chooser`) and its term frequencies looked up once.
-        The online path's record against its candidates."""
+        columns are read once (:func:`_bound_levels_chooser`), and each term-frequency adjustment is computed
+        once per level and right value (with the left row fixed it depends on nothing else; a record's
+        candidates share most values — its namesakes its name). The online path's record against its
+        candidates."""
         choose = self._bind(left)
         prior = self._prior_weight
         tf = self._tf
-        left_tf: dict[str, float | None] = {}
+        adjustments: dict[tuple[int, Value], float | None] = {}  # (id of the level, right value) -> term
         out: list[float] = []
         for right in rights:
             total = prior
@@ -568,18 +570,27 @@ class Scorer:
                 total += level.weight
                 column = level.tf_column
                 if column is not None:
-                    table = tf.get(column)
-                    if table is None:
-                        continue
-                    if column in left_tf:
-                        tf_l = left_tf[column]
-                    else:
-                        lv = left.get(column)
-                        tf_l = left_tf[column] = table.get(lv) if lv is not None else None
                     rv = right.get(column)
-                    total += _tf_term(level, tf_l, table.get(rv) if rv is not None else None)
+                    key = (id(level), rv)
+                    if key in adjustments:
+                        term = adjustments[key]
+                    else:
+                        term = adjustments[key] = self._tf_term_against(level, left, rv, tf)
+                    if term is not None:
+                        total += term
             out.append(total)
         return out
+
+    @staticmethod
+    def _tf_term_against(level: _Level, left: Row, rv: Value, tf: TfTables) -> float | None:
+        """A level's term-frequency adjustment for the left row against a right value; None without a TF
+        table for its column (nothing is added, as :meth:`match_weight` adds nothing)."""
+        assert level.tf_column is not None
+        table = tf.get(level.tf_column)
+        if table is None:
+            return None
+        lv = left.get(level.tf_column)
+        return _tf_term(level, table.get(lv) if lv is not None else None, table.get(rv) if rv is not None else None)
 
     def score(self, left: Row, right: Row) -> PairScore:
         total = self._prior_weight

@@ -547,14 +547,21 @@ def _card_and_birth(record: ModelRow, candidates: Sequence[Candidate]) -> Candid
     the records apart. A person with another record of another birth time on that date (a twin), or with a
     record the incoming one contradicts, is not taken.
     """
-    if not record.get("bhxh_number"):
+    number = record.get("bhxh_number")
+    if not number:
         return None  # no record agrees on a card the incoming one does not carry
+    # the same card first (a cheap look at each candidate; most carry another number or none), then the rest
+    # of _card_and_birth_agree and the persons of the few that agree
+    agreeing = [
+        c for c in candidates if c.features.get("bhxh_number") == number and _card_and_birth_agree(record, c.features)
+    ]
+    if not agreeing:
+        return None
     persons = _by_person(candidates)
     found = [
         c
-        for c in candidates
-        if _card_and_birth_agree(record, c.features)
-        and not any(_born_together(record, other.features) is False for other in persons[c.person_id])
+        for c in agreeing
+        if not any(_born_together(record, other.features) is False for other in persons[c.person_id])
         and not any(contradicts(record, other.features, 1.0) for other in persons[c.person_id])
     ]
     if not found or len({c.person_id for c in found}) > 1:

@@ -263,6 +263,26 @@ def test_a_twin_is_not_linked_on_the_model_alone_but_the_same_bhxh_number_links(
     assert renamed.action is Action.LINK
 
 
+def test_the_same_card_and_birth_weighs_every_record_of_that_person_not_only_those_with_the_card() -> None:
+    """The card-and-birth rule links a child's record renamed since; not to a person another of whose records
+    (one without the card) was born at another time that day, nor when two persons carry the card."""
+    card = "TE1740123456789"[-10:]
+    incoming = {**row(HO_TEN="NGUYỄN VĂN AN", NGAY_SINH="201503040830", GIOI_TINH="1"), "bhxh_number": card}
+    mothers_name = {**row(HO_TEN="TRẦN THỊ MINH THƯ", NGAY_SINH="201503040830", GIOI_TINH="1"), "bhxh_number": card}
+    same_card = _candidate(mothers_name, 0.01)
+    namesake = _candidate(row(HO_TEN="NGUYỄN VĂN AN", NGAY_SINH="201503040830", GIOI_TINH="1"), 0.02, person=2)
+    assert decide(incoming, [namesake, same_card], THRESHOLDS).rule is Rule.BHXH_BIRTH
+    twin = Candidate(
+        source_record_id=11,
+        person_id=1,
+        features=row(HO_TEN="NGUYỄN VĂN BÌNH", NGAY_SINH="201503040845", GIOI_TINH="1"),
+        match_probability=0.01,
+    )
+    assert decide(incoming, [namesake, same_card, twin], THRESHOLDS).rule is Rule.NEW_PERSON
+    second = _candidate(mothers_name, 0.01, person=3)
+    assert decide(incoming, [same_card, second], THRESHOLDS).rule is Rule.NEW_PERSON
+
+
 # ---- rules and their evidence ---------------------------------------------------------------------------
 def _linking(record: dict[str, Any], candidate: Candidate) -> Rule:
     decision = decide(record, [candidate], THRESHOLDS)

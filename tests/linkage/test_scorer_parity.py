@@ -118,3 +118,19 @@ def test_match_weights_of_one_record_against_many_are_match_weight_exactly(
             left = rows[left_id]
             assert scorer.match_weights(left, rights) == [scorer.match_weight(left, right) for right in rights]
     assert Scorer(model, tf_tables).match_weights(rows[next(iter(against))], []) == []
+
+
+def test_match_weights_reuse_a_term_frequency_adjustment_only_for_the_same_level_and_value(
+    model: dict[str, Any], records: pa.Table, tf_tables: dict[str, dict[Any, float]]
+) -> None:
+    """``match_weights`` computes each TF adjustment once per level and right value: right rows that repeat a
+    value, reach it at another level (the left row's value in one column, others' in the rest) or carry a
+    column without a table still score as ``match_weight`` scores them."""
+    rows = records.to_pylist()[:150]
+    left = rows[0]
+    echoed = [{**right, column: left[column]} for right in rows for column in tf_columns(model)]
+    rights = [*rows, *echoed, *rows]
+    one_table = dict(list(tf_tables.items())[:1])
+    for tables in (tf_tables, one_table):
+        scorer = Scorer(model, tables)
+        assert scorer.match_weights(left, rights) == [scorer.match_weight(left, right) for right in rights]
