@@ -36,7 +36,7 @@ import sqlglot
 from linkage.batch import PAIR_SCHEMA, model_input
 from linkage.model import MODEL_COLUMNS, build_settings, prediction_blocking_rules
 from linkage.scorer import tf_columns
-from linkage.training import TrainedModel, estimate_parameters, finish_training
+from linkage.training import EM_MAX_ITERATIONS, U_CHUNKS, TrainedModel, estimate_parameters, finish_training
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -310,6 +310,8 @@ def train_model_spark(
     seed: int,
     max_pairs: float = 2e6,
     u_max_pairs: float = 5e6,
+    u_chunks: int = U_CHUNKS,
+    em_max_iterations: int = EM_MAX_ITERATIONS,
     recall: float = 0.7,
     m_floor: float = 1e-3,
     data_description: str = "",
@@ -318,10 +320,15 @@ def train_model_spark(
 
     Same recipe and post-processing (unobserved levels, m floor, provenance with `"engine": "spark"`).
     Spark's random sampling differs from DuckDB's, so the same seed gives a close, not identical, model.
+    `u_chunks=1` suits small data on Spark (see `linkage.training.estimate_parameters`); `em_max_iterations` as
+    in `train_model`.
     """
     settings = build_settings()
+    settings["max_iterations"] = em_max_iterations
     linker = _linker(spark, records, spark_settings(settings))
-    estimate_parameters(linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall, quote="`")
+    estimate_parameters(
+        linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, u_chunks=u_chunks, recall=recall, quote="`"
+    )
     trained: dict[str, Any] = linker.misc.save_model_to_json()
     model = _parameters_into(_duckdb_model_json(settings), trained)
     rows = records.num_rows if isinstance(records, pa.Table) else records.count()
@@ -331,6 +338,7 @@ def train_model_spark(
         seed=seed,
         max_pairs=max_pairs,
         u_max_pairs=u_max_pairs,
+        u_chunks=u_chunks,
         recall=recall,
         m_floor=m_floor,
         data_description=data_description,

@@ -55,6 +55,10 @@ __all__ = [
 
 DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models"
 _SPLINK_LOG_LEVEL: Final = logging.WARNING + 5  # Splink's progress messages carry only counts, but are noise
+U_CHUNKS: Final = 10
+"""Splink's default number of chunks for u's random sampling (see `estimate_parameters`)."""
+EM_MAX_ITERATIONS: Final = 25
+"""Splink's default `max_iterations` of an EM training pass."""
 _SPLINK_UNDERFLOW: Final = "will underflow to 0.0"
 """Part of the message of Splink's ValueError when EM estimates an m or u probability below float64's range."""
 
@@ -149,6 +153,8 @@ def train_model(
     seed: int,
     max_pairs: float = 2e6,
     u_max_pairs: float = 5e6,
+    u_chunks: int = U_CHUNKS,
+    em_max_iterations: int = EM_MAX_ITERATIONS,
     recall: float = 0.7,
     address_text: bool = False,
     blocking_rules: tuple[tuple[str, ...], ...] = BLOCKING_RULES,
@@ -159,7 +165,9 @@ def train_model(
 
     `recall` is the assumed share of true matching pairs the deterministic rules find; it sets the
     prior. `address_text` selects the free-text address comparison (data without commune codes);
-    `blocking_rules` are stored in the model for prediction. `m_floor`: see `_floor_m`.
+    `blocking_rules` are stored in the model for prediction. `m_floor`: see `_floor_m`. `u_chunks`: see
+    `estimate_parameters`. `em_max_iterations`: the most EM iterations per training pass (Splink's
+    `max_iterations`, stored in the model JSON); a pass stops earlier once no parameter moves by 1e-4.
     """
     from splink import DuckDBAPI, Linker
 
@@ -170,8 +178,11 @@ def train_model(
     db_api = DuckDBAPI(con)
     sdf = db_api.register(table, dataset_display_name="records")
     settings = build_settings(address_text=address_text, blocking_rules=blocking_rules)
+    settings["max_iterations"] = em_max_iterations
     linker = Linker(sdf, settings, log_level=_SPLINK_LOG_LEVEL)
-    estimate_parameters(linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, recall=recall)
+    estimate_parameters(
+        linker, seed=seed, max_pairs=max_pairs, u_max_pairs=u_max_pairs, u_chunks=u_chunks, recall=recall
+    )
     model: dict[str, Any] = linker.misc.save_model_to_json()
     con.close()
     return finish_training(
@@ -180,6 +191,7 @@ def train_model(
         seed=seed,
         max_pairs=max_pairs,
         u_max_pairs=u_max_pairs,
+        u_chunks=u_chunks,
         recall=recall,
         m_floor=m_floor,
         data_description=data_description,
@@ -187,14 +199,27 @@ def train_model(
 
 
 def estimate_parameters(
-    linker: Any, *, seed: int, max_pairs: float, u_max_pairs: float, recall: float, quote: str = '"'
+    linker: Any,
+    *,
+    seed: int,
+    max_pairs: float,
+    u_max_pairs: float,
+    recall: float,
+    u_chunks: int = U_CHUNKS,
+    quote: str = '"',
 ) -> None:
     """The training recipe on a Splink linker of any backend: prior, u by sampling, m by EM passes.
 
+    ``u_chunks``: Splink counts each comparison's levels over the ``u_max_pairs`` sampled pairs in this many
+    queries (after a probe of a tenth of a chunk), and stops early once every level has 100 pairs. ``1``: one
+    query per comparison over every sampled pair (no probe, no early stop), the same counts for a sample too
+    small to stop early; on Spark, whose every query has a fixed planning cost, it takes a ninth of the queries.
     ``quote``: the backend's identifier quote for the EM blocking rules (DuckDB ``"``, Spark a backtick).
     """
+    if u_chunks < 1:
+        raise ValueError(f"u_chunks must be at least 1, got {u_chunks}")
     linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=recall)
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed, num_chunks=u_chunks)
     for rule in TRAINING_BLOCKING_RULES:
         rule_sql = _block(rule).replace('"', quote)
         try:
@@ -220,6 +245,7 @@ def finish_training(
     recall: float,
     m_floor: float,
     data_description: str,
+    u_chunks: int = U_CHUNKS,
     engine: str | None = None,
 ) -> TrainedModel:
     """Post-process a freshly trained model JSON (unobserved levels, m floor) and attach its provenance."""
@@ -238,6 +264,7 @@ def finish_training(
         "seed": seed,
         "em_max_pairs": max_pairs,
         "u_max_pairs": u_max_pairs,
+        "u_chunks": u_chunks,
         "deterministic_rules_recall": recall,
         "em_blocking_rules": [_block(rule) for rule in TRAINING_BLOCKING_RULES],
         "unobserved_levels": unobserved,

@@ -17,7 +17,7 @@ from linkage import load_model, model_table, normalise_record
 from linkage.batch import cluster, predict_links
 from linkage.model import BATCH_BLOCKING_RULES, within_province
 from linkage.spark import _to_spark_sql, predict_links_spark, spark_settings, train_model_spark
-from linkage.training import model_id_of
+from linkage.training import model_id_of, train_model
 from tests.linkage.synthetic import synthetic_records
 
 # Spark in local mode on a shared 2-core machine: a JVM start and a few Spark jobs per test.
@@ -103,14 +103,28 @@ def test_spark_and_duckdb_give_the_same_pairs_and_clusters(
     assert cluster(on_spark, AUTO, unique_ids=ids).equals(cluster(on_duckdb, AUTO, unique_ids=ids))
 
 
+def _parameters(model: dict[str, Any]) -> dict[tuple[str, str, str], float]:
+    return {
+        (comparison["output_column_name"], level["label_for_charts"], key): level[key]
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+        if not level.get("is_null_level")
+        for key in ("m_probability", "u_probability")
+    }
+
+
 def test_train_on_spark_writes_a_duckdb_model_both_engines_run(spark: Any) -> None:
-    # What is proved is the path (Spark trains, DuckDB runs the JSON), not the model's quality: little data.
+    # What is proved is the path (Spark runs the training recipe, DuckDB runs the JSON), not the model's quality:
+    # little data, u counted in one query per comparison, at most 3 EM iterations a pass (knobs of both engines;
+    # Spark's cost is per query).
     records = model_table(synthetic_records(500, seed=5))
-    trained = train_model_spark(records, spark=spark, seed=1, max_pairs=2e4, u_max_pairs=2e4)
+    knobs: dict[str, Any] = {"seed": 1, "max_pairs": 2e4, "u_max_pairs": 2e4, "u_chunks": 1, "em_max_iterations": 3}
+    trained = train_model_spark(records, spark=spark, **knobs)
     model = trained.model
     assert trained.provenance["engine"].startswith("spark")
     assert trained.model_id == model_id_of(model)
     assert model["sql_dialect"] == "duckdb"
+    assert model["max_iterations"] == 3 and trained.provenance["u_chunks"] == 1
     assert "jaro_winkler_similarity" in json.dumps(model)
     shipped = load_model().model
     assert [c["output_column_name"] for c in model["comparisons"]] == [
@@ -120,9 +134,19 @@ def test_train_on_spark_writes_a_duckdb_model_both_engines_run(spark: Any) -> No
         for level in comparison["comparison_levels"]:
             if not level.get("is_null_level"):
                 assert 0.0 < level["m_probability"] <= 1.0 and 0.0 < level["u_probability"] <= 1.0
+    # the same recipe on DuckDB: the prior counts the same pairs; u and m come from other random samples, close
+    on_duck = train_model(records, **knobs)
+    assert model["probability_two_random_records_match"] == pytest.approx(
+        on_duck.model["probability_two_random_records_match"], rel=1e-9
+    )
+    mine, theirs = _parameters(model), _parameters(on_duck.model)
+    assert mine.keys() == theirs.keys()
+    far = {key: (round(mine[key], 3), round(theirs[key], 3)) for key in mine if abs(mine[key] - theirs[key]) > 0.1}
+    assert far == {}, far
     # the trained JSON runs on DuckDB and on Spark with the same result
     on_duckdb = predict_links(records, model, threshold_probability=REVIEW)
     on_spark = predict_links_spark(records, model, spark=spark, threshold_probability=REVIEW)
+    assert on_duckdb.num_rows > 100, "the trained model must link the population's repeat records"
     assert set(_pairs(on_spark)) == set(_pairs(on_duckdb))
 
 
