@@ -94,8 +94,9 @@ def create_app(settings: Settings | None = None, *, freeze: bool = False) -> Fas
     app.add_middleware(RequestGuard)  # outermost: bodies, clean 500s, access log
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers (it does not touch the database)."""
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (it does not touch the database): a coroutine, answered on the event
+        loop without a worker thread."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "the database does not answer"}})

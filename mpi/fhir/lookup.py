@@ -18,7 +18,7 @@ from sqlalchemy import Connection, literal, select, union_all
 
 from linkage import parse_insurance_cards
 from mpi.records.dates import partial_iso
-from mpi.records.person import current_encounters, encounters
+from mpi.records.person import encounters, read_current_encounters
 from mpi.store.content import content_tables
 
 
@@ -66,7 +66,7 @@ def recorded_identities(
 ) -> list[RecordedIdentity]:
     """Every current encounter version of the person's cluster, oldest first: what Patient names and
     identifiers are counted and dated from (``encounters``: those rows, when the caller read them already)."""
-    rows = conn.execute(current_encounters(cluster)).all() if encounters is None else encounters
+    rows = read_current_encounters(conn, cluster) if encounters is None else encounters
     out = [
         RecordedIdentity(
             encounter_id=int(r.id),
