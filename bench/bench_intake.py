@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.bench_load import SECRET, _unique
+from bench.bench_load import SECRET, _Resendable
 from mpi.xml130 import Limits
 
 _ENV = {"MPI_ENV": "test", "MPI_SECRET_KEY": SECRET}
@@ -58,7 +58,7 @@ def _files(workdir: Path, originals: list[bytes], count: int) -> list[bytes]:
     for n in range(count):
         path = folder / f"{n:05d}.xml"
         if not path.exists():
-            path.write_bytes(_unique(originals[n % len(originals)], f"i{n}"))
+            path.write_bytes(_Resendable(originals[n % len(originals)]).unique(f"i{n}"))
         out.append(path.read_bytes())
     return out
 
