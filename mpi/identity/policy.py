@@ -373,16 +373,19 @@ def _by_person(candidates: Iterable[Candidate]) -> dict[int, list[Candidate]]:
     return out
 
 
+def _rank(candidate: Candidate) -> tuple[float, int]:
+    """The order of candidates, the best first: the higher weight, then the older record (the lower id)."""
+    return -candidate.match_weight, candidate.source_record_id
+
+
 def _best(candidates: Sequence[Candidate]) -> Candidate:
-    return max(candidates, key=lambda c: (c.match_weight, -c.source_record_id))
+    return min(candidates, key=_rank)
 
 
 def _ranked_persons(candidates: Iterable[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
-    """Each person's best record (:func:`_best`) and records, the best persons first (by weight, then the
-    lower record id). One pass over the candidates, comparing each with its person's best so far as
-    :func:`_best` orders them (the first of equals kept, as ``max`` keeps it): the same list as
-    ``_best`` of each :func:`_by_person` group, sorted, at a large block's size (~100 candidates of
-    ~70 persons) without a ``max`` call and key tuples per person."""
+    """Each person's best record (:func:`_best`) and records, the best persons first (:func:`_rank`): the
+    same list as ``_best`` of each :func:`_by_person` group, sorted, in one pass over the candidates (a
+    large block is ~100 candidates of ~70 persons)."""
     bests: dict[int, Candidate] = {}
     persons: dict[int, list[Candidate]] = {}
     for c in candidates:
@@ -393,14 +396,9 @@ def _ranked_persons(candidates: Iterable[Candidate]) -> list[tuple[Candidate, li
             persons[person] = [c]
             continue
         persons[person].append(c)
-        if c.match_weight > best.match_weight or (
-            c.match_weight == best.match_weight and c.source_record_id < best.source_record_id
-        ):
+        if _rank(c) < _rank(best):
             bests[person] = c
-    return sorted(
-        ((bests[person], records) for person, records in persons.items()),
-        key=lambda t: (-t[0].match_weight, t[0].source_record_id),
-    )
+    return sorted(((bests[person], records) for person, records in persons.items()), key=lambda t: _rank(t[0]))
 
 
 def _decision(action: Action, rule: Rule, chosen: Candidate, **evidence: Any) -> Decision:
@@ -445,7 +443,7 @@ def _national_id_step(
     for verdict, rule in (("consistent", Rule.NATIONAL_ID), ("corroborated", Rule.NATIONAL_ID_CORROBORATED)):
         agreeing = [(c, e) for c, e in same_id if e.verdict == verdict and c.person_id not in wards]
         if agreeing:
-            chosen, said = max(agreeing, key=lambda t: (t[0].match_weight, -t[0].source_record_id))
+            chosen, said = min(agreeing, key=lambda t: _rank(t[0]))
             return same_id, evidence, _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
     return same_id, evidence, None
 

@@ -385,11 +385,16 @@ def test_persons_are_ranked_by_their_best_record_as_max_and_sorted_rank_them() -
             )
             for _ in range(rng.randrange(0, 60))
         ]
-        reference = sorted(
-            ((_best(cs), cs) for cs in _by_person(candidates).values()),
+        reference = sorted(  # the rule written out: the higher weight, then the lower record id
+            (
+                (max(cs, key=lambda c: (c.match_weight, -c.source_record_id)), cs)
+                for cs in _by_person(candidates).values()
+            ),
             key=lambda t: (-t[0].match_weight, t[0].source_record_id),
         )
         found = _ranked_persons(candidates)
         assert [(id(best), [id(c) for c in cs]) for best, cs in found] == [
             (id(best), [id(c) for c in cs]) for best, cs in reference
         ]
+        for best, cs in found:
+            assert _best(cs) is best
