@@ -47,7 +47,7 @@ from mpi.audit.writer import writer_for
 from mpi.errors import MPIError, PermissionDenied
 from mpi.identity.links import ResolvedPerson, resolve_person
 from mpi.keys import Role
-from mpi.records.person import current_encounters
+from mpi.records.person import read_current_encounters
 from mpi.records.sensitivity import (
     BreakGlass,
     Decision,
@@ -196,7 +196,7 @@ class ReadTransaction:
         in this transaction. What the read then builds (summary, timeline, Patient) takes the person and
         rows from here rather than reading them again."""
         person = resolved or resolve_person(conn=self.conn, person_id=person_id)
-        rows = self.conn.execute(current_encounters(person.cluster)).all()
+        rows = read_current_encounters(self.conn, person.cluster)
         segmented = self.read.segmentation.of_person(self.conn, person, rows)
         self._audit_reveal(person.person_id, segmented.revealed_ids, segmented.revealed_categories)
         return PersonRead(person, segmented, rows)

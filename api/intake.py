@@ -41,6 +41,7 @@ from mpi.ingest import (
     GROUP_ENCOUNTERS,
     EncounterLinker,
     PendingFile,
+    fewer_collections,
     ingest_parsed,
     read_for_storing,
     store_group,
@@ -75,7 +76,13 @@ class Failed(Exception):
 def store_jobs(engine: Engine, linker: EncounterLinker | None, jobs: list[Job]) -> list[Receipt | Exception]:
     """Parse and store a batch of files; per file its receipt, or the error to answer. Files are read as
     ``mpi ingest``'s parsing workers read them (:func:`mpi.ingest.read_for_storing`: staged for a SQLite
-    store, the identity step's preparation done ahead when linking)."""
+    store, the identity step's preparation done ahead when linking). The garbage collector runs less often
+    meanwhile (:func:`mpi.ingest.fewer_collections`): the parsed files of a group stay alive until stored."""
+    with fewer_collections():
+        return _store_jobs(engine, linker, jobs)
+
+
+def _store_jobs(engine: Engine, linker: EncounterLinker | None, jobs: list[Job]) -> list[Receipt | Exception]:
     prepare = prepare_identity if linker is not None else None
     results: list[Receipt | Exception | None] = [None] * len(jobs)
     group: list[tuple[int, PendingFile]] = []

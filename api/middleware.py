@@ -3,7 +3,8 @@
 - the request line is checked (a NUL in the path or query is refused: no store accepts it in text);
 - the body is read completely, bounded and with deadlines, *before* the application sees the request:
   a body too large is answered 413 before any parsing or authentication, a client that trickles its
-  body is answered 408, and neither ever holds a thread or a database connection;
+  body is answered 408, and neither ever holds a thread or a database connection (a request that declares no
+  body, as most reads, has nothing to wait for and goes straight through);
 - an unexpected exception is answered as a clean 500 (the connection stays usable; the log gets the
   exception type only, never its message or any request value);
 - every answer carries ``nosniff``, ``X-Frame-Options: DENY`` and ``Referrer-Policy: same-origin``
@@ -101,7 +102,7 @@ class RequestGuard:
         try:
             _check_target(scope)
             _check_origin(scope)
-            body = await self._read_body(scope, receive, scope["app"].state.settings)
+            body = None if _without_body(scope) else await self._read_body(scope, receive, scope["app"].state.settings)
         except _Refused as refused:
             await error_response(path, refused.status, refused.code, refused.message)(scope, receive, send_tracked)
         except _Disconnected:
@@ -117,7 +118,7 @@ class RequestGuard:
                 return await receive()
 
             try:
-                await self.app(scope, replay, send_tracked)
+                await self.app(scope, receive if body is None else replay, send_tracked)
             except Exception as exc:
                 errors_log.error(
                     "unhandled %s on %s %s", type(exc).__name__, scope.get("method"), logged_path(scope)
@@ -158,6 +159,19 @@ class RequestGuard:
                 if limit == settings.max_body_bytes and _has_nul(body):
                     raise _Refused(400, "nul_in_body", "the request body contains a NUL character")
                 return body
+
+
+def _without_body(scope: Scope) -> bool:
+    """An HTTP/1 request with neither ``Content-Length`` (or ``Content-Length: 0``) nor ``Transfer-Encoding``
+    has no body (RFC 9112, section 6.3): the server has read all of it with its headers, so there is nothing
+    to bound or wait for (most reads are such requests)."""
+    if scope.get("http_version") not in ("1.0", "1.1"):
+        return False
+    for key, value in scope.get("headers", ()):
+        name = key.lower()
+        if name == b"transfer-encoding" or (name == b"content-length" and bytes(value).strip() != b"0"):
+            return False
+    return True
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

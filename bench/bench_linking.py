@@ -45,6 +45,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from api.heap import freeze_start_up
 from linkage import CanonicalRecord
 from linkage.normalise.dates import parse_partial_date
 from mpi.identity import links as L
@@ -313,6 +314,9 @@ def main() -> None:
                             f' WHERE "{first}" IS NOT NULL'
                         ).all()
                 print(f"  store's source records read once before timing in {time.perf_counter() - started:.1f} s")
+            # as the processes that link do (the server and the intake process, api.heap.freeze_start_up): the
+            # imported modules, the term frequencies and the held-out queries stay out of every full collection
+            freeze_start_up()
             if stages is not None:
                 stages.engine(engine)
             enc_t = Encounter.__table__  # type: ignore[attr-defined]

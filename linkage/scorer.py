@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -145,6 +146,18 @@ def _number(text: str) -> int | float:
         return float(text)
 
 
+_UNSET: Final = object()
+"""A repeated function call not evaluated yet for the pair (:class:`_Source`)."""
+
+
+def _repeated_calls(conditions: Iterable[str]) -> frozenset[str]:
+    """The function calls (their SQL) written more than once over these conditions."""
+    seen: Counter[str] = Counter()
+    for sql in conditions:
+        seen.update(node.sql(dialect="duckdb") for node in _parse(sql).find_all(exp.Anonymous, *_BINARY_FUNCTIONS))
+    return frozenset(call for call, count in seen.items() if count > 1)
+
+
 class _Source:
     """Python source for SQL conditions over a pair of rows, with SQL's three-valued logic made two-valued.
 
@@ -156,13 +169,18 @@ class _Source:
     a function or arithmetic of a NULL is NULL. Each input column is read once, into a local of the
     generated function (``l.get(...)``, ``r.get(...)``), and the whole condition is one Python expression
     (no call per SQL node): about twice as fast per pair as a tree of closures, one per SQL node, with
-    the same answers.
+    the same answers. A function call written more than once over the conditions compiled together
+    (``repeated``, e.g. the same similarity tested against two thresholds by two levels) is computed at most
+    once per pair: kept in a local the first time it is evaluated (the functions are pure).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, repeated: frozenset[str] = frozenset()) -> None:
         self.reads: dict[tuple[str, str], str] = {}
-        self.names: dict[str, Any] = {}
+        self.names: dict[str, Any] = {"_unset": _UNSET}
         self._temps = 0
+        self._repeated = repeated
+        self._calls: dict[str, str] = {}
+        """The SQL of each repeated call -> the local keeping its value (``_unset`` until evaluated)."""
 
     def _column(self, node: exp.Column) -> str:
         side, column = _side_column(node)
@@ -209,7 +227,12 @@ class _Source:
             name, args = str(node.this).lower(), list(node.expressions)
         if name is not None and name in _FUNCTIONS and len(args) == 2:
             fn = self.constant(_FUNCTIONS[name])
-            return self._null_propagating(args, lambda t: f"{fn}({t[0]}, {t[1]})")
+            call = self._null_propagating(args, lambda t: f"{fn}({t[0]}, {t[1]})")
+            sql = node.sql(dialect="duckdb")
+            if sql not in self._repeated:
+                return call
+            kept = self._calls.setdefault(sql, f"_c{len(self._calls)}")
+            return f"({kept} if {kept} is not _unset else ({kept} := {call}))"
         raise UnsupportedSql(f"unsupported SQL in comparison level: {node.sql(dialect='duckdb')}")
 
     def test(self, node: exp.Expression, want: bool) -> str:
@@ -241,18 +264,30 @@ class _Source:
     def function(self, name: str, body: list[str]) -> Callable[..., Any]:
         """``def name(l, r)``: the column reads, then ``body`` (lines of Python)."""
         reads = [f"{var} = {side}.get({column!r})" for (side, column), var in self.reads.items()]
-        return self._compile(name, "\n".join([f"def {name}(l, r):", *(f"    {line}" for line in [*reads, *body])]))
+        lines = [*reads, *self._unset_calls(), *body]
+        return self._compile(name, "\n".join([f"def {name}(l, r):", *(f"    {line}" for line in lines)]))
 
-    def bound_function(self, name: str, body: list[str]) -> Callable[..., Any]:
-        """``def bind(l)`` returning ``def name(r)``: the left row's columns are read once, when bound, and
-        each call reads only the right row's, then runs ``body``. For one row scored against many (the
-        online path's record against its candidates); the same answers as :meth:`function`."""
+    def bound_function(self, name: str, body: list[str], arguments: Sequence[str] = ()) -> Callable[..., Any]:
+        """``def bind(l, *arguments)`` returning ``def name(r)``: the left row's columns are read once, when
+        bound, and each call reads only the right row's, then runs ``body`` (which may use ``arguments``). For
+        one row scored against many (the online path's record against its candidates)."""
         left = [f"{var} = l.get({column!r})" for (side, column), var in self.reads.items() if side == "l"]
-        right = [f"{var} = r.get({column!r})" for (side, column), var in self.reads.items() if side == "r"]
-        lines = ["def bind(l):", *(f"    {line}" for line in left), f"    def {name}(r):"]
-        lines += [f"        {line}" for line in [*right, *body]]
+        right = {column: var for (side, column), var in self.reads.items() if side == "r"}
+        reads = [f"{var} = r.get({column!r})" for column, var in right.items()]
+        if len(right) > 1:
+            # a row with every column (a model row always has: linkage.model.model_row) is read in one C call
+            self.names["_right_columns"] = operator.itemgetter(*right)
+            reads = ["try:", f"    {', '.join(right.values())} = _right_columns(r)", "except KeyError:"] + [
+                f"    {line}" for line in reads
+            ]
+        lines = [f"def bind({', '.join(['l', *arguments])}):", *(f"    {line}" for line in left), f"    def {name}(r):"]
+        lines += [f"        {line}" for line in [*reads, *self._unset_calls(), *body]]
         lines.append(f"    return {name}")
         return self._compile("bind", "\n".join(lines))
+
+    def _unset_calls(self) -> list[str]:
+        """The line starting each pair with every repeated call not evaluated yet."""
+        return [" = ".join([*self._calls.values(), "_unset"])] if self._calls else []
 
     def _compile(self, name: str, source: str) -> Callable[..., Any]:
         namespace = dict(self.names)
@@ -285,30 +320,71 @@ def _levels_chooser(comparisons: Sequence[Sequence[_Level]]) -> Callable[[Row, R
     return source.function("choose_levels", source.body)
 
 
-def _bound_levels_chooser(
+_Weigher = Callable[[Row], float]
+_TermOf = Callable[["_Level", Value], float | None]
+
+
+def _bound_weigher(
     comparisons: Sequence[Sequence[_Level]],
-) -> Callable[[Row], Callable[[Row], tuple[_Level, ...]]]:
-    """:func:`_levels_chooser` with the left row bound first: ``bind(left)(right)`` is
-    ``choose(left, right)``, the left row's columns read once for all right rows."""
-    source = _levels_source(comparisons)
-    return source.bound_function("choose_levels", source.body)
+) -> Callable[[Row, float, dict[tuple[int, Value], float | None], _TermOf], _Weigher]:
+    """One function summing a pair's match weight, with the left row bound first:
+    ``bind(left, prior, memo, term_of)(right)`` is :meth:`Scorer.match_weight` of the pair, the same float.
+
+    The levels are chosen by the conditions of :func:`_levels_chooser`, and the weights are added in the
+    same order as there — the prior, then per comparison its level's weight and, when the level carries one,
+    its term-frequency adjustment —, so every sum is the same float. A comparison none of whose levels
+    carries an adjustment adds its level's weight straight from the condition chain (the weight is a
+    constant of the generated code: no level object, no loop over the levels). An adjustment is
+    ``term_of(level, right value)`` (None: nothing added), kept in ``memo`` per level and right value: with
+    the left row fixed it depends on nothing else.
+    """
+    source = _LevelsSource(_repeated_in(comparisons))
+    body = ["_total = _prior"]
+    for levels in comparisons:
+        adjusted = any(level.tf_column is not None for level in levels)
+        chain = _level_chain(source, levels, (lambda level: level) if adjusted else (lambda level: level.weight))
+        if not adjusted:
+            body.append(f"_total += {chain}")
+            continue
+        body += [
+            f"_level = {chain}",
+            "_total += _level.weight",
+            "if _level.tf_column is not None:",
+            "    _key = (id(_level), r.get(_level.tf_column))",
+            "    if _key in _memo:",
+            "        _term = _memo[_key]",
+            "    else:",
+            "        _term = _memo[_key] = _term_of(_level, _key[1])",
+            "    if _term is not None:",
+            "        _total += _term",
+        ]
+    body.append("return _total")
+    return source.bound_function("weigh", body, ("_prior", "_memo", "_term_of"))
 
 
 class _LevelsSource(_Source):
     body: list[str]
 
 
+def _repeated_in(comparisons: Sequence[Sequence[_Level]]) -> frozenset[str]:
+    return _repeated_calls(level.sql for levels in comparisons for level in levels if level.sql is not None)
+
+
+def _level_chain(source: _Source, levels: Sequence[_Level], chosen: Callable[[_Level], Any]) -> str:
+    """A Python expression for one comparison: ``chosen(level)`` of its first level whose condition is TRUE,
+    else of its ELSE level (Splink's ``CASE WHEN``)."""
+    parts = []
+    for level in levels:
+        if level.sql is None:
+            parts.append(source.constant(chosen(level)))
+            break
+        parts.append(f"{source.constant(chosen(level))} if {source.test(_parse(level.sql), True)} else")
+    return "(" + " ".join(parts) + ")"
+
+
 def _levels_source(comparisons: Sequence[Sequence[_Level]]) -> _LevelsSource:
-    source = _LevelsSource()
-    chosen = []
-    for levels in comparisons:
-        parts = []
-        for level in levels:
-            if level.sql is None:
-                parts.append(source.constant(level))
-                break
-            parts.append(f"{source.constant(level)} if {source.test(_parse(level.sql), True)} else")
-        chosen.append("(" + " ".join(parts) + ")")
+    source = _LevelsSource(_repeated_in(comparisons))
+    chosen = [_level_chain(source, levels, lambda level: level) for levels in comparisons]
     source.body = [f"return ({', '.join(chosen)},)"]
     return source
 
@@ -489,7 +565,7 @@ class Scorer:
         self._prior_weight = math.log2(prior / (1 - prior))
         self._comparisons = tuple(_compile_comparison(c) for c in model["comparisons"])
         self._choose = _levels_chooser([c.levels for c in self._comparisons])
-        self._bind = _bound_levels_chooser([c.levels for c in self._comparisons])
+        self._weigher = _bound_weigher([c.levels for c in self._comparisons])
         self._tf_columns = tf_columns(model)
         self._tf: TfTables = tf_tables or {}
         self._input_columns = tuple(_input_columns(c) for c in model["comparisons"])
@@ -555,31 +631,17 @@ class Scorer:
 
     def match_weights(self, left: Row, rights: Iterable[Row]) -> list[float]:
         """``[match_weight(left, right) for right in rights]``, the same floats, in one pass: the left row's
-        columns are read once (:func:`_bound_levels_chooser`), and each term-frequency adjustment is computed
-        once per level and right value (with the left row fixed it depends on nothing else; a record's
-        candidates share most values — its namesakes its name). The online path's record against its
-        candidates."""
-        choose = self._bind(left)
-        prior = self._prior_weight
+        columns are read once and each pair's weight is summed by one generated function
+        (:func:`_bound_weigher`), and each term-frequency adjustment is computed once per level and right
+        value (with the left row fixed it depends on nothing else; a record's candidates share most values —
+        its namesakes its name). The online path's record against its candidates."""
         tf = self._tf
-        adjustments: dict[tuple[int, Value], float | None] = {}  # (id of the level, right value) -> term
-        out: list[float] = []
-        for right in rights:
-            total = prior
-            for level in choose(right):
-                total += level.weight
-                column = level.tf_column
-                if column is not None:
-                    rv = right.get(column)
-                    key = (id(level), rv)
-                    if key in adjustments:
-                        term = adjustments[key]
-                    else:
-                        term = adjustments[key] = self._tf_term_against(level, left, rv, tf)
-                    if term is not None:
-                        total += term
-            out.append(total)
-        return out
+
+        def term_of(level: _Level, rv: Value) -> float | None:
+            return self._tf_term_against(level, left, rv, tf)
+
+        weigh = self._weigher(left, self._prior_weight, {}, term_of)
+        return [weigh(right) for right in rights]
 
     @staticmethod
     def _tf_term_against(level: _Level, left: Row, rv: Value, tf: TfTables) -> float | None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
@@ -43,7 +44,7 @@ from mpi.store.db import read_only, sqlite_dialect
 from mpi.store.locks import named_lock
 from mpi.store.models import Encounter, Facility, Submission, ValidationIssue, utcnow
 from mpi.xml130 import Issue, Limits, ParsedEncounter, ParsedSubmission, PartialDateTime, parse_submission
-from mpi.xml130.fields import field_table
+from mpi.xml130.fields import Kind, field_table
 from mpi.xml130.issues import Severity, issue
 from mpi.xml130.rows import ParsedRow
 from mpi.xml130.signature import REASONS, SignatureCheck, check_signature
@@ -209,7 +210,7 @@ def ingest_many(
     if group < 1:
         raise ValueError("group must be >= 1")
     waiting: list[tuple[bytes, ParsedSubmission]] = []
-    with engine.connect() as conn, _fewer_collections():
+    with engine.connect() as conn, fewer_collections():
         for data, parsed in files:
             if len(parsed.encounters) > 1:
                 yield from _store_group(conn, waiting, submitter, linker)
@@ -231,17 +232,18 @@ def ingest_many(
 
 
 _YOUNG_OBJECTS: Final = 20_000
-"""Allocations between two collections of the youngest generation while :func:`ingest_many` runs (Python's
-default is 700)."""
+"""Allocations between two collections of the youngest generation while :func:`ingest_many` or a server's
+intake (``api.intake.store_jobs``) runs (Python's default is 700)."""
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """Python's cyclic garbage collector run less often (the process-wide setting, restored after).
 
     A bulk loader allocates a few hundred objects per encounter and holds the files read ahead of it (by
-    ``mpi ingest``'s parsing workers): at the default threshold the collector ran every few encounters and
-    walked those files again and again, 5–8 % of the storing process's CPU. Garbage in reference cycles is
+    ``mpi ingest``'s parsing workers, or the batch a server's intake process parses before storing): at the
+    default threshold the collector ran every few encounters and walked those files again and again, 5–8 %
+    of the storing process's CPU (≈ 10 % of the intake process's). Garbage in reference cycles is
     still collected, only less often: a little more memory, held a little longer."""
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _YOUNG_OBJECTS), *thresholds[1:])
@@ -837,19 +839,30 @@ def _content_rows(encounter_id: int, rows: Iterable[ParsedRow]) -> Iterable[dict
 _Processor = Callable[[Any], Any] | None
 
 
+_STAGED_MEMO_SIZE: Final = 4096
+"""Driver values remembered per content field at most (:class:`_ContentStager`)."""
+_Memo = dict[int, tuple[Any, Any, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class _ContentStager:
     """A content table's records in its driver's form (positional parameters, ``encounter_id`` left out),
     exactly as :meth:`BulkInsert.stage` makes them from :func:`_content_rows` (a test checks), but built
     from the values a record has rather than from a dict of every column: a record fills a few of its
-    table's 13–76 columns."""
+    table's 13–76 columns.
+
+    The reader hands out one object per distinct date or amount of a field (:mod:`mpi.xml130.rows`
+    remembers them: they repeat across a file's rows), so each field remembers the driver's text of the
+    dates and amounts it converted, by the object's identity (the memo holds the object, so its ``id`` is
+    not reused meanwhile): the same object again costs a look-up instead of formatting it anew."""
 
     template: tuple[Any, ...]
     """Every parameter's value when the record has none (the bind's default: NULL)."""
     row_no: int
     raw: tuple[int, _Processor]
-    fields: dict[str, tuple[int, _Processor, int, _Processor]]
-    """Tag -> (position, bind processor, the date's ``_precision`` position or -1, its processor)."""
+    fields: dict[str, tuple[int, _Processor, int, _Processor, _Memo | None]]
+    """Tag -> (position, bind processor, the date's ``_precision`` position or -1, its processor, the memo
+    of a date or amount field whose value the processor converts)."""
 
     @classmethod
     def build(cls, name: str, dialect: Dialect) -> _ContentStager:
@@ -858,11 +871,12 @@ class _ContentStager:
             raise ValueError(f"content table {name} has column defaults")
         binds = [b for b in insert.prepared.binds(dialect) if b[0] != "encounter_id"]
         at = {bind: (n, process) for n, (bind, process, _) in enumerate(binds)}
-        fields: dict[str, tuple[int, _Processor, int, _Processor]] = {}
+        fields: dict[str, tuple[int, _Processor, int, _Processor, _Memo | None]] = {}
         for fdef in field_table()[name]:
             position, process = at[fdef.column]
             precision, precise = at.get(f"{fdef.column}_precision", (-1, None))
-            fields[fdef.name] = (position, process, precision, precise)
+            remembered = process is not None and fdef.kind in (Kind.DATETIME, Kind.DECIMAL)
+            fields[fdef.name] = (position, process, precision, precise, {} if remembered else None)
         return cls(tuple(default for _, _, default in binds), at["row_no"][0], at["raw"], fields)
 
     def rows(self, rows: Iterable[ParsedRow]) -> list[tuple[Any, ...]]:
@@ -877,15 +891,31 @@ class _ContentStager:
                 found = fields.get(tag)
                 if found is None:  # pragma: no cover - typed values are of the table's fields
                     continue
-                position, process, precision, precise = found
+                position, process, precision, precise, memo = found
+                if memo is not None:
+                    hit = memo.get(id(value))
+                    if hit is not None and hit[0] is value:
+                        values[position] = hit[1]
+                        if precision >= 0:
+                            values[precision] = hit[2]
+                        continue
+                typed, level = value, None
                 if isinstance(value, PartialDateTime):
                     if precision >= 0:
                         level = value.precision.value
-                        values[precision] = precise(level) if precise is not None else level
+                        level = values[precision] = precise(level) if precise is not None else level
                     value = value.value
-                values[position] = process(value) if process is not None and value is not None else value
+                converted = values[position] = process(value) if process is not None and value is not None else value
+                if memo is not None and type(typed) in _IMMUTABLE_TYPED:
+                    if len(memo) >= _STAGED_MEMO_SIZE:
+                        memo.clear()
+                    memo[id(typed)] = (typed, converted, level)
             out.append(tuple(values))
         return out
+
+
+_IMMUTABLE_TYPED: Final = frozenset({PartialDateTime, Decimal})
+"""The typed values a field's memo keeps (immutable: their driver text cannot change)."""
 
 
 _STAGERS: dict[tuple[str, int], _ContentStager] = {}

@@ -272,6 +272,32 @@ def test_content_rows_are_staged_from_the_values_present_as_from_every_column() 
         assert [list(map(type, row)) for row in got] == [list(map(type, row)) for row in expected]
 
 
+
+def test_staged_dates_and_amounts_remembered_by_object_not_by_value() -> None:
+    """A field remembers the driver's text of the dates and amounts it converted, per object: the same
+    objects again (as the reader hands them out) give the same rows, and an equal amount written otherwise
+    (``1.0`` and ``1.00``) keeps its own text."""
+    dialect = sqlite_dialect()
+    name = "XML2"
+    amount = next(f for f in field_table()[name] if f.kind is Kind.DECIMAL).name
+    date = next(f for f in field_table()[name] if f.kind is Kind.DATETIME).name
+    stager = mpi.ingest._content_stager(name, dialect)
+    day = PartialDateTime(datetime(2025, 3, 9), Precision.DAY, 12)
+    minute = PartialDateTime(datetime(2025, 3, 9, 7, 5), Precision.MINUTE, 12)
+    one, one_again = Decimal("1.0"), Decimal("1.00")
+    rows = [
+        ParsedRow(1, {amount: one, date: day}, {}),
+        ParsedRow(2, {amount: one_again, date: minute}, {}),
+        ParsedRow(3, {amount: one, date: day}, {}),
+    ]
+    expected = mpi.ingest._INSERT_CONTENT[name].stage(
+        dialect, list(mpi.ingest._content_rows(0, rows)), later="encounter_id"
+    )
+    assert stager.rows(rows) == expected
+    assert stager.rows(rows) == expected  # every value now from the memo
+    texts = {row[stager.fields[amount][0]] for row in expected}
+    assert texts == {"1.0", "1.00"}
+
 def _reference_params(binds: tuple[tuple[str, Any, Any], ...], row: dict[str, Any], positional: bool) -> Any:
     values = [
         process(value) if process is not None and value is not None else value

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, literal, select, union_all
+from sqlalchemy import Connection, bindparam, literal, select, union_all
 
 from linkage import parse_insurance_cards
 from mpi.records.dates import partial_iso
-from mpi.records.person import current_encounters, encounters
+from mpi.records.person import encounters, read_current_encounters
 from mpi.store.content import content_tables
 
 
@@ -66,7 +66,7 @@ def recorded_identities(
 ) -> list[RecordedIdentity]:
     """Every current encounter version of the person's cluster, oldest first: what Patient names and
     identifiers are counted and dated from (``encounters``: those rows, when the caller read them already)."""
-    rows = conn.execute(current_encounters(cluster)).all() if encounters is None else encounters
+    rows = read_current_encounters(conn, cluster) if encounters is None else encounters
     out = [
         RecordedIdentity(
             encounter_id=int(r.id),
@@ -87,20 +87,25 @@ MOTHER_TABLES: Final = ("XML7", "XML8", "XML11")
 """Papers that record a child's mother by name (HO_TEN_ME): discharge paper, record summary, sick-leave paper."""
 
 
+_MOTHERS_NAMES: Final = union_all(
+    *(
+        select(t.c.encounter_id, t.c.ho_ten_me, literal(k).label("paper"), t.c.row_no).where(
+            t.c.encounter_id.in_(bindparam("ids", expanding=True)), t.c.ho_ten_me.is_not(None)
+        )
+        for k, t in enumerate(content_tables[name] for name in MOTHER_TABLES)
+    )
+).order_by("paper", "row_no")
+"""The mother's names on the papers of the encounters ``ids``, an encounter's papers in MOTHER_TABLES' order.
+Built once: SQLAlchemy computes its cache key once, not per read."""
+
+
 def mothers_names(*, conn: Connection, encounter_ids: Sequence[int]) -> list[str]:
     """The mother's names recorded on these encounters (given oldest first), distinct, newest first."""
     ids = list(encounter_ids)
     if not ids:
         return []
     found: dict[int, list[str]] = {}
-    papers = [
-        select(t.c.encounter_id, t.c.ho_ten_me, literal(k).label("paper"), t.c.row_no).where(
-            t.c.encounter_id.in_(ids), t.c.ho_ten_me.is_not(None)
-        )
-        for k, t in enumerate(content_tables[name] for name in MOTHER_TABLES)
-    ]
-    # an encounter's papers in MOTHER_TABLES' order
-    for r in conn.execute(union_all(*papers).order_by("paper", "row_no")):
+    for r in conn.execute(_MOTHERS_NAMES, {"ids": ids}):
         text = " ".join(str(r.ho_ten_me).split())
         if text:
             found.setdefault(int(r.encounter_id), []).append(text)

@@ -52,7 +52,7 @@ from mpi.identity.policy import Thresholds
 from mpi.records import Candidate, SearchResult
 from mpi.records.dates import partial_iso
 from mpi.records.lookup import Grade
-from mpi.records.person import current_encounters
+from mpi.records.person import read_current_encounters
 from mpi.records.sensitivity import Segmentation
 
 STRING_PARAMETERS: Final = ("family", "given", "address", "address-state", "address-country", "mothersMaidenName")
@@ -357,7 +357,7 @@ def filter_persons(
     ids = tuple(sorted(set(person_ids)))
     if not ids:
         return {}
-    heads = conn.execute(current_encounters(ids)).all()
+    heads = read_current_encounters(conn, ids)
     withheld = segmentation.of_encounters(conn, heads).withheld_ids
     survivor_of = survivors(conn, (int(h.linked_person_id) for h in heads))
     hits = {

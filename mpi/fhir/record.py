@@ -28,7 +28,7 @@ from mpi.fhir.patient import to_patient
 from mpi.identity.links import ResolvedPerson
 from mpi.identity.review import open_review_partners
 from mpi.records import EncounterDetail, encounter_detail, person_summary
-from mpi.records.person import current_encounters, encounters, xml1
+from mpi.records.person import current_encounters, encounters, read_current_encounters, xml1
 from mpi.records.sensitivity import Segmented
 from mpi.store.content import content_tables
 from mpi.store.models import Facility
@@ -54,7 +54,7 @@ def person_patient(
     the current encounters of the person's cluster (:func:`mpi.records.person.current_encounters`), when
     the caller read them already; else they are read here, once."""
     withheld = segmented.withheld_ids
-    rows = conn.execute(current_encounters(person.cluster)).all() if encounters is None else encounters
+    rows = read_current_encounters(conn, person.cluster) if encounters is None else encounters
     summary = person_summary(conn=conn, person_id=person.person_id, exclude=withheld, person=person, encounters=rows)
     identities = [i for i in recorded_identities(conn=conn, cluster=person.cluster, encounters=rows)
                   if i.encounter_id not in withheld]  # fmt: skip

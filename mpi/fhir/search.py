@@ -22,7 +22,7 @@ from mpi.identity.links import resolve_person
 from mpi.identity.online import OnlineLinker
 from mpi.records import Candidate, DemographicQuery, PersonSummary, SearchResult, person_summary
 from mpi.records.lookup import normalised_identifier, search_demographics, search_identifier
-from mpi.records.person import current_encounters
+from mpi.records.person import read_current_encounters
 from mpi.records.sensitivity import Segmentation
 
 
@@ -96,7 +96,7 @@ def holds_domain(
 def _visible_summary(conn: Connection, person_id: int, segmentation: Segmentation | None) -> PersonSummary:
     """The person's summary over the encounters the reader may see; the cluster's encounters read once."""
     person = resolve_person(conn=conn, person_id=person_id)
-    rows = conn.execute(current_encounters(person.cluster)).all()
+    rows = read_current_encounters(conn, person.cluster)
     withheld = segmentation.of_person(conn, person, rows).withheld_ids if segmentation is not None else frozenset()
     return person_summary(conn=conn, person_id=person.person_id, exclude=withheld, person=person, encounters=rows)
 

@@ -373,8 +373,32 @@ def _by_person(candidates: Iterable[Candidate]) -> dict[int, list[Candidate]]:
     return out
 
 
+def _rank(candidate: Candidate) -> tuple[float, int]:
+    """The order of candidates, the best first: the higher weight, then the older record (the lower id)."""
+    return -candidate.match_weight, candidate.source_record_id
+
+
 def _best(candidates: Sequence[Candidate]) -> Candidate:
-    return max(candidates, key=lambda c: (c.match_weight, -c.source_record_id))
+    return min(candidates, key=_rank)
+
+
+def _ranked_persons(candidates: Iterable[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
+    """Each person's best record (:func:`_best`) and records, the best persons first (:func:`_rank`): the
+    same list as ``_best`` of each :func:`_by_person` group, sorted, in one pass over the candidates (a
+    large block is ~100 candidates of ~70 persons)."""
+    bests: dict[int, Candidate] = {}
+    persons: dict[int, list[Candidate]] = {}
+    for c in candidates:
+        person = c.person_id
+        best = bests.get(person)
+        if best is None:
+            bests[person] = c
+            persons[person] = [c]
+            continue
+        persons[person].append(c)
+        if _rank(c) < _rank(best):
+            bests[person] = c
+    return sorted(((bests[person], records) for person, records in persons.items()), key=lambda t: _rank(t[0]))
 
 
 def _decision(action: Action, rule: Rule, chosen: Candidate, **evidence: Any) -> Decision:
@@ -419,7 +443,7 @@ def _national_id_step(
     for verdict, rule in (("consistent", Rule.NATIONAL_ID), ("corroborated", Rule.NATIONAL_ID_CORROBORATED)):
         agreeing = [(c, e) for c, e in same_id if e.verdict == verdict and c.person_id not in wards]
         if agreeing:
-            chosen, said = max(agreeing, key=lambda t: (t[0].match_weight, -t[0].source_record_id))
+            chosen, said = min(agreeing, key=lambda t: _rank(t[0]))
             return same_id, evidence, _decision(Action.LINK, rule, chosen, **evidence, **said.evidence)
     return same_id, evidence, None
 
@@ -490,10 +514,7 @@ def decide(
 
     if not remaining:
         return Decision(Action.NEW, Rule.NEW_PERSON, evidence=evidence)
-    persons = _by_person(remaining)
-    ranked = sorted(
-        ((_best(cs), cs) for cs in persons.values()), key=lambda t: (-t[0].match_weight, t[0].source_record_id)
-    )
+    ranked = _ranked_persons(remaining)
     doubts: list[tuple[Candidate, Rule]] = []
     for best, records in ranked:
         if best.match_probability < thresholds.auto:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, Select, distinct, func, select, union_all
+from sqlalchemy import Connection, Select, bindparam, distinct, func, select, union_all
 
 from mpi.errors import MPIError, NotFound
 from mpi.identity import links as L
@@ -393,17 +393,21 @@ def action_of_review(conn: Connection, review_id: int) -> int | None:
     return next((int(r.action_id) for r in rows if (r.details or {}).get("review_id") == review_id), None)
 
 
+_OPEN_REVIEW_PARTNERS: Final = union_all(
+    select(L.reviews.c.candidate_person_id.label("person_id"))
+    .join(L.sources, L.sources.c.id == L.reviews.c.source_record_id)
+    .where(L.reviews.c.status == "open", L.sources.c.person_id.in_(bindparam("cluster", expanding=True))),
+    select(L.sources.c.person_id)
+    .join(L.reviews, L.sources.c.id == L.reviews.c.source_record_id)
+    .where(L.reviews.c.status == "open", L.reviews.c.candidate_person_id.in_(bindparam("cluster", expanding=True))),
+)
+"""The persons an open review item pairs with the persons ``cluster``, on either side. Built once (a Patient
+read runs it): SQLAlchemy computes its cache key once, not per read."""
+
+
 def open_review_partners(*, conn: Connection, cluster: tuple[int, ...]) -> list[int]:
     """The surviving persons an open review item pairs with this person's cluster (on either side): the MPI
     is not sure whether they are one person (FHIR ``Patient.link`` ``seealso``)."""
-    s, r = L.sources, L.reviews
-    partners = union_all(
-        select(r.c.candidate_person_id.label("person_id"))
-        .join(s, s.c.id == r.c.source_record_id)
-        .where(r.c.status == "open", s.c.person_id.in_(cluster)),
-        select(s.c.person_id)
-        .join(r, s.c.id == r.c.source_record_id)
-        .where(r.c.status == "open", r.c.candidate_person_id.in_(cluster)),
-    )
-    found = set(L.survivors(conn, {int(p) for p in conn.execute(partners).scalars()}).values())
+    partners = conn.execute(_OPEN_REVIEW_PARTNERS, {"cluster": list(cluster)})
+    found = set(L.survivors(conn, {int(p) for p in partners.scalars()}).values())
     return sorted(p for p in found if p not in cluster)

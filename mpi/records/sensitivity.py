@@ -46,11 +46,11 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from sqlalchemy import Connection, or_, select, union_all
+from sqlalchemy import CompoundSelect, Connection, bindparam, or_, select, union_all
 
 from mpi.errors import MPIError, PermissionDenied
 from mpi.identity.links import ResolvedPerson
-from mpi.records.person import current_encounters, encounters, xml1
+from mpi.records.person import encounters, read_current_encounters, xml1
 from mpi.store.content import content_tables
 
 
@@ -156,6 +156,30 @@ def _tb_hiv_positive(row: Any) -> bool:
     return str(row.phanloai_lao_hiv or "") == "1" or bool(row.ngaykd_hiv) or bool(row.bddt_arv)
 
 
+def _hiv_named_services() -> CompoundSelect[Any]:
+    parts = []
+    for name, columns in (("XML3", ("ma_dich_vu", "ten_dich_vu")), ("XML4", ("ma_chi_so", "ten_chi_so"))):
+        t = content_tables[name]
+        hiv_like = or_(*(t.c[c].ilike("%hiv%") for c in columns))
+        parts.append(
+            select(t.c.encounter_id, *(t.c[c].label(f"text_{n}") for n, c in enumerate(columns))).where(
+                t.c.encounter_id.in_(bindparam("with_tests", expanding=True)), hiv_like
+            )
+        )
+    return union_all(*parts)
+
+
+_HIV_NAMED: Final = _hiv_named_services()
+"""Services (XML3) and lab results (XML4) naming HIV, of the encounters ``with_tests``, in one statement."""
+_xml15 = content_tables["XML15"]
+_TB_HIV: Final = select(_xml15.c.encounter_id, _xml15.c.phanloai_lao_hiv, _xml15.c.ngaykd_hiv, _xml15.c.bddt_arv).where(
+    _xml15.c.encounter_id.in_(bindparam("with_tb", expanding=True))
+)
+"""What the XML15 TB records of the encounters ``with_tb`` say of HIV."""
+# Both are built once: a statement built per call costs its construction and SQLAlchemy's cache key (which
+# is kept on the statement object) on every read, more CPU than running it.
+
+
 def classify_encounters(conn: Connection, heads: Iterable[Any]) -> dict[int, EncounterSensitivity]:
     """Classify encounters from their head rows (``id``, ``facility_code``, ``ma_benh_chinh``, ``ma_benh_kt``,
     ``tables``, as :func:`mpi.records.person.current_encounters` selects them); one query per content table
@@ -165,25 +189,12 @@ def classify_encounters(conn: Connection, heads: Iterable[Any]) -> dict[int, Enc
     tests: dict[int, list[str | None]] = {}
     hiv_in_tb: set[int] = set()
     with_tests = [i for i, r in by_id.items() if {"XML3", "XML4"} & set(r.tables or ())]
-    if with_tests:  # services (XML3) and lab results (XML4) naming HIV, in one statement
-        parts = []
-        for name, columns in (("XML3", ("ma_dich_vu", "ten_dich_vu")), ("XML4", ("ma_chi_so", "ten_chi_so"))):
-            t = content_tables[name]
-            hiv_like = or_(*(t.c[c].ilike("%hiv%") for c in columns))
-            parts.append(
-                select(t.c.encounter_id, *(t.c[c].label(f"text_{n}") for n, c in enumerate(columns))).where(
-                    t.c.encounter_id.in_(with_tests), hiv_like
-                )
-            )
-        for r in conn.execute(union_all(*parts)):
+    if with_tests:
+        for r in conn.execute(_HIV_NAMED, {"with_tests": with_tests}):
             tests.setdefault(int(r.encounter_id), []).extend(str(v) if v is not None else None for v in r[1:])
     with_tb = [i for i, r in by_id.items() if "XML15" in set(r.tables or ())]
     if with_tb:
-        t = content_tables["XML15"]
-        query = select(t.c.encounter_id, t.c.phanloai_lao_hiv, t.c.ngaykd_hiv, t.c.bddt_arv).where(
-            t.c.encounter_id.in_(with_tb)
-        )
-        hiv_in_tb = {int(r.encounter_id) for r in conn.execute(query) if _tb_hiv_positive(r)}
+        hiv_in_tb = {int(r.encounter_id) for r in conn.execute(_TB_HIV, {"with_tb": with_tb}) if _tb_hiv_positive(r)}
     return {
         i: EncounterSensitivity(
             encounter_id=i,
@@ -364,7 +375,7 @@ class Segmentation:
         """Decisions over every current encounter of a person's cluster (``encounters``: those rows, when the
         caller read them already)."""
         if encounters is None:
-            encounters = conn.execute(current_encounters(person.cluster)).all()
+            encounters = read_current_encounters(conn, person.cluster)
         return self.of_encounters(conn, encounters)
 
     def withheld_among(self, conn: Connection, encounter_ids: Iterable[int]) -> frozenset[int]:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from linkage import parse_insurance_cards
 from mpi.identity.links import ResolvedPerson, resolve_person
 from mpi.records.dates import partial_iso
-from mpi.records.person import current_encounters
+from mpi.records.person import read_current_encounters
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,7 @@ def person_summary(
     ``person`` and ``encounters``: ``person_id`` resolved and its cluster's current encounters
     (:func:`mpi.records.person.current_encounters`), when the caller's transaction read them already."""
     person = person or resolve_person(conn=conn, person_id=person_id)
-    everything = conn.execute(current_encounters(person.cluster)).all() if encounters is None else encounters
+    everything = read_current_encounters(conn, person.cluster) if encounters is None else encounters
     rows = sorted((r for r in everything if int(r.id) not in exclude), key=_sort_key)  # oldest first
     national_ids: dict[str, None] = {}
     bhxh: dict[str, None] = {}

@@ -8,17 +8,18 @@ not the size of the store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from mpi.identity.links import ResolvedPerson, resolve_person
 from mpi.records.codes import DISCHARGE_TYPES, ENCOUNTER_TYPES, OUTCOMES
 from mpi.records.dates import partial_iso
-from mpi.records.person import current_encounters, encounters, xml1
+from mpi.records.person import CURRENT_OF_CLUSTER, encounters, xml1
 
 MAX_PAGE = 200
 
@@ -114,40 +115,62 @@ def person_timeline(
     ``exclude``: encounter ids withheld from this reader (counted in ``withheld``, never listed).
     ``person``: ``person_id`` resolved, when the caller's transaction did it already."""
     person = person or resolve_person(conn=conn, person_id=person_id)
-    query = current_encounters(person.cluster)
+    page_of, hidden_count, count = _statements(
+        date_from is not None, date_to is not None, facility_code is not None, encounter_type is not None,
+        bool(exclude),
+    )  # fmt: skip
+    params: dict[str, Any] = {"cluster": list(person.cluster), "hidden": list(exclude)}
     if date_from is not None:
-        query = query.where(xml1.c.ngay_vao >= datetime.combine(date_from, time.min))
+        params["date_from"] = datetime.combine(date_from, time.min)
     if date_to is not None:
-        query = query.where(xml1.c.ngay_vao < datetime.combine(date_to + timedelta(days=1), time.min))
+        params["date_to"] = datetime.combine(date_to + timedelta(days=1), time.min)
     if facility_code is not None:
-        query = query.where(encounters.c.facility_code == facility_code)
+        params["facility"] = facility_code
     if encounter_type is not None:
-        query = query.where(xml1.c.ma_loai_kcb == encounter_type)
+        params["encounter_type"] = encounter_type
     limit = max(1, min(limit, MAX_PAGE))
-    withheld = 0
-    if exclude:
-        hidden = list(exclude)
-        withheld = int(
-            conn.execute(
-                select(func.count()).select_from(query.where(encounters.c.id.in_(hidden)).subquery())
-            ).scalar_one()
-        )
-        query = query.where(encounters.c.id.not_in(hidden))
+    withheld = int(conn.execute(hidden_count, params).scalar_one()) if hidden_count is not None else 0
     # the page and, on each of its rows, how many match in all (one statement; a page past the end has no
     # row to carry it, so it is counted apart, unless it is the first)
-    rows = conn.execute(
-        query.add_columns(func.count().over().label("matching"))
-        .order_by(xml1.c.ngay_vao.desc(), encounters.c.id.desc())
-        .limit(limit)
-        .offset(max(offset, 0))
-    ).all()
+    rows = conn.execute(page_of, {**params, "limit": limit, "offset": max(offset, 0)}).all()
     if rows:
         total = int(rows[0].matching)
     elif offset <= 0:
         total = 0
     else:
-        total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+        total = int(conn.execute(count, params).scalar_one())
     return TimelinePage(
         person=person, total=total, limit=limit, offset=offset, entries=[entry_from_row(r) for r in rows],
         withheld=withheld,
     )  # fmt: skip
+
+
+@functools.cache
+def _statements(
+    date_from: bool, date_to: bool, facility: bool, encounter_type: bool, hidden: bool
+) -> tuple[Select[Any], Select[Any] | None, Select[Any]]:
+    """The timeline's statements for one combination of filters (which are given): the page (with how many
+    match, ``count(*) over ()``), how many of the matching encounters are withheld (``hidden``), and how many
+    match. Built once per combination, so SQLAlchemy computes their cache keys once, not per request (for
+    statements of some forty columns that costs more CPU than running them)."""
+    query = CURRENT_OF_CLUSTER
+    if date_from:
+        query = query.where(xml1.c.ngay_vao >= bindparam("date_from"))
+    if date_to:
+        query = query.where(xml1.c.ngay_vao < bindparam("date_to"))
+    if facility:
+        query = query.where(encounters.c.facility_code == bindparam("facility"))
+    if encounter_type:
+        query = query.where(xml1.c.ma_loai_kcb == bindparam("encounter_type"))
+    hidden_count = None
+    if hidden:
+        withheld = encounters.c.id.in_(bindparam("hidden", expanding=True))
+        hidden_count = select(func.count()).select_from(query.where(withheld).subquery())
+        query = query.where(encounters.c.id.not_in(bindparam("hidden", expanding=True)))
+    page = (
+        query.add_columns(func.count().over().label("matching"))
+        .order_by(xml1.c.ngay_vao.desc(), encounters.c.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    return page, hidden_count, select(func.count()).select_from(query.subquery())

@@ -133,8 +133,14 @@ def _sqlite_end(conn: Any) -> None:
 
 
 def read_only(engine: Engine) -> Engine:
-    """``engine`` for transactions that never write: on SQLite they do not queue for the write lock."""
-    return engine.execution_options(read_only=True)
+    """``engine`` for transactions that never write: on SQLite they do not queue for the write lock. One view
+    per engine, kept on it (every request reads through it; building one, with its own event dispatch, costs
+    more than the key check it serves)."""
+    found: Engine | None = getattr(engine, "_mpi_read_only", None)
+    if found is None:
+        found = engine.execution_options(read_only=True)
+        engine._mpi_read_only = found  # type: ignore[attr-defined]
+    return found
 
 
 @contextmanager

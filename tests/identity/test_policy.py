@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from mpi.identity.policy import (
     Decision,
     Rule,
     Thresholds,
+    _best,
+    _by_person,
+    _ranked_persons,
     birth_of,
     contradicts,
     decide,
@@ -364,3 +368,33 @@ def test_an_equal_cccd_rule_reads_only_candidates_carrying_the_records_number() 
         else:
             asked += 1
     assert asked >= 20  # the population has records sharing a usable CCCD
+
+
+def test_persons_are_ranked_by_their_best_record_as_max_and_sorted_rank_them() -> None:
+    """``_ranked_persons`` (one pass) gives the list the policy's reading of it defines: ``_best`` of each
+    person's records, the best persons first by weight then lower record id; equal weights within and across
+    persons, NaN-free ties on the record id, and the first of two equal candidates kept."""
+    rng = random.Random(7)
+    for _ in range(300):
+        candidates = [
+            Candidate(
+                rng.randrange(1, 40),
+                rng.randrange(1, 12),
+                {},
+                match_weight=rng.choice([-3.0, 0.5, 2.25, 7.0, rng.uniform(-20, 20)]),
+            )
+            for _ in range(rng.randrange(0, 60))
+        ]
+        reference = sorted(  # the rule written out: the higher weight, then the lower record id
+            (
+                (max(cs, key=lambda c: (c.match_weight, -c.source_record_id)), cs)
+                for cs in _by_person(candidates).values()
+            ),
+            key=lambda t: (-t[0].match_weight, t[0].source_record_id),
+        )
+        found = _ranked_persons(candidates)
+        assert [(id(best), [id(c) for c in cs]) for best, cs in found] == [
+            (id(best), [id(c) for c in cs]) for best, cs in reference
+        ]
+        for best, cs in found:
+            assert _best(cs) is best

@@ -134,3 +134,45 @@ def test_match_weights_reuse_a_term_frequency_adjustment_only_for_the_same_level
     for tables in (tf_tables, one_table):
         scorer = Scorer(model, tables)
         assert scorer.match_weights(left, rights) == [scorer.match_weight(left, right) for right in rights]
+
+
+def test_match_weights_read_rows_without_every_column_as_match_weight_does(
+    model: dict[str, Any], records: pa.Table, tf_tables: dict[str, dict[Any, float]]
+) -> None:
+    """A right row lacking some columns (not a full model row) is read column by column: a missing column is
+    NULL, as ``match_weight`` reads it."""
+    rows = records.to_pylist()[:60]
+    rng = random.Random(11)
+    rights = [{k: v for k, v in row.items() if rng.random() > 0.2} for row in rows]
+    scorer = Scorer(model, tf_tables)
+    assert scorer.match_weights(rows[0], rights) == [scorer.match_weight(rows[0], right) for right in rights]
+
+
+def test_a_function_written_by_several_levels_is_computed_once_per_pair(
+    model: dict[str, Any], records: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped model tests the same similarity against two thresholds (given names' Jaro-Winkler, birth
+    years' Levenshtein): each is computed at most once per pair, with the same weights."""
+    from linkage import scorer as scorer_module
+
+    calls: list[tuple[Any, Any]] = []
+    jaro_winkler = scorer_module._FUNCTIONS["jaro_winkler_similarity"]
+
+    def counted(a: Any, b: Any) -> Any:
+        calls.append((a, b))
+        return jaro_winkler(a, b)
+
+    monkeypatch.setitem(scorer_module._FUNCTIONS, "jaro_winkler_similarity", counted)
+    rows = records.to_pylist()[:80]
+    scorer = Scorer(model, {})  # compiled after the patch: its generated code calls `counted`
+    left = rows[0]
+    both_levels = 0
+    for right in rows:
+        expected = scorer.match_weight(left, right)
+        calls.clear()
+        assert scorer.match_weights(left, [right]) == [expected]
+        pair = (left["given_key"], right["given_key"])
+        assert calls.count(pair) <= 1
+        weight = jaro_winkler(*pair) if None not in pair and pair[0] != pair[1] else None
+        both_levels += weight is not None and weight < 0.92 and pair[0] != right["given"]
+    assert both_levels, "the sample must reach the second similarity level"
