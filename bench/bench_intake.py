@@ -23,12 +23,11 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from bench.bench_load import SECRET, _Resendable
+from api.heap import freeze_start_up
+from bench.bench_load import SECRET, _Resendable, make_province
 from mpi.xml130 import Limits
 
 _ENV = {"MPI_ENV": "test", "MPI_SECRET_KEY": SECRET}
@@ -39,12 +38,8 @@ def _province(workdir: Path, persons: int, batch: int) -> tuple[Path, list[bytes
     store = workdir / "base.sqlite3"
     synth = workdir / "synth"
     if not store.exists():
-        env = {**os.environ, **_ENV, "MPI_DATABASE_URL": f"sqlite:///{workdir / 'building.sqlite3'}"}
         shutil.rmtree(synth, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "mpi", "synth", "--persons", str(persons), "--seed", "11", "--out",
-                        str(synth), "--batch", str(batch)], check=True, env=env, capture_output=True)  # fmt: skip
-        subprocess.run([sys.executable, "-m", "mpi", "ingest", str(synth / "xml")], check=True, env=env,
-                       capture_output=True)  # fmt: skip
+        make_province(f"sqlite:///{workdir / 'building.sqlite3'}", synth, persons, batch)
         (workdir / "building.sqlite3").rename(store)
     return store, [p.read_bytes() for p in sorted((synth / "xml").rglob("*.xml"))]
 
@@ -78,8 +73,7 @@ def _run(
     engine = create_db_engine(f"sqlite:///{scratch}", pool_size=2)
     linker = OnlineLinker.from_settings(get_settings())
     linker.warm(engine)
-    gc.collect()
-    gc.freeze()  # as the intake process does after warming (api.heap.freeze_start_up)
+    freeze_start_up()  # as the intake process does after warming
     limits = Limits()
     batches = [[Job(data, "bench", None, limits) for data in files[n : n + jobs]] for n in range(0, len(files), jobs)]
     acknowledged = 0

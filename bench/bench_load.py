@@ -199,13 +199,19 @@ class _Resendable:
         return b"".join(parts)
 
 
-def _prepare(url: str, workdir: Path, persons: int) -> tuple[list[tuple[str, _Resendable]], dict[str, str], list[int]]:
+def make_province(url: str, synth: Path, persons: int, batch: int = 20) -> None:
+    """The benchmark's province (``mpi synth``, seed 11, ``batch`` HOSO per file) written to ``synth`` and
+    ingested into the store at ``url``."""
     env = {**os.environ, "MPI_DATABASE_URL": url, "MPI_ENV": "test", "MPI_SECRET_KEY": SECRET}
-    synth = workdir / "synth"
     subprocess.run([sys.executable, "-m", "mpi", "synth", "--persons", str(persons), "--seed", "11", "--out",
-                    str(synth), "--batch", "20"], check=True, env=env, capture_output=True)  # fmt: skip
+                    str(synth), "--batch", str(batch)], check=True, env=env, capture_output=True)  # fmt: skip
     subprocess.run([sys.executable, "-m", "mpi", "ingest", str(synth / "xml")], check=True, env=env,
                    capture_output=True)  # fmt: skip
+
+
+def _prepare(url: str, workdir: Path, persons: int) -> tuple[list[tuple[str, _Resendable]], dict[str, str], list[int]]:
+    synth = workdir / "synth"
+    make_province(url, synth, persons)
     files = [(p.parent.name, _Resendable(p.read_bytes())) for p in sorted((synth / "xml").rglob("*.xml"))]
     engine = open_store(url)
     keys: dict[str, str] = {}
